@@ -1,0 +1,270 @@
+"""Settings: defaults, then the YAML config file, then `PMO_BRIDGE_*` environment, then
+overrides (tests). Secrets are named by environment variable, never written inline, and are
+read only when needed so they never sit in a settings dump or a log line."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_PACKS = PACKAGE_DIR / "packs"
+STANDARD_PACK = BUNDLED_PACKS / "pmo-standard.yaml"
+
+TRACKER_KINDS = ("jira", "azure-devops")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    name: str
+    kind: str
+    url: str | None = None
+    deployment: str = "cloud"  # jira only: cloud (REST v3, ADF) | server (v2, wiki markup)
+    user_env: str | None = None
+    token_env: str | None = None
+    webhook_secret_env: str | None = None
+    bot_account: str | None = None
+    # common-model or custom name -> tracker field id, e.g. estimate: customfield_10016.
+    # Reserved names: estimate, start_date, due_date, epic_link, parent_link, portfolio_link.
+    fields: Mapping[str, str] = field(default_factory=dict)
+    state_map: Mapping[str, str] = field(default_factory=dict)  # status name -> category
+    type_map: Mapping[str, str] = field(default_factory=dict)  # tracker type name -> ItemType
+    project: str | None = None  # Azure DevOps: default project for audits and registration
+
+    def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The webhook secret, read from the environment at the moment it is needed."""
+        env = os.environ if environ is None else environ
+        if self.webhook_secret_env:
+            return env.get(self.webhook_secret_env) or None
+        return None
+
+    def credentials(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+        """(user, token) for the tracker's API; user None means a bearer/PAT token."""
+        env = os.environ if environ is None else environ
+        user = env.get(self.user_env) if self.user_env else None
+        token = env.get(self.token_env) if self.token_env else None
+        return user, token
+
+
+@dataclass(frozen=True)
+class Settings:
+    trackers: Mapping[str, TrackerConfig]
+    rules: tuple[str, ...] = (str(STANDARD_PACK),)
+    label_prefix: str = "pmo-"
+    database_url: str = "sqlite:///pmo-bridge.db"
+    redis_url: str | None = None
+    queue_path: str = "pmo-bridge-queue.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 5 * 1024 * 1024
+    admin_token_env: str = "PMO_BRIDGE_ADMIN_TOKEN"
+    sweep_interval_minutes: int = 60
+    worker_threads: int = 2
+    max_retries: int = 6
+    retry_base_seconds: float = 2.0
+    source: str | None = None  # the config file these settings came from
+
+    def tracker(self, name: str) -> TrackerConfig:
+        try:
+            return self.trackers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.trackers)) or "none"
+            raise ConfigError(f"unknown tracker {name!r} (configured: {known})") from None
+
+    def trackers_of_kind(self, kind: str) -> list[TrackerConfig]:
+        return [t for t in self.trackers.values() if t.kind == kind]
+
+    def admin_token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        env = os.environ if environ is None else environ
+        return env.get(self.admin_token_env) or None
+
+    @property
+    def embedded_queue(self) -> bool:
+        return not self.redis_url
+
+
+class _AuthSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    user_env = fields.String()
+    token_env = fields.String()
+
+
+class _TrackerSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(required=True, validate=validate.OneOf(TRACKER_KINDS))
+    url = fields.Url(require_tld=False, schemes={"http", "https"})
+    deployment = fields.String(validate=validate.OneOf(("cloud", "server")))
+    auth = fields.Nested(_AuthSchema)
+    webhook_secret_env = fields.String()
+    bot_account = fields.String()
+    fields_ = fields.Dict(
+        data_key="fields", keys=fields.String(), values=fields.String(), attribute="fields"
+    )
+    state_map = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.OneOf(("todo", "in_progress", "done", "removed"))),
+    )
+    type_map = fields.Dict(keys=fields.String(), values=fields.String())
+    project = fields.String()
+
+
+class _ConfigSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    trackers = fields.Dict(keys=fields.String(), values=fields.Nested(_TrackerSchema))
+    rules = fields.List(fields.String())
+    labels = fields.Dict(keys=fields.String(validate=validate.OneOf(("prefix",))), values=fields.String())
+    database_url = fields.String()
+    redis_url = fields.String()
+    queue_path = fields.String()
+    server = fields.Dict(keys=fields.String(validate=validate.OneOf(("host", "port"))), values=fields.Raw())
+    max_body_bytes = fields.Integer(validate=validate.Range(min=1024))
+    admin_token_env = fields.String()
+    sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
+    worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
+    max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
+    retry_base_seconds = fields.Float(validate=validate.Range(min=0))
+
+
+def default_trackers() -> dict[str, TrackerConfig]:
+    """Without a config file: one tracker of each kind, secrets from the documented env."""
+    return {
+        "jira": TrackerConfig(
+            name="jira", kind="jira", webhook_secret_env="PMO_BRIDGE_JIRA_WEBHOOK_SECRET"
+        ),
+        "azure-devops": TrackerConfig(
+            name="azure-devops",
+            kind="azure-devops",
+            webhook_secret_env="PMO_BRIDGE_AZURE_DEVOPS_WEBHOOK_SECRET",
+        ),
+    }
+
+
+def _flatten_errors(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, Mapping):
+        out: list[str] = []
+        for key, value in messages.items():
+            out.extend(_flatten_errors(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{prefix}: {' '.join(messages)}"]
+    return [f"{prefix}: {messages}"]
+
+
+def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
+    auth = data.get("auth") or {}
+    return TrackerConfig(
+        name=name,
+        kind=data["kind"],
+        url=(data.get("url") or "").rstrip("/") or None,
+        deployment=data.get("deployment", "cloud"),
+        user_env=auth.get("user_env"),
+        token_env=auth.get("token_env"),
+        webhook_secret_env=data.get("webhook_secret_env"),
+        bot_account=data.get("bot_account"),
+        fields=dict(data.get("fields") or {}),
+        state_map=dict(data.get("state_map") or {}),
+        type_map={k.casefold(): v for k, v in (data.get("type_map") or {}).items()},
+        project=data.get("project"),
+    )
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build settings in layers. Raises `ConfigError` with one readable line."""
+    env = os.environ if environ is None else environ
+    path = path or env.get("PMO_BRIDGE_CONFIG") or None
+    settings = Settings(trackers=default_trackers())
+
+    if path:
+        settings = _apply_file(settings, Path(path))
+
+    env_layer: dict[str, Any] = {}
+    if env.get("PMO_BRIDGE_DATABASE_URL"):
+        env_layer["database_url"] = env["PMO_BRIDGE_DATABASE_URL"]
+    if env.get("PMO_BRIDGE_REDIS_URL"):
+        env_layer["redis_url"] = env["PMO_BRIDGE_REDIS_URL"]
+    if env.get("PMO_BRIDGE_QUEUE_PATH"):
+        env_layer["queue_path"] = env["PMO_BRIDGE_QUEUE_PATH"]
+    if env.get("PMO_BRIDGE_RULES"):
+        env_layer["rules"] = tuple(p for p in env["PMO_BRIDGE_RULES"].split(os.pathsep) if p)
+    settings = replace(settings, **env_layer)
+    if overrides:
+        settings = replace(settings, **dict(overrides))
+    return settings
+
+
+def _apply_file(settings: Settings, path: Path) -> Settings:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        data = _ConfigSchema().load(raw)
+    except ValidationError as exc:
+        first = _flatten_errors(exc.messages)[0]
+        raise ConfigError(f"{path}: {first}") from None
+
+    base = path.resolve().parent
+    changes: dict[str, Any] = {"source": str(path)}
+    if "trackers" in data:
+        if not data["trackers"]:
+            raise ConfigError(f"{path}: trackers: name at least one tracker")
+        changes["trackers"] = {
+            name: _tracker_from(name, spec) for name, spec in data["trackers"].items()
+        }
+    if "rules" in data:
+        # Relative pack paths are read from the config file's folder, unless they exist
+        # as given (run from the project root with `config/packs/...`).
+        changes["rules"] = tuple(
+            p if Path(p).is_absolute() or Path(p).exists() else str(base / p)
+            for p in data["rules"]
+        )
+    if "labels" in data and "prefix" in data["labels"]:
+        changes["label_prefix"] = data["labels"]["prefix"]
+    server = data.get("server") or {}
+    if "host" in server:
+        changes["host"] = str(server["host"])
+    if "port" in server:
+        changes["port"] = int(server["port"])
+    for key in (
+        "database_url",
+        "redis_url",
+        "queue_path",
+        "max_body_bytes",
+        "admin_token_env",
+        "sweep_interval_minutes",
+        "worker_threads",
+        "max_retries",
+        "retry_base_seconds",
+    ):
+        if key in data:
+            changes[key] = data[key]
+    return replace(settings, **changes)

@@ -1,0 +1,1 @@
+"""Tracker adapters (Jira, Azure DevOps) and the common project model."""

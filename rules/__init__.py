@@ -1,0 +1,1 @@
+"""The PMO rule and rollup engine. Pure: no HTTP, database or Flask imports here."""

@@ -1,0 +1,1 @@
+"""The Flask webhook service, its store, queue and worker."""
