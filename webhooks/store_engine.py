@@ -1,0 +1,152 @@
+"""Engine, transactions and schema migration for the store.
+
+SQLite (the default) runs in WAL mode with a busy timeout so a web process and a worker
+process can share one file; SQLAlchemy, not the sqlite3 module, emits BEGIN, and writing
+transactions use BEGIN IMMEDIATE so two writers queue on the lock instead of failing
+with "database is locked" when a read turns into a write. PostgreSQL runs as is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "pmo_bridge_version"  # keep in step with migrations/env.py
+SQLITE_BUSY_SECONDS = 30
+# pg_advisory_lock key for schema upgrades: any fixed bigint, the same in every process
+MIGRATION_LOCK_KEY = 0x706D6F2D6272  # "pmo-br"
+
+_BEGIN_OPTION = "pmo_sqlite_begin"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the plain `postgresql://` / `postgres://` forms for the psycopg 3 driver."""
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    sa_url = make_url(normalise_url(url))
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(sa_url)
+    if backend == "postgresql":
+        return create_engine(sa_url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    raise ValueError(
+        f"unsupported database URL {sa_url.render_as_string()!r}: use sqlite or postgresql"
+    )
+
+
+def _sqlite_engine(sa_url: Any) -> Engine:
+    in_memory = sa_url.database in (None, "", ":memory:")
+    engine = create_engine(
+        sa_url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
+        poolclass=StaticPool if in_memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, see below
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get(_BEGIN_OPTION, "BEGIN"))
+
+    return engine
+
+
+class StoreBase:
+    """Connection handling shared by the parts of `webhooks.store.Store`."""
+
+    def __init__(self, url: str, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.url = normalise_url(url)
+        self._engine = make_engine(self.url)
+        self.dialect = self._engine.dialect.name
+        self._write_engine = self._engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._engine.url.render_as_string()!r})"
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    @contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Session]:
+        """One short transaction; commits on success, rolls back on error."""
+        engine = self._write_engine if write else self._engine
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def _insert(self, table: Any) -> Any:
+        """The dialect's INSERT, which has `on_conflict_do_update` on both backends."""
+        target = table.__table__ if not isinstance(table, Table) else table
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(target)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except SQLAlchemyError as exc:
+            log.warning("store.ping.failed", extra={"error": type(exc).__name__})
+            return False
+
+    def schema_revision(self) -> str | None:
+        """The applied Alembic revision, or None before `migrate()`."""
+        with self._engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return ctx.get_current_revision()
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision. Idempotent, and safe when several
+        processes start at once: PostgreSQL serialises them on an advisory lock, SQLite on
+        the write lock that BEGIN IMMEDIATE takes for the whole upgrade."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        postgres = self.dialect == "postgresql"
+        with self._write_engine.connect() as conn:
+            if postgres:
+                conn.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
+                conn.commit()
+            try:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                conn.commit()
+            finally:
+                if postgres:
+                    conn.rollback()
+                    conn.execute(select(func.pg_advisory_unlock(MIGRATION_LOCK_KEY)))
+                    conn.commit()
+        log.info("store.migrated", extra={"dialect": self.dialect})
