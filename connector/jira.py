@@ -295,7 +295,7 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
     status = _mapping(fields.get("status"), "fields.status")
     status_name = _text(status.get("name"), "fields.status.name") or ""
     project = _mapping(fields.get("project"), "fields.project")
-    labels = fields.get("labels") or []
+    labels = [] if fields.get("labels") is None else fields["labels"]
     if not isinstance(labels, list):
         raise PayloadError("fields.labels must be a list")
     parent = _issue_ref(tracker, _mapping(fields.get("parent"), "fields.parent").get("key"))
@@ -367,7 +367,7 @@ def _change_value(field: str, raw: Any, shown: Any, tracker: TrackerConfig) -> A
 def changes_from(payload: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
     """`FieldChange`s from `changelog.items`, under common-model names where they map."""
     changelog = _mapping(payload.get("changelog"), "changelog")
-    items = changelog.get("items") or []
+    items = [] if changelog.get("items") is None else changelog["items"]
     if not isinstance(items, list):
         raise PayloadError("changelog.items must be a list")
     names = _changelog_names(tracker)
