@@ -37,6 +37,9 @@ _ADF_ATTR_TEXT = {
     "inlineCard": "url",
     "blockCard": "url",
 }
+# Real documents nest a dozen levels; deeper input is junk and is cut off rather than
+# allowed to exhaust the interpreter's recursion limit.
+MAX_DEPTH = 64
 
 
 def adf_to_text(document: Any) -> str:
@@ -47,9 +50,11 @@ def adf_to_text(document: Any) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _render(node: Any) -> str:
+def _render(node: Any, depth: int = 0) -> str:
+    if depth > MAX_DEPTH:
+        return ""
     if isinstance(node, list):
-        return "".join(_render(child) for child in node)
+        return "".join(_render(child, depth + 1) for child in node)
     if not isinstance(node, Mapping):
         return ""
     kind = node.get("type")
@@ -64,11 +69,11 @@ def _render(node: Any) -> str:
         return str(value)
     children = node.get("content")
     if kind == "listItem":
-        return f"- {_render(children).strip()}\n"
+        return f"- {_render(children, depth + 1).strip()}\n"
     if kind == "tableRow":
         cells = children if isinstance(children, list) else []
-        return " | ".join(_render(cell).strip() for cell in cells) + "\n"
-    inner = _render(children)
+        return " | ".join(_render(cell, depth + 1).strip() for cell in cells) + "\n"
+    inner = _render(children, depth + 1)
     if kind in _ADF_BLOCKS:
         return inner.rstrip("\n") + "\n"
     return inner
@@ -111,18 +116,20 @@ def rich_text(value: Any) -> str:
     return str(value)
 
 
-def plain_value(value: Any) -> Any:
+def plain_value(value: Any, depth: int = 0) -> Any:
     """A custom field value as JSON-ready plain data: options `{value: ...}` to their
     value, users to their display name, ADF to text, arrays element by element."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if depth > MAX_DEPTH:
+        return None
     if isinstance(value, list | tuple):
-        return [plain_value(element) for element in value]
+        return [plain_value(element, depth + 1) for element in value]
     if isinstance(value, Mapping):
         if value.get("type") == "doc":
             return adf_to_text(value)
         for name in ("value", "displayName", "name", "key"):
             if name in value:
-                return plain_value(value[name])
-        return {str(k): plain_value(v) for k, v in value.items()}
+                return plain_value(value[name], depth + 1)
+        return {str(k): plain_value(v, depth + 1) for k, v in value.items()}
     return str(value)

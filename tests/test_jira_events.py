@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 
 import pytest
 
@@ -561,3 +562,15 @@ def test_wiki_markup_light_clean_up(markup, text):
 
 def test_adf_tolerates_junk_nodes():
     assert adf_to_text({"type": "doc", "content": [None, "x", {"type": "paragraph"}]}) == ""
+
+
+def test_absurdly_nested_values_do_not_exhaust_recursion():
+    depth = 450  # deep, but still within what json.loads accepts
+    nested = json.loads(
+        '{"type":"paragraph","content":[' * depth + '{"type":"text","text":"x"}' + "]}" * depth
+    )
+    payload = load_fixture("jira", "issue_updated__labels")
+    payload["issue"]["fields"]["description"] = {"type": "doc", "content": [nested]}
+    payload["issue"]["fields"]["customfield_10016"] = json.loads("[" * 900 + "]" * 900)
+    event = jira.parse_event(payload, TRACKER)
+    assert event.item.description == "" and event.item.estimate is None
