@@ -353,7 +353,11 @@ def change_value(name: str, value: Any, tracker: TrackerConfig) -> Any:
         "priority": lambda v: None if v in (None, "") else str(v),
     }
     convert = converters.get(name)
-    return convert(value) if convert else value
+    if convert:
+        return convert(value)
+    if isinstance(value, Mapping) and ("displayName" in value or "uniqueName" in value):
+        return person(value)  # identity fields such as ActivatedBy: keep name and account
+    return value
 
 
 def _field_changes(fields: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
