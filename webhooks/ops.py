@@ -1,0 +1,80 @@
+"""Operations endpoints: liveness, readiness, metrics, and the token-protected admin API."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from webhooks.errors import ApiError
+from webhooks.metrics import QUEUE_DEPTH, render_metrics
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ops", __name__)
+
+
+def _runtime():
+    return current_app.extensions["pmo_bridge"]
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = _runtime().readiness()
+    ready = all(check["ok"] for check in checks.values())
+    return jsonify(status="ready" if ready else "not ready", checks=checks), (
+        200 if ready else 503
+    )
+
+
+@bp.get("/metrics")
+def metrics():
+    try:
+        QUEUE_DEPTH.set(_runtime().queue_depth())
+    except Exception:  # the queue being down must not hide every other metric
+        log.warning("metrics.queue_depth_unavailable")
+    body, content_type = render_metrics()
+    return Response(body, content_type=content_type)
+
+
+def require_admin() -> None:
+    """Admin endpoints need `Authorization: Bearer <token>` matching the configured token.
+    With no token configured they are closed, not open."""
+    expected = _runtime().settings.admin_token()
+    if not expected:
+        raise ApiError(403, "admin API disabled: set the admin token environment variable")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        raise ApiError(401, "admin token missing or wrong")
+
+
+@bp.get("/admin/deadletters")
+def list_dead_letters():
+    require_admin()
+    return jsonify(deadletters=[d.to_dict() for d in _runtime().dead_letters()])
+
+
+@bp.post("/admin/deadletters/replay")
+def replay_dead_letters():
+    require_admin()
+    body = request.get_json(silent=True) or {}
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+        raise ApiError(400, "ids must be a list of integers")
+    replayed = _runtime().replay_dead_letters(ids)
+    return jsonify(replayed=replayed)
+
+
+@bp.post("/admin/reload")
+def reload_rules():
+    require_admin()
+    result = _runtime().reload_rules()
+    return jsonify(result), (200 if result["ok"] else 422)

@@ -1,0 +1,137 @@
+"""The runtime one process holds: settings, store, queue, rules and tracker clients.
+
+Web processes use it to accept deliveries; worker processes to run them. It is built once
+per process from settings, so a test can build one on a temporary folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from config.settings import Settings
+from connector.model import Event
+from webhooks.rulesource import RuleSource
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Any,
+        huey: Any,
+        rules: RuleSource,
+        *,
+        client_factory: Callable[..., Any] | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.huey = huey
+        self.rules = rules
+        self.clock = clock
+        self._client_factory = client_factory
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        from webhooks.tasks import register_tasks
+
+        self.tasks = register_tasks(self)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Runtime:
+        from webhooks.queue import make_huey
+        from webhooks.store import Store
+
+        store = Store(settings.database_url)
+        store.migrate()
+        return cls(settings, store, make_huey(settings), RuleSource(settings.rules), **kwargs)
+
+    # -- intake -------------------------------------------------------------------------
+
+    def accept(self, tracker: str, delivery: str, event: Event, raw: bytes) -> int | None:
+        """Persist a delivery and queue it. None when this delivery was seen before.
+
+        The store row is the durable record: if the enqueue fails after it, recovery at
+        worker start and the periodic sweep queue it again, so nothing is lost."""
+        row_id = self.store.record_delivery(tracker, delivery, event.native_event, raw)
+        if row_id is None:
+            return None
+        try:
+            self.tasks.enqueue_delivery(row_id, item_key=event.item_key)
+        except Exception:
+            log.exception("queue.enqueue_failed", extra={"delivery_row": row_id})
+        return row_id
+
+    # -- tracker clients ----------------------------------------------------------------
+
+    def client(self, tracker_name: str) -> Any | None:
+        """The write-back client for a tracker, or None when it has no URL configured
+        (intake-only: findings are recorded but nothing is written)."""
+        tracker = self.settings.tracker(tracker_name)
+        if not tracker.url:
+            return None
+        with self._clients_lock:
+            if tracker_name not in self._clients:
+                factory = self._client_factory
+                if factory is None:
+                    from connector.clients import make_client
+
+                    factory = make_client
+                from webhooks.metrics import record_tracker_call
+
+                self._clients[tracker_name] = factory(tracker, on_call=record_tracker_call)
+            return self._clients[tracker_name]
+
+    # -- operations ---------------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        from webhooks.queue import queue_depth
+
+        return queue_depth(self.huey)
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        from webhooks.queue import ping as queue_ping
+
+        checks: dict[str, dict[str, Any]] = {}
+        for name, probe in (("store", self.store.ping), ("queue", lambda: queue_ping(self.huey))):
+            try:
+                checks[name] = {"ok": bool(probe())}
+            except Exception as exc:
+                checks[name] = {"ok": False, "error": type(exc).__name__}
+        rules = self.rules.status()
+        checks["rules"] = {"ok": rules["ok"], **{k: v for k, v in rules.items() if k != "ok"}}
+        return checks
+
+    def dead_letters(self, include_replayed: bool = False) -> list[Any]:
+        return self.store.list_dead_letters(include_replayed=include_replayed)
+
+    def replay_dead_letters(self, ids: list[int] | None = None) -> list[int]:
+        """Queue dead letters again as fresh deliveries; returns the ids replayed."""
+        replayed = []
+        for letter in self.store.list_dead_letters():
+            if ids is not None and letter.id not in ids:
+                continue
+            row_id = self.store.record_delivery(
+                letter.tracker,
+                f"{letter.delivery_id}#replay{letter.id}",
+                letter.native_event,
+                letter.payload,
+            )
+            if row_id is not None:
+                self.tasks.enqueue_delivery(row_id)
+            self.store.mark_replayed(letter.id)
+            replayed.append(letter.id)
+            log.info("deadletter.replayed", extra={"dead_letter": letter.id})
+        return replayed
+
+    def reload_rules(self) -> dict[str, Any]:
+        return self.rules.reload(force=True)

@@ -1,0 +1,138 @@
+"""Queue tasks and the retry policy around them.
+
+Retries are ours, not Huey's: a rate limit waits exactly as long as the tracker asked
+(per item or for the whole tracker), other transient failures back off exponentially with
+jitter, and after the last attempt the event goes to the dead-letter store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import RateLimited, TrackerError
+from webhooks.metrics import DEAD_LETTERS
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+LOCK_RETRY_SECONDS = 0.2
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [base*2^attempt / 2, base*2^attempt]."""
+    ceiling = min(MAX_BACKOFF_SECONDS, base * (2**attempt))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+@dataclass
+class Tasks:
+    runtime: Runtime
+    process_task: Any
+    sweep_task: Any | None = None
+    recover_task: Any | None = None
+
+    def enqueue_delivery(self, row_id: int, *, item_key: str | None = None) -> None:
+        self.process_task(row_id, 0)
+
+    def schedule(self, row_id: int, attempt: int, delay: float) -> None:
+        self.process_task.schedule((row_id, attempt), delay=max(0.0, delay))
+
+
+def tracker_hold_key(tracker: str) -> str:
+    return f"pmo-bridge:hold:{tracker}"
+
+
+def register_tasks(runtime: Runtime) -> Tasks:
+    from webhooks.worker import ItemLocked, Processor
+
+    huey = runtime.huey
+    processor = Processor(runtime)
+    settings = runtime.settings
+
+    def process_delivery(row_id: int, attempt: int = 0) -> None:
+        record = runtime.store.get_delivery(row_id)
+        if record is None or record.status in ("done", "ignored", "dead"):
+            return
+        held_until = _held_until(huey, record.tracker)
+        if held_until and held_until > time.time():
+            tasks.schedule(row_id, attempt, held_until - time.time())
+            return
+        try:
+            processor.process(record)
+        except ItemLocked:
+            tasks.schedule(row_id, attempt, LOCK_RETRY_SECONDS)
+        except TrackerError as exc:
+            _retry_or_bury(record, attempt, exc)
+        except Exception as exc:  # a bug must not lose the event: retry, then dead letter
+            log.exception("worker.unexpected_error", extra={"delivery_row": row_id})
+            _retry_or_bury(record, attempt, exc)
+
+    def _retry_or_bury(record: Any, attempt: int, exc: Exception) -> None:
+        retryable = getattr(exc, "retryable", True)
+        if retryable and attempt < settings.max_retries:
+            if isinstance(exc, RateLimited):
+                delay = exc.retry_after
+                if exc.scope == "tracker":
+                    huey.put(tracker_hold_key(record.tracker), time.time() + delay)
+            else:
+                delay = backoff_seconds(attempt, settings.retry_base_seconds)
+            log.warning(
+                "worker.retry_scheduled",
+                extra={
+                    "delivery_row": record.id,
+                    "tracker": record.tracker,
+                    "attempt": attempt + 1,
+                    "delay_s": round(delay, 3),
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            runtime.store.mark_delivery(record.id, "queued", error=str(exc)[:500])
+            tasks.schedule(record.id, attempt + 1, delay)
+            return
+        letter = runtime.store.add_dead_letter(
+            record.delivery_id,
+            record.tracker,
+            record.native_event,
+            record.payload,
+            f"{type(exc).__name__}: {exc}"[:2000],
+            attempt + 1,
+        )
+        runtime.store.mark_delivery(record.id, "dead", error=str(exc)[:500])
+        DEAD_LETTERS.labels(record.tracker).inc()
+        log.error(
+            "worker.dead_letter",
+            extra={"delivery_row": record.id, "dead_letter": letter, "tracker": record.tracker},
+        )
+
+    process_task = huey.task(name="process_delivery")(process_delivery)
+
+    def recover_pending() -> int:
+        """Queue deliveries that were persisted but never finished (a crash between the
+        store write and the enqueue, or a lost task)."""
+        cutoff = runtime.clock() - dt.timedelta(minutes=5)
+        pending = runtime.store.pending_deliveries(older_than=cutoff)
+        for row_id in pending:
+            tasks.enqueue_delivery(row_id)
+        if pending:
+            log.info("worker.recovered_pending", extra={"count": len(pending)})
+        return len(pending)
+
+    tasks = Tasks(runtime, process_task)
+    tasks.recover_task = huey.task(name="recover_pending")(recover_pending)
+    tasks.recover_now = recover_pending  # type: ignore[attr-defined]
+    return tasks
+
+
+def _held_until(huey: Any, tracker: str) -> float | None:
+    try:
+        value = huey.get(tracker_hold_key(tracker), peek=True)
+    except Exception:
+        return None
+    return float(value) if value else None

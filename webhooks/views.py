@@ -1,0 +1,77 @@
+"""Webhook intake: verify, parse, dedupe, persist, enqueue, answer. Nothing slow happens
+here; the worker does the rest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from connector import azure_devops, jira
+from connector.errors import PayloadError
+from connector.model import Ignored
+from webhooks.errors import ApiError
+from webhooks.metrics import EVENTS
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+
+
+def _runtime():
+    return current_app.extensions["pmo_bridge"]
+
+
+def _tracker_for(name: str):
+    """`/webhooks/jira` and `/webhooks/azure-devops` name a kind and take the first
+    tracker of that kind; any configured tracker name works too."""
+    settings = _runtime().settings
+    if name in settings.trackers:
+        return settings.trackers[name]
+    of_kind = settings.trackers_of_kind(name)
+    if of_kind:
+        return of_kind[0]
+    raise ApiError(404, f"no tracker named {name!r} is configured")
+
+
+@bp.post("/webhooks/<name>")
+def receive(name: str):
+    tracker = _tracker_for(name)
+    adapter = ADAPTERS[tracker.kind]
+    raw = request.get_data(cache=True)
+
+    # Authenticate the raw bytes before anything looks inside them.
+    if not adapter.verify_request(request.headers, raw, tracker.secret()):
+        EVENTS.labels(tracker.name, "unknown", "unauthorized").inc()
+        log.warning("webhook.unauthorized", extra={"tracker": tracker.name})
+        raise ApiError(401, "missing or invalid signature or credentials")
+
+    if not request.mimetype or not (
+        request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    ):
+        raise ApiError(415, "expected a JSON body (Content-Type: application/json)")
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+
+    try:
+        event = adapter.parse_event(payload, tracker)
+    except PayloadError as exc:
+        EVENTS.labels(tracker.name, "unknown", "rejected").inc()
+        raise ApiError(400, str(exc)) from None
+
+    if isinstance(event, Ignored):
+        EVENTS.labels(tracker.name, event.native_event[:64], "ignored").inc()
+        return jsonify(status="ignored", reason=event.reason), 202
+
+    delivery = adapter.delivery_id(request.headers, payload) or hashlib.sha256(raw).hexdigest()
+    row_id = _runtime().accept(tracker.name, delivery, event, raw)
+    if row_id is None:
+        EVENTS.labels(tracker.name, event.native_event, "duplicate").inc()
+        return jsonify(status="duplicate", delivery=delivery), 200
+    EVENTS.labels(tracker.name, event.native_event, "accepted").inc()
+    return jsonify(status="accepted", delivery=delivery), 202

@@ -1,0 +1,127 @@
+"""The worker pipeline for one delivery: event -> current item -> store -> rules ->
+write-back plan -> the difference applied. Every step is idempotent, so a retry or a
+replay after a crash writes nothing that was already written."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from huey.exceptions import TaskLockedException
+
+from connector import azure_devops, jira
+from connector.errors import ItemNotFound
+from connector.model import Event, EventKind, Ignored, WorkItem
+from webhooks.metrics import EVENTS, PROCESSING_SECONDS
+from webhooks.ownedits import is_own_edit
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+
+
+class ItemLocked(Exception):
+    """Another worker holds this item; the task is re-queued shortly, not counted as a try."""
+
+
+class Processor:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+
+    def process(self, record: Any) -> str:
+        settings = self.runtime.settings
+        tracker = settings.tracker(record.tracker)
+        event = ADAPTERS[tracker.kind].parse_event(json.loads(record.payload), tracker)
+        if isinstance(event, Ignored):
+            self.store.mark_delivery(record.id, "ignored", error=event.reason)
+            return "ignored"
+        if is_own_edit(event, tracker, settings.label_prefix):
+            self.store.mark_delivery(record.id, "ignored", error="the service's own edit")
+            EVENTS.labels(tracker.name, event.native_event, "own_edit").inc()
+            log.info("worker.own_edit_ignored", extra={"item": event.item_key})
+            return "own-edit"
+
+        self.store.mark_delivery(record.id, "processing")
+        try:
+            with self._item_lock(event.item_key):
+                outcome = self.handle(event)
+        except TaskLockedException:
+            raise ItemLocked(event.item_key) from None
+        self.store.mark_delivery(record.id, "done")
+        EVENTS.labels(tracker.name, event.native_event, "processed").inc()
+        received = getattr(record, "received_at", None)
+        if received is not None:
+            PROCESSING_SECONDS.labels(tracker.name).observe(
+                max(0.0, (self.runtime.clock() - received).total_seconds())
+            )
+        log.info(
+            "worker.event_processed",
+            extra={"item": event.item_key, "event": event.native_event, "outcome": outcome},
+        )
+        return outcome
+
+    def _item_lock(self, key: str):
+        return self.runtime.huey.lock_task(f"item:{key}")
+
+    def handle(self, event: Event) -> str:
+        """Bring the store up to date with the event, then govern the item."""
+        if event.kind is EventKind.DELETED:
+            self.store.mark_deleted(event.item_key, event.revision)
+            self.after_change(event.item_key, deleted=True)
+            return "deleted"
+
+        item = event.item
+        if event.partial or item is None:
+            item = self.fetch(event)
+            if item is None:
+                return "gone"
+        if event.kind is EventKind.RESTORED:
+            self.store.restore(item.key)
+
+        stored = self.store.get_item(item.key)
+        if stored is not None and stored.revision > item.revision:
+            log.info(
+                "worker.stale_event",
+                extra={"item": item.key, "event_rev": item.revision, "stored_rev": stored.revision},
+            )
+            return "stale"
+        self.store.upsert_item(item)
+        return self.govern(item, previous=stored)
+
+    def fetch(self, event: Event) -> WorkItem | None:
+        client = self.runtime.client(event.tracker)
+        if client is None:
+            log.warning("worker.partial_event_without_client", extra={"item": event.item_key})
+            return None
+        native_id = event.item_key.split(":", 1)[1]
+        try:
+            return client.get_item(native_id)
+        except ItemNotFound:
+            self.store.mark_deleted(event.item_key, None)
+            return None
+
+    def govern(self, item: WorkItem, previous: WorkItem | None = None) -> str:
+        """Evaluate the rules on the stored item and write back what changed."""
+        from webhooks.writeback import WriteBack
+
+        writer = WriteBack(self.runtime)
+        outcome = writer.govern(item)
+        self.after_change(item.key, previous=previous, current=item)
+        return outcome
+
+    def after_change(
+        self,
+        key: str,
+        *,
+        deleted: bool = False,
+        previous: WorkItem | None = None,
+        current: WorkItem | None = None,
+    ) -> None:
+        """Hook for portfolio rollups: ancestors of a changed item are recomputed."""
+        hook = getattr(self.runtime, "on_item_changed", None)
+        if hook is not None:
+            hook(key, deleted=deleted, previous=previous, current=current)

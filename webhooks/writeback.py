@@ -1,0 +1,152 @@
+"""Write-back: turn the rules' plan into the smallest set of tracker writes.
+
+The ledger remembers what the service last wrote on each item (comment id and content
+hash, managed labels, field values). A write happens only when the wanted state differs
+from both the ledger and what the item shows, so repeated, duplicate and echoed events
+write nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import Conflict, ItemNotFound
+from connector.model import WorkItem
+from webhooks.comments import MARKER, compliance_document
+from webhooks.metrics import WRITES
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def doc_hash(doc: Any) -> str:
+    return hashlib.sha256(doc.to_text().encode("utf-8")).hexdigest()[:32]
+
+
+class WriteBack:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.prefix = runtime.settings.label_prefix
+
+    def govern(self, item: WorkItem, *, rollup: Any = None, rollup_spec: Any = None) -> str:
+        """Evaluate `item` and apply the difference. Returns a short outcome string."""
+        from rules import Context, evaluate
+
+        ruleset = self.runtime.rules.current()
+        now = self.runtime.clock()
+        parent = self.store.get_item(item.parent) if item.parent else None
+        findings = evaluate(ruleset, item, Context(now=now, parent=parent))
+        self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
+        if rollup is None:
+            rollup = self.store.get_rollup(item.key) if hasattr(self.store, "get_rollup") else None
+            rollup_spec = rollup_spec or (self._spec_for(ruleset, item) if rollup else None)
+
+        client = self.runtime.client(item.tracker)
+        if client is None:
+            return f"evaluated ({len(findings)} findings; tracker has no write-back URL)"
+        try:
+            writes = self.apply(client, ruleset, item, findings, rollup, rollup_spec)
+        except Conflict:
+            # The item changed under us (Azure DevOps `test /rev`): re-read, re-plan once.
+            fresh = client.get_item(item.native_id)
+            self.store.upsert_item(fresh)
+            writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
+        return f"{len(findings)} findings, {writes} writes"
+
+    def _spec_for(self, ruleset: Any, item: WorkItem) -> Any:
+        for spec in getattr(ruleset, "rollups", ()):
+            if item.type.value in spec.parent_types:
+                return spec
+        return None
+
+    def apply(
+        self,
+        client: Any,
+        ruleset: Any,
+        item: WorkItem,
+        findings: list[Any],
+        rollup: Any = None,
+        rollup_spec: Any = None,
+    ) -> int:
+        from rules import plan_actions
+
+        ledger = self.store.get_ledger(item.key)
+        actions = plan_actions(
+            ruleset,
+            item,
+            findings,
+            prefix=self.prefix,
+            has_managed_comment=ledger.comment_id is not None,
+        )
+        writes = 0
+        new_ledger = ledger
+
+        # -- labels: only prefixed labels are ever removed ------------------------------
+        current = set(item.labels)
+        add = {a.label for a in actions if a.type == "add_label"}
+        remove = {a.label for a in actions if a.type == "remove_label"}
+        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.labels:
+            from rules.rollup import RAG_LABELS, rag_label
+
+            wanted_rag = rag_label(self.prefix, rollup.rag)
+            add.add(wanted_rag)
+            remove |= RAG_LABELS(self.prefix) - {wanted_rag}
+        add -= current
+        remove = {label for label in remove & current if label.startswith(self.prefix)}
+        if add or remove:
+            client.update_labels(item.native_id, add, remove, revision=item.revision)
+            WRITES.labels(item.tracker, "labels").inc()
+            writes += 1
+        managed = frozenset(
+            label for label in (current | add) - remove if label.startswith(self.prefix)
+        )
+        new_ledger = replace(new_ledger, labels=managed)
+
+        # -- fields: configured rollup fields and rule field actions ---------------------
+        values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
+        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.fields:
+            from rules.rollup import field_values
+
+            values.update(field_values(rollup_spec, rollup))
+        changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
+        if changed:
+            client.set_fields(item.native_id, changed)
+            WRITES.labels(item.tracker, "fields").inc()
+            writes += 1
+            new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
+
+        # -- the one managed comment, edited in place ------------------------------------
+        wants_comment = any(a.type == "comment" for a in actions)
+        show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
+        if wants_comment or show_rollup:
+            doc = compliance_document(item, findings, rollup if show_rollup else None)
+            digest = doc_hash(doc)
+            if digest != ledger.comment_hash:
+                comment_id = self._write_comment(client, item, ledger.comment_id, doc)
+                WRITES.labels(item.tracker, "comment").inc()
+                writes += 1
+                new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
+
+        if new_ledger != ledger:
+            self.store.save_ledger(item.key, new_ledger)
+        if writes:
+            log.info("writeback.applied", extra={"item": item.key, "writes": writes})
+        return writes
+
+    def _write_comment(self, client: Any, item: WorkItem, comment_id: str | None, doc: Any) -> str:
+        if comment_id is None:
+            # The ledger may have been lost (new store): adopt the comment already there.
+            existing = client.find_managed_comment(item.native_id, MARKER)
+            comment_id = existing.id if existing is not None else None
+        if comment_id is not None:
+            try:
+                client.update_comment(item.native_id, comment_id, doc)
+                return comment_id
+            except ItemNotFound:
+                log.info("writeback.comment_gone", extra={"item": item.key})
+        return client.add_comment(item.native_id, doc)
