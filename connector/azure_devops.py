@@ -177,7 +177,7 @@ def _native_id(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PayloadError(f"{where} must be a work item id, got {type(value).__name__}")
     text = str(value).strip()
-    if not text.isdigit() or int(text) <= 0:
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
         raise PayloadError(f"{where} must be a positive work item id, got {text!r}")
     return str(int(text))
 
@@ -269,7 +269,17 @@ def _links(relations: Any, where: str, tracker: TrackerConfig) -> list[tuple[str
 
 
 def item_from_work_item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
-    """A work item in its REST shape {id, rev, fields, relations, _links, url} -> WorkItem."""
+    """A work item in its REST shape {id, rev, fields, relations, _links, url} -> WorkItem.
+    Raises `PayloadError` when it is not one (wrong types, a date that is not a date)."""
+    try:
+        return _item(wi, tracker)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"unusable work item ({type(exc).__name__}: {exc})") from None
+
+
+def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
     wi = _mapping(wi, "work item")
     native_id = _native_id(wi.get("id"), "work item id")
     fields = _mapping(wi.get("fields"), "work item fields")

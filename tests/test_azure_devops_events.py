@@ -364,6 +364,7 @@ BAD_PAYLOADS = {
     "id missing": {"eventType": "workitem.created", "resource": {"fields": {}}},
     "id not a number": {"eventType": "workitem.deleted", "resource": {"id": "abc"}},
     "id a bool": {"eventType": "workitem.restored", "resource": {"id": True}},
+    "id a superscript digit": {"eventType": "workitem.restored", "resource": {"id": "\u00b2"}},
     "id negative": {"eventType": "workitem.commented", "resource": {"id": -5}},
     "fields a list (created)": {"eventType": "workitem.created", "resource": {"id": 5, "fields": []}},
     "fields a list (updated)": _update(fields=[]),
@@ -593,3 +594,12 @@ def test_parent_from_relation_and_links_keep_non_work_item_urls() -> None:
     item = ado.item_from_work_item(wi, TRACKER)
     assert item.parent == "azure-devops:4700"
     assert item.links[-1] == Link("ArtifactLink", "vstfs:///Git/Commit/abc")
+
+
+def test_item_from_work_item_raises_payload_error_for_bad_values() -> None:
+    wi = load_fixture(FOLDER, "workitem.created__epic_scrum")["resource"]
+    wi["fields"]["Microsoft.VSTS.Scheduling.TargetDate"] = "end of year"
+    with pytest.raises(PayloadError):
+        ado.item_from_work_item(wi, TRACKER)
+    with pytest.raises(PayloadError):
+        ado.item_from_work_item(["not", "an", "item"], TRACKER)
