@@ -1,0 +1,417 @@
+"""In-memory Jira: projects, users, issues, comments, webhook registrations.
+
+Every change runs under one lock and is announced to listeners (the webhook emitter)
+while the lock is held, so notifications leave in the order the changes happened.
+Methods take the acting user's name: it becomes the webhook `user` and comment author.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import itertools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox import jira_fields
+from sandbox.jira_catalog import ISSUE_TYPES, STATUSES, TRANSITIONS
+from sandbox.queries import compile_jql
+from sandbox.validation import FieldError
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass
+class Issue:
+    id: int
+    key: str
+    project: str
+    fields: dict[str, Any]  # canonical values, see jira_fields
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class JiraChange:
+    kind: str  # issue_created|issue_updated|issue_deleted|comment_*|issuelink_created
+    issue: Issue  # snapshot after the change
+    actor: dict[str, Any]
+    timestamp: int  # epoch ms
+    event_type_name: str | None = None
+    changelog: dict[str, Any] | None = None
+    comment: dict[str, Any] | None = None
+
+
+def _account_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+class JiraState:
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.base_url = "http://localhost"
+        self.projects: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.bearer_tokens: dict[str, str] = {}
+        self.issues: dict[str, Issue] = {}
+        self.extra_fields: dict[str, str] = {}  # custom field id -> name
+        self.webhooks: dict[int, dict[str, Any]] = {}
+        self._listeners: list[Callable[[JiraChange], None]] = []
+        self._ids = itertools.count(10000)
+        self._comment_ids = itertools.count(10000)
+        self._changelog_ids = itertools.count(10000)
+        self._link_ids = itertools.count(10000)
+        self._webhook_ids = itertools.count(1)
+        self._last_ms = 0
+
+    # -- setup -------------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[JiraChange], None]) -> None:
+        self._listeners.append(listener)
+
+    def add_project(self, key: str, name: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            project = {
+                "id": str(10000 + len(self.projects)),
+                "key": key,
+                "name": name or key,
+                "next": 1,
+            }
+            return self.projects.setdefault(key, project)
+
+    def add_user(
+        self,
+        name: str,
+        display_name: str | None = None,
+        *,
+        email: str | None = None,
+        account_id: str | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """A user known by `name` (the Basic-auth user); `token` maps a Bearer token to it."""
+        with self.lock:
+            user = self.users.get(name) or {
+                "name": name,
+                "key": name,
+                "accountId": account_id or _account_id(name),
+                "displayName": display_name or name,
+                "emailAddress": email or f"{name}@example.com",
+                "active": True,
+                "timeZone": "UTC",
+            }
+            self.users[name] = user
+            if token:
+                self.bearer_tokens[token] = name
+            return user
+
+    def add_field(self, field_id: str, name: str) -> None:
+        with self.lock:
+            self.extra_fields[field_id] = name
+
+    def user(self, name: str) -> dict[str, Any]:
+        return self.users.get(name) or self.add_user(name)
+
+    def find_user(self, ref: Mapping[str, Any]) -> dict[str, Any] | None:
+        for user in self.users.values():
+            if ref.get("accountId") in (user["accountId"],) or ref.get("name") == user["name"]:
+                return user
+        return None
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, id_or_key: str | int) -> Issue:
+        with self.lock:
+            text = str(id_or_key)
+            for issue in self.issues.values():
+                if not issue.deleted and (issue.key == text.upper() or str(issue.id) == text):
+                    return issue
+            raise NotFound(text)
+
+    def search(self, jql: str | None) -> list[Issue]:
+        matcher = compile_jql(jql)
+        with self.lock:
+            found = [
+                i for i in self.issues.values() if not i.deleted and matcher(jira_fields.jql_doc(i))
+            ]
+        return sorted(found, key=lambda i: i.id, reverse=True)
+
+    # -- writes ------------------------------------------------------------------------
+    def _now(self) -> tuple[dt.datetime, int]:
+        # strictly increasing per state, so `updated` can serve as a revision
+        now = self.clock()
+        ms = max(int(now.timestamp() * 1000), self._last_ms + 1)
+        self._last_ms = ms
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC), ms
+
+    def _emit(self, change: JiraChange) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _snapshot(self, issue: Issue) -> Issue:
+        return copy.deepcopy(issue)
+
+    def create_issue(
+        self,
+        project: str,
+        issuetype: str,
+        summary: str,
+        *,
+        actor: str,
+        fields: Mapping[str, Any] | None = None,
+        api_version: int = 3,
+    ) -> Issue:
+        with self.lock:
+            if project not in self.projects:
+                raise FieldError({"project": "Specify a valid project ID or key"})
+            if issuetype not in ISSUE_TYPES:
+                raise FieldError({"issuetype": "Specify a valid issue type"})
+            if not isinstance(summary, str) or not summary.strip():
+                raise FieldError({"summary": "You must specify a summary of the issue."})
+            values = jira_fields.coerce_all(self, dict(fields or {}), api_version)
+            now, ms = self._now()
+            proj = self.projects[project]
+            key = f"{project}-{proj['next']}"
+            proj["next"] += 1
+            issue = Issue(
+                next(self._ids),
+                key,
+                project,
+                {
+                    "summary": summary,
+                    "issuetype": issuetype,
+                    "status": "To Do",
+                    "description": None,
+                    "labels": [],
+                    "assignee": None,
+                    "reporter": self.user(actor)["name"],
+                    "priority": "Medium",
+                    "parent": None,
+                    "duedate": None,
+                    "customfield_10016": None,
+                    "customfield_10015": None,
+                    "created": now,
+                    "updated": now,
+                    "statuscategorychangedate": now,
+                    "issuelinks": [],
+                },
+            )
+            issue.fields.update(values)
+            self.issues[key] = issue
+            self._emit(
+                JiraChange(
+                    "issue_created", self._snapshot(issue), self.user(actor), ms, "issue_created"
+                )
+            )
+            return issue
+
+    def update_issue(
+        self,
+        id_or_key: str | int,
+        *,
+        actor: str,
+        fields: Mapping[str, Any] | None = None,
+        update: Mapping[str, Any] | None = None,
+        api_version: int = 3,
+        status: str | None = None,
+    ) -> Issue:
+        """Apply `fields` (set) and `update` (verbs) like PUT /issue; all-or-nothing."""
+        with self.lock:
+            issue = self.get(id_or_key)
+            new = jira_fields.apply_update(
+                self, issue, dict(fields or {}), dict(update or {}), api_version
+            )
+            if status is not None:
+                new["status"] = status
+            items = jira_fields.changelog_items(self, issue.fields, new)
+            if not items:
+                return issue
+            now, ms = self._now()
+            if (
+                STATUSES[new.get("status", issue.fields["status"])][1]
+                != STATUSES[issue.fields["status"]][1]
+            ):
+                new["statuscategorychangedate"] = now
+            issue.fields.update(new)
+            issue.fields["updated"] = now
+            kind = (
+                "issue_assigned"
+                if any(i["field"] == "assignee" for i in items)
+                else "issue_generic"
+            )
+            changelog = {"id": str(next(self._changelog_ids)), "items": items}
+            self._emit(
+                JiraChange(
+                    "issue_updated", self._snapshot(issue), self.user(actor), ms, kind, changelog
+                )
+            )
+            return issue
+
+    def transition(
+        self,
+        id_or_key: str | int,
+        transition: str,
+        *,
+        actor: str,
+        fields: Mapping[str, Any] | None = None,
+        api_version: int = 3,
+    ) -> Issue:
+        """Move to the transition's status (ids from GET transitions, or a status name)."""
+        target = TRANSITIONS.get(str(transition)) or (
+            transition if transition in STATUSES else None
+        )
+        if target is None:
+            raise FieldError({}, [f"Transition id '{transition}' is not valid for this issue."])
+        return self.update_issue(
+            id_or_key, actor=actor, fields=fields, status=target, api_version=api_version
+        )
+
+    def delete_issue(self, id_or_key: str | int, *, actor: str) -> None:
+        with self.lock:
+            issue = self.get(id_or_key)
+            issue.deleted = True
+            _, ms = self._now()
+            self._emit(
+                JiraChange(
+                    "issue_deleted", self._snapshot(issue), self.user(actor), ms, "issue_deleted"
+                )
+            )
+
+    def link_issues(
+        self, outward: str, inward: str, link_type: str = "Blocks", *, actor: str
+    ) -> None:
+        """`outward` blocks `inward` (Jira's "Blocks" link); both issues get the link."""
+        with self.lock:
+            a, b = self.get(outward), self.get(inward)
+            link_id = str(next(self._link_ids))
+            a.fields["issuelinks"].append({"id": link_id, "type": link_type, "outwardIssue": b.key})
+            b.fields["issuelinks"].append({"id": link_id, "type": link_type, "inwardIssue": a.key})
+            now, ms = self._now()
+            for issue, other, verb in ((a, b, "blocks"), (b, a, "is blocked by")):
+                issue.fields["updated"] = now
+                changelog = {
+                    "id": str(next(self._changelog_ids)),
+                    "items": [
+                        {
+                            "field": "Link",
+                            "fieldtype": "jira",
+                            "from": None,
+                            "fromString": None,
+                            "to": other.key,
+                            "toString": f"This issue {verb} {other.key}",
+                        }
+                    ],
+                }
+                self._emit(
+                    JiraChange(
+                        "issue_updated",
+                        self._snapshot(issue),
+                        self.user(actor),
+                        ms,
+                        "issue_generic",
+                        changelog,
+                    )
+                )
+
+    # -- comments ----------------------------------------------------------------------
+    def add_comment(
+        self, id_or_key: str | int, body_adf: dict[str, Any], *, actor: str
+    ) -> dict[str, Any]:
+        with self.lock:
+            issue = self.get(id_or_key)
+            now, ms = self._now()
+            user = self.user(actor)["name"]
+            comment = {
+                "id": str(next(self._comment_ids)),
+                "author": user,
+                "updateAuthor": user,
+                "body": body_adf,
+                "created": now,
+                "updated": now,
+            }
+            issue.comments.append(comment)
+            self._emit(
+                JiraChange(
+                    "comment_created",
+                    self._snapshot(issue),
+                    self.user(actor),
+                    ms,
+                    comment=copy.deepcopy(comment),
+                )
+            )
+            return comment
+
+    def get_comment(self, issue: Issue, comment_id: str) -> dict[str, Any]:
+        for comment in issue.comments:
+            if comment["id"] == str(comment_id):
+                return comment
+        raise NotFound(comment_id)
+
+    def update_comment(
+        self, id_or_key: str | int, comment_id: str, body_adf: dict[str, Any], *, actor: str
+    ) -> dict[str, Any]:
+        with self.lock:
+            issue = self.get(id_or_key)
+            comment = self.get_comment(issue, comment_id)
+            now, ms = self._now()
+            comment.update(body=body_adf, updated=now, updateAuthor=self.user(actor)["name"])
+            self._emit(
+                JiraChange(
+                    "comment_updated",
+                    self._snapshot(issue),
+                    self.user(actor),
+                    ms,
+                    comment=copy.deepcopy(comment),
+                )
+            )
+            return comment
+
+    def delete_comment(self, id_or_key: str | int, comment_id: str, *, actor: str) -> None:
+        with self.lock:
+            issue = self.get(id_or_key)
+            comment = self.get_comment(issue, comment_id)
+            issue.comments.remove(comment)
+            _, ms = self._now()
+            self._emit(
+                JiraChange(
+                    "comment_deleted",
+                    self._snapshot(issue),
+                    self.user(actor),
+                    ms,
+                    comment=copy.deepcopy(comment),
+                )
+            )
+
+    # -- webhook registrations ---------------------------------------------------------
+    def register_webhook(
+        self,
+        url: str,
+        events: list[str],
+        *,
+        jql: str | None = None,
+        name: str = "",
+        secret: str | None = None,
+        kind: str = "admin",
+    ) -> dict[str, Any]:
+        compile_jql(jql)  # refuse filters the sandbox cannot evaluate
+        with self.lock:
+            hook_id = next(self._webhook_ids)
+            hook = {
+                "id": hook_id,
+                "name": name,
+                "url": url,
+                "events": list(events),
+                "jqlFilter": jql or "",
+                "secret": secret,
+                "kind": kind,
+                "enabled": True,
+            }
+            self.webhooks[hook_id] = hook
+            return hook
+
+    def delete_webhook(self, hook_id: int) -> bool:
+        with self.lock:
+            return self.webhooks.pop(int(hook_id), None) is not None
