@@ -11,6 +11,7 @@ from typing import Any
 
 from config.settings import Settings, TrackerConfig
 
+SERVICE_PACK = Path(__file__).resolve().parent / "packs" / "service.yaml"
 JIRA_SECRET_ENV = "TEST_JIRA_WEBHOOK_SECRET"
 AZURE_SECRET_ENV = "TEST_AZURE_WEBHOOK_SECRET"
 
@@ -38,6 +39,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "database_url": f"sqlite:///{tmp_path / 'store.db'}",
         "queue_path": str(tmp_path / "queue.db"),
         "retry_base_seconds": 0.05,
+        "rules": (str(SERVICE_PACK),),
     }
     values.update(overrides)
     return Settings(**values)

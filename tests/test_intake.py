@@ -190,7 +190,7 @@ def test_readiness_and_metrics(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert 'pmo_bridge_events_total{event="jira:issue_created",outcome="accepted",tracker="jira"}' in text
     assert "pmo_bridge_queue_depth" in text
-    assert "pmo_bridge_processing_seconds_bucket" in text
+    assert "# TYPE pmo_bridge_processing_seconds histogram" in text
 
 
 def test_every_fixture_is_accepted_or_ignored(client):
