@@ -1,0 +1,320 @@
+"""Rule packs: loading, validation and compilation into closures, once per file.
+
+`load_pack(path)` reads one rules file; `load_ruleset(paths)` reads files and folders
+(every `*.yaml` / `*.yml` in a folder except `*.tests.yaml`) into one `RuleSet`.
+Rule ids must be unique across all packs of a RuleSet, because findings, labels
+(`pmo-<rule-id>`) and test cases name rules by id alone; a clash is a validation error
+pointing at the second definition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connector.model import ItemType, StatusCategory
+from rules.checks import Check, any_of, build_check
+from rules.checks import all_of as _all_of
+from rules.errors import RuleError, RulesFileError
+from rules.fields import compile_field
+from rules.rollup import RollupSpec, rollup_spec_from_dict
+from rules.schema import validate_pack_data
+from rules.templates import Part, compile_template
+from rules.yamlpos import Positions, load_yaml
+
+Matcher = Callable[[Any, Any], bool]
+_TYPES = tuple(ItemType)
+_CATEGORIES = tuple(StatusCategory)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    pack: str
+    title: str
+    severity: str
+    enforcement: str
+    checks: tuple[Check, ...]
+    types: frozenset[str] | None  # `when: type`, None = any
+    categories: frozenset[str] | None  # `when: status_category`, None = any
+    extra_when: Matcher | None  # the rest of `when`, compiled
+    when: Mapping[str, tuple[Any, ...]]
+    message: tuple[Part, ...] | None
+    hint: str | None
+    labels: tuple[str, ...]
+    set_fields: Mapping[str, Any]
+    across: str | None
+    count: Mapping[str, int] = field(default_factory=dict)
+    line: int = 0
+
+    def applies(self, item: Any, ctx: Any) -> bool:
+        return (
+            (self.types is None or item.type in self.types)
+            and (self.categories is None or item.status_category in self.categories)
+            and (self.extra_when is None or self.extra_when(item, ctx))
+        )
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    path: str
+    version: int
+    enforcement: str
+    scope: Mapping[str, frozenset[str] | None] | None  # tracker -> projects (None = all)
+    rules: tuple[Rule, ...]
+    rollups: tuple[RollupSpec, ...] = ()  # rules.rollup specs
+    # (type, status_category) -> per-item rules whose type/category filters match
+    buckets: Mapping[tuple[Any, Any], tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+
+    def in_scope(self, item: Any) -> bool:
+        if self.scope is None:
+            return True
+        if item.tracker not in self.scope:
+            return False
+        projects = self.scope[item.tracker]
+        return projects is None or item.project in projects
+
+    def rules_for(self, item: Any) -> tuple[Rule, ...]:
+        found = self.buckets.get((item.type, item.status_category))
+        if found is None:  # a type or category outside the model's enums
+            return tuple(
+                r for r in self.rules
+                if r.across is None
+                and (r.types is None or item.type in r.types)
+                and (r.categories is None or item.status_category in r.categories)
+            )  # fmt: skip
+        return found
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Several packs evaluated together; rule ids are unique across them."""
+
+    packs: tuple[Pack, ...]
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(r for p in self.packs for r in p.rules)
+
+    @property
+    def rollups(self) -> tuple[RollupSpec, ...]:
+        return tuple(r for p in self.packs for r in p.rollups)
+
+    def rule(self, rule_id: str) -> Rule | None:
+        for pack in self.packs:
+            for rule in pack.rules:
+                if rule.id == rule_id:
+                    return rule
+        return None
+
+
+def as_ruleset(pack_or_ruleset: Pack | RuleSet) -> RuleSet:
+    return pack_or_ruleset if isinstance(pack_or_ruleset, RuleSet) else RuleSet((pack_or_ruleset,))
+
+
+# --- loading -------------------------------------------------------------------------------
+def rule_files(paths: Iterable[str | Path]) -> tuple[list[str], list[RuleError]]:
+    """Expand folders to their rules files (not `*.tests.yaml`), in name order."""
+    files: list[str] = []
+    errors: list[RuleError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.suffix in (".yaml", ".yml") and not is_tests_file(child):
+                    files.append(str(child))
+        elif path.is_file():
+            files.append(str(raw))
+        else:
+            errors.append(RuleError(str(raw), 1, 1, "no such file or folder"))
+    return files, errors
+
+
+def is_tests_file(path: str | Path) -> bool:
+    return Path(path).name.endswith((".tests.yaml", ".tests.yml"))
+
+
+def read_pack(path: str) -> tuple[Pack | None, Positions | None, list[RuleError]]:
+    """(pack, positions, errors) for one file; pack is None when there are errors."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, None, [RuleError(path, 1, 1, f"cannot read file: {exc}")]
+    data, positions, errors = load_yaml(text, path)
+    if errors:
+        return None, positions, errors
+    if data is None:
+        return None, positions, [RuleError(path, 1, 1, "empty rules file")]
+    errors = validate_pack_data(data, positions)
+    if errors:
+        return None, positions, errors
+    return compile_pack(data, path, positions), positions, []
+
+
+def load_pack(path: str | Path) -> Pack:
+    """One rules file, validated and compiled. Raises RulesFileError with every problem."""
+    pack, _positions, errors = read_pack(str(path))
+    if errors or pack is None:
+        raise RulesFileError(errors)
+    return pack
+
+
+def load_ruleset_with_errors(paths: Iterable[str | Path]) -> tuple[RuleSet, list[RuleError]]:
+    files, errors = rule_files(paths)
+    packs: list[Pack] = []
+    first_seen: dict[str, Rule] = {}
+    for path in files:
+        pack, positions, file_errors = read_pack(path)
+        errors += file_errors
+        if pack is None or positions is None:
+            continue
+        for index, rule in enumerate(pack.rules):
+            earlier = first_seen.setdefault(rule.id, rule)
+            if earlier is not rule:
+                errors.append(positions.error(
+                    ("rules", index, "id"),
+                    f"duplicate rule id {rule.id!r}: also defined in {earlier.pack} "
+                    f"line {earlier.line} (rule ids must be unique across packs)",
+                ))  # fmt: skip
+        packs.append(pack)
+    return RuleSet(tuple(packs)), sorted(errors)
+
+
+def load_ruleset(paths: Iterable[str | Path]) -> RuleSet:
+    """Files and folders into one RuleSet. Raises RulesFileError with every problem."""
+    ruleset, errors = load_ruleset_with_errors(paths)
+    if errors:
+        raise RulesFileError(errors)
+    return ruleset
+
+
+def validate_paths(paths: Iterable[str | Path]) -> list[RuleError]:
+    """Every problem in the given files and folders (empty when all are valid)."""
+    return load_ruleset_with_errors(paths)[1]
+
+
+# --- compilation ---------------------------------------------------------------------------
+def compile_pack(data: Mapping[str, Any], path: str, positions: Positions) -> Pack:
+    name = data.get("name") or Path(path).stem
+    default = data.get("enforcement", "advise")
+    scope = None
+    if data.get("scope") is not None:
+        scope = {
+            tracker: None if "*" in projects else frozenset(projects)
+            for tracker, projects in data["scope"].items()
+        }
+    rules = tuple(
+        _compile_rule(raw, path, default, positions.value(("rules", i))[0])
+        for i, raw in enumerate(data["rules"])
+    )
+    rollups = tuple(rollup_spec_from_dict(raw) for raw in data.get("rollups") or ())
+    return Pack(
+        name=name, path=path, version=data["version"], enforcement=default, scope=scope,
+        rules=rules, rollups=rollups, buckets=_buckets(rules),
+    )  # fmt: skip
+
+
+def _values(wanted: Any) -> tuple[Any, ...]:
+    return tuple(wanted) if isinstance(wanted, list) else (wanted,)
+
+
+def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) -> Rule:
+    when = {name: _values(wanted) for name, wanted in (raw.get("when") or {}).items()}
+    types = frozenset(when["type"]) if "type" in when else None
+    categories = frozenset(when["status_category"]) if "status_category" in when else None
+    rest = {k: v for k, v in when.items() if k not in ("type", "status_category")}
+    severity = raw.get("severity", "medium")
+    enforcement = raw.get("enforcement", default)
+    checks: list[Check] = []
+    count: dict[str, int] = {}
+    for spec in raw["require"]:
+        if "count" in spec:
+            count.update(spec["count"])
+            continue
+        checks.extend(_compile_check(spec))
+    message = None
+    if raw.get("message"):
+        rule_values = {
+            "rule": raw["id"], "severity": severity, "enforcement": enforcement,
+            "rule_title": raw.get("title") or raw["id"],
+        }  # fmt: skip
+        message = tuple(compile_template(raw["message"], rule_values))
+    return Rule(
+        id=raw["id"], pack=path, title=raw.get("title", ""), severity=severity,
+        enforcement=enforcement, checks=tuple(checks), types=types, categories=categories,
+        extra_when=compile_when(rest) if rest else None, when=when, message=message,
+        hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
+        set_fields=dict((raw.get("actions") or {}).get("set") or {}),
+        across=raw.get("across"), count=count, line=line,
+    )  # fmt: skip
+
+
+def _compile_check(spec: Mapping[str, Any]) -> list[Check]:
+    """One entry of `require`: a check per operator, or one `any` group."""
+    if "any" in spec:
+        return [any_of([c for alt in spec["any"] for c in [_all_of(_compile_check(alt))]])]
+    getter = compile_field(spec["field"])
+    checks = []
+    for op, arg in spec.items():
+        if op != "field":
+            other = compile_field(arg) if op in ("lte_field", "gte_field") else None
+            checks.append(build_check(getter, op, arg, other))
+    return checks
+
+
+def compile_when(when: Mapping[str, tuple[Any, ...]]) -> Matcher:
+    """All conditions must match; text compares case-insensitively, a list field matches
+    when any element is listed, and `null` in the list matches a missing value."""
+    tests: list[Matcher] = []
+    for name, wanted in when.items():
+        get = compile_field(name).get
+        folded = frozenset(_fold(v) for v in wanted)
+        tests.append(_when_test(get, folded))
+
+    def matches(item: Any, ctx: Any) -> bool:
+        for test in tests:
+            if not test(item, ctx):
+                return False
+        return True
+
+    return tests[0] if len(tests) == 1 else matches
+
+
+def _when_test(get: Callable[[Any, Any], Any], folded: frozenset[Any]) -> Matcher:
+    def test(item: Any, ctx: Any) -> bool:
+        value = get(item, ctx)
+        if isinstance(value, tuple):
+            return any(_fold(v) in folded for v in value) or (not value and None in folded)
+        return _fold(value) in folded
+
+    return test
+
+
+def _fold(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _buckets(rules: tuple[Rule, ...]) -> dict[tuple[Any, Any], tuple[Rule, ...]]:
+    """Precompute which per-item rules can apply to each (type, status_category), keyed by
+    both the enum members and their plain strings, so `when: type` costs one dict lookup."""
+    buckets: dict[tuple[Any, Any], tuple[Rule, ...]] = {}
+    for item_type in _TYPES:
+        for category in _CATEGORIES:
+            chosen = tuple(
+                r for r in rules
+                if r.across is None
+                and (r.types is None or item_type in r.types)
+                and (r.categories is None or category in r.categories)
+            )  # fmt: skip
+            for t in (item_type, item_type.value):
+                for c in (category, category.value):
+                    buckets[(t, c)] = chosen
+    return buckets
