@@ -1,0 +1,102 @@
+"""Evaluation: one work item against compiled packs, giving findings for failed rules.
+
+Passing rules produce nothing (no objects are built for them). A rule whose check raises
+becomes an `error` finding and evaluation carries on with the other rules. Rules with
+`across:` (portfolio rules over groups of items) are not evaluated per item and are
+skipped here. A pack with a `scope` only sees items of the listed trackers and projects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from connector.model import WorkItem
+from rules.pack import Pack, Rule, RuleSet, as_ruleset
+from rules.templates import render
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a rule may know beyond the item: the time of evaluation and the parent item."""
+
+    now: dt.datetime
+    parent: WorkItem | None = None
+    today: dt.date = field(init=False)
+
+    def __post_init__(self) -> None:
+        now = self.now if self.now.tzinfo else self.now.replace(tzinfo=dt.UTC)
+        object.__setattr__(self, "now", now)
+        object.__setattr__(self, "today", now.date())
+
+    @classmethod
+    def at(cls, now: dt.datetime | None = None, parent: WorkItem | None = None) -> Context:
+        return cls(now or dt.datetime.now(dt.UTC), parent)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    severity: str
+    enforcement: str
+    message: str
+    status: str  # "fail" | "error"
+    item_key: str = ""
+    title: str = ""  # the rule's title
+    hint: str = ""  # how to fix it, for the managed comment
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "enforcement": self.enforcement,
+            "message": self.message,
+            "status": self.status,
+        }
+
+
+def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) -> list[Finding]:
+    """Findings for every rule the item fails (or that broke), in pack and rule order."""
+    findings: list[Finding] = []
+    packs = pack_or_ruleset.packs if isinstance(pack_or_ruleset, RuleSet) else (pack_or_ruleset,)
+    for pack in packs:
+        if pack.scope is not None and not pack.in_scope(item):
+            continue
+        bucket = pack.buckets.get((item.type, item.status_category))
+        for rule in pack.rules_for(item) if bucket is None else bucket:
+            try:
+                extra = rule.extra_when
+                if extra is not None and not extra(item, context):
+                    continue
+                for check in rule.checks:
+                    if not check.test(item, context):
+                        findings.append(_failure(rule, item, context))
+                        break
+            except Exception as exc:  # one broken rule never hides the others
+                findings.append(_error(rule, item, exc))
+    return findings
+
+
+def _failure(rule: Rule, item: WorkItem, context: Context) -> Finding:
+    failed = [c for c in rule.checks if not c.test(item, context)]
+    if rule.message is not None:
+        message = render(list(rule.message), item, context)
+    else:
+        problems = "; ".join(c.describe(item, context) for c in failed)
+        message = f"{rule.title}: {problems}" if rule.title else problems
+    hint = rule.hint or " ".join(dict.fromkeys(c.hint for c in failed))
+    return Finding(
+        rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint
+    )
+
+
+def _error(rule: Rule, item: WorkItem, exc: Exception) -> Finding:
+    message = f"rule {rule.id} could not be evaluated: {type(exc).__name__}: {exc}"
+    return Finding(rule.id, rule.severity, rule.enforcement, message, "error", item.key, rule.title)
+
+
+def failing_rule_ids(findings: list[Finding]) -> list[str]:
+    return [f.rule for f in findings if f.status == "fail"]
+
+
+__all__ = ["Context", "Finding", "as_ruleset", "evaluate", "failing_rule_ids"]
