@@ -1,0 +1,216 @@
+"""Rule-pack test cases (`<pack>.tests.yaml`): items with the rules they should fail.
+
+Format (also documented in the header of config/packs/pmo-standard.tests.yaml):
+
+    rules: pmo-standard.yaml          # rules file(s), relative to this file; a list is allowed
+    now: 2026-11-01T09:00:00Z         # evaluation time, so ages and relative dates are stable
+    defaults: {tracker: jira, project: PAY}   # optional: fields every case's item starts from
+    cases:
+      - name: in-progress epic without an owner
+        item: {type: epic, status_category: in_progress}   # common-model fields
+        parent: {type: epic, due_date: 2026-12-01}          # optional: the parent item
+        expect_fail: [epic-has-owner]                       # exactly the rules that fail
+        only: [epic-has-owner]                              # optional: compare just these
+
+Items need only the fields a case is about. Defaults: tracker jira, project TEST,
+native_id TEST-<n>, key <tracker>:<native_id>, type task, status_category todo, status from
+the category (To Do, In Progress, Done, Removed), title = the case name, created 30 days
+and updated 1 day before `now`. Timestamps and dates may be relative to `now` (`-6d`).
+`expect_fail` lists every rule the item must fail; all other rules must pass (or, with
+`only`, all other listed rules). A rule that raises is always a failure of the case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from marshmallow import ValidationError
+from marshmallow import fields as mf
+
+from connector.model import WorkItem, parse_datetime
+from rules.engine import Context, evaluate
+from rules.errors import RuleError
+from rules.fields import parse_duration
+from rules.pack import RuleSet, load_ruleset_with_errors
+from rules.schema import StrictSchema, schema_errors
+from rules.yamlpos import load_yaml
+
+ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))
+_RELATIVE_FIELDS = ("created", "updated", "status_changed", "start_date", "due_date")
+_STATUS_NAMES = {
+    "todo": "To Do",
+    "in_progress": "In Progress",
+    "done": "Done",
+    "removed": "Removed",
+}
+
+
+class _Case(StrictSchema):
+    name = mf.String(required=True)
+    item = mf.Dict(keys=mf.String(), required=True)
+    parent = mf.Dict(keys=mf.String())
+    expect_fail = mf.List(mf.String(), required=True)
+    only = mf.List(mf.String())
+
+
+class _CaseFile(StrictSchema):
+    rules = mf.Raw(required=True)
+    now = mf.Raw(required=True)
+    defaults = mf.Dict(keys=mf.String())
+    cases = mf.List(mf.Nested(_Case), required=True)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    item: WorkItem
+    parent: WorkItem | None
+    expect_fail: tuple[str, ...]
+    only: tuple[str, ...] | None
+    line: int
+
+
+@dataclass
+class CaseFile:
+    path: str
+    ruleset: RuleSet
+    now: dt.datetime
+    cases: list[Case] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: Case
+    expected: tuple[str, ...]
+    actual: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return set(self.expected) == set(self.actual) and not self.errors
+
+
+def load_case_file(path: str) -> tuple[CaseFile | None, list[RuleError]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [RuleError(path, 1, 1, f"cannot read file: {exc}")]
+    data, pos, errors = load_yaml(text, path)
+    if errors:
+        return None, errors
+    if not isinstance(data, Mapping):
+        return None, [RuleError(path, 1, 1, "a tests file is a mapping with rules, now and cases")]
+    try:
+        _CaseFile().load(data)
+    except ValidationError as exc:
+        return None, sorted(set(schema_errors(exc.messages, (), data, pos)))
+
+    now = _parse_now(data["now"])
+    rule_paths = data["rules"] if isinstance(data["rules"], list) else [data["rules"]]
+    base = Path(path).parent
+    ruleset, rule_errors = load_ruleset_with_errors(str(base / p) for p in rule_paths)
+    if rule_errors:
+        return None, rule_errors
+    if now is None:
+        return None, [pos.error(("now",), "now: expected an ISO timestamp")]
+
+    case_file = CaseFile(path, ruleset, now)
+    known = {r.id: r for r in ruleset.rules}
+    defaults = dict(data.get("defaults") or {})
+    for index, raw in enumerate(data["cases"]):
+        cpath = ("cases", index)
+        try:
+            item = _work_item(raw["item"], defaults, now, index, is_parent=False)
+            parent = None
+            if raw.get("parent") is not None:
+                parent = _work_item(raw["parent"], defaults, now, index, is_parent=True)
+                if item.parent is None:
+                    item = item.with_changes(parent=parent.key)
+        except _ItemError as exc:
+            errors.append(pos.error((*cpath, exc.which, *exc.path), exc.message, at_key=exc.at_key))
+            continue
+        for key in ("expect_fail", "only"):
+            for i, rule_id in enumerate(raw.get(key) or ()):
+                if rule_id not in known:
+                    errors.append(pos.error((*cpath, key, i), f"unknown rule {rule_id!r}"))
+                elif known[rule_id].across is not None:
+                    errors.append(pos.error(
+                        (*cpath, key, i),
+                        f"{rule_id} is an across rule: it is not evaluated per item",
+                    ))  # fmt: skip
+        only = tuple(raw["only"]) if raw.get("only") is not None else None
+        line = pos.value(cpath)[0]
+        case_file.cases.append(
+            Case(raw["name"], item, parent, tuple(raw["expect_fail"]), only, line)
+        )
+    return (None, errors) if errors else (case_file, [])
+
+
+def _parse_now(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return parse_datetime(value)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), dt.UTC)
+    try:
+        return parse_datetime(str(value))
+    except ValueError:
+        return None
+
+
+class _ItemError(Exception):
+    def __init__(self, which: str, path: tuple[Any, ...], message: str, at_key: bool = False):
+        super().__init__(message)
+        self.which, self.path, self.message, self.at_key = which, path, message, at_key
+
+
+def _work_item(
+    raw: Mapping[str, Any], defaults: Mapping[str, Any], now: dt.datetime, index: int,
+    *, is_parent: bool,
+) -> WorkItem:  # fmt: skip
+    which = "parent" if is_parent else "item"
+    for name in raw:
+        if name not in ITEM_FIELDS:
+            allowed = ", ".join(ITEM_FIELDS)
+            raise _ItemError(
+                which, (name,), f"unknown item field {name!r} (allowed: {allowed})", True
+            )
+    data: dict[str, Any] = {**defaults, **raw}
+    data.setdefault("tracker", "jira")
+    data.setdefault("project", "TEST")
+    data.setdefault("native_id", f"{data['project']}-{index + 1}{'0' if is_parent else ''}")
+    data.setdefault("key", f"{data['tracker']}:{data['native_id']}")
+    data.setdefault("type", "epic" if is_parent else "task")
+    data.setdefault("status_category", "todo")
+    data.setdefault("status", _STATUS_NAMES.get(str(data["status_category"]), "To Do"))
+    data.setdefault("title", f"Test case item number {index + 1}")
+    data.setdefault("created", now - dt.timedelta(days=30))
+    data.setdefault("updated", now - dt.timedelta(days=1))
+    for name in _RELATIVE_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and value[:1] in "+-":
+            delta = parse_duration(value[1:])
+            if delta is None:
+                raise _ItemError(which, (name,), f"bad relative time {value!r}: write e.g. -6d")
+            data[name] = now - delta if value[0] == "-" else now + delta
+    try:
+        return WorkItem.from_dict(data)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise _ItemError(which, (), f"{which}: not a valid work item ({exc})") from None
+
+
+def run_case_file(case_file: CaseFile) -> list[CaseResult]:
+    results = []
+    for case in case_file.cases:
+        findings = evaluate(case_file.ruleset, case.item, Context(case_file.now, case.parent))
+        actual = [f.rule for f in findings if f.status == "fail"]
+        errors = tuple(f.message for f in findings if f.status == "error")
+        expected = list(case.expect_fail)
+        if case.only is not None:
+            actual = [r for r in actual if r in case.only]
+            expected = [r for r in expected if r in case.only]
+        results.append(CaseResult(case, tuple(expected), tuple(actual), errors))
+    return results
