@@ -1,0 +1,175 @@
+"""Write-back clients: the one interface the worker uses to read and write trackers.
+
+`make_client(tracker)` returns a `JiraClient` or an `AzureDevOpsClient`. Both translate
+every vendor and `requests` failure into `connector.errors` in one place each, keep the
+libraries' own retry loops off (the worker owns retries and backoff) and put a timeout on
+every call. `on_call(tracker, method, status, seconds)` is told about each HTTP call;
+status is None when no answer came (connection error, timeout).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from config.settings import TrackerConfig
+from connector.document import MARKER, Document
+from connector.errors import (
+    Conflict,
+    ItemNotFound,
+    PermanentTrackerError,
+    RateLimited,
+    TrackerError,
+    TrackerUnavailable,
+)
+from connector.model import Comment, Person, WorkItem
+
+OnCall = Callable[[str, str, "int | None", float], None]
+
+DEFAULT_TIMEOUT = 10.0
+# When a 429 names no wait at all: long enough not to hammer, short enough to recover.
+DEFAULT_RETRY_AFTER = 30.0
+
+
+@runtime_checkable
+class TrackerClient(Protocol):
+    """What the worker needs from a tracker. Native ids: Jira issue key, Azure DevOps id."""
+
+    name: str
+
+    def get_item(self, native_id: str) -> WorkItem: ...
+
+    def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]: ...
+
+    def find_managed_comment(self, native_id: str, marker: str = MARKER) -> Comment | None: ...
+
+    def add_comment(self, native_id: str, doc: Document) -> str: ...
+
+    def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None: ...
+
+    def update_labels(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        *,
+        revision: int | None = None,
+    ) -> None: ...
+
+    def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None: ...
+
+    def whoami(self) -> Person: ...
+
+
+def make_client(
+    tracker: TrackerConfig,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_call: OnCall | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TrackerClient:
+    """The write-back client for a configured tracker. Credentials are read from the
+    environment variables the config names, now, and are kept only inside the client."""
+    if not tracker.url:
+        raise ValueError(f"tracker {tracker.name!r} has no url: nothing to write back to")
+    if tracker.kind == "jira":
+        from connector.jira_client import JiraClient
+
+        return JiraClient(tracker, timeout=timeout, on_call=on_call, environ=environ)
+    if tracker.kind == "azure-devops":
+        from connector.azure_client import AzureDevOpsClient
+
+        return AzureDevOpsClient(tracker, timeout=timeout, on_call=on_call, environ=environ)
+    raise ValueError(f"tracker {tracker.name!r}: unknown kind {tracker.kind!r}")
+
+
+def field_id(tracker: TrackerConfig, name: str) -> str:
+    """A common-model or configured name to the tracker's field id; ids pass through."""
+    return tracker.fields.get(name, name)
+
+
+# -- error translation shared by both clients -------------------------------------------
+
+
+def _seconds_until(moment: dt.datetime, now: float) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """The wait a 429 (or 503) asks for, from `Retry-After` (seconds or HTTP-date), else
+    from `X-RateLimit-Reset` (epoch seconds as Azure DevOps sends it, or an ISO timestamp
+    as Jira Cloud sends it). None when the response names no wait."""
+    now = time.time() if now is None else now
+    value = _header(headers, "Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return _seconds_until(email.utils.parsedate_to_datetime(value), now)
+            except (TypeError, ValueError):
+                pass
+    reset = _header(headers, "X-RateLimit-Reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            try:
+                return _seconds_until(dt.datetime.fromisoformat(reset.replace("Z", "+00:00")), now)
+            except ValueError:
+                pass
+    return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    getter = getattr(headers, "get", None)
+    value = getter(name) if getter else None
+    if value is None:  # plain dicts are case-sensitive; HTTP headers are not
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return str(value).strip() if value is not None else None
+
+
+def error_for_status(
+    status: int,
+    headers: Mapping[str, str],
+    message: str,
+    *,
+    item_scoped: bool = False,
+) -> TrackerError:
+    """The one mapping from an HTTP failure to a `connector.errors` exception."""
+    if status == 429:
+        wait = retry_after_seconds(headers)
+        return RateLimited(
+            message,
+            retry_after=DEFAULT_RETRY_AFTER if wait is None else wait,
+            scope="item" if item_scoped else "tracker",
+            status=status,
+        )
+    if status >= 500 or status == 408:
+        return TrackerUnavailable(message, status=status)
+    if status == 404:
+        return ItemNotFound(message, status=status)
+    if status in (409, 412):
+        return Conflict(message, status=status)
+    return PermanentTrackerError(message, status=status)
+
+
+def unavailable(exc: BaseException, what: str) -> TrackerUnavailable:
+    """No answer at all: connection refused or reset, DNS, TLS, timeout."""
+    return TrackerUnavailable(f"{what}: no answer ({type(exc).__name__}: {_short(exc)})")
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_message(text: Any, limit: int = 300) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
