@@ -58,7 +58,7 @@ class RagThresholds:
     blocked_children: int | None = None
     noncompliant_children: int | None = None
     overdue_children: int | None = None
-    progress_behind: float | None = None  # fraction: 0.2 = 20 points of progress behind
+    progress_behind: float | None = None  # fraction: 0.2 = 20 percentage points behind plan
 
     def met(self, rollup: Rollup) -> list[str]:
         """Names of the thresholds this rollup meets, in reason order."""
@@ -139,6 +139,11 @@ class Rollup:
     def __post_init__(self) -> None:
         counts = {name: int(self.by_category.get(name, 0)) for name in CATEGORIES}
         object.__setattr__(self, "by_category", MappingProxyType(counts))
+        # 16 and 16.0 must hash alike, whichever way a rollup was stored and read back
+        for name in _FLOAT_FIGURES:
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.progress_behind is not None:
+            object.__setattr__(self, "progress_behind", float(self.progress_behind))
         object.__setattr__(self, "rag_reasons", tuple(self.rag_reasons))
 
     @property
@@ -181,6 +186,9 @@ class Rollup:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_FLOAT_FIGURES = (
+    "points_total", "points_done", "progress", "throughput_per_day", "recent_done_points",
+)  # fmt: skip
 _OPTIONAL_ON_LOAD = frozenset({"computed_at", "target_due", "progress_behind"})
 
 
@@ -241,6 +249,8 @@ def compute_rollup(
             leaves_done += 1
             points_done += estimate
             finished = item.status_changed or item.updated
+            if finished is not None and finished.tzinfo is None:
+                finished = finished.replace(tzinfo=dt.UTC)
             if finished is not None and finished >= window_start:
                 recent_leaves += 1
                 recent_points += estimate
