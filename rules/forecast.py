@@ -18,7 +18,8 @@ A rollup measures work in story points when any leaf under it carries an estimat
    is unknown (None) rather than a guess.
 4. Slip = forecast end - the parent's own due date, in days (negative means early). When
    the forecast is unknown, work remains and the due date has passed, slip is the number
-   of days the parent is overdue. Without a due date, or for a done parent, slip is None.
+   of days the parent is overdue. Without a due date, or for a done (or removed) parent,
+   slip is None.
 5. Progress behind plan = the share of the planned window already elapsed
    ((today - start) / (due - start), clamped to 0..1) minus actual progress. The window
    is the parent's start date (else the earliest start among its children) to the
