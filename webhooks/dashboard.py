@@ -76,8 +76,9 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
-    for raw in nodes:
-        node = _mapping(raw)
+    for node in nodes:
+        if not isinstance(node, Mapping):
+            continue
         rollup = _mapping(node.get("rollup")) if node.get("rollup") else None
         children = _seq(node.get("children"))
         row = {
