@@ -60,7 +60,7 @@ class Processor:
             )
         log.info(
             "worker.event_processed",
-            extra={"item": event.item_key, "event": event.native_event, "outcome": outcome},
+            extra={"item": event.item_key, "native_event": event.native_event, "outcome": outcome},
         )
         return outcome
 
