@@ -372,3 +372,12 @@ def test_errors_never_carry_the_token(mock, cloud):
         cloud.get_item("PAY-12")
     assert "s3cret" not in str(caught.value)
     assert caught.value.__cause__ is None
+
+
+def test_every_request_carries_the_timeout(mock):
+    mock.get(api("3", "issue/PAY-12"), json=issue_json())
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    client = make_client(tracker(), environ=ENV, timeout=2.5)
+    client.get_item("PAY-12")
+    client.set_fields("PAY-12", {"summary": "x"})
+    assert [c.request.req_kwargs["timeout"] for c in mock.calls] == [2.5, 2.5]
