@@ -1,0 +1,121 @@
+"""Service hooks subscription routes (serviceHooks-7.1.json: /{organization}/_apis/hooks/...)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+
+from sandbox.azure_catalog import AzureError
+from sandbox.azure_render import identity_ref
+from sandbox.azure_state import AzureState, ado_time
+
+EVENT_TYPES = {
+    "workitem.created": "Work item created",
+    "workitem.updated": "Work item updated",
+    "workitem.commented": "Work item commented on",
+    "workitem.deleted": "Work item deleted",
+    "workitem.restored": "Work item restored",
+}
+SUBSCRIPTIONS = '/<org>/_apis/hooks/<any("subscriptions", "Subscriptions"):_res>'
+
+
+def _hooks_error(status: int, message: str, type_key: str) -> AzureError:
+    return AzureError(
+        status,
+        message,
+        type_key,
+        f"Microsoft.VisualStudio.Services.ServiceHooks.WebApi.{type_key}, "
+        "Microsoft.VisualStudio.Services.ServiceHooks.WebApi",
+    )
+
+
+def register_hook_routes(app: Flask, state: AzureState) -> None:
+    def subscription_json(sub: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in sub.items() if k not in ("consumerInputs", "owner")}
+        consumer = dict(sub.get("consumerInputs") or {})
+        if consumer.get("basicAuthPassword"):
+            consumer["basicAuthPassword"] = "********"  # the service never echoes secrets
+        out["consumerInputs"] = consumer
+        out["createdBy"] = out["modifiedBy"] = identity_ref(state, sub["owner"])
+        out["url"] = f"{state.org_url}/_apis/hooks/subscriptions/{sub['id']}"
+        return out
+
+    @app.get(SUBSCRIPTIONS)
+    def list_subscriptions(org: str, _res: str):
+        subs = [
+            s
+            for s in state.subscriptions.values()
+            if request.args.get("eventType") in (None, s["eventType"])
+        ]
+        return jsonify({"count": len(subs), "value": [subscription_json(s) for s in subs]})
+
+    @app.post(SUBSCRIPTIONS)
+    def create_subscription(org: str, _res: str):
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise _hooks_error(
+                400,
+                "Value cannot be null.\r\nParameter name: subscription",
+                "ArgumentNullException",
+            )
+        if body.get("publisherId") != "tfs" or body.get("eventType") not in EVENT_TYPES:
+            raise _hooks_error(
+                400,
+                f"No publisher/event type found for '{body.get('publisherId')}'"
+                f"/'{body.get('eventType')}'.",
+                "EventTypeNotFoundException",
+            )
+        if body.get("consumerId") != "webHooks" or body.get("consumerActionId") != "httpRequest":
+            raise _hooks_error(
+                400,
+                "Only the webHooks/httpRequest consumer is available here.",
+                "ConsumerActionNotFoundException",
+            )
+        consumer = body.get("consumerInputs") or {}
+        if not consumer.get("url"):
+            raise _hooks_error(400, "The input 'url' is required.", "SubscriptionInputException")
+        now = ado_time(state.clock())
+        sub = {
+            "id": str(uuid.uuid4()),
+            "status": "enabled",
+            "publisherId": "tfs",
+            "eventType": body["eventType"],
+            "eventDescription": EVENT_TYPES[body["eventType"]],
+            "resourceVersion": body.get("resourceVersion") or "1.0",
+            "consumerId": "webHooks",
+            "consumerActionId": "httpRequest",
+            "actionDescription": f"To host {consumer['url']}",
+            "publisherInputs": dict(body.get("publisherInputs") or {}),
+            "consumerInputs": dict(consumer),
+            "probationRetries": 0,
+            "createdDate": now,
+            "modifiedDate": now,
+            "owner": g.actor,
+        }
+        with state.lock:
+            state.subscriptions[sub["id"]] = sub
+        return jsonify(subscription_json(sub))
+
+    @app.get(f"{SUBSCRIPTIONS}/<subscription_id>")
+    def get_subscription(org: str, _res: str, subscription_id: str):
+        sub = state.subscriptions.get(subscription_id)
+        if sub is None:
+            raise _hooks_error(
+                404,
+                f"Subscription {subscription_id} does not exist.",
+                "SubscriptionNotFoundException",
+            )
+        return jsonify(subscription_json(sub))
+
+    @app.delete(f"{SUBSCRIPTIONS}/<subscription_id>")
+    def delete_subscription(org: str, _res: str, subscription_id: str):
+        with state.lock:
+            if state.subscriptions.pop(subscription_id, None) is None:
+                raise _hooks_error(
+                    404,
+                    f"Subscription {subscription_id} does not exist.",
+                    "SubscriptionNotFoundException",
+                )
+        return "", 204
