@@ -94,6 +94,8 @@ class Document:
         title = _one_line(self.title)
         if title.endswith(self.marker):
             title = title[: -len(self.marker)].rstrip(" ·-")
+        if self.marker.startswith(title):
+            return ""  # "PMO compliance" adds nothing to "PMO compliance (pmo-bridge)"
         return title
 
     # -- Atlassian Document Format (Jira Cloud, REST v3) --------------------------------

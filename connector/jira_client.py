@@ -32,7 +32,7 @@ from connector.clients import (
     unavailable,
 )
 from connector.document import MARKER, Document, body_text
-from connector.errors import ItemNotFound, TrackerError
+from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
 from connector.model import Comment, Person, WorkItem
 
 log = logging.getLogger(__name__)
@@ -87,16 +87,25 @@ class JiraClient:
 
     def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
         """Cloud: POST /rest/api/3/search/approximate-count, then POST /rest/api/3/search/jql
-        per page (nextPageToken). Server/DC: POST /rest/api/2/search per page (startAt).
-        The first page is read now, so a bad query fails here rather than mid-iteration."""
+        per page (nextPageToken); the total is 0 (unknown) where the count endpoint is
+        missing. Server/DC: POST /rest/api/2/search per page (startAt). The first page is
+        read now, so a bad query fails here rather than mid-iteration."""
         page_size = max(1, min(page_size, 100))
         if self.cloud:
             return self._search_cloud(query, page_size)
         return self._search_server(query, page_size)
 
     def _search_cloud(self, jql: str, page_size: int) -> tuple[int, Iterator[WorkItem]]:
-        with self._calling("search"):
-            total = int(self._post("search/approximate-count", {"jql": jql}).get("count") or 0)
+        try:
+            with self._calling("search"):
+                count = self._post("search/approximate-count", {"jql": jql})
+            total = int(count.get("count") or 0)
+        except (ItemNotFound, PermanentTrackerError) as exc:
+            if exc.status not in (404, 405):
+                raise
+            # A deployment without the count endpoint: the total is unknown (0).
+            log.info("jira.client.no_count", extra={"tracker": self.name})
+            total = 0
         body: dict[str, Any] = {"jql": jql, "maxResults": page_size, "fields": ["*all"]}
         with self._calling("search"):
             first = self._post("search/jql", body)

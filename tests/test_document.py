@@ -66,6 +66,7 @@ def assert_valid_adf(node, parent="doc"):
         ("PAY-12 needs attention", f"PAY-12 needs attention · {MARKER}"),
         ("", MARKER),
         (MARKER, MARKER),
+        ("PMO compliance", MARKER),
         (f"All pass · {MARKER}", f"All pass · {MARKER}"),
         ("two\nlines", f"two lines · {MARKER}"),
     ],

@@ -381,3 +381,12 @@ def test_every_request_carries_the_timeout(mock):
     client.get_item("PAY-12")
     client.set_fields("PAY-12", {"summary": "x"})
     assert [c.request.req_kwargs["timeout"] for c in mock.calls] == [2.5, 2.5]
+
+
+def test_cloud_search_without_the_count_endpoint_reports_an_unknown_total(mock, cloud):
+    mock.post(api("3", "search/approximate-count"), status=404, json={"errorMessages": []})
+    mock.post(api("3", "search/jql"), json={"issues": [issue_json("PAY-1")], "isLast": True})
+    total, items = cloud.search("project = PAY")
+    assert total == 0
+    assert [i.native_id for i in items] == ["PAY-1"]
+    assert len(mock.calls) == 2
