@@ -62,29 +62,31 @@ def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) 
     for pack in packs:
         if pack.scope is not None and not pack.in_scope(item):
             continue
-        bucket = pack.buckets.get((item.type, item.status_category))
-        for rule in pack.rules_for(item) if bucket is None else bucket:
+        bucket = pack.buckets.get((id(item.type), id(item.status_category)))
+        for ok, rule in pack.rules_for(item) if bucket is None else bucket:
             try:
-                extra = rule.extra_when
-                if extra is not None and not extra(item, context):
-                    continue
-                for check in rule.checks:
-                    if not check.test(item, context):
-                        findings.append(_failure(rule, item, context))
-                        break
+                if not ok(item, context):
+                    findings.append(_failure(rule, item, context))
             except Exception as exc:  # one broken rule never hides the others
                 findings.append(_error(rule, item, exc))
     return findings
 
 
 def _failure(rule: Rule, item: WorkItem, context: Context) -> Finding:
-    failed = [c for c in rule.checks if not c.test(item, context)]
+    checks = rule.checks
+    failed = checks if len(checks) == 1 else [c for c in checks if not c.test(item, context)]
     if rule.message is not None:
-        message = render(list(rule.message), item, context)
+        message = render(rule.message, item, context)
+    elif len(failed) == 1:
+        message = rule.message_prefix + failed[0].describe(item, context)
     else:
-        problems = "; ".join(c.describe(item, context) for c in failed)
-        message = f"{rule.title}: {problems}" if rule.title else problems
-    hint = rule.hint or " ".join(dict.fromkeys(c.hint for c in failed))
+        message = rule.message_prefix + "; ".join(c.describe(item, context) for c in failed)
+    if rule.hint:
+        hint = rule.hint
+    elif len(failed) == 1:
+        hint = failed[0].hint
+    else:
+        hint = " ".join(dict.fromkeys(c.hint for c in failed))
     return Finding(
         rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint
     )

@@ -47,6 +47,9 @@ class FieldSpec:
     name: str
     kind: str
     get: Getter
+    # plain model attributes: a C-level `attrgetter` (item only) for the hot paths; people
+    # read as Person here (None when missing), so use it only for presence
+    attr: Callable[[Any], Any] | None = None
 
 
 def field_names() -> list[str]:
@@ -75,7 +78,8 @@ def compile_field(name: str) -> FieldSpec:
     kind = field_kind(name)
     if kind is None:
         raise KeyError(name)
-    return FieldSpec(name, kind, _getter(name))
+    plain = name in MODEL_FIELDS and name != "links"
+    return FieldSpec(name, kind, _getter(name), attrgetter(name) if plain else None)
 
 
 def _getter(name: str) -> Getter:

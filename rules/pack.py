@@ -19,7 +19,7 @@ from connector.model import ItemType, StatusCategory
 from rules.checks import Check, any_of, build_check
 from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
-from rules.fields import compile_field
+from rules.fields import TEXT, compile_field
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.schema import validate_pack_data
 from rules.templates import Part, compile_template
@@ -49,6 +49,9 @@ class Rule:
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
     line: int = 0
+    message_prefix: str = ""  # "<title>: " before default messages
+    # True when the rule does not apply (rest of `when`) or every check holds
+    ok: Matcher = field(default=lambda item, ctx: True, repr=False, compare=False)
 
     def applies(self, item: Any, ctx: Any) -> bool:
         return (
@@ -67,8 +70,11 @@ class Pack:
     scope: Mapping[str, frozenset[str] | None] | None  # tracker -> projects (None = all)
     rules: tuple[Rule, ...]
     rollups: tuple[RollupSpec, ...] = ()  # rules.rollup specs
-    # (type, status_category) -> per-item rules whose type/category filters match
-    buckets: Mapping[tuple[Any, Any], tuple[Rule, ...]] = field(default_factory=dict, repr=False)
+    # (type, status_category) -> per-item rules whose type/category filters match, as
+    # (rule.ok, rule) pairs; keyed by the members' ids because Enum.__hash__ is Python code
+    buckets: Mapping[tuple[int, int], tuple[tuple[Matcher, Rule], ...]] = field(
+        default_factory=dict, repr=False
+    )
 
     def in_scope(self, item: Any) -> bool:
         if self.scope is None:
@@ -78,16 +84,18 @@ class Pack:
         projects = self.scope[item.tracker]
         return projects is None or item.project in projects
 
-    def rules_for(self, item: Any) -> tuple[Rule, ...]:
-        found = self.buckets.get((item.type, item.status_category))
-        if found is None:  # a type or category outside the model's enums
-            return tuple(
-                r for r in self.rules
-                if r.across is None
-                and (r.types is None or item.type in r.types)
-                and (r.categories is None or item.status_category in r.categories)
-            )  # fmt: skip
-        return found
+    def rules_for(self, item: Any) -> tuple[tuple[Matcher, Rule], ...]:
+        """The (ok, rule) pairs that may apply to the item, by its type and category."""
+        found = self.buckets.get((id(item.type), id(item.status_category)))
+        if found is not None:
+            return found
+        return tuple(  # a plain string or an unknown value instead of the model's enums
+            (r.ok, r)
+            for r in self.rules
+            if r.across is None
+            and (r.types is None or item.type in r.types)
+            and (r.categories is None or item.status_category in r.categories)
+        )
 
 
 @dataclass(frozen=True)
@@ -243,10 +251,13 @@ def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) ->
             "rule_title": raw.get("title") or raw["id"],
         }  # fmt: skip
         message = tuple(compile_template(raw["message"], rule_values))
+    extra_when = compile_when(rest) if rest else None
     return Rule(
+        ok=_rule_ok(extra_when, tuple(c.test for c in checks)),
+        message_prefix=f"{raw['title']}: " if raw.get("title") else "",
         id=raw["id"], pack=path, title=raw.get("title", ""), severity=severity,
         enforcement=enforcement, checks=tuple(checks), types=types, categories=categories,
-        extra_when=compile_when(rest) if rest else None, when=when, message=message,
+        extra_when=extra_when, when=when, message=message,
         hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
         across=raw.get("across"), count=count, line=line,
@@ -266,14 +277,45 @@ def _compile_check(spec: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
+def _rule_ok(extra_when: Matcher | None, tests: tuple[Matcher, ...]) -> Matcher:
+    """One closure per rule: the evaluation loop makes a single call per rule."""
+    if extra_when is None and len(tests) == 1:
+        return tests[0]
+    if extra_when is None:
+
+        def all_hold(item: Any, ctx: Any) -> bool:
+            for test in tests:
+                if not test(item, ctx):
+                    return False
+            return True
+
+        return all_hold
+    if len(tests) == 1:
+        only = tests[0]
+        return lambda item, ctx: not extra_when(item, ctx) or only(item, ctx)
+
+    def applies_and_holds(item: Any, ctx: Any) -> bool:
+        if not extra_when(item, ctx):
+            return True
+        for test in tests:
+            if not test(item, ctx):
+                return False
+        return True
+
+    return applies_and_holds
+
+
 def compile_when(when: Mapping[str, tuple[Any, ...]]) -> Matcher:
     """All conditions must match; text compares case-insensitively, a list field matches
     when any element is listed, and `null` in the list matches a missing value."""
     tests: list[Matcher] = []
     for name, wanted in when.items():
-        get = compile_field(name).get
+        spec = compile_field(name)
         folded = frozenset(_fold(v) for v in wanted)
-        tests.append(_when_test(get, folded))
+        if spec.attr is not None and spec.kind == TEXT and None not in folded:
+            tests.append(_text_when_test(spec.attr, folded))
+        else:
+            tests.append(_when_test(spec.get, folded))
 
     def matches(item: Any, ctx: Any) -> bool:
         for test in tests:
@@ -282,6 +324,10 @@ def compile_when(when: Mapping[str, tuple[Any, ...]]) -> Matcher:
         return True
 
     return tests[0] if len(tests) == 1 else matches
+
+
+def _text_when_test(attr: Callable[[Any], Any], folded: frozenset[Any]) -> Matcher:
+    return lambda item, ctx: (value := attr(item)) is not None and value.casefold() in folded
 
 
 def _when_test(get: Callable[[Any, Any], Any], folded: frozenset[Any]) -> Matcher:
@@ -302,19 +348,17 @@ def _fold(value: Any) -> Any:
     return value
 
 
-def _buckets(rules: tuple[Rule, ...]) -> dict[tuple[Any, Any], tuple[Rule, ...]]:
-    """Precompute which per-item rules can apply to each (type, status_category), keyed by
-    both the enum members and their plain strings, so `when: type` costs one dict lookup."""
-    buckets: dict[tuple[Any, Any], tuple[Rule, ...]] = {}
+def _buckets(rules: tuple[Rule, ...]) -> dict[tuple[int, int], tuple[tuple[Matcher, Rule], ...]]:
+    """Precompute which per-item rules can apply to each (type, status_category), so
+    `when: type` / `when: status_category` cost one dict lookup per item, not per rule."""
+    buckets = {}
     for item_type in _TYPES:
         for category in _CATEGORIES:
-            chosen = tuple(
-                r for r in rules
+            buckets[(id(item_type), id(category))] = tuple(
+                (r.ok, r)
+                for r in rules
                 if r.across is None
                 and (r.types is None or item_type in r.types)
                 and (r.categories is None or category in r.categories)
-            )  # fmt: skip
-            for t in (item_type, item_type.value):
-                for c in (category, category.value):
-                    buckets[(t, c)] = chosen
+            )
     return buckets

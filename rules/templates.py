@@ -10,7 +10,7 @@ An unknown plain name such as `{team}` is rendered literally.
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rules.fields import compile_field, field_kind, show
@@ -71,5 +71,5 @@ def _shown(get: Callable[[Any, Any], Any]) -> Callable[[Any, Any], str]:
     return lambda item, ctx: show(get(item, ctx))
 
 
-def render(parts: list[Part], item: Any, ctx: Any) -> str:
+def render(parts: Sequence[Part], item: Any, ctx: Any) -> str:
     return "".join(p if isinstance(p, str) else p(item, ctx) for p in parts)
