@@ -33,9 +33,10 @@ def run_in_thread(
 
 
 def route_label(rule: str) -> str:
-    """A Flask rule as a readable path template: /rest/api/{version}/issue/{id_or_key}."""
-    rule = re.sub(r'<any\("([^"]+)"[^>]*>', r"\1", rule)
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+    """A Flask rule as a readable path template: /rest/api/{version}/issue/{id_or_key}.
+    Spelling aliases (variables named with a leading underscore) show their first form."""
+    rule = re.sub(r'<any\("([^"]+)"[^>]*:_\w+>', r"\1", rule)
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule)
 
 
 class Sandbox:
