@@ -47,7 +47,7 @@ from connector.clients import (
     short_message,
     unavailable,
 )
-from connector.document import MARKER, Document, body_text
+from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import Conflict, PermanentTrackerError, TrackerError
 from connector.model import Comment, Person, WorkItem
 
@@ -153,8 +153,8 @@ class AzureDevOpsClient:
                     order="asc",
                 )
             for raw in page.comments or []:
-                text = body_text(raw.text)
-                if marker in text and not raw.is_deleted:
+                if contains_marker(raw.text, marker) and not raw.is_deleted:
+                    text = body_text(raw.text)
                     found.append(Comment(str(raw.id), text, _person(raw.created_by)))
             token = page.continuation_token
             if not token or not page.comments:

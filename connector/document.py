@@ -307,15 +307,16 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def body_text(body: Any) -> str:
-    """Plain text of a stored comment body in any of the three forms."""
+    """Plain text of a stored comment body: ADF (a JSON document), HTML (Azure DevOps
+    stores what it was sent, starting with a tag) or wiki markup (left as it is)."""
     if isinstance(body, Mapping | list):
         return adf_text(body)
     text = str(body or "")
-    if "<" in text and ">" in text:
-        text = _TAG.sub(" ", text)
-    text = html.unescape(text)
-    return text.replace("\\", "")  # wiki escapes
+    if text.lstrip().startswith("<"):
+        text = html.unescape(_TAG.sub(" ", text))
+    return text
 
 
 def contains_marker(body: Any, marker: str = MARKER) -> bool:
-    return marker in body_text(body)
+    text = body_text(body)
+    return marker in text or marker in text.replace("\\", "")  # wiki escapes

@@ -31,7 +31,7 @@ from connector.clients import (
     short_message,
     unavailable,
 )
-from connector.document import MARKER, Document, body_text
+from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
 from connector.model import Comment, Person, WorkItem
 
@@ -161,8 +161,8 @@ class JiraClient:
                 )
             comments = page.get("comments") or []
             for raw in comments:
-                text = body_text(raw.get("body"))
-                if marker in text:
+                if contains_marker(raw.get("body"), marker):
+                    text = body_text(raw.get("body"))
                     found.append(Comment(str(raw.get("id")), text, _person(raw.get("author"))))
             start += len(comments)
             if not comments or start >= int(page.get("total") or 0):

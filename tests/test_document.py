@@ -269,4 +269,10 @@ def test_adf_text_is_the_text(text):
 
 def test_body_text_unescapes_html():
     assert body_text("<p>a &amp; b</p>").strip() == "a & b"
-    assert body_text("h3. a \\- b") == "h3. a - b"  # wiki escapes removed
+    assert body_text("h3. a \\- b") == "h3. a \\- b"  # wiki markup is left as it is
+
+
+def test_marker_survives_angle_brackets_in_wiki_text():
+    # "<" in a title and ">" further down must not read as an HTML tag around the marker.
+    wiki = Document("x < y", [Paragraph("a > b")]).to_wiki()
+    assert contains_marker(wiki)
