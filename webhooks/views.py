@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -19,6 +20,33 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+
+# Real payloads nest a few dozen levels (ADF lists in lists); far deeper bodies would
+# exhaust the stack of the recursive readers downstream.
+MAX_JSON_DEPTH = 128
+# After decoding, surrogate pairs are single code points: any surrogate left is unpaired
+# and cannot be encoded as UTF-8 (the store and the trackers would reject it later).
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _json_problem(payload: object) -> str | None:
+    """Why a decoded body is unusable though it parsed, or None. Iterative on purpose."""
+    stack = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                return "body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
+        elif isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 def _runtime():
@@ -54,9 +82,14 @@ def receive(name: str):
     ):
         raise ApiError(415, "expected a JSON body (Content-Type: application/json)")
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ApiError(400, f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    problem = _json_problem(payload)
+    if problem:
+        raise ApiError(400, problem)
 
     try:
         event = adapter.parse_event(payload, tracker)
