@@ -288,14 +288,19 @@ def test_trend_without_points_says_so():
     assert "No trend yet" in trend_svg([])
 
 
+def meter_fill(svg) -> str:
+    return re.search(r'class="meter-fill tone-(\w+)" width="([\d.]+)"', str(svg)).group(2)
+
+
 def test_meter_clamps_and_escapes():
-    assert 'width="0"' in meter_svg(-3, label="x") and 'width="120" height="10" rx' in meter_svg(
-        2.5, label="x"
-    )
-    assert 'class="meter-fill tone-progress" width="60"' in meter_svg(0.5, label="half")
-    assert "tone-progress" in meter_svg(0.5, label="x", tone='red" onload="x')
-    svg = str(meter_svg("nan", label='<b>"quoted"</b>'))
-    assert "&lt;b&gt;&#34;quoted&#34;&lt;/b&gt;" in svg and 'width="0"' in svg
+    assert meter_fill(meter_svg(-3, label="x")) == "0"
+    assert meter_fill(meter_svg(0.5, label="x")) == "60"
+    assert meter_fill(meter_svg(2.5, label="x")) == "120"
+    assert meter_fill(meter_svg("nan", label="x")) == "0"
+    # An unknown tone falls back rather than reaching the class attribute.
+    assert 'class="meter-fill tone-progress"' in meter_svg(0.5, label="x", tone='red" onload="x')
+    svg = str(meter_svg(0.1, label='<b>"quoted"</b>'))
+    assert 'aria-label="&lt;b&gt;&#34;quoted&#34;&lt;/b&gt;"' in svg
 
 
 @pytest.mark.parametrize(

@@ -197,6 +197,10 @@ def test_dashboard_shows_the_api_figures(dashboard_base_url, chromium_page):
     trend_box = page.locator("#trend").bounding_box()
     projects_box = page.locator("#projects").bounding_box()
     assert trend_box and projects_box and abs(trend_box["y"] - projects_box["y"]) < 2
+    for card in ("#projects", "#tree"):  # and the tables fit their cards without scrolling
+        frame = page.locator(f"{card} .scroll").bounding_box()
+        table = page.locator(f"{card} table").bounding_box()
+        assert table["x"] + table["width"] <= frame["x"] + frame["width"] + 0.5, card
 
     target = Path(os.environ.get("PMO_BRIDGE_SCREENSHOT") or REPO / "docs" / "dashboard.png")
     target.parent.mkdir(parents=True, exist_ok=True)
