@@ -38,6 +38,21 @@ class DeadLetter:
     created_at: dt.datetime
     replayed_at: dt.datetime | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The admin API's and `deadletters list --format json`'s view: the payload is
+        left out (it can be large); its size says it is there."""
+        return {
+            "id": self.id,
+            "delivery_id": self.delivery_id,
+            "tracker": self.tracker,
+            "native_event": self.native_event,
+            "error": self.error,
+            "attempts": self.attempts,
+            "payload_bytes": len(self.payload),
+            "created_at": self.created_at.isoformat(),
+            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
