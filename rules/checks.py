@@ -107,6 +107,8 @@ def _v_contains(arg: Any, kind: str) -> str | None:
 
 def _v_bound(arg: Any, kind: str) -> str | None:
     if kind == DURATION:
+        if isinstance(arg, int | float) and not isinstance(arg, bool):
+            return f"expected a duration such as 5d or 12h, got the number {arg}"
         if parse_duration(arg) is None:
             return f"bad duration {arg!r}: write e.g. 30m, 12h, 5d or 2w"
         return None

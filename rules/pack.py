@@ -152,6 +152,11 @@ def read_pack(path: str) -> tuple[Pack | None, Positions | None, list[RuleError]
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, None, [RuleError(path, 1, 1, f"cannot read file: {exc}")]
+    return parse_pack(text, path)
+
+
+def parse_pack(text: str, path: str = "<rules>") -> tuple[Pack | None, Positions, list[RuleError]]:
+    """Like read_pack, from text; `path` only names the source in errors."""
     data, positions, errors = load_yaml(text, path)
     if errors:
         return None, positions, errors

@@ -69,12 +69,17 @@ class _Rule(StrictSchema):
     actions = fields.Nested(_Actions)
 
 
+_AT_LEAST_0 = validate.Range(min=0, error="must be 0 or more (got {input})")
+
+
 class _Threshold(StrictSchema):
-    slip_days = fields.Integer(strict=True, validate=validate.Range(min=0))
-    blocked_children = fields.Integer(strict=True, validate=validate.Range(min=0))
-    overdue_children = fields.Integer(strict=True, validate=validate.Range(min=0))
-    noncompliant_children = fields.Integer(strict=True, validate=validate.Range(min=0))
-    progress_behind = fields.Float(validate=validate.Range(min=0, max=1))
+    slip_days = fields.Integer(strict=True, validate=_AT_LEAST_0)
+    blocked_children = fields.Integer(strict=True, validate=_AT_LEAST_0)
+    overdue_children = fields.Integer(strict=True, validate=_AT_LEAST_0)
+    noncompliant_children = fields.Integer(strict=True, validate=_AT_LEAST_0)
+    progress_behind = fields.Float(
+        validate=validate.Range(min=0, max=1, error="must be a fraction from 0 to 1 (got {input})")
+    )
 
 
 class _Rag(StrictSchema):
@@ -104,7 +109,9 @@ class _Rollup(StrictSchema):
     write_back = fields.Nested(_WriteBack)
     blocked_statuses = fields.List(fields.String(), validate=validate.Length(min=1))
     blocked_labels = fields.List(fields.String(), validate=validate.Length(min=1))
-    throughput_window_days = fields.Integer(strict=True, validate=validate.Range(min=1))
+    throughput_window_days = fields.Integer(
+        strict=True, validate=validate.Range(min=1, error="must be 1 or more (got {input})")
+    )
 
 
 class _Pack(StrictSchema):
@@ -127,6 +134,7 @@ _PLAIN = {
     "Invalid input type.": "expected a mapping",
     "Not a valid mapping type.": "expected a mapping",
     "Not a valid boolean.": "expected true or false",
+    "Not a valid number.": "expected a number",
     "Shorter than minimum length 1.": "must not be empty",
 }
 
@@ -172,9 +180,8 @@ def schema_errors(
                 )
             )
         elif message == "Missing data for required field.":
-            out.append(
-                pos.error(path[:-1], f"{_label(path[:-1])}: missing required key {path[-1]!r}")
-            )
+            where = f"{_label(path[:-1])}: " if path[:-1] else ""
+            out.append(pos.error(path[:-1], f"{where}missing required key {path[-1]!r}"))
         elif message.startswith("unknown ") or message.startswith("unsupported "):
             out.append(pos.error(path, message))
         else:
@@ -370,8 +377,10 @@ def _check_errors(check: Any, cpath: tuple[Hashable, ...], pos: Positions) -> li
             message = f"unknown operator {op!r} (allowed: field, any, {allowed})"
             errors.append(pos.error((*cpath, op), message, at_key=True))
     if "field" not in check:
+        if errors:  # e.g. a lone `count`: its own error says enough
+            return errors
         message = "check needs a field, e.g. {field: estimate, present: true}"
-        return [*errors, pos.error(cpath, message)]
+        return [pos.error(cpath, message)]
     name = check["field"]
     kind = field_kind(name) if isinstance(name, str) else None
     if kind is None:

@@ -17,6 +17,7 @@ from rules.errors import RuleError
 
 Path = tuple[Hashable, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
 @dataclass
@@ -61,6 +62,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[RuleError]]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "unreadable"
+        if exc.problem and exc.context and exc.context_mark is not None:
+            started = exc.context_mark
+            problem += f" ({exc.context} from line {started.line + 1}, column {started.column + 1})"
         return None, positions, [RuleError(file, line, col, f"invalid YAML: {problem}")]
     except yaml.YAMLError as exc:
         return None, positions, [RuleError(file, 1, 1, f"invalid YAML: {exc}")]
@@ -77,6 +81,12 @@ def _convert(
     errors: list[RuleError],
 ) -> Any:
     positions.values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        # scalars with unknown tags are refused by the safe constructor; collections are
+        # composed by us, so refuse their tags here rather than silently dropping them
+        line, col = _mark(node)
+        errors.append(RuleError(positions.file, line, col, f"unsupported YAML tag {node.tag!r}"))
+        return None
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
