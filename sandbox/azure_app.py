@@ -87,13 +87,15 @@ def create_azure_app(
             )
         creds = parse_authorization(request.headers.get("Authorization"))
         if creds is None or creds.scheme != "basic":
-            body = {
-                "$id": "1",
-                "message": "TF400813: Resource not available for anonymous "
-                "access. Client authentication required.",
-                "typeKey": "UnauthorizedRequest",
-            }
-            return jsonify(body), 401, {"WWW-Authenticate": 'Basic realm="https://dev.azure.com/"'}
+            err = AzureError(
+                401,
+                "TF400813: Resource not available for anonymous access. "
+                "Client authentication required.",
+                "UnauthorizedRequestException",
+                "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException, "
+                "Microsoft.TeamFoundation.Framework.Server",
+            )
+            return jsonify(err.body()), 401, {"WWW-Authenticate": 'Basic realm="sandbox"'}
         g.actor = (
             state.pats.get(creds.secret)
             or (creds.user if "@" in creds.user else None)
