@@ -12,42 +12,18 @@ import datetime as dt
 import itertools
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import azure_patch
 from sandbox.azure_catalog import AzureError, not_found, stable_id
+from sandbox.azure_comments import AzureComments
+from sandbox.azure_records import AzureChange, WorkItem, ado_time
 from sandbox.queries import compile_wiql
 
-
-def ado_time(value: dt.datetime) -> str:
-    return (
-        value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{value.microsecond // 1000:03d}Z"
-    )
+__all__ = ["AzureChange", "AzureState", "WorkItem", "ado_time"]
 
 
-@dataclass
-class WorkItem:
-    id: int
-    rev: int
-    fields: dict[str, Any]  # identity fields hold unique names
-    relations: list[dict[str, Any]] = field(default_factory=list)  # {rel, target, attributes}
-    comments: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
-
-
-@dataclass(frozen=True)
-class AzureChange:
-    event: str  # workitem.created|workitem.updated|workitem.commented|workitem.deleted
-    item: WorkItem  # snapshot after the change
-    actor: str  # unique name
-    date: str
-    field_changes: dict[str, dict[str, Any]] | None = None  # ref -> {oldValue, newValue}
-    relations: dict[str, list[dict[str, Any]]] | None = None  # {"added": [...], "removed"}
-
-
-class AzureState:
+class AzureState(AzureComments):
     def __init__(
         self, organization: str = "fabrikam", clock: Callable[[], dt.datetime] | None = None
     ) -> None:
@@ -323,73 +299,3 @@ class AzureState:
             item.deleted = True
             self._emit(AzureChange("workitem.deleted", copy.deepcopy(item), actor, self._now()))
             return item
-
-    # -- comments ----------------------------------------------------------------------
-    def _add_comment_record(
-        self, item: WorkItem, text: str, actor: str, now: str
-    ) -> dict[str, Any]:
-        comment = {
-            "id": next(self._comment_ids),
-            "workItemId": item.id,
-            "version": 1,
-            "text": text,
-            "createdBy": actor,
-            "createdDate": now,
-            "modifiedBy": actor,
-            "modifiedDate": now,
-            "isDeleted": False,
-        }
-        item.comments.append(comment)
-        item.fields["System.CommentCount"] = len([c for c in item.comments if not c["isDeleted"]])
-        return comment
-
-    def add_comment(self, item_id: int | str, text: str, *, actor: str) -> dict[str, Any]:
-        """Comments API: a new revision carrying System.History, then workitem.commented."""
-        with self.lock:
-            item = self.get(item_id)
-            self.update_work_item(
-                item.id,
-                [{"op": "add", "path": "/fields/System.History", "value": text}],
-                actor=actor,
-                _emit_comment=False,
-            )
-            comment = self._add_comment_record(item, text, actor, item.fields["System.ChangedDate"])
-            self._emit(
-                AzureChange(
-                    "workitem.commented", copy.deepcopy(item), actor, comment["createdDate"]
-                )
-            )
-            return comment
-
-    def get_comment(self, item: WorkItem, comment_id: int | str) -> dict[str, Any]:
-        for comment in item.comments:
-            if str(comment["id"]) == str(comment_id):
-                return comment
-        raise AzureError(
-            404,
-            f"VS402625: Comment {comment_id} does not exist for work item {item.id}.",
-            "CommentNotFoundException",
-        )
-
-    def update_comment(
-        self, item_id: int | str, comment_id: int | str, text: str, *, actor: str
-    ) -> dict[str, Any]:
-        # editing a comment makes no work item revision and fires no service hook
-        with self.lock:
-            comment = self.get_comment(self.get(item_id), comment_id)
-            comment.update(
-                text=text,
-                version=comment["version"] + 1,
-                modifiedBy=actor,
-                modifiedDate=self._now(),
-            )
-            return comment
-
-    def delete_comment(self, item_id: int | str, comment_id: int | str, *, actor: str) -> None:
-        with self.lock:
-            item = self.get(item_id)
-            comment = self.get_comment(item, comment_id)
-            comment.update(isDeleted=True, modifiedBy=actor, modifiedDate=self._now())
-            item.fields["System.CommentCount"] = len(
-                [c for c in item.comments if not c["isDeleted"]]
-            )
