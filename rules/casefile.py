@@ -88,6 +88,7 @@ class CaseResult:
     expected: tuple[str, ...]
     actual: tuple[str, ...]
     errors: tuple[str, ...]
+    messages: tuple[str, ...] = ()  # of the failing findings, to show why
 
     @property
     def passed(self) -> bool:
@@ -212,5 +213,6 @@ def run_case_file(case_file: CaseFile) -> list[CaseResult]:
         if case.only is not None:
             actual = [r for r in actual if r in case.only]
             expected = [r for r in expected if r in case.only]
-        results.append(CaseResult(case, tuple(expected), tuple(actual), errors))
+        messages = tuple(f"{f.rule}: {f.message}" for f in findings if f.rule in actual)
+        results.append(CaseResult(case, tuple(expected), tuple(actual), errors, messages))
     return results

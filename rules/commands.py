@@ -107,5 +107,6 @@ def _describe_failure(result: CaseResult) -> str:
         lines.append(f"  passed but should fail: {', '.join(missing)}")
     if extra:
         lines.append(f"  failed unexpectedly:    {', '.join(extra)}")
+    lines += [f"  finding: {message}" for message in result.messages]
     lines += [f"  error: {message}" for message in result.errors]
     return "\n".join(lines)
