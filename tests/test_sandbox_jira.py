@@ -280,6 +280,10 @@ def test_rejections_look_like_jira(jira_env):
     assert spaces_verb.status_code == 400
     unknown = requests.put(put, auth=auth, json={"fields": {"customfield_99999": 1}}, timeout=5)
     assert unknown.status_code == 400 and "customfield_99999" in api_error(unknown)["errors"]
+    text_description = requests.put(
+        put, auth=auth, json={"fields": {"description": "plain"}}, timeout=5
+    )
+    assert "Atlassian Document" in api_error(text_description)["errors"]["description"]
     plain = requests.post(f"{put}/comment", auth=auth, json={"body": "plain"}, timeout=5)
     assert plain.status_code == 400
     assert api_error(plain)["errors"] == {"comment": "Comment body is not valid!"}
