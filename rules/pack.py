@@ -21,7 +21,7 @@ from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
 from rules.fields import TEXT, compile_field
 from rules.rollup import RollupSpec, rollup_spec_from_dict
-from rules.schema import validate_pack_data
+from rules.semantics import validate_pack_data
 from rules.templates import Part, compile_template
 from rules.yamlpos import Positions, load_yaml
 

@@ -10,7 +10,8 @@ import pytest
 
 from connector.model import WorkItem
 from rules import Context, Finding, RuleSet, evaluate
-from rules.checks import _build_generic, fast_test
+from rules.checks import _build_generic
+from rules.fastpath import fast_test
 from rules.fields import compile_field
 from rules.pack import Pack, parse_pack
 
