@@ -48,7 +48,9 @@ class TrackerConfig:
             return env.get(self.webhook_secret_env) or None
         return None
 
-    def credentials(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    def credentials(
+        self, environ: Mapping[str, str] | None = None
+    ) -> tuple[str | None, str | None]:
         """(user, token) for the tracker's API; user None means a bearer/PAT token."""
         env = os.environ if environ is None else environ
         user = env.get(self.user_env) if self.user_env else None
@@ -72,6 +74,7 @@ class Settings:
     worker_threads: int = 2
     max_retries: int = 6
     retry_base_seconds: float = 2.0
+    rollup_delay_seconds: float = 2.0  # coalescing window for parent rollups
     source: str | None = None  # the config file these settings came from
 
     def tracker(self, name: str) -> TrackerConfig:
@@ -128,17 +131,22 @@ class _ConfigSchema(Schema):
 
     trackers = fields.Dict(keys=fields.String(), values=fields.Nested(_TrackerSchema))
     rules = fields.List(fields.String())
-    labels = fields.Dict(keys=fields.String(validate=validate.OneOf(("prefix",))), values=fields.String())
+    labels = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("prefix",))), values=fields.String()
+    )
     database_url = fields.String()
     redis_url = fields.String()
     queue_path = fields.String()
-    server = fields.Dict(keys=fields.String(validate=validate.OneOf(("host", "port"))), values=fields.Raw())
+    server = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(("host", "port"))), values=fields.Raw()
+    )
     max_body_bytes = fields.Integer(validate=validate.Range(min=1024))
     admin_token_env = fields.String()
     sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
     worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
     retry_base_seconds = fields.Float(validate=validate.Range(min=0))
+    rollup_delay_seconds = fields.Float(validate=validate.Range(min=0, max=600))
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -221,7 +229,9 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -244,8 +254,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         # Relative pack paths are read from the config file's folder, unless they exist
         # as given (run from the project root with `config/packs/...`).
         changes["rules"] = tuple(
-            p if Path(p).is_absolute() or Path(p).exists() else str(base / p)
-            for p in data["rules"]
+            p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
     if "labels" in data and "prefix" in data["labels"]:
         changes["label_prefix"] = data["labels"]["prefix"]
@@ -264,6 +273,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "worker_threads",
         "max_retries",
         "retry_base_seconds",
+        "rollup_delay_seconds",
     ):
         if key in data:
             changes[key] = data[key]

@@ -38,7 +38,9 @@ def runtime_of(app):
 
 
 def post_jira(client, body: bytes, *, secret=JIRA_SECRET, delivery="d-1", **kw):
-    return client.post("/webhooks/jira", data=body, headers=jira_headers(body, secret, delivery), **kw)
+    return client.post(
+        "/webhooks/jira", data=body, headers=jira_headers(body, secret, delivery), **kw
+    )
 
 
 def post_azure(client, body: bytes, *, secret=AZURE_SECRET):
@@ -124,11 +126,31 @@ def test_azure_devops_redelivery_of_same_event_id_is_duplicate(client):
         (b"\xff\xfe", "application/json", 400, "not valid JSON"),
         (b"webhookEvent=x", "application/x-www-form-urlencoded", 415, "JSON"),
         (b"{}", "text/plain", 415, "JSON"),
-        (as_body({"webhookEvent": "jira:issue_updated", "issue": "PAY-1"}), "application/json", 400, ""),
-        (as_body({"webhookEvent": "jira:issue_updated", "issue": {"fields": []}}), "application/json", 400, ""),
+        (
+            as_body({"webhookEvent": "jira:issue_updated", "issue": "PAY-1"}),
+            "application/json",
+            400,
+            "",
+        ),
+        (
+            as_body({"webhookEvent": "jira:issue_updated", "issue": {"fields": []}}),
+            "application/json",
+            400,
+            "",
+        ),
         (as_body({"no": "event"}), "application/json", 400, ""),
     ],
-    ids=["malformed", "array", "string", "bad-utf8", "form", "text", "issue-string", "fields-list", "no-event"],
+    ids=[
+        "malformed",
+        "array",
+        "string",
+        "bad-utf8",
+        "form",
+        "text",
+        "issue-string",
+        "fields-list",
+        "no-event",
+    ],
 )
 def test_bad_input_gets_a_json_4xx(client, body, content_type, status, fragment):
     headers = jira_headers(body, JIRA_SECRET)
@@ -155,7 +177,9 @@ def test_unknown_event_is_ignored_not_rejected(client):
 
 
 def test_unknown_tracker_and_wrong_method_answer_json(client):
-    missing = client.post("/webhooks/gitlab", data=b"{}", headers={"Content-Type": "application/json"})
+    missing = client.post(
+        "/webhooks/gitlab", data=b"{}", headers={"Content-Type": "application/json"}
+    )
     assert missing.status_code == 404 and "error" in missing.get_json()
     wrong = client.get("/webhooks/jira")
     assert wrong.status_code == 405 and "error" in wrong.get_json()
@@ -188,7 +212,10 @@ def test_readiness_and_metrics(client):
     post_jira(client, fixture_bytes("jira", "issue_created__server_zulip"), delivery="m-1")
     post_jira(client, b"{", delivery="m-2")
     text = client.get("/metrics").get_data(as_text=True)
-    assert 'pmo_bridge_events_total{event="jira:issue_created",outcome="accepted",tracker="jira"}' in text
+    assert (
+        'pmo_bridge_events_total{event="jira:issue_created",outcome="accepted",tracker="jira"}'
+        in text
+    )
     assert "pmo_bridge_queue_depth" in text
     assert "# TYPE pmo_bridge_processing_seconds histogram" in text
 

@@ -125,8 +125,14 @@ def test_fix_in_tracker_edits_comment_in_place_and_removes_label(service):
     fixed["issue"]["fields"]["labels"] = ["pmo-unowned", "customer-x"]
     fixed["issue"]["fields"]["updated"] = "2017-01-30T18:40:00.000+0100"
     fixed["changelog"]["items"] = [
-        {"field": "assignee", "fieldtype": "jira", "from": None, "fromString": None,
-         "to": "557058:ana", "toString": "Ana Ruiz"}
+        {
+            "field": "assignee",
+            "fieldtype": "jira",
+            "from": None,
+            "fromString": None,
+            "to": "557058:ana",
+            "toString": "Ana Ruiz",
+        }
     ]
     deliver(app, fixed, "after-fix")
     drain(runtime)
@@ -159,8 +165,14 @@ def test_own_write_back_echo_starts_no_new_round(service):
     echo["issue"]["fields"]["labels"] = ["pmo-unowned"]
     echo["issue"]["fields"]["updated"] = "2017-01-30T18:33:00.000+0100"
     echo["changelog"]["items"] = [
-        {"field": "labels", "fieldtype": "jira", "from": None, "fromString": "",
-         "to": None, "toString": "pmo-unowned"}
+        {
+            "field": "labels",
+            "fieldtype": "jira",
+            "from": None,
+            "fromString": "",
+            "to": None,
+            "toString": "pmo-unowned",
+        }
     ]
     comment_echo = load_fixture("jira", "comment_created__cloud")
     comment_echo["comment"]["author"] = bot
@@ -213,7 +225,10 @@ def test_stale_event_never_overwrites_newer_state(service):
 def test_server_deployment_writes_wiki_markup_on_v2(tmp_path, monkeypatch):
     monkeypatch.setenv("TEST_JIRA_TOKEN", "pat")
     tracker = TrackerConfig(
-        name="jira", kind="jira", url="http://localhost:2990/jira", deployment="server",
+        name="jira",
+        kind="jira",
+        url="http://localhost:2990/jira",
+        deployment="server",
         token_env="TEST_JIRA_TOKEN",
     )
     app = create_app(settings=make_settings(tmp_path, trackers={"jira": tracker}))

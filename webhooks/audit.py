@@ -73,8 +73,13 @@ def run_audit(
             report.writes += int(runtime.store.get_ledger(item.key) != before)
             findings = runtime.store.open_findings(item.key)
             rows = [
-                {"rule": f.rule, "severity": f.severity, "enforcement": f.enforcement,
-                 "message": f.message, "status": f.status}
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "enforcement": f.enforcement,
+                    "message": f.message,
+                    "status": f.status,
+                }
                 for f in findings
             ]
         else:

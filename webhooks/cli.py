@@ -33,12 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     def config_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--config", metavar="FILE", help="config file (default: $PMO_BRIDGE_CONFIG, else built-in defaults)"
+            "--config",
+            metavar="FILE",
+            help="config file (default: $PMO_BRIDGE_CONFIG, else built-in defaults)",
         )
 
     demo = sub.add_parser("demo", help="run the whole product on local sandbox trackers")
     demo.add_argument("--keep-running", action="store_true", help="leave everything up to browse")
-    demo.add_argument("--port", type=int, default=0, help="port for the service (default: a free one)")
+    demo.add_argument(
+        "--port", type=int, default=0, help="port for the service (default: a free one)"
+    )
 
     serve = sub.add_parser("serve", help="run the webhook service (and the embedded worker)")
     config_arg(serve)
@@ -63,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate one webhook payload offline, print JSON")
     evaluate.add_argument("--rules", required=True, action="append", metavar="PATH")
     evaluate.add_argument("--tracker", required=True, choices=("jira", "azure-devops"))
-    evaluate.add_argument("--payload", required=True, metavar="FILE", help="payload file, - for stdin")
+    evaluate.add_argument(
+        "--payload", required=True, metavar="FILE", help="payload file, - for stdin"
+    )
     evaluate.add_argument("--config", metavar="FILE", help="config file for field maps")
     evaluate.add_argument("--now", metavar="ISO", help="evaluate as of this time (default: now)")
 

@@ -17,9 +17,7 @@ __all__ = ["MARKER", "compliance_document"]
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
-def compliance_document(
-    item: WorkItem, findings: Sequence[Any], rollup: Any = None
-) -> Document:
+def compliance_document(item: WorkItem, findings: Sequence[Any], rollup: Any = None) -> Document:
     blocks: list[Any] = []
     if rollup is not None:
         from rules.rollup import rollup_document_rows

@@ -36,7 +36,11 @@ def _read_payload(source: str) -> Any:
 
 
 def evaluate_payload(
-    payload: Any, tracker_kind: str, rule_paths: list[str], *, config: str | None = None,
+    payload: Any,
+    tracker_kind: str,
+    rule_paths: list[str],
+    *,
+    config: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
     from rules import Context, RulesFileError, evaluate, load_ruleset, plan_actions
@@ -51,9 +55,7 @@ def evaluate_payload(
     except PayloadError as exc:
         raise UnusableInput(f"not a usable {tracker_kind} event: {exc}") from None
     if isinstance(event, Ignored):
-        raise UnusableInput(
-            f"not a work-item event ({event.native_event}): {event.reason}"
-        )
+        raise UnusableInput(f"not a work-item event ({event.native_event}): {event.reason}")
     if event.item is None:
         raise UnusableInput(
             f"the {event.native_event} payload carries no item to evaluate "

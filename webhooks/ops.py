@@ -27,9 +27,7 @@ def healthz():
 def readyz():
     checks = _runtime().readiness()
     ready = all(check["ok"] for check in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), (
-        200 if ready else 503
-    )
+    return jsonify(status="ready" if ready else "not ready", checks=checks), (200 if ready else 503)
 
 
 @bp.get("/metrics")

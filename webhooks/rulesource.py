@@ -17,18 +17,10 @@ log = logging.getLogger(__name__)
 
 
 def _rule_files(paths: tuple[str, ...]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                p
-                for p in sorted(path.iterdir())
-                if p.suffix in (".yaml", ".yml") and not p.name.endswith((".tests.yaml", ".tests.yml"))
-            )
-        else:
-            files.append(path)
-    return files
+    from rules.pack import rule_files
+
+    files, _errors = rule_files(paths)  # a missing path shows up when loading
+    return [Path(f) for f in files] + [Path(p) for p in paths if not Path(p).exists()]
 
 
 class RuleSource:

@@ -42,8 +42,10 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        from webhooks.rollups import Rollups
         from webhooks.tasks import register_tasks
 
+        self.rollups = Rollups(self)
         self.tasks = register_tasks(self)
 
     @classmethod

@@ -31,6 +31,7 @@ from webhooks.store_records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store_rollups import RollupStore
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -75,7 +76,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(ItemStore, FindingStore):
+class Store(ItemStore, FindingStore, RollupStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod
@@ -180,6 +181,7 @@ class Store(ItemStore, FindingStore):
                 labels=frozenset(row.labels or ()),
                 fields=dict(row.fields or {}),
                 rollup_hash=row.rollup_hash,
+                item_revision=row.item_revision,
             )
 
     def save_ledger(self, item_key: str, ledger: Ledger) -> None:
@@ -190,6 +192,7 @@ class Store(ItemStore, FindingStore):
             "labels": sorted(ledger.labels),
             "fields": dict(ledger.fields),
             "rollup_hash": ledger.rollup_hash,
+            "item_revision": ledger.item_revision,
             "updated_at": self.now(),
         }
         stmt = self._insert(LedgerRow).values(**values)

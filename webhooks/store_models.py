@@ -153,7 +153,22 @@ class LedgerRow(Base):
     labels: Mapped[list[str]] = mapped_column(Json)
     fields: Mapped[dict[str, Any]] = mapped_column(Json)
     rollup_hash: Mapped[str | None] = mapped_column(String(64))
+    # the item revision the last write was planned from: until the item shows a newer
+    # one, the labels above are what the tracker has, whatever an older payload says
+    item_revision: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RollupRow(Base):
+    """The latest rollup of a portfolio parent, so a child's change recomputes only its
+    ancestors from their direct children."""
+
+    __tablename__ = "rollups"
+
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    computed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class DeadLetterRow(Base):

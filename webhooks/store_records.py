@@ -63,6 +63,7 @@ class Ledger:
     labels: frozenset[str] = frozenset()
     fields: dict[str, Any] = field(default_factory=dict)
     rollup_hash: str | None = None
+    item_revision: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", frozenset(self.labels))

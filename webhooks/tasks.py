@@ -50,7 +50,8 @@ def tracker_hold_key(tracker: str) -> str:
 
 
 def register_tasks(runtime: Runtime) -> Tasks:
-    from webhooks.worker import ItemLocked, Processor
+    from webhooks.queue import ItemLocked
+    from webhooks.worker import Processor
 
     huey = runtime.huey
     processor = Processor(runtime)
@@ -123,6 +124,14 @@ def register_tasks(runtime: Runtime) -> Tasks:
         if pending:
             log.info("worker.recovered_pending", extra={"count": len(pending)})
         return len(pending)
+
+    def rollup_parent(parent_key: str) -> None:
+        try:
+            runtime.rollups.run(parent_key)
+        except ItemLocked:
+            runtime.rollups.task.schedule((parent_key,), delay=LOCK_RETRY_SECONDS)
+
+    runtime.rollups.task = huey.task(name="rollup_parent", retries=3, retry_delay=5)(rollup_parent)
 
     tasks = Tasks(runtime, process_task)
     tasks.recover_task = huey.task(name="recover_pending")(recover_pending)

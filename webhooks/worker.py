@@ -8,23 +8,18 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from huey.exceptions import TaskLockedException
-
 from connector import azure_devops, jira
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
 from webhooks.metrics import EVENTS, PROCESSING_SECONDS
 from webhooks.ownedits import is_own_edit
+from webhooks.queue import item_lock
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
-
-
-class ItemLocked(Exception):
-    """Another worker holds this item; the task is re-queued shortly, not counted as a try."""
 
 
 class Processor:
@@ -46,11 +41,8 @@ class Processor:
             return "own-edit"
 
         self.store.mark_delivery(record.id, "processing")
-        try:
-            with self._item_lock(event.item_key):
-                outcome = self.handle(event)
-        except TaskLockedException:
-            raise ItemLocked(event.item_key) from None
+        with item_lock(self.runtime.huey, event.item_key):  # raises ItemLocked: re-queued
+            outcome = self.handle(event)
         self.store.mark_delivery(record.id, "done")
         EVENTS.labels(tracker.name, event.native_event, "processed").inc()
         received = getattr(record, "received_at", None)
@@ -64,14 +56,12 @@ class Processor:
         )
         return outcome
 
-    def _item_lock(self, key: str):
-        return self.runtime.huey.lock_task(f"item:{key}")
-
     def handle(self, event: Event) -> str:
         """Bring the store up to date with the event, then govern the item."""
         if event.kind is EventKind.DELETED:
+            previous = self.store.get_item(event.item_key)
             self.store.mark_deleted(event.item_key, event.revision)
-            self.after_change(event.item_key, deleted=True)
+            self.after_change(event.item_key, deleted=True, previous=previous)
             return "deleted"
 
         item = event.item
@@ -122,6 +112,6 @@ class Processor:
         current: WorkItem | None = None,
     ) -> None:
         """Hook for portfolio rollups: ancestors of a changed item are recomputed."""
-        hook = getattr(self.runtime, "on_item_changed", None)
-        if hook is not None:
-            hook(key, deleted=deleted, previous=previous, current=current)
+        self.runtime.rollups.on_item_changed(
+            key, deleted=deleted, previous=previous, current=current
+        )

@@ -76,9 +76,14 @@ class WriteBack:
         from rules import plan_actions
 
         ledger = self.store.get_ledger(item.key)
+        current = set(item.labels)
+        if ledger.item_revision is not None and item.revision <= ledger.item_revision:
+            # This payload predates our last write, so it cannot show it yet: for the
+            # labels we manage, the ledger is the truth.
+            current = {lb for lb in current if not lb.startswith(self.prefix)} | ledger.labels
         actions = plan_actions(
             ruleset,
-            item,
+            item.with_changes(labels=tuple(sorted(current))),
             findings,
             prefix=self.prefix,
             has_managed_comment=ledger.comment_id is not None,
@@ -87,7 +92,6 @@ class WriteBack:
         new_ledger = ledger
 
         # -- labels: only prefixed labels are ever removed ------------------------------
-        current = set(item.labels)
         add = {a.label for a in actions if a.type == "add_label"}
         remove = {a.label for a in actions if a.type == "remove_label"}
         if rollup is not None and rollup_spec is not None and rollup_spec.write_back.labels:
@@ -105,7 +109,7 @@ class WriteBack:
         managed = frozenset(
             label for label in (current | add) - remove if label.startswith(self.prefix)
         )
-        new_ledger = replace(new_ledger, labels=managed)
+        new_ledger = replace(new_ledger, labels=managed, item_revision=item.revision)
 
         # -- fields: configured rollup fields and rule field actions ---------------------
         values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
@@ -132,6 +136,8 @@ class WriteBack:
                 writes += 1
                 new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
 
+        if rollup is not None:
+            new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
         if new_ledger != ledger:
             self.store.save_ledger(item.key, new_ledger)
         if writes:

@@ -1,0 +1,128 @@
+"""Portfolio rollups, kept current incrementally.
+
+When an item changes, only its ancestors are recomputed, each from its direct children
+and their stored rollups: the cost is (depth x children), never the size of the portfolio.
+Requests for the same parent are coalesced for a short window, so a bulk edit of 200
+stories gives one recompute, and one write at most, per parent."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from connector.model import WorkItem
+from rules.rollup import ChildView, Rollup, RollupSpec, compute_rollup
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PENDING_STALE_SECONDS = 120.0  # a pending marker older than this lost its task: retake it
+
+
+def spec_for(ruleset: Any, item: WorkItem) -> RollupSpec | None:
+    for spec in getattr(ruleset, "rollups", ()):
+        if spec.applies_to(item):
+            return spec
+    return None
+
+
+class Rollups:
+    def __init__(self, runtime: Runtime, *, delay: float | None = None) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self.delay = runtime.settings.rollup_delay_seconds if delay is None else delay
+        self.task: Any = None  # set by register_tasks
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def on_item_changed(
+        self,
+        key: str,
+        *,
+        deleted: bool = False,
+        previous: WorkItem | None = None,
+        current: WorkItem | None = None,
+    ) -> None:
+        """A child changed: its parent (and, after a re-parenting, its old parent) need a
+        fresh rollup."""
+        parents = {p.parent for p in (previous, current) if p is not None and p.parent}
+        if current is not None and spec_for(self.runtime.rules.current(), current):
+            parents.add(current.key)  # a parent's own fields (due date) feed its rollup
+        for parent in parents:
+            self.request(parent)
+
+    def request(self, parent_key: str) -> bool:
+        """Schedule a recompute of `parent_key` unless one is already waiting."""
+        huey = self.runtime.huey
+        marker = f"pmo-bridge:rollup-pending:{parent_key}"
+        if not huey.put_if_empty(marker, time.time()):
+            since = huey.get(marker, peek=True)
+            if since is not None and time.time() - float(since) < PENDING_STALE_SECONDS:
+                return False
+            huey.delete(marker)
+            if not huey.put_if_empty(marker, time.time()):
+                return False
+        self.task.schedule((parent_key,), delay=self.delay)
+        return True
+
+    def run(self, parent_key: str) -> None:
+        """The queued task: recompute, write back what the tracker does not show yet,
+        then move up one level."""
+        self.runtime.huey.delete(f"pmo-bridge:rollup-pending:{parent_key}")
+        parent = self.store.get_item(parent_key)
+        if parent is None:
+            return
+        spec = spec_for(self.runtime.rules.current(), parent)
+        if spec is None:
+            return
+        rollup, changed = self.refresh(parent, spec)
+        # The ledger says what the tracker shows; a write that failed last time is retried
+        # here even though the stored figures did not change since.
+        written = self.store.get_ledger(parent.key).rollup_hash == rollup.content_hash()
+        if not written:
+            from webhooks.queue import item_lock
+            from webhooks.writeback import WriteBack
+
+            with item_lock(self.runtime.huey, parent.key):  # ItemLocked: the task re-queues
+                WriteBack(self.runtime).govern(parent, rollup=rollup, rollup_spec=spec)
+        if (changed or not written) and parent.parent:
+            self.request(parent.parent)
+
+    # -- computation ----------------------------------------------------------------------
+
+    def refresh(self, parent: WorkItem, spec: RollupSpec) -> tuple[Rollup, bool]:
+        """The parent's rollup from its direct children, stored; and whether it changed."""
+        rollup = self.compute(parent, spec)
+        old = self.store.get_rollup(parent.key)
+        if old is not None and old.content_hash() == rollup.content_hash():
+            return old, False
+        self.store.save_rollup(parent.key, rollup)
+        return rollup, True
+
+    def compute(self, parent: WorkItem, spec: RollupSpec) -> Rollup:
+        children = self.store.children(parent.key)
+        keys = [child.key for child in children]
+        stored = self.store.get_rollups(keys)
+        noncompliant = self.store.keys_with_open_findings(keys)
+        views = [
+            ChildView(child, stored.get(child.key), child.key in noncompliant) for child in children
+        ]
+        return compute_rollup(spec, parent, views, self.runtime.clock())
+
+    def recompute_chain(self, key: str) -> list[Rollup]:
+        """Recompute every ancestor of `key`, nearest first, without the queue (audits,
+        sweeps and benchmarks). Returns the rollups that changed."""
+        ruleset = self.runtime.rules.current()
+        changed = []
+        chain = [self.store.get_item(key), *self.store.ancestors(key)]
+        for item in chain[1:]:
+            spec = spec_for(ruleset, item)
+            if spec is None:
+                continue
+            rollup, was_changed = self.refresh(item, spec)
+            if was_changed:
+                changed.append(rollup)
+        return changed

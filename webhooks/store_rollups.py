@@ -1,0 +1,67 @@
+"""Stored rollups of portfolio parents, and the per-child facts a rollup reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from rules.rollup import Rollup
+from webhooks.store_engine import StoreBase
+from webhooks.store_models import FindingRow, RollupRow
+
+_CHUNK = 500  # keys per IN (...) query: well inside every database's parameter limit
+
+
+def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class RollupStore(StoreBase):
+    def get_rollup(self, item_key: str) -> Rollup | None:
+        with self._session() as session:
+            row = session.get(RollupRow, item_key)
+            return Rollup.from_dict(row.data) if row is not None else None
+
+    def get_rollups(self, keys: Iterable[str]) -> dict[str, Rollup]:
+        found: dict[str, Rollup] = {}
+        with self._session() as session:
+            for batch in _chunks(keys):
+                rows = session.scalars(select(RollupRow).where(RollupRow.item_key.in_(batch)))
+                found.update({row.item_key: Rollup.from_dict(row.data) for row in rows})
+        return found
+
+    def save_rollup(self, item_key: str, rollup: Rollup) -> None:
+        values = {
+            "item_key": item_key,
+            "content_hash": rollup.content_hash(),
+            "data": rollup.to_dict(),
+            "computed_at": self.now(),
+        }
+        stmt = self._insert(RollupRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[RollupRow.item_key],
+            set_={name: stmt.excluded[name] for name in values if name != "item_key"},
+        )
+        with self._session(write=True) as session:
+            session.execute(stmt)
+
+    def keys_with_open_findings(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have at least one open finding (non-compliant children)."""
+        found: set[str] = set()
+        with self._session() as session:
+            for batch in _chunks(keys):
+                query = (
+                    select(FindingRow.item_key)
+                    .where(FindingRow.item_key.in_(batch), FindingRow.resolved_at.is_(None))
+                    .distinct()
+                )
+                found.update(session.scalars(query))
+        return found
