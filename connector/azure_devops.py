@@ -72,7 +72,7 @@ DEFAULT_STATES: dict[str, StatusCategory] = {
 }
 
 RESERVED_FIELD_NAMES = frozenset(
-    {"estimate", "start_date", "due_date", "epic_link", "parent_link", "portfolio_link"}
+    {"estimate", "start_date", "due_date", "epic_link", "parent_link"}
 )
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "estimate": ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort"),

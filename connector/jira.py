@@ -43,14 +43,14 @@ DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})", re.IGNORECASE)
 
 RESERVED_FIELDS = frozenset(
-    {"estimate", "start_date", "due_date", "epic_link", "parent_link", "portfolio_link"}
+    {"estimate", "start_date", "due_date", "epic_link", "parent_link"}
 )
 DEFAULT_FIELDS: Mapping[str, str] = {
     "estimate": "customfield_10016",
     "start_date": "customfield_10015",
     "due_date": "duedate",
 }
-_PARENT_FIELDS = ("epic_link", "parent_link", "portfolio_link")
+_PARENT_FIELDS = ("epic_link", "parent_link")
 # Changelog field ids/names (casefolded) -> common-model names; the tracker's field map
 # is consulted first. Server and older Cloud items carry only the display name.
 _SYSTEM_FIELDS: Mapping[str, str] = {

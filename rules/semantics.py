@@ -13,7 +13,15 @@ from rules.errors import RuleError
 from rules.fields import field_kind, field_names
 from rules.operators import OPERATORS, VALIDATORS, field_kinds_comparable
 from rules.rollup import METRICS, rollup_spec_from_dict
-from rules.schema import ENUM_VALUES, LABEL, RULE_ID, SETTABLE_FIELDS, PackSchema, schema_errors
+from rules.schema import (
+    DISTINCT_FIELDS,
+    ENUM_VALUES,
+    LABEL,
+    RULE_ID,
+    SETTABLE_FIELDS,
+    PackSchema,
+    schema_errors,
+)
 from rules.templates import template_errors
 from rules.yamlpos import Positions
 
@@ -253,12 +261,29 @@ def _count_errors(
             pos.error(cpath, "across rules take a count check, e.g. {count: {max: 5}}")
         ]
     if not isinstance(count, Mapping) or not count:
-        return [*errors, pos.error((*cpath, "count"), "count takes {min: N} and/or {max: N}")]
+        return [
+            *errors,
+            pos.error(
+                (*cpath, "count"),
+                "count takes {min: N} and/or {max: N}, optionally {distinct: FIELD}",
+            ),
+        ]
     for key, value in count.items():
-        if key not in ("min", "max"):
+        if key == "distinct":
+            if value not in DISTINCT_FIELDS:
+                errors.append(
+                    pos.error(
+                        (*cpath, "count", key),
+                        f"count.distinct: unknown field {value!r} "
+                        f"(allowed: {', '.join(DISTINCT_FIELDS)})",
+                    )
+                )
+        elif key not in ("min", "max"):
             errors.append(
                 pos.error(
-                    (*cpath, "count", key), f"unknown key {key!r} (allowed: min, max)", at_key=True
+                    (*cpath, "count", key),
+                    f"unknown key {key!r} (allowed: min, max, distinct)",
+                    at_key=True,
                 )
             )
         elif isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -129,7 +129,7 @@ CASES = [
     ("across count with a bad bound",
      HEAD + "    across: assignee\n    require: [{count: {max: -1, most: 3}}]\n",
      ["r.yaml:5:29: count.max: expected a whole number >= 0",
-      "r.yaml:5:33: unknown key 'most' (allowed: min, max)"]),
+      "r.yaml:5:33: unknown key 'most' (allowed: min, max, distinct)"]),
     ("any with one alternative",
      HEAD + "    require: [{any: [{field: title, present: true}]}]\n",
      ["r.yaml:4:21: any takes a list of two or more checks"]),

@@ -17,6 +17,7 @@ from typing import Any
 
 from config.settings import load_settings
 from connector.errors import TrackerError
+from webhooks.hierarchy import with_portfolio_parent
 
 
 @dataclass
@@ -56,7 +57,8 @@ def run_audit(
     report = AuditReport(tracker_name, query)
     bar = _progress(total, progress)
     seen: list[Any] = []
-    for item in items:
+    for fetched in items:
+        item = with_portfolio_parent(fetched, runtime.settings)
         runtime.store.upsert_item(item)
         seen.append(item)
         bar.update(1)

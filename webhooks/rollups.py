@@ -8,7 +8,6 @@ stories gives one recompute, and one write at most, per parent."""
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from connector.model import WorkItem
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from webhooks.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-PENDING_STALE_SECONDS = 120.0  # a pending marker older than this lost its task: retake it
 
 
 def spec_for(ruleset: Any, item: WorkItem) -> RollupSpec | None:
@@ -56,17 +53,13 @@ class Rollups:
 
     def request(self, parent_key: str) -> bool:
         """Schedule a recompute of `parent_key` unless one is already waiting."""
-        huey = self.runtime.huey
-        marker = f"pmo-bridge:rollup-pending:{parent_key}"
-        if not huey.put_if_empty(marker, time.time()):
-            since = huey.get(marker, peek=True)
-            if since is not None and time.time() - float(since) < PENDING_STALE_SECONDS:
-                return False
-            huey.delete(marker)
-            if not huey.put_if_empty(marker, time.time()):
-                return False
-        self.task.schedule((parent_key,), delay=self.delay)
-        return True
+        from webhooks.tasks import schedule_once
+
+        return schedule_once(
+            self.runtime.huey,
+            f"pmo-bridge:rollup-pending:{parent_key}",
+            lambda: self.task.schedule((parent_key,), delay=self.delay),
+        )
 
     def run(self, parent_key: str) -> None:
         """The queued task: recompute, write back what the tracker does not show yet,

@@ -1,4 +1,5 @@
-"""Stored rollups of portfolio parents, and the per-child facts a rollup reads."""
+"""Stored rollups of portfolio parents, and the group lookups that rollups and portfolio
+rules read."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
+from connector.model import WorkItem
 from rules.rollup import Rollup
 from webhooks.store_engine import StoreBase
-from webhooks.store_models import FindingRow, RollupRow
+from webhooks.store_items import _live
+from webhooks.store_models import FindingRow, ItemRow, RollupRow
 
 _CHUNK = 500  # keys per IN (...) query: well inside every database's parameter limit
 
@@ -62,6 +65,42 @@ class RollupStore(StoreBase):
                     select(FindingRow.item_key)
                     .where(FindingRow.item_key.in_(batch), FindingRow.resolved_at.is_(None))
                     .distinct()
+                )
+                found.update(session.scalars(query))
+        return found
+
+    def group_members(self, field: str, value: str) -> list[WorkItem]:
+        """Live items of one `across:` group (see `rules.portfolio.group_key`)."""
+        if field == "assignee":
+            return self.items_by_assignee(value)  # type: ignore[attr-defined]
+        if field == "project":
+            tracker, _, project = value.partition(":")
+            condition = (ItemRow.tracker == tracker) & (ItemRow.project == project)
+        elif field == "parent":
+            condition = ItemRow.parent_key == value
+        elif field == "tracker":
+            condition = ItemRow.tracker == value
+        else:  # no column for it: filter in Python (reporter)
+            from rules.portfolio import group_key
+
+            return [
+                item
+                for item in self.iter_items()  # type: ignore[attr-defined]
+                if group_key(field, item) == value
+            ]
+        query = select(ItemRow.data).where(condition, _live()).order_by(ItemRow.key)
+        with self._session() as session:
+            return [WorkItem.from_dict(d) for d in session.scalars(query)]
+
+    def keys_with_open_finding(self, rule: str, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have an open finding of `rule`."""
+        found: set[str] = set()
+        with self._session() as session:
+            for batch in _chunks(keys):
+                query = select(FindingRow.item_key).where(
+                    FindingRow.item_key.in_(batch),
+                    FindingRow.rule == rule,
+                    FindingRow.resolved_at.is_(None),
                 )
                 found.update(session.scalars(query))
         return found

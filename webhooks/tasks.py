@@ -33,16 +33,46 @@ def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = No
 
 @dataclass
 class Tasks:
+    """The queue tasks of one runtime, and the ways to put work on them."""
+
     runtime: Runtime
     process_task: Any
-    sweep_task: Any | None = None
-    recover_task: Any | None = None
+    regovern_task: Any
+    recover_now: Any  # run recovery in this process now (worker start)
+    sweep_task: Any | None = None  # periodic; None when the sweep is off
+    recover_task: Any | None = None  # periodic
 
     def enqueue_delivery(self, row_id: int, *, item_key: str | None = None) -> None:
         self.process_task(row_id, 0)
 
     def schedule(self, row_id: int, attempt: int, delay: float) -> None:
         self.process_task.schedule((row_id, attempt), delay=max(0.0, delay))
+
+    def regovern(self, key: str, *, delay: float = 0.5) -> bool:
+        """Re-check a stored item soon; requests within `delay` are coalesced."""
+        task = self.regovern_task
+        return schedule_once(
+            self.runtime.huey,
+            f"pmo-bridge:regovern-pending:{key}",
+            lambda: task.schedule((key,), delay=delay),
+        )
+
+
+PENDING_STALE_SECONDS = 120.0  # a pending marker older than this lost its task: retake it
+
+
+def schedule_once(huey: Any, marker: str, schedule: Any) -> bool:
+    """Call `schedule()` unless a run for `marker` is already waiting (coalescing). The
+    task clears the marker when it starts; a marker left by a lost task goes stale."""
+    if not huey.put_if_empty(marker, time.time()):
+        since = huey.get(marker, peek=True)
+        if since is not None and time.time() - float(since) < PENDING_STALE_SECONDS:
+            return False
+        huey.delete(marker)
+        if not huey.put_if_empty(marker, time.time()):
+            return False
+    schedule()
+    return True
 
 
 def tracker_hold_key(tracker: str) -> str:
@@ -133,9 +163,45 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     runtime.rollups.task = huey.task(name="rollup_parent", retries=3, retry_delay=5)(rollup_parent)
 
-    tasks = Tasks(runtime, process_task)
-    tasks.recover_task = huey.task(name="recover_pending")(recover_pending)
-    tasks.recover_now = recover_pending  # type: ignore[attr-defined]
+    def regovern_item(key: str) -> None:
+        """Re-check a stored item whose portfolio group changed under it."""
+        huey.delete(f"pmo-bridge:regovern-pending:{key}")
+        item = runtime.store.get_item(key)
+        if item is None:
+            return
+        from webhooks.queue import item_lock
+        from webhooks.writeback import WriteBack
+
+        try:
+            with item_lock(huey, key):
+                WriteBack(runtime).govern(item)
+        except ItemLocked:
+            regovern_task.schedule((key,), delay=LOCK_RETRY_SECONDS)
+
+    regovern_task = huey.task(name="regovern_item", retries=3, retry_delay=5)(regovern_item)
+
+    minutes = settings.sweep_interval_minutes
+    if minutes > 0:
+        from huey import crontab
+
+        from webhooks.sweep import sweep
+
+        every = crontab(minute="0") if minutes >= 60 else crontab(minute=f"*/{minutes}")
+        tasks_sweep = huey.periodic_task(every, name="sweep")(lambda: sweep(runtime))
+        tasks_recover = huey.periodic_task(crontab(minute="*/5"), name="recover_pending")(
+            recover_pending
+        )
+    else:
+        tasks_sweep = tasks_recover = None
+
+    tasks = Tasks(
+        runtime,
+        process_task,
+        regovern_task,
+        recover_pending,
+        sweep_task=tasks_sweep,
+        recover_task=tasks_recover,
+    )
     return tasks
 
 

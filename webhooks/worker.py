@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from connector import azure_devops, jira
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
+from webhooks.hierarchy import with_portfolio_parent
 from webhooks.metrics import EVENTS, PROCESSING_SECONDS
 from webhooks.ownedits import is_own_edit
 from webhooks.queue import item_lock
@@ -62,6 +63,8 @@ class Processor:
             previous = self.store.get_item(event.item_key)
             self.store.mark_deleted(event.item_key, event.revision)
             self.after_change(event.item_key, deleted=True, previous=previous)
+            if previous is not None:
+                self.recheck_groups([previous])
             return "deleted"
 
         item = event.item
@@ -69,6 +72,7 @@ class Processor:
             item = self.fetch(event)
             if item is None:
                 return "gone"
+        item = with_portfolio_parent(item, self.runtime.settings)
         if event.kind is EventKind.RESTORED:
             self.store.restore(item.key)
 
@@ -101,7 +105,18 @@ class Processor:
         writer = WriteBack(self.runtime)
         outcome = writer.govern(item)
         self.after_change(item.key, previous=previous, current=item)
+        self.recheck_groups([i for i in (previous, item) if i is not None], skip=item.key)
         return outcome
+
+    def recheck_groups(self, items: list[WorkItem], *, skip: str | None = None) -> None:
+        """Portfolio rules: members of the item's groups (old and new) re-checked."""
+        from rules import Context
+        from webhooks.portfolio_rules import members_to_recheck
+
+        ruleset = self.runtime.rules.current()
+        context = Context(now=self.runtime.clock())
+        for key in members_to_recheck(self.runtime, ruleset, items, context) - {skip}:
+            self.runtime.tasks.regovern(key)
 
     def after_change(
         self,

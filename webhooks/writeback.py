@@ -16,6 +16,7 @@ from connector.errors import Conflict, ItemNotFound
 from connector.model import WorkItem
 from webhooks.comments import MARKER, compliance_document
 from webhooks.metrics import WRITES
+from webhooks.portfolio_rules import across_findings
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -40,7 +41,9 @@ class WriteBack:
         ruleset = self.runtime.rules.current()
         now = self.runtime.clock()
         parent = self.store.get_item(item.parent) if item.parent else None
-        findings = evaluate(ruleset, item, Context(now=now, parent=parent))
+        context = Context(now=now, parent=parent)
+        findings = evaluate(ruleset, item, context)
+        findings += across_findings(self.runtime, ruleset, item, context)
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         if rollup is None:
             rollup = self.store.get_rollup(item.key) if hasattr(self.store, "get_rollup") else None

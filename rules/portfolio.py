@@ -1,0 +1,111 @@
+"""Portfolio rules (`across:`): a check over a group of items from every tracker and
+project, e.g. work in progress per person, or how many projects one person works in.
+
+Pure, like the rest of `rules/`: the caller passes the group's members (from the store);
+this module only decides. A finding lands on every member of a group that breaks the
+rule, so each person's own items say why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from connector.model import WorkItem
+from rules.engine import Context, Finding
+from rules.pack import Pack, Rule, RuleSet
+from rules.schema import DISTINCT_FIELDS  # noqa: F401  (re-exported for callers)
+from rules.templates import render
+
+
+def group_key(field: str, item: WorkItem) -> str | None:
+    """Which group `item` belongs to for `across: field`; None puts it in no group."""
+    if field in ("assignee", "reporter"):
+        person = getattr(item, field)
+        if person is None:
+            return None
+        return person.account_id or person.display_name
+    if field == "project":
+        return f"{item.tracker}:{item.project}"
+    if field == "parent":
+        return item.parent
+    if field == "tracker":
+        return item.tracker
+    return None
+
+
+def _distinct_value(field: str, item: WorkItem) -> str | None:
+    if field == "project":
+        return f"{item.tracker}:{item.project}"
+    if field == "assignee":
+        return group_key("assignee", item)
+    value = getattr(item, field, None)
+    return None if value is None else str(value)
+
+
+def across_rules(ruleset: Pack | RuleSet) -> list[tuple[Pack, Rule]]:
+    packs = ruleset.packs if isinstance(ruleset, RuleSet) else (ruleset,)
+    return [(pack, rule) for pack in packs for rule in pack.rules if rule.across]
+
+
+def member_matches(pack: Pack, rule: Rule, item: WorkItem, context: Context) -> bool:
+    if pack.scope is not None and not pack.in_scope(item):
+        return False
+    return rule.applies(item, context)
+
+
+def evaluate_across(
+    ruleset: Pack | RuleSet,
+    item: WorkItem,
+    groups: Mapping[str, Sequence[WorkItem]],
+    context: Context,
+) -> list[Finding]:
+    """Findings of the `across:` rules for `item`, given for each rule id the items of
+    the item's group (the item itself included or not: it is de-duplicated by key)."""
+    findings = []
+    for pack, rule in across_rules(ruleset):
+        if not member_matches(pack, rule, item, context):
+            continue
+        group = group_key(rule.across, item)
+        if group is None:
+            continue
+        members = {
+            m.key: m for m in groups.get(rule.id, ()) if member_matches(pack, rule, m, context)
+        }
+        members[item.key] = item
+        finding = _check(rule, item, group, members.values(), context)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def group_count(rule: Rule, members: Iterable[WorkItem]) -> tuple[int, bool]:
+    """(what the rule counts in the group, whether that breaks the rule's bounds)."""
+    distinct = rule.count.get("distinct")
+    members = list(members)
+    if distinct:
+        count = len({v for m in members if (v := _distinct_value(str(distinct), m))})
+    else:
+        count = len(members)
+    low, high = rule.count.get("min"), rule.count.get("max")
+    breaks = (high is not None and count > high) or (low is not None and count < low)
+    return count, breaks
+
+
+def _check(
+    rule: Rule, item: WorkItem, group: str, members: Iterable[WorkItem], context: Context
+) -> Finding | None:
+    count, breaks = group_count(rule, members)
+    if not breaks:
+        return None
+    distinct = rule.count.get("distinct")
+    counted = f"{distinct} values" if distinct else "items"
+    low, high = rule.count.get("min"), rule.count.get("max")
+    if rule.message is not None:
+        message = render(rule.message, item, context)
+    else:
+        who = item.assignee.display_name if rule.across == "assignee" and item.assignee else group
+        bound = f"at most {high}" if high is not None and count > high else f"at least {low}"
+        message = f"{rule.title or rule.id}: {who} has {count} {counted} ({bound} allowed)"
+    hint = rule.hint or f"Rebalance the {rule.across}'s work across the portfolio."
+    return Finding(
+        rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint
+    )
