@@ -1,0 +1,364 @@
+"""Webhook intake throughput and latency over HTTP, against a no-op Flask app on the same
+server settings.
+
+    python bench/intake_bench.py [--requests 3000] [--concurrency 8] [--workers 2]
+                                 [--rounds 3] [--skip-worker-run] [--max-seconds 120]
+
+Starts, on free loopback ports in a temporary folder:
+- `pmo-bridge serve --workers N --no-worker` on the embedded SQLite store and queue, with
+  webhook secrets set, so every request is verified, parsed, stored and queued;
+- `bench/noop_app.py`, a Flask app that reads the body and answers 202, under the same
+  gunicorn settings (gthread, same worker and thread counts).
+This process is the client: `--concurrency` threads, one keep-alive connection each,
+posting real fixture payloads (tests/fixtures/jira and azure-devops, the events intake
+acts on; signed Jira bodies, Basic-auth Azure DevOps ones), each with a unique delivery id.
+Each side gets a warm-up, then `--rounds` interleaved timed rounds; the best round counts
+(as timeit does). After intake, the store and the queue must hold every accepted delivery,
+or the bench fails. A last round runs `serve` with its embedded worker processing events
+at the same time (figures only; the targets are for intake alone). Stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+JIRA_SECRET = "bench-jira-secret"
+AZURE_SECRET = "bench-azure-secret"
+TARGET_RATIO = 0.6
+TARGET_P99_MS = 25.0
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Result:
+    sent: int
+    seconds: float
+    latencies_ms: list[float]
+    statuses: dict[int, int]
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- payloads ---------------------------------------------------------------------------
+
+
+def acted_on_fixtures() -> dict[str, list[tuple[str, bytes]]]:
+    """Fixtures of events intake stores and queues (not the ignored ones)."""
+    from config.settings import TrackerConfig
+    from connector import azure_devops, jira
+    from connector.model import Ignored
+
+    chosen: dict[str, list[tuple[str, bytes]]] = {}
+    for kind, adapter in (("jira", jira), ("azure-devops", azure_devops)):
+        tracker = TrackerConfig(name=kind, kind=kind)
+        for path in sorted((FIXTURES / kind).glob("*.json")):
+            raw = path.read_bytes()
+            try:
+                event = adapter.parse_event(json.loads(raw), tracker)
+            except Exception:  # noqa: S112 - a fixture intake would reject is not load
+                continue
+            if not isinstance(event, Ignored):
+                chosen.setdefault(kind, []).append((path.stem, raw))
+    return chosen
+
+
+def build_requests(
+    fixtures: dict[str, list[tuple[str, bytes]]], count: int, tag: str
+) -> list[Request]:
+    jira_signed = [
+        (raw, "sha256=" + hmac.new(JIRA_SECRET.encode(), raw, hashlib.sha256).hexdigest())
+        for _, raw in fixtures["jira"]
+    ]
+    azure = [json.loads(raw) for _, raw in fixtures["azure-devops"]]
+    basic = "Basic " + base64.b64encode(f"pmo:{AZURE_SECRET}".encode()).decode()
+    out = []
+    for n in range(count):
+        delivery = f"{tag}-{n}"
+        if n % 2 == 0:
+            raw, signature = jira_signed[(n // 2) % len(jira_signed)]
+            headers = {
+                "Content-Type": "application/json",
+                "X-Hub-Signature": signature,
+                "X-Atlassian-Webhook-Identifier": delivery,
+            }
+            out.append(Request("/webhooks/jira", raw, headers))
+        else:
+            payload = dict(azure[(n // 2) % len(azure)], id=delivery)
+            headers = {"Content-Type": "application/json; charset=utf-8", "Authorization": basic}
+            out.append(Request("/webhooks/azure-devops", json.dumps(payload).encode(), headers))
+    return out
+
+
+# -- servers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name: str, command: list[str], port: int, cwd: Path, env: dict[str, str]):
+        self.name, self.command, self.port = name, command, port
+        self.proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{name} exited at start: {self.proc.stderr.read().decode()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise SystemExit(f"{name} did not answer /healthz within 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# -- load -------------------------------------------------------------------------------
+
+
+def run_load(port: int, requests: list[Request], concurrency: int, max_seconds: float) -> Result:
+    next_index = itertools.count().__next__  # atomic under the GIL
+    latencies: list[list[float]] = [[] for _ in range(concurrency)]
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.perf_counter() + max_seconds
+
+    def client(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = latencies[slot]
+        seen: dict[int, int] = {}
+        while time.perf_counter() < deadline:
+            i = next_index()
+            if i >= len(requests):
+                break
+            req = requests[i]
+            started = time.perf_counter()
+            try:
+                conn.request("POST", req.path, req.body, req.headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                status = 0
+            mine.append((time.perf_counter() - started) * 1000)
+            seen[status] = seen.get(status, 0) + 1
+        conn.close()
+        with lock:
+            for status, n in seen.items():
+                statuses[status] = statuses.get(status, 0) + n
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    flat = [ms for per in latencies for ms in per]
+    return Result(len(flat), seconds, flat, statuses)
+
+
+def line(label: str, result: Result) -> str:
+    codes = ", ".join(f"{code}: {n}" for code, n in sorted(result.statuses.items()))
+    return (
+        f"  {label:<34} {result.rate:8.0f} events/s   p50 {result.percentile(0.50):6.2f} ms"
+        f"   p99 {result.percentile(0.99):6.2f} ms   ({result.sent} in {result.seconds:.2f} s;"
+        f" {codes})"
+    )
+
+
+def check_durable(folder: Path, expected: int) -> str:
+    """Every 202 must be a committed store row and a queued task."""
+    from huey import SqliteHuey
+
+    from webhooks.store import Store
+
+    store = Store(f"sqlite:///{folder / 'store.db'}")
+    queued = store.delivery_counts()["queued"]
+    store.close()
+    tasks = SqliteHuey("pmo-bridge", filename=str(folder / "queue.db")).pending_count()
+    if queued != expected or tasks != expected:
+        raise SystemExit(
+            f"durability check failed: {expected} accepted, {queued} rows, {tasks} tasks"
+        )
+    return f"store rows queued: {queued}, queue tasks: {tasks}"
+
+
+def write_config(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "pmo-bridge.yaml").write_text(
+        "trackers:\n"
+        "  jira: {kind: jira, webhook_secret_env: BENCH_JIRA_SECRET}\n"
+        "  azure-devops: {kind: azure-devops, webhook_secret_env: BENCH_AZURE_SECRET}\n"
+        f"database_url: sqlite:///{folder / 'store.db'}\n"
+        f"queue_path: {folder / 'queue.db'}\n"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="per timed round (3000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both servers (2)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side; best counts")
+    parser.add_argument("--warmup", type=int, default=300, help="untimed requests per server")
+    parser.add_argument("--max-seconds", type=float, default=120, help="cap per round")
+    parser.add_argument("--skip-worker-run", action="store_true", help="no round with the worker")
+    args = parser.parse_args()
+
+    from webhooks.serve import WEB_THREADS
+
+    print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    print(
+        f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()} {platform.machine()}"
+    )
+    print(
+        f"servers: gunicorn gthread, {args.workers} workers x {WEB_THREADS} threads, loopback; "
+        f"client: {args.concurrency} threads, keep-alive, this process"
+    )
+    fixtures = acted_on_fixtures()
+    print(
+        "payloads: "
+        + ", ".join(f"{kind} {len(items)} fixtures" for kind, items in fixtures.items())
+        + " (events intake acts on), alternating, unique delivery ids"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="pmo-bridge-bench-") as tmp:
+        folder, live_folder = Path(tmp) / "intake", Path(tmp) / "live"
+        for place in (folder, live_folder):
+            write_config(place)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_BRIDGE_")}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(BENCH_JIRA_SECRET=JIRA_SECRET, BENCH_AZURE_SECRET=AZURE_SECRET)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        workers = ["--workers", str(args.workers)]
+        serve_cmd = [sys.executable, "-m", "webhooks.cli", "serve", "--config", "pmo-bridge.yaml"]
+        noop_cmd = [sys.executable, str(ROOT / "bench" / "noop_app.py")]
+
+        servers = []
+        try:
+            port = free_port()
+            noop = Server("no-op", [*noop_cmd, "--port", str(port), *workers], port, folder, env)
+            servers.append(noop)
+            port = free_port()
+            intake = Server(
+                "intake",
+                [*serve_cmd, "--port", str(port), "--no-worker", *workers],
+                port,
+                folder,
+                env,
+            )
+            servers.append(intake)
+
+            warm = {
+                server.name: run_load(
+                    server.port,
+                    build_requests(fixtures, args.warmup, f"warm-{server.name}"),
+                    args.concurrency,
+                    args.max_seconds,
+                )
+                for server in (noop, intake)
+            }
+            rounds: dict[str, list[Result]] = {"no-op": [], "intake": []}
+            for r in range(args.rounds):
+                for server in (noop, intake):
+                    reqs = build_requests(fixtures, args.requests, f"r{r}-{server.name}")
+                    rounds[server.name].append(
+                        run_load(server.port, reqs, args.concurrency, args.max_seconds)
+                    )
+            intake.stop()
+            accepted = sum(res.statuses.get(202, 0) for res in [*rounds["intake"], warm["intake"]])
+            durable = check_durable(folder, accepted)
+
+            with_worker = None
+            if not args.skip_worker_run:
+                port = free_port()
+                live = Server(
+                    "intake+worker",
+                    [*serve_cmd, "--port", str(port), *workers],
+                    port,
+                    live_folder,
+                    env,
+                )
+                servers.append(live)
+                reqs = build_requests(fixtures, args.requests, "live")
+                with_worker = run_load(live.port, reqs, args.concurrency, args.max_seconds)
+        finally:
+            for server in servers:
+                server.stop()
+
+    best = {name: max(results, key=lambda res: res.rate) for name, results in rounds.items()}
+    print(f"\nrounds ({args.requests} requests each, best marked *):")
+    for name, results in rounds.items():
+        for n, res in enumerate(results, 1):
+            print(line(f"{name} round {n}{' *' if res is best[name] else ''}", res))
+    print(f"durability: every 202 checked after the run ({durable})")
+    ratio = best["intake"].rate / best["no-op"].rate
+    p99 = best["intake"].percentile(0.99)
+    print("\nresult (worker stopped: intake alone):")
+    print(line("no-op Flask app", best["no-op"]))
+    print(line("intake (serve --no-worker)", best["intake"]))
+    print(
+        f"  ratio intake/no-op {ratio:.2f} (target >= {TARGET_RATIO})   "
+        f"intake p99 {p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms)   "
+        f"{'targets met' if ratio >= TARGET_RATIO and p99 < TARGET_P99_MS else 'targets NOT met'}"
+    )
+    if with_worker is not None:
+        print("\nwith the embedded worker processing at the same time (no target):")
+        print(line("intake (serve, worker running)", with_worker))
+    failed = sum(n for res in rounds["intake"] for code, n in res.statuses.items() if code != 202)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
