@@ -37,8 +37,10 @@ def compliance_document(item: WorkItem, findings: Sequence[Any], rollup: Any = N
         rows = []
         for finding in failing:
             status = " (rule error)" if finding.status == "error" else ""
-            rows.append((finding.rule, f"{finding.severity}{status}", finding.message))
-        blocks.append(Table(("Rule", "Severity", "What to fix"), rows))
+            hint = getattr(finding, "hint", "")
+            fix = f"{finding.message} ({hint})" if hint else finding.message
+            rows.append((finding.rule, f"{finding.severity}{status}", fix))
+        blocks.append(Table(("Rule", "Severity", "What is wrong, how to fix it"), rows))
     else:
         blocks.append(Paragraph("All PMO rules pass on this item. Nothing to do."))
     return Document(title="PMO compliance", blocks=blocks, marker=MARKER)

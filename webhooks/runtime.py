@@ -109,8 +109,13 @@ class Runtime:
                 checks[name] = {"ok": bool(probe())}
             except Exception as exc:
                 checks[name] = {"ok": False, "error": type(exc).__name__}
+        # Refused rules files do not make the service unready: the last good rules run on
+        # (taking traffic away would lose events); the errors are shown here instead.
         rules = self.rules.status()
-        checks["rules"] = {"ok": rules["ok"], **{k: v for k, v in rules.items() if k != "ok"}}
+        checks["rules"] = {
+            "ok": rules["ok"] or rules["running_last_good"],
+            **{k: v for k, v in rules.items() if k != "ok"},
+        }
         return checks
 
     def dead_letters(self, include_replayed: bool = False) -> list[Any]:
