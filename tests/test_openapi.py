@@ -3,6 +3,7 @@ the Flask routes, and honoured by the service when Schemathesis generates reques
 
 from __future__ import annotations
 
+import atexit
 import json
 import re
 import shutil
@@ -110,6 +111,7 @@ def test_webhook_operation_documents_the_contract():
 # (Loaded at import: schemathesis' lazy `from_fixture` loader does not work on pytest 9.)
 
 _SCHEMATHESIS_DIR = tempfile.mkdtemp(prefix="pmo-bridge-schemathesis-")
+atexit.register(shutil.rmtree, _SCHEMATHESIS_DIR, ignore_errors=True)
 schema = schemathesis.openapi.from_wsgi(
     "/openapi.json",
     create_app(settings=make_settings(Path(_SCHEMATHESIS_DIR), max_body_bytes=64 * 1024)),
@@ -124,7 +126,6 @@ def _schemathesis_service():
         for name in (JIRA_SECRET_ENV, AZURE_SECRET_ENV, "PMO_BRIDGE_ADMIN_TOKEN"):
             mp.delenv(name, raising=False)
         yield
-    shutil.rmtree(_SCHEMATHESIS_DIR, ignore_errors=True)
     print(f"\nschemathesis inputs tried per operation: {TRIED}; total {sum(TRIED.values())}")
 
 
