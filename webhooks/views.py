@@ -33,20 +33,59 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _json_problem(payload: object) -> str | None:
-    """Why a decoded body is unusable though it parsed, or None. Iterative on purpose."""
-    stack = [(payload, 0)]
+def _json_problem(payload: object, raw: bytes) -> str | None:
+    """Why a decoded body is unusable though it parsed, or None. Iterative on purpose.
+    Cheap byte-level bounds on `raw` skip the walks for nearly every real delivery."""
+    if _too_deep(payload, raw):
+        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+    if _may_hold_surrogates(raw) and _has_lone_surrogate(payload):
+        return "body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
+    return None
+
+
+def _too_deep(payload: object, raw: bytes) -> bool:
+    """Is there a container at depth MAX_JSON_DEPTH or more (the root is depth 0)?"""
+    # Each level needs its own "{" or "[", which is a 7B or 5B byte in any JSON encoding.
+    if raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH:
+        return False
+    level = [payload] if type(payload) is dict or type(payload) is list else []
+    depth = 0
+    while level:
+        if depth >= MAX_JSON_DEPTH:
+            return True
+        below: list = []
+        for value in level:
+            children = value.values() if type(value) is dict else value
+            below += [c for c in children if type(c) is dict or type(c) is list]
+        level = below
+        depth += 1
+    return False
+
+
+# A surrogate can only come from a \uD800-\uDFFF escape or, as json.loads decodes bytes
+# with "surrogatepass", from its UTF-8 form ED A0..BF xx.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogates(raw: bytes) -> bool:
+    if json.detect_encoding(raw) not in ("utf-8", "utf-8-sig"):
+        return True  # UTF-16/32 bodies: no shortcut
+    return b"\xed" in raw or _SURROGATE_ESCAPE.search(raw) is not None
+
+
+def _has_lone_surrogate(payload: object) -> bool:
+    stack = [payload]
     while stack:
-        value, depth = stack.pop()
+        value = stack.pop()
         if isinstance(value, str):
             if _LONE_SURROGATE.search(value):
-                return "body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
-        elif isinstance(value, dict | list):
-            if depth >= MAX_JSON_DEPTH:
-                return f"body nests deeper than {MAX_JSON_DEPTH} levels"
-            children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
-    return None
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _runtime():
@@ -87,7 +126,7 @@ def receive(name: str):
         raise ApiError(400, f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    problem = _json_problem(payload)
+    problem = _json_problem(payload, raw)
     if problem:
         raise ApiError(400, problem)
 
