@@ -71,9 +71,7 @@ DEFAULT_STATES: dict[str, StatusCategory] = {
     **dict.fromkeys(("removed", "cut"), StatusCategory.REMOVED),
 }
 
-RESERVED_FIELD_NAMES = frozenset(
-    {"estimate", "start_date", "due_date", "epic_link", "parent_link"}
-)
+RESERVED_FIELD_NAMES = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "estimate": ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort"),
     "start_date": ("Microsoft.VSTS.Scheduling.StartDate",),

@@ -42,9 +42,7 @@ SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})", re.IGNORECASE)
 
-RESERVED_FIELDS = frozenset(
-    {"estimate", "start_date", "due_date", "epic_link", "parent_link"}
-)
+RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: Mapping[str, str] = {
     "estimate": "customfield_10016",
     "start_date": "customfield_10015",
