@@ -26,7 +26,7 @@ def create_app(
     from webhooks.runtime import Runtime
 
     settings = settings or load_settings(config_path, overrides=overrides)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the dashboard inlines its CSS and SVG
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
 

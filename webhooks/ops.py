@@ -63,9 +63,18 @@ def list_dead_letters():
 @bp.post("/admin/deadletters/replay")
 def replay_dead_letters():
     require_admin()
-    body = request.get_json(silent=True) or {}
-    ids = body.get("ids") if isinstance(body, dict) else None
-    if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+    # An empty body replays everything; a body that is not the documented JSON is refused
+    # rather than read as "replay all".
+    body: dict = {}
+    if request.get_data(cache=True).strip():
+        parsed = request.get_json(silent=True)
+        if not isinstance(parsed, dict):
+            raise ApiError(400, 'body must be JSON like {"ids": [1, 2]} or empty')
+        body = parsed
+    ids = body.get("ids")
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+    ):
         raise ApiError(400, "ids must be a list of integers")
     replayed = _runtime().replay_dead_letters(ids)
     return jsonify(replayed=replayed)
