@@ -1,4 +1,5 @@
-"""Service hooks subscription routes (serviceHooks-7.1.json: /{organization}/_apis/hooks/...)."""
+"""Service hooks subscription routes (serviceHooks-7.1.json: /{organization}/_apis/hooks/...)
+and the project lookup that registering a project-scoped subscription starts with."""
 
 from __future__ import annotations
 
@@ -32,6 +33,22 @@ def _hooks_error(status: int, message: str, type_key: str) -> AzureError:
 
 
 def register_hook_routes(app: Flask, state: AzureState) -> None:
+    # core/projects/get (7.1): a project by name or id
+    @app.get("/<org>/_apis/projects/<project_id>")
+    def get_project(org: str, project_id: str):
+        project = state.project(project_id)
+        return jsonify(
+            {
+                "id": project["id"],
+                "name": project["name"],
+                "url": f"{state.org_url}/_apis/projects/{project['id']}",
+                "state": "wellFormed",
+                "revision": 1,
+                "visibility": "private",
+                "lastUpdateTime": ado_time(state.clock()),
+            }
+        )
+
     def subscription_json(sub: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in sub.items() if k not in ("consumerInputs", "owner")}
         consumer = dict(sub.get("consumerInputs") or {})

@@ -70,6 +70,15 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
         "0.0",
     ),
     (
+        "603fe2ac-9723-48b9-88ad-09305aa6c6e1",
+        "core",
+        "projects",
+        "_apis/{resource}/{*projectId}",
+        4,
+        "7.1",
+        "7.0",
+    ),
+    (
         "fc50d02a-849f-41fb-8af1-0a5216103269",
         "hooks",
         "Subscriptions",
@@ -80,10 +89,11 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
     ),
 ]
 
-# resource area id -> name; work item tracking and service hooks live on the org URL
+# resource area id -> name; work item tracking, service hooks and core live on the org URL
 RESOURCE_AREAS = {
     "5264459e-e5e0-4bd8-b118-0985e68a4ec5": "wit",
     "3b95fb80-fdda-4218-b60e-1052d070ae6b": "hooks",
+    "79134c72-4a58-4b42-976c-04e7115f32bf": "core",
     "00d9565f-ed9c-4a06-9a50-00e7896ccab4": "Location",
 }
 
