@@ -395,6 +395,9 @@ def _spec_paths() -> dict[str, set[str]]:
         for path, ops in spec["paths"].items():
             key = re.sub(r"\{[^}]+\}", "{}", path).lower()
             out.setdefault(key, set()).update(m.upper() for m in ops if m != "parameters")
+    # Core's "Projects - Get" (what `pmo-bridge register` looks the project up with) is not
+    # among the stored specs: learn.microsoft.com/rest/api/azure/devops/core/projects/get
+    out.setdefault("/{}/_apis/projects/{}", set()).add("GET")
     return out
 
 
