@@ -5,6 +5,9 @@ whole issue (REST v2 shape) plus a `changelog`; comment events carry the comment
 slim issue; issue-link events carry only numeric issue ids. Events that carry less than
 a full issue come back with `partial=True` so the worker re-fetches the item before rules
 run. Nothing here talks to Jira.
+
+Issue -> WorkItem mapping lives in `connector.jira_issue` and changelog -> FieldChange in
+`connector.jira_changelog`; their public names are importable from here as before.
 """
 
 from __future__ import annotations
@@ -13,87 +16,49 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
 from connector.errors import PayloadError
-from connector.jira_text import plain_value, rich_text
-from connector.model import (
-    Comment,
-    Event,
-    EventKind,
-    FieldChange,
-    Ignored,
-    ItemType,
-    Link,
-    Person,
-    StatusCategory,
-    WorkItem,
-    parse_date,
-    parse_datetime,
+from connector.jira_changelog import changes_from
+from connector.jira_issue import (
+    DEFAULT_FIELDS,
+    RESERVED_FIELDS,
+    _datetime,
+    _mapping,
+    _person,
+    field_ids,
+    item_from_issue,
 )
+from connector.jira_text import rich_text
+from connector.model import Comment, Event, EventKind, Ignored, Link
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "DEFAULT_FIELDS",
+    "DELIVERY_HEADER",
+    "EVENT_PARSERS",
+    "IGNORED_EVENTS",
+    "RESERVED_FIELDS",
+    "SIGNATURE_HEADER",
+    "EventParser",
+    "changes_from",
+    "delivery_id",
+    "field_ids",
+    "item_from_issue",
+    "parse_event",
+    "verify_request",
+]
+
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})", re.IGNORECASE)
-
-RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
-DEFAULT_FIELDS: Mapping[str, str] = {
-    "estimate": "customfield_10016",
-    "start_date": "customfield_10015",
-    "due_date": "duedate",
-}
-_PARENT_FIELDS = ("epic_link", "parent_link")
-# Changelog field ids/names (casefolded) -> common-model names; the tracker's field map
-# is consulted first. Server and older Cloud items carry only the display name.
-_SYSTEM_FIELDS: Mapping[str, str] = {
-    "status": "status",
-    "assignee": "assignee",
-    "reporter": "reporter",
-    "summary": "title",
-    "description": "description",
-    "labels": "labels",
-    "priority": "priority",
-    "issuetype": "type",
-    "resolution": "resolution",
-    "parent": "parent",
-    "issueparentassociation": "parent",
-    "epic link": "parent",
-    "parent link": "parent",
-    "link": "links",
-}
-# Display names Jira uses for the default estimate/start fields, for changelog items
-# without a fieldId; only applied while those fields keep their defaults.
-_DEFAULT_FIELD_NAMES = {
-    "estimate": ("story points", "story point estimate"),
-    "start_date": ("start date",),
-}
-_TYPES: Mapping[str, ItemType] = {
-    "initiative": ItemType.INITIATIVE,
-    "epic": ItemType.EPIC,
-    "feature": ItemType.FEATURE,
-    "story": ItemType.STORY,
-    "task": ItemType.TASK,
-    "bug": ItemType.BUG,
-    "sub-task": ItemType.SUBTASK,
-    "subtask": ItemType.SUBTASK,
-    "risk": ItemType.RISK,
-}
-_CATEGORIES: Mapping[str, StatusCategory] = {
-    "new": StatusCategory.TODO,
-    "indeterminate": StatusCategory.IN_PROGRESS,
-    "done": StatusCategory.DONE,
-}
 _COMMENT_TYPE_NAMES = frozenset(
     {"issue_commented", "issue_comment_edited", "issue_comment_deleted"}
 )
 _COMMENT_ISSUE_ID = re.compile(r"/issue/(\d+)/comment/")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 # --- request verification and identity ------------------------------------------------
@@ -146,60 +111,7 @@ def delivery_id(headers: Mapping[str, str], payload: Mapping[str, Any]) -> str |
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
-# --- small typed readers: wrong shapes become PayloadError, never KeyError -------------
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise PayloadError(f"{where} must be an object, not {type(value).__name__}")
-    return value
-
-
-def _text(value: Any, where: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    raise PayloadError(f"{where} must be a string, not {type(value).__name__}")
-
-
-def _person(value: Any, where: str) -> Person | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):  # very old Server payloads name users by login only
-        return Person(value, value)
-    user = _mapping(value, where)
-    ident = user.get("accountId") or user.get("name") or user.get("key")
-    name = user.get("displayName") or ident
-    if not name:
-        return None
-    return Person(str(name), None if ident is None else str(ident))
-
-
-def _number(value: Any) -> float | None:
-    value = plain_value(value)
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _date(value: Any) -> dt.date | None:
-    try:
-        return parse_date(plain_value(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _datetime(value: Any) -> dt.datetime | None:
-    try:
-        return parse_datetime(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
+# --- events ----------------------------------------------------------------------------
 
 
 def _occurred(payload: Mapping[str, Any]) -> dt.datetime | None:
@@ -209,188 +121,6 @@ def _occurred(payload: Mapping[str, Any]) -> dt.datetime | None:
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
         return _datetime(stamp)
     return None
-
-
-def _issue_ref(tracker: TrackerConfig, value: Any) -> str | None:
-    """An item key from an issue key, `{key: ...}` or Advanced Roadmaps `{data: {key}}`."""
-    if isinstance(value, Mapping):
-        value = value.get("key") or _mapping(value.get("data"), "parent link").get("key")
-    return f"{tracker.name}:{value}" if isinstance(value, str) and value else None
-
-
-# --- the issue -------------------------------------------------------------------------
-
-
-def field_ids(tracker: TrackerConfig) -> dict[str, str]:
-    """Common/custom name -> Jira field id: the documented defaults, then configuration."""
-    return {**DEFAULT_FIELDS, **dict(tracker.fields)}
-
-
-def _item_type(issuetype: Mapping[str, Any], tracker: TrackerConfig) -> ItemType:
-    name = (_text(issuetype.get("name"), "issuetype.name") or "").casefold()
-    overrides = {str(k).casefold(): str(v).casefold() for k, v in tracker.type_map.items()}
-    if name in overrides:
-        try:
-            return ItemType(overrides[name])
-        except ValueError:
-            log.warning("jira.config.bad_type_map", extra={"type_name": name})
-    if name in _TYPES:
-        return _TYPES[name]
-    return ItemType.SUBTASK if issuetype.get("subtask") is True else ItemType.OTHER
-
-
-def _status_category(
-    name: str, status: Mapping[str, Any], tracker: TrackerConfig
-) -> StatusCategory:
-    overrides = {str(k).casefold(): str(v) for k, v in tracker.state_map.items()}
-    if name.casefold() in overrides:
-        try:
-            return StatusCategory(overrides[name.casefold()])
-        except ValueError:
-            log.warning("jira.config.bad_state_map", extra={"status": name})
-    category = _mapping(status.get("statusCategory"), "status.statusCategory")
-    # Older Server payloads omit the category; the localised name is never guessed at.
-    return _CATEGORIES.get(str(category.get("key")), StatusCategory.TODO)
-
-
-def _links(value: Any, tracker: TrackerConfig) -> list[Link]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise PayloadError("fields.issuelinks must be a list")
-    links = []
-    for entry in value:
-        entry = _mapping(entry, "fields.issuelinks[]")
-        kind = _mapping(entry.get("type"), "issuelinks[].type")
-        for side, label in (("outwardIssue", "outward"), ("inwardIssue", "inward")):
-            other = _mapping(entry.get(side), f"issuelinks[].{side}")
-            if isinstance(other.get("key"), str):
-                name = kind.get(label) or kind.get("name") or label
-                links.append(Link(str(name), f"{tracker.name}:{other['key']}"))
-    return links
-
-
-def _site(issue: Mapping[str, Any], tracker: TrackerConfig) -> str | None:
-    if tracker.url:
-        return tracker.url.rstrip("/")
-    self_url = issue.get("self")
-    if isinstance(self_url, str) and "/rest/" in self_url:
-        return self_url.split("/rest/", 1)[0]
-    return None
-
-
-def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
-    """A `WorkItem` from a REST v2/v3 issue (the webhook `issue` has the same shape).
-
-    Fields the payload lacks keep their model defaults, so a slim issue (comment events)
-    still gives a usable, if partial, item. Raises `PayloadError` for wrong shapes."""
-    issue = _mapping(issue, "issue")
-    key = issue.get("key")
-    if not isinstance(key, str) or not key.strip():
-        raise PayloadError("issue has no key")
-    fields = _mapping(issue.get("fields"), "issue.fields")
-    ids = field_ids(tracker)
-    status = _mapping(fields.get("status"), "fields.status")
-    status_name = _text(status.get("name"), "fields.status.name") or ""
-    project = _mapping(fields.get("project"), "fields.project")
-    labels = [] if fields.get("labels") is None else fields["labels"]
-    if not isinstance(labels, list):
-        raise PayloadError("fields.labels must be a list")
-    parent = _issue_ref(tracker, _mapping(fields.get("parent"), "fields.parent").get("key"))
-    for name in _PARENT_FIELDS:
-        if parent is None and name in ids:
-            parent = _issue_ref(tracker, fields.get(ids[name]))
-    updated = _datetime(fields.get("updated"))
-    site = _site(issue, tracker)
-    return WorkItem(
-        key=f"{tracker.name}:{key}",
-        tracker=tracker.name,
-        native_id=key,
-        project=str(project.get("key") or key.rsplit("-", 1)[0]),
-        type=_item_type(_mapping(fields.get("issuetype"), "fields.issuetype"), tracker),
-        title=_text(fields.get("summary"), "fields.summary") or "",
-        status=status_name,
-        status_category=_status_category(status_name, status, tracker),
-        description=rich_text(fields.get("description")),
-        assignee=_person(fields.get("assignee"), "fields.assignee"),
-        reporter=_person(fields.get("reporter"), "fields.reporter"),
-        priority=_text(_mapping(fields.get("priority"), "fields.priority").get("name"), "priority"),
-        labels=tuple(str(label) for label in labels),
-        estimate=_number(fields.get(ids["estimate"])),
-        start_date=_date(fields.get(ids["start_date"])),
-        due_date=_date(fields.get(ids["due_date"])),
-        parent=parent,
-        links=tuple(_links(fields.get("issuelinks"), tracker)),
-        created=_datetime(fields.get("created")),
-        updated=updated,
-        status_changed=_datetime(fields.get("statuscategorychangedate")),
-        revision=(updated - _EPOCH) // dt.timedelta(milliseconds=1) if updated else 0,
-        url=f"{site}/browse/{key}" if site else None,
-        custom={
-            name: plain_value(fields.get(field_id))
-            for name, field_id in tracker.fields.items()
-            if name not in RESERVED_FIELDS
-        },
-    )
-
-
-# --- changelog -------------------------------------------------------------------------
-
-
-def _changelog_names(tracker: TrackerConfig) -> dict[str, str]:
-    names = dict(_SYSTEM_FIELDS)
-    for name, aliases in _DEFAULT_FIELD_NAMES.items():
-        if name not in tracker.fields:
-            names.update(dict.fromkeys(aliases, name))
-    for name, field_id in field_ids(tracker).items():
-        names[field_id.casefold()] = "parent" if name in _PARENT_FIELDS else name
-    return names
-
-
-def _change_value(field: str, raw: Any, shown: Any, tracker: TrackerConfig) -> Any:
-    if field == "labels":
-        return tuple(str(shown or "").split())
-    if field in ("assignee", "reporter"):
-        return _person({"accountId": raw, "displayName": shown}, field) if raw or shown else None
-    if field == "parent":
-        return _issue_ref(tracker, shown or raw)
-    if field in ("due_date", "start_date"):
-        return _date(raw) or _date(shown)
-    if field == "estimate":
-        number = _number(shown if shown is not None else raw)
-        return number if number is not None else shown
-    return shown if shown is not None else raw
-
-
-def changes_from(payload: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
-    """`FieldChange`s from `changelog.items`, under common-model names where they map."""
-    changelog = _mapping(payload.get("changelog"), "changelog")
-    items = [] if changelog.get("items") is None else changelog["items"]
-    if not isinstance(items, list):
-        raise PayloadError("changelog.items must be a list")
-    names = _changelog_names(tracker)
-    changes = []
-    for index, entry in enumerate(items):
-        entry = _mapping(entry, f"changelog.items[{index}]")
-        ident = entry.get("fieldId") or entry.get("field")
-        if not isinstance(ident, str):
-            raise PayloadError(f"changelog.items[{index}] names no field")
-        candidates = (entry.get("fieldId"), entry.get("field"))
-        field = next(
-            (
-                names[c.casefold()]
-                for c in candidates
-                if isinstance(c, str) and c.casefold() in names
-            ),
-            ident,
-        )
-        old = _change_value(field, entry.get("from"), entry.get("fromString"), tracker)
-        new = _change_value(field, entry.get("to"), entry.get("toString"), tracker)
-        changes.append(FieldChange(field, old, new))
-    return changes
-
-
-# --- events ----------------------------------------------------------------------------
 
 
 def _comment(value: Any) -> Comment | None:
