@@ -1,0 +1,239 @@
+"""Azure DevOps work items in their REST shape {id, rev, fields, relations, _links, url}
+as `WorkItem`s (the service hook `resource` / `resource.revision` are the same shape), and
+the readers the adapter shares: ids, identities, tags, types and states."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from config.settings import TrackerConfig
+from connector.errors import PayloadError
+from connector.html_text import html_to_text
+from connector.model import (
+    ItemType,
+    Link,
+    Person,
+    StatusCategory,
+    WorkItem,
+    parse_date,
+    parse_datetime,
+)
+
+# The adapter's logger, so log lines keep the source they had before this module split off.
+log = logging.getLogger("connector.azure_devops")
+
+HIERARCHY_REVERSE = "System.LinkTypes.Hierarchy-Reverse"  # "Parent" link
+
+# Work item type -> common type, for the Agile, Scrum, CMMI and Basic processes plus the
+# usual custom portfolio level. "Issue" is Basic's backlog item, so it is a story; Agile
+# teams that use "Issue" for impediments map it with `type_map: {issue: risk}`.
+DEFAULT_TYPES: dict[str, ItemType] = {
+    "initiative": ItemType.INITIATIVE,
+    "epic": ItemType.EPIC,
+    "feature": ItemType.FEATURE,
+    "user story": ItemType.STORY,
+    "product backlog item": ItemType.STORY,
+    "requirement": ItemType.STORY,
+    "issue": ItemType.STORY,
+    "task": ItemType.TASK,
+    "bug": ItemType.BUG,
+    "risk": ItemType.RISK,
+    "impediment": ItemType.RISK,
+}
+
+# State -> category for the four stock processes. States not listed (custom ones such as
+# "Blocked" or "In Review") count as in progress: inherited processes only let teams add
+# states to the Proposed, In Progress and Resolved categories, and most are in-flight.
+DEFAULT_STATES: dict[str, StatusCategory] = {
+    **dict.fromkeys(("new", "proposed", "to do", "approved", "design"), StatusCategory.TODO),
+    **dict.fromkeys(
+        ("active", "committed", "in progress", "doing", "resolved"), StatusCategory.IN_PROGRESS
+    ),
+    **dict.fromkeys(("closed", "done", "completed"), StatusCategory.DONE),
+    **dict.fromkeys(("removed", "cut"), StatusCategory.REMOVED),
+}
+
+RESERVED_FIELD_NAMES = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "estimate": ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort"),
+    "start_date": ("Microsoft.VSTS.Scheduling.StartDate",),
+    "due_date": ("Microsoft.VSTS.Scheduling.TargetDate", "Microsoft.VSTS.Scheduling.DueDate"),
+}
+_WORK_ITEM_URL = re.compile(r"/_apis/wit/workitems/(\d+)/?$", re.IGNORECASE)
+_NAME_AND_UNIQUE = re.compile(r"^(?P<name>.*?)\s*<(?P<unique>[^<>]+)>$")
+
+
+def _mapping(value: Any, where: str, *, required: bool = True) -> Mapping[str, Any] | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, Mapping):
+        raise PayloadError(f"{where} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _native_id(value: Any, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PayloadError(f"{where} must be a work item id, got {type(value).__name__}")
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
+        raise PayloadError(f"{where} must be a positive work item id, got {text!r}")
+    return str(int(text))
+
+
+def work_item_id_from_url(url: Any) -> str | None:
+    match = _WORK_ITEM_URL.search(str(url or ""))
+    return match.group(1) if match else None
+
+
+def person(value: Any) -> Person | None:
+    """Identity as newer payloads send it ({displayName, uniqueName, id}) or as older ones
+    do ("Name <unique>" or just a name)."""
+    if isinstance(value, Mapping):
+        name = value.get("displayName") or value.get("uniqueName")
+        return Person(str(name), value.get("uniqueName") or value.get("id")) if name else None
+    if isinstance(value, str) and value.strip():
+        match = _NAME_AND_UNIQUE.match(value.strip())
+        if match:
+            return Person(match["name"] or match["unique"], match["unique"])
+        return Person(value.strip())
+    return None
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    return tuple(tag.strip() for tag in str(value or "").split(";") if tag.strip())
+
+
+def _number(value: Any) -> float | None:
+    if value in (None, "") or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        log.warning("azure_devops.field.not_a_number", extra={"value": str(value)[:40]})
+        return None
+
+
+def item_type(name: Any, tracker: TrackerConfig) -> ItemType:
+    key = str(name or "").strip().casefold()
+    override = tracker.type_map.get(key) or tracker.type_map.get(str(name or ""))
+    if override:
+        try:
+            return ItemType(str(override).casefold())
+        except ValueError:
+            log.warning("azure_devops.type_map.invalid", extra={"type": key, "to": override})
+    return DEFAULT_TYPES.get(key, ItemType.OTHER)
+
+
+def status_category(state: Any, tracker: TrackerConfig) -> StatusCategory:
+    key = str(state or "").strip().casefold()
+    for name, category in tracker.state_map.items():
+        if name.casefold() == key:
+            return StatusCategory(category)
+    return DEFAULT_STATES.get(key, StatusCategory.IN_PROGRESS)
+
+
+def field_ids(tracker: TrackerConfig, name: str) -> tuple[str, ...]:
+    """Tracker field ids for a reserved name: the configured one, else the defaults."""
+    configured = tracker.fields.get(name)
+    return (configured,) if configured else DEFAULT_FIELDS.get(name, ())
+
+
+def _first(fields: Mapping[str, Any], ids: tuple[str, ...]) -> Any:
+    return next((fields[i] for i in ids if fields.get(i) not in (None, "")), None)
+
+
+def _parent_key(value: Any, tracker: TrackerConfig) -> str | None:
+    if value in (None, "", 0) or isinstance(value, bool):
+        return None
+    return f"{tracker.name}:{_native_id(value, 'System.Parent')}"
+
+
+def _links(relations: Any, where: str, tracker: TrackerConfig) -> list[tuple[str, Link]]:
+    """(rel, Link) for each relation; work item urls become item keys, others stay urls."""
+    if relations is None:
+        return []
+    if not isinstance(relations, list):
+        raise PayloadError(f"{where} must be a list, got {type(relations).__name__}")
+    out = []
+    for index, relation in enumerate(relations):
+        relation = _mapping(relation, f"{where}[{index}]")
+        attributes = relation.get("attributes")
+        name = attributes.get("name") if isinstance(attributes, Mapping) else None
+        rel = str(relation.get("rel") or name or "")
+        url = str(relation.get("url") or "")
+        native = work_item_id_from_url(url)
+        out.append((rel, Link(rel, f"{tracker.name}:{native}" if native else url)))
+    return out
+
+
+def item_from_work_item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
+    """A work item in its REST shape {id, rev, fields, relations, _links, url} -> WorkItem.
+    Raises `PayloadError` when it is not one (wrong types, a date that is not a date)."""
+    try:
+        return _item(wi, tracker)
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        if isinstance(exc, PayloadError):
+            raise
+        raise PayloadError(f"unusable work item ({type(exc).__name__}: {exc})") from None
+
+
+def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
+    wi = _mapping(wi, "work item")
+    native_id = _native_id(wi.get("id"), "work item id")
+    fields = _mapping(wi.get("fields"), "work item fields")
+    relations = _links(wi.get("relations"), "work item relations", tracker)
+    parent = _parent_key(fields.get("System.Parent"), tracker) or next(
+        (link.key for rel, link in relations if rel == HIERARCHY_REVERSE), None
+    )
+    project = str(fields.get("System.TeamProject") or tracker.project or "")
+    state = str(fields.get("System.State") or "")
+    links = wi.get("_links")
+    html = links.get("html") if isinstance(links, Mapping) else None
+    url = html.get("href") if isinstance(html, Mapping) else None
+    if not url and tracker.url and project:
+        url = f"{tracker.url.rstrip('/')}/{quote(project)}/_workitems/edit/{native_id}"
+    # Bugs keep their narrative in Repro Steps rather than Description.
+    description = fields.get("System.Description") or fields.get("Microsoft.VSTS.TCM.ReproSteps")
+    rev = wi.get("rev", fields.get("System.Rev"))
+    priority = fields.get("Microsoft.VSTS.Common.Priority")
+    custom = {
+        name: _plain(fields.get(field_id))
+        for name, field_id in tracker.fields.items()
+        if name not in RESERVED_FIELD_NAMES
+    }
+    return WorkItem(
+        key=f"{tracker.name}:{native_id}",
+        tracker=tracker.name,
+        native_id=native_id,
+        project=project,
+        type=item_type(fields.get("System.WorkItemType"), tracker),
+        title=str(fields.get("System.Title") or ""),
+        status=state,
+        status_category=status_category(state, tracker),
+        description=html_to_text(str(description)) if description else "",
+        assignee=person(fields.get("System.AssignedTo")),
+        reporter=person(fields.get("System.CreatedBy")),
+        priority=None if priority in (None, "") else str(priority),
+        labels=tags(fields.get("System.Tags")),
+        estimate=_number(_first(fields, field_ids(tracker, "estimate"))),
+        start_date=parse_date(_first(fields, field_ids(tracker, "start_date"))),
+        due_date=parse_date(_first(fields, field_ids(tracker, "due_date"))),
+        parent=parent,
+        links=tuple(link for rel, link in relations if rel != HIERARCHY_REVERSE),
+        created=parse_datetime(fields.get("System.CreatedDate")),
+        updated=parse_datetime(fields.get("System.ChangedDate")),
+        status_changed=parse_datetime(fields.get("Microsoft.VSTS.Common.StateChangeDate")),
+        revision=int(rev or 0),
+        url=url,
+        custom=custom,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Identity values in custom fields become display names; others pass through."""
+    found = person(value) if isinstance(value, Mapping) else None
+    return found.display_name if found else value
