@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
 
     evaluate = sub.add_parser("evaluate", help="evaluate one webhook payload offline, print JSON")
-    evaluate.add_argument("--rules", required=True, action="append", metavar="PATH")
+    evaluate.add_argument(
+        "--rules", required=True, action="append", metavar="PATH", help="rules file or folder"
+    )
     evaluate.add_argument("--tracker", required=True, choices=("jira", "azure-devops"))
     evaluate.add_argument(
         "--payload", required=True, metavar="FILE", help="payload file, - for stdin"
@@ -75,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="dry-run the rules over existing tracker items")
     config_arg(audit)
-    audit.add_argument("--tracker", required=True, metavar="NAME")
-    audit.add_argument("--query", required=True, metavar="JQL_OR_WIQL")
+    audit.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
+    audit.add_argument("--query", required=True, metavar="JQL_OR_WIQL", help="which items")
     audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
     audit.add_argument("--apply", action="store_true", help="also write back to the tracker")
     audit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -92,8 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     register = sub.add_parser("register", help="create the tracker's webhook subscriptions")
     config_arg(register)
-    register.add_argument("--tracker", required=True, metavar="NAME")
-    register.add_argument("--url", required=True, metavar="PUBLIC_URL")
+    register.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
+    register.add_argument(
+        "--url",
+        required=True,
+        metavar="PUBLIC_URL",
+        help="where the tracker reaches this service, e.g. https://pmo.example.com",
+    )
     return parser
 
 
