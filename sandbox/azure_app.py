@@ -17,6 +17,7 @@ from sandbox.azure_hooks import register_hook_routes
 from sandbox.azure_locations import resource_areas, resource_locations
 from sandbox.azure_render import comment_json, work_item_json
 from sandbox.azure_state import AzureState, ado_time
+from sandbox.faults import Faults
 from sandbox.queries import QueryError
 from sandbox.validation import parse_authorization
 from sandbox.webhooks import WebhookSender
@@ -69,7 +70,13 @@ def create_azure_app(
     state.organization = organization
     sender = sender or WebhookSender()
     calls: Counter[tuple[str, str]] = Counter()
-    app.extensions["sandbox"] = {"state": state, "sender": sender, "calls": calls}
+    faults = Faults()
+    app.extensions["sandbox"] = {
+        "state": state,
+        "sender": sender,
+        "calls": calls,
+        "faults": faults,
+    }
     state.subscribe(AzureWebhookEmitter(state, sender, webhook_url, webhook_secret))
 
     @app.before_request
@@ -77,6 +84,11 @@ def create_azure_app(
         if state.base_url == "http://localhost":
             state.base_url = request.host_url.rstrip("/")
         calls[(request.method, request.url_rule.rule if request.url_rule else request.path)] += 1
+        g.call, refused = faults.arrive(request.method, request.path)
+        if refused is not None:
+            status, headers = refused
+            err = AzureError(status, f"Sandbox fault: HTTP {status}", "SandboxFaultException")
+            return jsonify(err.body()), status, headers
         org = (request.view_args or {}).get("org")
         if org is not None and org.lower() != organization.lower():
             raise AzureError(
@@ -102,6 +114,7 @@ def create_azure_app(
             or "sandbox-user@example.com"
         )
         state.identity(g.actor)
+        g.call.actor = g.actor
         if request.method not in ("GET", "HEAD", "OPTIONS") and not _api_version():
             # GET without a version gets the latest released one; writes must say
             raise AzureError(
@@ -113,6 +126,12 @@ def create_azure_app(
                 "VssVersionNotSpecifiedException",
                 WEB_API.format("VssVersionNotSpecifiedException"),
             )
+
+    @app.after_request
+    def log_status(response):
+        if "call" in g:
+            g.call.status = response.status_code
+        return response
 
     @app.errorhandler(AzureError)
     def azure_error(exc: AzureError):

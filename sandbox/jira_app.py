@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.faults import Faults
 from sandbox.jira_catalog import FIELDS, ISSUE_TYPES, TRANSITIONS, field_json
 from sandbox.jira_events import JiraWebhookEmitter
 from sandbox.jira_render import (
@@ -66,7 +67,13 @@ def create_jira_app(
     app = Flask("sandbox.jira")
     sender = sender or WebhookSender()
     calls: Counter[tuple[str, str]] = Counter()
-    app.extensions["sandbox"] = {"state": state, "sender": sender, "calls": calls}
+    faults = Faults()
+    app.extensions["sandbox"] = {
+        "state": state,
+        "sender": sender,
+        "calls": calls,
+        "faults": faults,
+    }
     state.subscribe(JiraWebhookEmitter(state, sender, webhook_url, webhook_secret))
     versions = '<any("2", "3"):version>' if deployment == "cloud" else '<any("2"):version>'
     api = f"/rest/api/{versions}"
@@ -77,14 +84,26 @@ def create_jira_app(
             state.base_url = request.host_url.rstrip("/")
         rule = request.url_rule.rule if request.url_rule else request.path
         calls[(request.method, rule)] += 1
+        g.call, refused = faults.arrive(request.method, request.path)
+        if refused is not None:
+            status, headers = refused
+            response = jira_error(status, f"Sandbox fault: HTTP {status}")
+            return response[0], status, headers
         creds = parse_authorization(request.headers.get("Authorization"))
         if creds is None:
             return jira_error(
                 401, "You are not authenticated. Authentication required to perform this operation."
             )
         g.actor = creds.user or state.bearer_tokens.get(creds.secret, "bearer-user")
+        g.call.actor = g.actor
         state.user(g.actor)
         g.api = int((request.view_args or {}).get("version", 2))
+
+    @app.after_request
+    def log_status(response):
+        if "call" in g:
+            g.call.status = response.status_code
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
+from sandbox.faults import Call, Faults
 from sandbox.jira_app import create_jira_app
 from sandbox.jira_state import JiraState
 
@@ -100,6 +101,29 @@ class Sandbox:
             for (method, rule), count in app.extensions["sandbox"]["calls"].items():
                 out[(tracker, method, route_label(rule))] += count
         return out
+
+    def faults(self, tracker: str | None = None) -> list[Faults]:
+        """The fault switches of one tracker ("jira", "azure-devops") or of both."""
+        apps = {"jira": self.jira_app, "azure-devops": self.azure_app}
+        names = [tracker] if tracker else list(apps)
+        return [apps[name].extensions["sandbox"]["faults"] for name in names]
+
+    def outage(self, seconds: float, status: int = 503, tracker: str | None = None) -> None:
+        for faults in self.faults(tracker):
+            faults.outage(seconds, status)
+
+    def throttle(self, count: int, retry_after: float, tracker: str | None = None) -> None:
+        for faults in self.faults(tracker):
+            faults.throttle(count, retry_after)
+
+    def request_log(self) -> list[tuple[str, Call]]:
+        """Every API call both trackers received, as (tracker, call), by arrival time."""
+        out = [
+            (name, call)
+            for name in ("jira", "azure-devops")
+            for call in self.faults(name)[0].calls()
+        ]
+        return sorted(out, key=lambda pair: pair[1].time)
 
     def stop(self) -> None:
         for sender in self.senders():
