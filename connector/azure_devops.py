@@ -44,6 +44,7 @@ from connector.azure_devops_item import (
     person,
     status_category,
     tags,
+    work_item_date,
     work_item_id_from_url,
 )
 from connector.errors import PayloadError
@@ -72,6 +73,7 @@ __all__ = [
     "status_category",
     "tags",
     "verify_request",
+    "work_item_date",
     "work_item_id_from_url",
 ]
 

@@ -17,9 +17,10 @@ from connector.azure_devops_item import (
     item_type,
     person,
     tags,
+    work_item_date,
 )
 from connector.html_text import html_to_text
-from connector.model import FieldChange, parse_date
+from connector.model import FieldChange
 
 COMMON_FIELDS = {
     "System.State": "status",
@@ -63,8 +64,8 @@ def change_value(name: str, value: Any, tracker: TrackerConfig) -> Any:
         "type": lambda v: None if v in (None, "") else item_type(v, tracker),
         "description": lambda v: html_to_text(str(v)) if v else "",
         "estimate": _number,
-        "start_date": parse_date,
-        "due_date": parse_date,
+        "start_date": work_item_date,
+        "due_date": work_item_date,
         "priority": lambda v: None if v in (None, "") else str(v),
     }
     convert = converters.get(name)

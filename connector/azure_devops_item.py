@@ -4,6 +4,7 @@ the readers the adapter shares: ids, identities, tags, types and states."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
@@ -105,6 +106,28 @@ def person(value: Any) -> Person | None:
 
 def tags(value: Any) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in str(value or "").split(";") if tag.strip())
+
+
+def work_item_date(value: Any) -> dt.date | None:
+    """The calendar day of a date-only field (Start Date, Target Date, Due Date).
+
+    Azure DevOps stores such a day as the UTC instant of midnight in the time zone of the
+    user who set it: 28 June set two hours ahead of UTC arrives as 2024-06-27T22:00:00Z,
+    which cutting the time off would read as the 27th. Local midnight falls somewhere from
+    12:00 UTC on the same day (UTC-12) to 10:00 UTC on the day before (UTC+14), so an
+    instant at or after 12:00 UTC is read as the next day and one before it as the same
+    day. The two ranges overlap from 10:00 to 12:00 UTC, where the instant alone cannot
+    tell: there the cut favours UTC-10 and UTC-11 (Hawaii, American Samoa), and midnight
+    in UTC+13/+14 (New Zealand daylight time, Samoa, Tonga, Kiribati) reads a day early.
+    """
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and len(value.strip()) > 10):
+        try:
+            instant = parse_datetime(value).astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            return parse_date(value)  # not a timestamp: read it as before, or refuse it
+        day = instant.date()
+        return day + dt.timedelta(days=1) if instant.hour >= 12 and day < dt.date.max else day
+    return parse_date(value)
 
 
 def _number(value: Any) -> float | None:
@@ -220,8 +243,8 @@ def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
         priority=None if priority in (None, "") else str(priority),
         labels=tags(fields.get("System.Tags")),
         estimate=_number(_first(fields, field_ids(tracker, "estimate"))),
-        start_date=parse_date(_first(fields, field_ids(tracker, "start_date"))),
-        due_date=parse_date(_first(fields, field_ids(tracker, "due_date"))),
+        start_date=work_item_date(_first(fields, field_ids(tracker, "start_date"))),
+        due_date=work_item_date(_first(fields, field_ids(tracker, "due_date"))),
         parent=parent,
         links=tuple(link for rel, link in relations if rel != HIERARCHY_REVERSE),
         created=parse_datetime(fields.get("System.CreatedDate")),
