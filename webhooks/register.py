@@ -6,64 +6,51 @@ subscription the outcome is one of: created, updated (settings differed, or it w
 disabled), unchanged. Extra copies at our URL would deliver every event twice, so they
 are removed.
 
-Neither tracker hands a secret back once stored, so a changed secret could not be seen.
-A fingerprint of it (HMAC-SHA256 keyed by the secret over a fixed label, 12 hex digits;
-it tells two secrets apart and reveals nothing usable about either) is kept where the
-tracker echoes it: the Jira webhook's name and the Azure DevOps Basic-auth user name,
-which the service ignores when it checks the password.
-
-Clients reuse the write-back clients' construction (timeouts, library retries off) and
-their one error translation, by extending them with the registration calls.
+The tracker-side calls (Jira admin webhooks, Azure DevOps service hook subscriptions) and
+the secret fingerprint live in `webhooks.register_admin`; their public names are
+importable from here as before.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
-import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator, Mapping
 from urllib.parse import quote, urlsplit
 
-from azure.devops.v7_1.core.core_client import CoreClient
-from azure.devops.v7_1.service_hooks.models import Subscription
-from azure.devops.v7_1.service_hooks.service_hooks_client import ServiceHooksClient
-from msrest.authentication import BasicAuthentication
-
 from config.settings import ConfigError, TrackerConfig, load_settings
-from connector.azure_client import AzureDevOpsClient
-from connector.clients import DEFAULT_TIMEOUT, error_for_status
+from connector.clients import DEFAULT_TIMEOUT
 from connector.errors import TrackerError
-from connector.jira_client import JiraClient
+from webhooks.register_admin import (
+    ADO_ACTIVE,
+    ADO_SERVER_INPUTS,
+    FINGERPRINT_LABEL,
+    JIRA_ADMIN_BASE,
+    JQL_FILTER,
+    AzureHooksAdmin,
+    JiraWebhookAdmin,
+    Outcome,
+    secret_fingerprint,
+)
+
+__all__ = [
+    "ADO_ACTIVE",
+    "ADO_SERVER_INPUTS",
+    "FINGERPRINT_LABEL",
+    "JIRA_ADMIN_BASE",
+    "JQL_FILTER",
+    "AzureHooksAdmin",
+    "JiraWebhookAdmin",
+    "Outcome",
+    "check_config",
+    "register",
+    "register_command",
+    "secret_fingerprint",
+    "webhook_url",
+]
 
 log = logging.getLogger(__name__)
-
-FINGERPRINT_LABEL = b"pmo-bridge webhook secret fingerprint v1"
-JIRA_ADMIN_BASE = "{server}/rest/webhooks/1.0/{path}"
-JQL_FILTER = "issue-related-events-section"
-# Inputs Azure DevOps adds to a subscription itself; they say nothing about our settings.
-ADO_SERVER_INPUTS = frozenset({"tfsSubscriptionId"})
-ADO_ACTIVE = frozenset({"enabled", "onProbation"})
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: str  # created | updated | unchanged | removed
-    subject: str  # what it is, e.g. "jira webhook 'pmo-bridge jira'" or "workitem.created"
-    target: str
-    ident: str | None = None
-
-    def line(self) -> str:
-        ident = f" (id {self.ident})" if self.ident else ""
-        return f"{self.action:<9} {self.subject} -> {self.target}{ident}"
-
-
-def secret_fingerprint(secret: str) -> str:
-    return hmac.new(secret.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:12]
 
 
 def webhook_url(public_url: str, tracker_name: str) -> str:
@@ -141,215 +128,3 @@ def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"tracker {tracker.name!r}: no API token ({name} is not set)")
     if tracker.kind == "azure-devops" and not tracker.project:
         raise ConfigError(f"tracker {tracker.name!r}: set `project` to register service hooks")
-
-
-def _same_url(a: str | None, b: str) -> bool:
-    return (a or "").rstrip("/") == b.rstrip("/")
-
-
-# -- Jira ---------------------------------------------------------------------------------
-
-
-class JiraWebhookAdmin(JiraClient):
-    """Jira admin webhooks (`/rest/webhooks/1.0/webhook`, Server/Data Center, and Cloud
-    with an administrator's basic auth; Cloud's `/rest/api/3/webhook` is for Connect and
-    OAuth apps only). The resource documents list, create, read and delete, not update,
-    so a webhook that differs is replaced: the new one first, so no event goes missing."""
-
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
-        from connector.jira import EVENT_PARSERS
-
-        name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
-        wanted: dict[str, Any] = {
-            "name": name,
-            "url": target,
-            "events": list(EVENT_PARSERS),
-            "filters": {JQL_FILTER: ""},
-            "excludeBody": False,
-        }
-        ours = [h for h in self.list_webhooks() if _same_url(h.get("url"), target)]
-        keep = next((h for h in ours if _jira_matches(h, wanted)), None)
-        subject = f"jira webhook {name!r}"
-        if keep is None:
-            created = self.create_webhook({**wanted, **({"secret": secret} if secret else {})})
-            for hook in ours:  # replaced: removed only once the new one exists
-                self.delete_webhook(_jira_id(hook))
-            yield Outcome("updated" if ours else "created", subject, target, _jira_id(created))
-            return
-        yield Outcome("unchanged", subject, target, _jira_id(keep))
-        for hook in ours:
-            if hook is not keep:
-                self.delete_webhook(_jira_id(hook))
-                yield Outcome("removed", f"duplicate {hook.get('name')!r}", target, _jira_id(hook))
-
-    def list_webhooks(self) -> list[dict[str, Any]]:
-        """GET /rest/webhooks/1.0/webhook"""
-        with self._calling("list_webhooks"):
-            response = self._jira._session.get(self._admin_url("webhook"))
-            hooks = json.loads(response.text)
-        if not isinstance(hooks, list):
-            raise error_for_status(502, {}, "jira list_webhooks: answer is not a list")
-        return [h for h in hooks if isinstance(h, dict)]
-
-    def create_webhook(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST /rest/webhooks/1.0/webhook  {name, url, events, filters, excludeBody, secret}"""
-        with self._calling("create_webhook", write=True):
-            response = self._jira._session.post(self._admin_url("webhook"), data=json.dumps(body))
-            created = json.loads(response.text) if response.text.strip() else {}
-        return created if isinstance(created, dict) else {}
-
-    def delete_webhook(self, hook_id: str | None) -> None:
-        """DELETE /rest/webhooks/1.0/webhook/{id}"""
-        if not hook_id:
-            raise error_for_status(502, {}, "jira delete_webhook: listed webhook has no id")
-        with self._calling("delete_webhook", write=True):
-            self._jira._session.delete(self._admin_url(f"webhook/{quote(hook_id, safe='')}"))
-
-    def _admin_url(self, path: str) -> str:
-        return self._jira._get_url(path, base=JIRA_ADMIN_BASE)
-
-
-def _jira_id(hook: Mapping[str, Any]) -> str | None:
-    """Jira lists admin webhooks by `self` link (…/webhook/{id}); some answers add `id`."""
-    if hook.get("id") is not None:
-        return str(hook["id"])
-    link = str(hook.get("self") or "").rstrip("/")
-    if "/webhook/" not in link:
-        return None
-    return link.rsplit("/", 1)[-1] or None
-
-
-def _jira_matches(hook: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    filters = hook.get("filters") if isinstance(hook.get("filters"), Mapping) else {}
-    return (
-        hook.get("name") == wanted["name"]
-        and set(hook.get("events") or ()) == set(wanted["events"])
-        and not (filters.get(JQL_FILTER) or "").strip()
-        and not hook.get("excludeBody")
-        and hook.get("enabled", True) is not False
-    )
-
-
-# -- Azure DevOps -------------------------------------------------------------------------
-
-
-class AzureHooksAdmin(AzureDevOpsClient):
-    """Service hook subscriptions (webHooks consumer, httpRequest action) for the
-    configured project, one per work item event the adapter parses."""
-
-    def __init__(
-        self,
-        tracker: TrackerConfig,
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        environ: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(tracker, timeout=timeout, environ=environ)
-        _, token = tracker.credentials(environ)
-        creds = BasicAuthentication("", token or "")
-        self._hooks = ServiceHooksClient(base_url=tracker.url, creds=creds)
-        self._core = CoreClient(base_url=tracker.url, creds=creds)
-        for client in (self._hooks, self._core):
-            self._configure(client.config, timeout)
-
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
-        from connector.azure_devops import EVENT_PARSERS
-
-        project_id = self.project_id(str(self.tracker.project))
-        consumer = {
-            "url": target,
-            "resourceDetailsToSend": "all",
-            "messagesToSend": "none",
-            "detailedMessagesToSend": "none",
-        }
-        if secret:
-            consumer["basicAuthUsername"] = f"pmo-bridge-{secret_fingerprint(secret)}"
-            consumer["basicAuthPassword"] = secret
-        ours = [
-            s
-            for s in self.list_subscriptions()
-            if _same_url((s.consumer_inputs or {}).get("url"), target)
-        ]
-        for event_type in EVENT_PARSERS:
-            wanted = Subscription(
-                publisher_id="tfs",
-                event_type=event_type,
-                resource_version="1.0",
-                consumer_id="webHooks",
-                consumer_action_id="httpRequest",
-                publisher_inputs={"projectId": project_id},
-                consumer_inputs=dict(consumer),
-            )
-            same_event = [s for s in ours if s.event_type == event_type]
-            keep = next((s for s in same_event if _ado_matches(s, wanted)), None)
-            if keep is None and same_event:
-                keep = same_event[0]
-                wanted.status = "enabled"
-                self.replace_subscription(wanted, keep.id)
-                yield Outcome("updated", event_type, target, keep.id)
-            elif keep is None:
-                created = self.create_subscription(wanted)
-                yield Outcome("created", event_type, target, created.id)
-            else:
-                yield Outcome("unchanged", event_type, target, keep.id)
-            for extra in same_event:
-                if extra is not keep:
-                    self.delete_subscription(extra.id)
-                    yield Outcome("removed", f"duplicate {event_type}", target, extra.id)
-
-    def project_id(self, name: str) -> str:
-        """GET {org}/_apis/projects/{name}"""
-        with self._calling("get_project", name):
-            project = self._core.get_project(name)
-        return str(project.id)
-
-    def list_subscriptions(self) -> list[Subscription]:
-        """GET {org}/_apis/hooks/subscriptions?publisherId=tfs&consumerId=webHooks
-        &consumerActionId=httpRequest"""
-        with self._calling("list_subscriptions"):
-            subs = self._hooks.list_subscriptions(
-                publisher_id="tfs", consumer_id="webHooks", consumer_action_id="httpRequest"
-            )
-        return list(subs or [])
-
-    def create_subscription(self, subscription: Subscription) -> Subscription:
-        """POST {org}/_apis/hooks/subscriptions"""
-        with self._calling("create_subscription"):
-            return self._hooks.create_subscription(subscription)
-
-    def replace_subscription(self, subscription: Subscription, subscription_id: str) -> None:
-        """PUT {org}/_apis/hooks/subscriptions/{id}"""
-        with self._calling("replace_subscription", subscription_id):
-            self._hooks.replace_subscription(subscription, subscription_id)
-
-    def delete_subscription(self, subscription_id: str) -> None:
-        """DELETE {org}/_apis/hooks/subscriptions/{id}"""
-        with self._calling("delete_subscription", subscription_id):
-            self._hooks.delete_subscription(subscription_id)
-
-
-def _inputs_match(
-    have: Mapping[str, str] | None, want: Mapping[str, str], skip: Iterable[str]
-) -> bool:
-    """Every input we set has our value and no other input is set. A secret comes back
-    masked, so for it only "set or not" is compared."""
-    have = dict(have or {})
-    for key in set(have) | set(want):
-        if key in skip:
-            continue
-        if key == "basicAuthPassword":
-            if bool(have.get(key)) != bool(want.get(key)):
-                return False
-        elif (have.get(key) or "") != (want.get(key) or ""):
-            return False
-    return True
-
-
-def _ado_matches(have: Subscription, want: Subscription) -> bool:
-    return (
-        have.publisher_id == want.publisher_id
-        and (have.resource_version or "1.0") == want.resource_version
-        and str(have.status or "enabled") in ADO_ACTIVE
-        and _inputs_match(have.publisher_inputs, want.publisher_inputs, ADO_SERVER_INPUTS)
-        and _inputs_match(have.consumer_inputs, want.consumer_inputs, ())
-    )
