@@ -1,0 +1,160 @@
+"""Jira sandbox routes for issues: read, edit, delete, create, transitions and search
+(`/rest/api/{2,3}/...`; the enhanced `/rest/api/3/search/jql` on Cloud only)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+
+from sandbox.jira_catalog import ISSUE_TYPES, TRANSITIONS
+from sandbox.jira_http import fields_param, jira_error, request_body
+from sandbox.jira_render import issue_json, status_json
+from sandbox.jira_state import JiraState
+
+
+def register_issue_routes(app: Flask, state: JiraState, api: str) -> None:
+    @app.get(f"{api}/issue/<id_or_key>")
+    def get_issue(version: str, id_or_key: str):
+        with state.lock:
+            issue = state.get(id_or_key)
+            return jsonify(
+                issue_json(state, issue, g.api, fields_param(request.args.get("fields")))
+            )
+
+    @app.put(f"{api}/issue/<id_or_key>")
+    def edit_issue(version: str, id_or_key: str):
+        body = request_body()
+        state.update_issue(
+            id_or_key,
+            actor=g.actor,
+            fields=body.get("fields"),
+            update=body.get("update"),
+            api_version=g.api,
+        )
+        if request.args.get("returnIssue", "").lower() == "true":
+            return jsonify(issue_json(state, state.get(id_or_key), g.api))
+        return "", 204
+
+    @app.delete(f"{api}/issue/<id_or_key>")
+    def delete_issue(version: str, id_or_key: str):
+        state.delete_issue(id_or_key, actor=g.actor)
+        return "", 204
+
+    @app.post(f"{api}/issue")
+    def create_issue(version: str):
+        fields = dict(request_body().get("fields") or {})
+        project_ref = fields.pop("project", None) or {}
+        type_ref = fields.pop("issuetype", None) or {}
+        summary = fields.pop("summary", None)
+        project_key = next(
+            (
+                p["key"]
+                for p in state.projects.values()
+                if project_ref.get("key") == p["key"] or str(project_ref.get("id")) == p["id"]
+            ),
+            "",
+        )
+        type_name = type_ref.get("name") or next(
+            (n for n, meta in ISSUE_TYPES.items() if meta[0] == str(type_ref.get("id"))), ""
+        )
+        issue = state.create_issue(
+            project_key, type_name, summary, actor=g.actor, fields=fields, api_version=g.api
+        )
+        return jsonify(
+            {
+                "id": str(issue.id),
+                "key": issue.key,
+                "self": f"{state.base_url}/rest/api/{g.api}/issue/{issue.id}",
+            }
+        ), 201
+
+    @app.get(f"{api}/issue/<id_or_key>/transitions")
+    def transitions(version: str, id_or_key: str):
+        current = state.get(id_or_key).fields["status"]
+        return jsonify(
+            {
+                "expand": "transitions",
+                "transitions": [
+                    {
+                        "id": tid,
+                        "name": name,
+                        "to": status_json(state, name, g.api),
+                        "hasScreen": False,
+                        "isGlobal": True,
+                        "isInitial": False,
+                        "isAvailable": True,
+                        "isConditional": False,
+                        "isLooped": False,
+                    }
+                    for tid, name in TRANSITIONS.items()
+                    if name != current
+                ],
+            }
+        )
+
+    @app.post(f"{api}/issue/<id_or_key>/transitions")
+    def do_transition(version: str, id_or_key: str):
+        body = request_body()
+        transition = (body.get("transition") or {}).get("id")
+        if transition is None:
+            return jira_error(400, "Missing 'transition' identifier")
+        state.get(id_or_key)
+        state.transition(
+            id_or_key, str(transition), actor=g.actor, fields=body.get("fields"), api_version=g.api
+        )
+        return "", 204
+
+
+def register_search_routes(app: Flask, state: JiraState, api: str, *, cloud: bool) -> None:
+    def _search_args() -> dict[str, Any]:
+        if request.method == "POST":
+            return request_body()
+        args: dict[str, Any] = dict(request.args)
+        return args
+
+    @app.route(f"{api}/search", methods=["GET", "POST"])
+    def search(version: str):
+        args = _search_args()
+        start = int(args.get("startAt") or 0)
+        size = max(0, min(int(args.get("maxResults") or 50), 100))
+        with state.lock:
+            found = state.search(args.get("jql"))
+            wanted = fields_param(args.get("fields"))
+            issues = [issue_json(state, i, g.api, wanted) for i in found[start : start + size]]
+        return jsonify(
+            {
+                "expand": "schema,names",
+                "startAt": start,
+                "maxResults": size,
+                "total": len(found),
+                "issues": issues,
+            }
+        )
+
+    if cloud:
+
+        @app.route("/rest/api/3/search/jql", methods=["GET", "POST"])
+        def search_jql():
+            args = _search_args()
+            token = args.get("nextPageToken")
+            try:
+                start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
+            except ValueError:
+                return jira_error(400, "The provided next page token is invalid or expired.")
+            size = max(1, min(int(args.get("maxResults") or 50), 100))
+            with state.lock:
+                found = state.search(args.get("jql"))
+                wanted = fields_param(args.get("fields"))
+                page = found[start : start + size]
+                # the enhanced search returns only ids unless fields are asked for
+                issues = (
+                    [issue_json(state, i, 3, wanted) for i in page]
+                    if wanted
+                    else [{"id": str(i.id)} for i in page]
+                )
+            out: dict[str, Any] = {"issues": issues, "isLast": start + size >= len(found)}
+            if not out["isLast"]:
+                out["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+            return jsonify(out)
