@@ -119,7 +119,7 @@ class Store(ItemStore, FindingStore, RollupStore):
                 .on_conflict_do_nothing(index_elements=["tracker", "delivery_id"])
                 .returning(DeliveryRow.id)
             )
-        with self._write_engine.begin() as conn:
+        with self._writing(), self._write_engine.begin() as conn:
             row_id = conn.execute(self._insert_delivery, values).scalar()
         if row_id is None:
             log.info(
