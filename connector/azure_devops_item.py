@@ -108,17 +108,20 @@ def tags(value: Any) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in str(value or "").split(";") if tag.strip())
 
 
+NEXT_DAY_FROM_UTC_HOUR = 11
+
+
 def work_item_date(value: Any) -> dt.date | None:
     """The calendar day of a date-only field (Start Date, Target Date, Due Date).
 
     Azure DevOps stores such a day as the UTC instant of midnight in the time zone of the
     user who set it: 28 June set two hours ahead of UTC arrives as 2024-06-27T22:00:00Z,
     which cutting the time off would read as the 27th. Local midnight falls somewhere from
-    12:00 UTC on the same day (UTC-12) to 10:00 UTC on the day before (UTC+14), so an
-    instant at or after 12:00 UTC is read as the next day and one before it as the same
-    day. The two ranges overlap from 10:00 to 12:00 UTC, where the instant alone cannot
-    tell: there the cut favours UTC-10 and UTC-11 (Hawaii, American Samoa), and midnight
-    in UTC+13/+14 (New Zealand daylight time, Samoa, Tonga, Kiribati) reads a day early.
+    12:00 UTC on the same day (UTC-12) to 10:00 UTC on the day before (UTC+14), so no cut
+    is right everywhere. An instant at or after 11:00 UTC is read as the next day, before
+    it as the same day: right from UTC-10 (Hawaii) to UTC+13 (New Zealand daylight time,
+    Tonga, Samoa), where nearly every team works; wrong only for UTC-11/-12 (American
+    Samoa, Niue) and UTC+14 (Kiribati's Line Islands).
     """
     if isinstance(value, dt.datetime) or (isinstance(value, str) and len(value.strip()) > 10):
         try:
@@ -126,7 +129,11 @@ def work_item_date(value: Any) -> dt.date | None:
         except (ValueError, OverflowError):
             return parse_date(value)  # not a timestamp: read it as before, or refuse it
         day = instant.date()
-        return day + dt.timedelta(days=1) if instant.hour >= 12 and day < dt.date.max else day
+        return (
+            day + dt.timedelta(days=1)
+            if instant.hour >= NEXT_DAY_FROM_UTC_HOUR and day < dt.date.max
+            else day
+        )
     return parse_date(value)
 
 

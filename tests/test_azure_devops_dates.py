@@ -30,15 +30,16 @@ D = dt.date
         ("2024-06-27T18:30:00Z", D(2024, 6, 28)),  # UTC+5:30, India
         ("2024-06-27T15:00:00Z", D(2024, 6, 28)),  # UTC+9, Tokyo
         ("2024-06-27T14:00:00Z", D(2024, 6, 28)),  # UTC+10, Sydney in winter
-        ("2024-06-27T12:00:00Z", D(2024, 6, 28)),  # UTC+12, Auckland in winter: the cut
-        ("2024-06-27T11:59:59Z", D(2024, 6, 27)),  # just before the cut
+        ("2024-06-27T12:00:00Z", D(2024, 6, 28)),  # UTC+12, Auckland in winter
+        ("2024-06-27T11:00:00Z", D(2024, 6, 28)),  # UTC+13, Auckland in summer: the cut
+        ("2024-06-27T10:59:59Z", D(2024, 6, 27)),  # just before the cut
         ("2024-06-28T04:00:00Z", D(2024, 6, 28)),  # UTC-4, New York in summer
         ("2024-06-28T07:00:00Z", D(2024, 6, 28)),  # UTC-7, San Francisco in summer
         ("2024-06-28T09:30:00Z", D(2024, 6, 28)),  # UTC-9:30, Marquesas
         ("2024-06-28T10:00:00Z", D(2024, 6, 28)),  # UTC-10, Hawaii
-        # UTC-11 (American Samoa) on the 28th; the same instant is midnight of the 29th in
-        # UTC+13 (Tonga, New Zealand in summer), which the instant alone cannot tell apart.
-        ("2024-06-28T11:00:00Z", D(2024, 6, 28)),
+        # UTC+13 (Tonga, New Zealand in summer) on the 29th; the same instant is midnight
+        # of the 28th in UTC-11 (American Samoa), which the instant alone cannot tell apart.
+        ("2024-06-28T11:00:00Z", D(2024, 6, 29)),
         # the shapes the service sends or a client may write
         ("2024-06-27T22:00:00.0000000Z", D(2024, 6, 28)),  # seven fractional digits
         ("2024-06-27T22:00:00.123Z", D(2024, 6, 28)),
