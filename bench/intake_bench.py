@@ -60,6 +60,8 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     statuses: dict[int, int]
+    server_cpu: float  # seconds of CPU the server's processes used during the round
+    machine_busy: float  # share of all CPUs busy during the round (anyone's work)
 
     @property
     def rate(self) -> float:
@@ -132,13 +134,15 @@ def free_port() -> int:
 class Server:
     def __init__(self, name: str, command: list[str], port: int, cwd: Path, env: dict[str, str]):
         self.name, self.command, self.port = name, command, port
-        self.proc = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        self.log_path = cwd / f"{name}.log"  # a file, not a pipe nobody reads: never blocks
+        with self.log_path.open("wb") as log_file:
+            self.proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log_file
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"{name} exited at start: {self.proc.stderr.read().decode()}")
+                raise SystemExit(f"{name} exited at start: {self.log_path.read_text()[-2000:]}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -163,7 +167,38 @@ class Server:
 # -- load -------------------------------------------------------------------------------
 
 
-def run_load(port: int, requests: list[Request], concurrency: int, max_seconds: float) -> Result:
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    family = {pid}
+    for candidate in sorted(parents):  # children have higher pids than their parents here
+        if candidate in family or parents[candidate] in family:
+            family.add(candidate)
+    return sum(cpu.get(p, 0.0) for p in family)
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0.0, 1.0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return float(sum(values) - idle), float(sum(values))
+
+
+def run_load(
+    port: int, requests: list[Request], concurrency: int, max_seconds: float, server_pid: int
+) -> Result:
     next_index = itertools.count().__next__  # atomic under the GIL
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     statuses: dict[int, int] = {}
@@ -197,22 +232,27 @@ def run_load(port: int, requests: list[Request], concurrency: int, max_seconds: 
                 statuses[status] = statuses.get(status, 0) + n
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(concurrency)]
+    cpu_before, (busy_before, total_before) = tree_cpu_seconds(server_pid), cpu_times()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     seconds = time.perf_counter() - started
+    busy_after, total_after = cpu_times()
+    server_cpu = tree_cpu_seconds(server_pid) - cpu_before
+    busy = (busy_after - busy_before) / max(1.0, total_after - total_before)
     flat = [ms for per in latencies for ms in per]
-    return Result(len(flat), seconds, flat, statuses)
+    return Result(len(flat), seconds, flat, statuses, server_cpu, busy)
 
 
 def line(label: str, result: Result) -> str:
     codes = ", ".join(f"{code}: {n}" for code, n in sorted(result.statuses.items()))
     return (
         f"  {label:<34} {result.rate:8.0f} events/s   p50 {result.percentile(0.50):6.2f} ms"
-        f"   p99 {result.percentile(0.99):6.2f} ms   ({result.sent} in {result.seconds:.2f} s;"
-        f" {codes})"
+        f"   p99 {result.percentile(0.99):6.2f} ms   server CPU"
+        f" {result.server_cpu / result.sent * 1e6:5.0f} us/event   machine busy"
+        f" {result.machine_busy:4.0%}   ({result.sent} in {result.seconds:.2f} s; {codes})"
     )
 
 
@@ -306,6 +346,7 @@ def main() -> int:
                     build_requests(fixtures, args.warmup, f"warm-{server.name}"),
                     args.concurrency,
                     args.max_seconds,
+                    server.proc.pid,
                 )
                 for server in (noop, intake)
             }
@@ -314,9 +355,12 @@ def main() -> int:
                 for server in (noop, intake):
                     reqs = build_requests(fixtures, args.requests, f"r{r}-{server.name}")
                     rounds[server.name].append(
-                        run_load(server.port, reqs, args.concurrency, args.max_seconds)
+                        run_load(
+                            server.port, reqs, args.concurrency, args.max_seconds, server.proc.pid
+                        )
                     )
             intake.stop()
+            log_lines = len(intake.log_path.read_text().splitlines())
             accepted = sum(res.statuses.get(202, 0) for res in [*rounds["intake"], warm["intake"]])
             durable = check_durable(folder, accepted)
 
@@ -332,7 +376,9 @@ def main() -> int:
                 )
                 servers.append(live)
                 reqs = build_requests(fixtures, args.requests, "live")
-                with_worker = run_load(live.port, reqs, args.concurrency, args.max_seconds)
+                with_worker = run_load(
+                    live.port, reqs, args.concurrency, args.max_seconds, live.proc.pid
+                )
         finally:
             for server in servers:
                 server.stop()
@@ -343,6 +389,7 @@ def main() -> int:
         for n, res in enumerate(results, 1):
             print(line(f"{name} round {n}{' *' if res is best[name] else ''}", res))
     print(f"durability: every 202 checked after the run ({durable})")
+    print(f"intake server log: {log_lines} lines in all")
     ratio = best["intake"].rate / best["no-op"].rate
     p99 = best["intake"].percentile(0.99)
     print("\nresult (worker stopped: intake alone):")
@@ -352,6 +399,13 @@ def main() -> int:
         f"  ratio intake/no-op {ratio:.2f} (target >= {TARGET_RATIO})   "
         f"intake p99 {p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms)   "
         f"{'targets met' if ratio >= TARGET_RATIO and p99 < TARGET_P99_MS else 'targets NOT met'}"
+    )
+    noop_cpu = min(res.server_cpu / res.sent for res in rounds["no-op"])
+    intake_cpu = min(res.server_cpu / res.sent for res in rounds["intake"])
+    print(
+        f"  server CPU per event (least of the rounds; other load on the machine does not"
+        f" move it): no-op {noop_cpu * 1e6:.0f} us, intake {intake_cpu * 1e6:.0f} us,"
+        f" ratio {noop_cpu / intake_cpu:.2f}"
     )
     if with_worker is not None:
         print("\nwith the embedded worker processing at the same time (no target):")
