@@ -12,6 +12,7 @@ Items live in `store_items.py`, findings in `store_findings.py`, plumbing in
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -78,7 +79,10 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
 class Store(ItemStore, FindingStore, RollupStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
-    _insert_delivery: Any = None
+    @functools.cached_property
+    def _sqlite_inserts(self) -> dict[tuple[str, ...], tuple[str, tuple, tuple]]:
+        """Compiled delivery INSERTs by the columns given: (SQL, parameter order, binds)."""
+        return {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> Store:
@@ -97,8 +101,10 @@ class Store(ItemStore, FindingStore, RollupStore):
         """Insert a delivery as "queued" and return its row id; None when this tracker
         already sent `delivery_id` (a redelivery). A None delivery_id is never a duplicate.
 
-        One Core statement, INSERT .. ON CONFLICT DO NOTHING RETURNING id: intake calls
-        this per request, and the ORM unit of work cost more than the database did."""
+        One INSERT .. ON CONFLICT DO NOTHING RETURNING id: intake calls this per request.
+        On SQLite it runs on the pooled driver connection with SQLAlchemy's own compiled
+        SQL and type processors, which halves its cost (the Core execution around a
+        100 us commit cost 150 us more)."""
         now = self.now()
         values: dict[str, Any] = {
             "tracker": tracker,
@@ -112,15 +118,11 @@ class Store(ItemStore, FindingStore, RollupStore):
         }
         if headers_subset is not None:
             values["headers"] = dict(headers_subset)
-        if self._insert_delivery is None:
-            # Built once: the statement's cache key then hits SQLAlchemy's compiled cache.
-            self._insert_delivery = (
-                self._insert(DeliveryRow)
-                .on_conflict_do_nothing(index_elements=["tracker", "delivery_id"])
-                .returning(DeliveryRow.id)
-            )
-        with self._writing(), self._write_engine.begin() as conn:
-            row_id = conn.execute(self._insert_delivery, values).scalar()
+        if self.dialect == "sqlite":
+            row_id = self._insert_delivery_sqlite(values)
+        else:
+            with self._write_engine.begin() as conn:
+                row_id = conn.execute(self._delivery_insert(), values).scalar()
         if row_id is None:
             log.info(
                 "store.delivery.duplicate",
@@ -128,6 +130,45 @@ class Store(ItemStore, FindingStore, RollupStore):
             )
             return None
         return int(row_id)
+
+    def _delivery_insert(self) -> Any:
+        return (
+            self._insert(DeliveryRow)
+            .on_conflict_do_nothing(index_elements=["tracker", "delivery_id"])
+            .returning(DeliveryRow.id)
+        )
+
+    def _insert_delivery_sqlite(self, values: dict[str, Any]) -> int | None:
+        keys = tuple(values)
+        prepared = self._sqlite_inserts.get(keys)
+        if prepared is None:
+            dialect = self._engine.dialect
+            compiled = self._delivery_insert().compile(dialect=dialect, column_keys=list(keys))
+            columns = DeliveryRow.__table__.c
+            order = tuple(compiled.positiontup or ())
+            processors = tuple(
+                columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+            )
+            prepared = self._sqlite_inserts[keys] = (str(compiled), order, processors)
+        sql, order, processors = prepared
+        params = tuple(
+            process(values[name]) if process else values[name]
+            for name, process in zip(order, processors, strict=True)
+        )
+        with self._writing():
+            connection = self._write_engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    row = cursor.execute(sql, params).fetchone()
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+            finally:
+                connection.close()  # back to the pool
+        return None if row is None else row[0]
 
     def get_delivery(self, id: int) -> DeliveryRecord | None:
         with self._session() as session:
