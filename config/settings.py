@@ -75,6 +75,10 @@ class Settings:
     max_retries: int = 6
     retry_base_seconds: float = 2.0
     rollup_delay_seconds: float = 2.0  # coalescing window for parent rollups
+    # A delivery left queued or processing this long lost its task (a killed worker):
+    # recovery at worker start and the periodic recovery queue it again.
+    recover_after_seconds: float = 300.0
+    item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
     source: str | None = None  # the config file these settings came from
 
     def tracker(self, name: str) -> TrackerConfig:
@@ -147,6 +151,8 @@ class _ConfigSchema(Schema):
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
     retry_base_seconds = fields.Float(validate=validate.Range(min=0))
     rollup_delay_seconds = fields.Float(validate=validate.Range(min=0, max=600))
+    recover_after_seconds = fields.Float(validate=validate.Range(min=0))
+    item_lock_seconds = fields.Float(validate=validate.Range(min=1))
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -274,6 +280,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "max_retries",
         "retry_base_seconds",
         "rollup_delay_seconds",
+        "recover_after_seconds",
+        "item_lock_seconds",
     ):
         if key in data:
             changes[key] = data[key]
