@@ -147,7 +147,7 @@ def register_tasks(runtime: Runtime) -> Tasks:
     def recover_pending() -> int:
         """Queue deliveries that were persisted but never finished (a crash between the
         store write and the enqueue, or a lost task)."""
-        cutoff = runtime.clock() - dt.timedelta(minutes=5)
+        cutoff = runtime.clock() - dt.timedelta(seconds=settings.recover_after_seconds)
         pending = runtime.store.pending_deliveries(older_than=cutoff)
         for row_id in pending:
             tasks.enqueue_delivery(row_id)
