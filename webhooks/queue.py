@@ -47,14 +47,18 @@ class ItemLocked(TaskLockedException):
 
 
 def make_huey(settings: Any, *, name: str = QUEUE_NAME) -> huey.Huey:
-    """RedisHuey when `settings.redis_url` is set, else SqliteHuey on `settings.queue_path`."""
+    """RedisHuey when `settings.redis_url` is set, else SqliteHuey on `settings.queue_path`.
+    The queue carries `settings.item_lock_seconds` as its item locks' default expiry."""
     if settings.redis_url:
         # Our own pool so a dead Redis fails readiness fast instead of hanging.
         pool = redis.ConnectionPool.from_url(
             settings.redis_url, socket_connect_timeout=5, health_check_interval=30
         )
-        return huey.RedisHuey(name=name, connection_pool=pool, immediate=False)
-    return huey.SqliteHuey(name=name, filename=settings.queue_path, immediate=False)
+        queue: huey.Huey = huey.RedisHuey(name=name, connection_pool=pool, immediate=False)
+    else:
+        queue = huey.SqliteHuey(name=name, filename=settings.queue_path, immediate=False)
+    queue.item_lock_ttl = float(getattr(settings, "item_lock_seconds", DEFAULT_LOCK_TTL))
+    return queue
 
 
 def queue_depth(queue: huey.Huey) -> int:
@@ -77,7 +81,7 @@ def ping(queue: huey.Huey) -> bool:
 
 
 @contextmanager
-def item_lock(queue: huey.Huey, key: str, *, ttl: float = DEFAULT_LOCK_TTL) -> Iterator[None]:
+def item_lock(queue: huey.Huey, key: str, *, ttl: float | None = None) -> Iterator[None]:
     """Hold the per-item lock while processing `key`, across all workers of `queue`.
 
     Raises `ItemLocked` at once when another worker holds it (the caller re-enqueues the
@@ -85,8 +89,10 @@ def item_lock(queue: huey.Huey, key: str, *, ttl: float = DEFAULT_LOCK_TTL) -> I
     the body passes through unchanged, lock released. The lock expires after `ttl`
     seconds, so a worker killed with SIGKILL cannot block an item for ever (Huey's own
     `lock_task` has no expiry on SQLite). Other storages (tests' MemoryHuey) fall back
-    to `lock_task` without expiry.
+    to `lock_task` without expiry. `ttl` defaults to the queue's `item_lock_ttl`.
     """
+    if ttl is None:
+        ttl = float(getattr(queue, "item_lock_ttl", DEFAULT_LOCK_TTL))
     name = f"{queue.name}.item-lock.{key}"
     token = uuid.uuid4().hex
     storage = queue.storage
