@@ -56,7 +56,10 @@ class WriteBack:
             writes = self.apply(client, ruleset, item, findings, rollup, rollup_spec)
         except Conflict:
             # The item changed under us (Azure DevOps `test /rev`): re-read, re-plan once.
-            fresh = client.get_item(item.native_id)
+            from webhooks.hierarchy import with_portfolio_parent
+
+            # keep the cross-tracker owner (tag or field), as the worker does on intake
+            fresh = with_portfolio_parent(client.get_item(item.native_id), self.runtime.settings)
             self.store.upsert_item(fresh)
             writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
         return f"{len(findings)} findings, {writes} writes"
