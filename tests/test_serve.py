@@ -89,22 +89,31 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def command_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("PMO_BRIDGE_") and k != "PROMETHEUS_MULTIPROC_DIR"
-    }
+def command_env(workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_BRIDGE_")}
     env["SERVE_TEST_JIRA_SECRET"] = JIRA_SECRET
     env["SERVE_TEST_AZURE_SECRET"] = AZURE_SECRET
+    # In the test's folder, so even a serve killed with SIGKILL leaves nothing behind.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / "metrics")
     return env
+
+
+def leave_stale_metrics(workdir: Path) -> None:
+    """Counter files of an earlier run, which serve must clear before it starts."""
+    (workdir / "metrics").mkdir(exist_ok=True)
+    code = (
+        "from webhooks.metrics import EVENTS; "
+        "EVENTS.labels('jira', 'jira:issue_updated', 'accepted').inc(5)"
+    )
+    subprocess.run([sys.executable, "-c", code], env=command_env(workdir), check=True)
+    assert list((workdir / "metrics").glob("counter_*.db"))
 
 
 def pmo_bridge(workdir: Path, *args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "webhooks.cli", *args],
         cwd=workdir,
-        env=command_env(),
+        env=command_env(workdir),
         stdout=subprocess.DEVNULL,
         stderr=kw.pop("stderr", None),
         **kw,
@@ -130,6 +139,7 @@ class Server:
 
 @pytest.fixture
 def server(workdir: Path) -> Iterator[Server]:
+    leave_stale_metrics(workdir)
     port = free_port()
     proc = pmo_bridge(
         workdir, "serve", "--config", "pmo-bridge.yaml", "--port", str(port), "--workers", "2"
@@ -141,8 +151,12 @@ def server(workdir: Path) -> Iterator[Server]:
         yield srv
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def store_of(workdir: Path) -> Store:
@@ -180,7 +194,7 @@ def test_serve_accepts_over_http_and_the_embedded_worker_processes(server, workd
         10,
         "the processed event in /metrics",
     )
-    assert metric(text, "accepted") == 1
+    assert metric(text, "accepted") == 1  # the stale files of an earlier run are gone
     assert "pmo_bridge_queue_depth" in text
 
 

@@ -293,22 +293,22 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     _quiet_startup_logs()
-    check_startup(settings, host, port)
+    # Before anything imports prometheus_client: it picks its storage at import time.
     folder, made = prepare_metrics_dir()
     master = os.getpid()
-
     queue_worker = None
-    if settings.embedded_queue and not args.no_worker:
-        command = [sys.executable, "-m", "webhooks.cli", "worker"]
-        if args.config:
-            command += ["--config", args.config]
-        queue_worker = QueueWorker(command, note=print)
-
-    what = "web and queue worker" if queue_worker else "web only"
-    print(f"pmo-bridge: serving on http://{host}:{port} ({what})", file=sys.stderr, flush=True)
-    from webhooks.app import create_app
-
     try:
+        check_startup(settings, host, port)
+        if settings.embedded_queue and not args.no_worker:
+            command = [sys.executable, "-m", "webhooks.cli", "worker"]
+            if args.config:
+                command += ["--config", args.config]
+            queue_worker = QueueWorker(command, note=print)
+
+        what = "web and queue worker" if queue_worker else "web only"
+        print(f"pmo-bridge: serving on http://{host}:{port} ({what})", file=sys.stderr, flush=True)
+        from webhooks.app import create_app
+
         run_gunicorn(
             lambda: create_app(args.config),
             host,
@@ -388,6 +388,8 @@ def worker(args: argparse.Namespace) -> int:
         + [t.token_env for t in settings.trackers.values() if t.token_env]
     )
     _quiet_startup_logs()
+    if os.environ.get(MULTIPROC_ENV):  # shared with others: create, never clear
+        Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
     try:
         runtime = Runtime.from_settings(settings)
     except (SQLAlchemyError, OSError) as exc:
