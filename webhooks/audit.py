@@ -53,7 +53,8 @@ def run_audit(
     client = runtime.client(tracker_name)
     if client is None:
         raise SystemExit(f"pmo-bridge: audit: tracker {tracker_name!r} has no url configured")
-    total, items = client.search(query)
+    # each client caps the page at its tracker's maximum (Jira 100, Azure DevOps 200)
+    total, items = client.search(query, page_size=200)
     report = AuditReport(tracker_name, query)
     bar = _progress(total, progress)
     seen: list[Any] = []
