@@ -87,6 +87,11 @@ class WriteBack:
             # This payload predates our last write, so it cannot show it yet: for the
             # labels we manage, the ledger is the truth.
             current = {lb for lb in current if not lb.startswith(self.prefix)} | ledger.labels
+        else:
+            # A newer payload may still have been sent before our last write landed (the
+            # events queued while we wrote): labels we wrote count as there, or a stale
+            # label would never be removed and a present one would be added again.
+            current |= ledger.labels
         actions = plan_actions(
             ruleset,
             item.with_changes(labels=tuple(sorted(current))),
