@@ -104,11 +104,13 @@ class LiveStack:
     register the webhooks, `drain()` after each change, `problems()`, `stop()`."""
 
     def __init__(self, clock: DemoClock, *, port: int = 0, threads: int = 2,
-                 rollup_delay: float = 0.3, workdir: str | None = None) -> None:  # fmt: skip
+                 rollup_delay: float = 0.3, workdir: str | None = None,
+                 rules: tuple[str, ...] | None = None) -> None:  # fmt: skip
         self.clock = clock
         self.port = port
         self.threads = threads
         self.rollup_delay = rollup_delay
+        self.rules = rules
         self._own_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pmo-bridge-demo-"))
         self.values = {
@@ -172,7 +174,9 @@ class LiveStack:
                 fields={"portfolio_link": PORTFOLIO_FIELD},
             ),
         }  # fmt: skip
+        extra = {"rules": tuple(self.rules)} if self.rules else {}
         return Settings(
+            **extra,
             trackers=trackers,
             database_url=f"sqlite:///{self.workdir / 'pmo-bridge.db'}",
             queue_path=str(self.workdir / "pmo-bridge-queue.db"),
