@@ -88,30 +88,29 @@ class Rollups:
 
     def refresh(self, parent: WorkItem, spec: RollupSpec) -> tuple[Rollup, bool]:
         """The parent's rollup from its direct children, stored; and whether it changed."""
-        rollup = self.compute(parent, spec)
-        old = self.store.get_rollup(parent.key)
+        rollup, old = self._compute(parent, spec)
         if old is not None and old.content_hash() == rollup.content_hash():
             return old, False
         self.store.save_rollup(parent.key, rollup)
         return rollup, True
 
     def compute(self, parent: WorkItem, spec: RollupSpec) -> Rollup:
-        children = self.store.children(parent.key)
-        keys = [child.key for child in children]
-        stored = self.store.get_rollups(keys)
-        noncompliant = self.store.keys_with_open_findings(keys)
+        return self._compute(parent, spec)[0]
+
+    def _compute(self, parent: WorkItem, spec: RollupSpec) -> tuple[Rollup, Rollup | None]:
+        """(the fresh rollup, the stored one), from one read of the store."""
+        children, stored, noncompliant, old = self.store.rollup_inputs(parent.key)
         views = [
             ChildView(child, stored.get(child.key), child.key in noncompliant) for child in children
         ]
-        return compute_rollup(spec, parent, views, self.runtime.clock())
+        return compute_rollup(spec, parent, views, self.runtime.clock()), old
 
     def recompute_chain(self, key: str) -> list[Rollup]:
         """Recompute every ancestor of `key`, nearest first, without the queue (audits,
         sweeps and benchmarks). Returns the rollups that changed."""
         ruleset = self.runtime.rules.current()
         changed = []
-        chain = [self.store.get_item(key), *self.store.ancestors(key)]
-        for item in chain[1:]:
+        for item in self.store.ancestors(key):
             spec = spec_for(ruleset, item)
             if spec is None:
                 continue
