@@ -35,14 +35,14 @@ class Processor:
         if isinstance(event, Ignored):
             self.store.mark_delivery(record.id, "ignored", error=event.reason)
             return "ignored"
-        if is_own_edit(event, tracker, settings.label_prefix):
+        if is_own_edit(event, tracker, settings.label_prefix, self._written_fields()):
             self.store.mark_delivery(record.id, "ignored", error="the service's own edit")
             EVENTS.labels(tracker.name, event.native_event, "own_edit").inc()
             log.info("worker.own_edit_ignored", extra={"item": event.item_key})
             return "own-edit"
 
-        self.store.mark_delivery(record.id, "processing")
         with item_lock(self.runtime.huey, event.item_key):  # raises ItemLocked: re-queued
+            self.store.mark_delivery(record.id, "processing")  # counts real attempts only
             outcome = self.handle(event)
         self.store.mark_delivery(record.id, "done")
         EVENTS.labels(tracker.name, event.native_event, "processed").inc()
@@ -56,6 +56,15 @@ class Processor:
             extra={"item": event.item_key, "native_event": event.native_event, "outcome": outcome},
         )
         return outcome
+
+    def _written_fields(self) -> set[str]:
+        """Tracker fields the service itself writes (rollup write-back fields)."""
+        ruleset = self.runtime.rules.current()
+        return {
+            field
+            for spec in getattr(ruleset, "rollups", ())
+            for field in spec.write_back.fields.values()
+        }
 
     def handle(self, event: Event) -> str:
         """Bring the store up to date with the event, then govern the item."""

@@ -113,14 +113,16 @@ class WriteBack:
             remove |= RAG_LABELS(self.prefix) - {wanted_rag}
         add -= current
         remove = {label for label in remove & current if label.startswith(self.prefix)}
-        if add or remove:
-            client.update_labels(item.native_id, add, remove, revision=item.revision)
-            WRITES.labels(item.tracker, "labels").inc()
-            writes += 1
         managed = frozenset(
             label for label in (current | add) - remove if label.startswith(self.prefix)
         )
         new_ledger = replace(new_ledger, labels=managed, item_revision=item.revision)
+        if add or remove:
+            client.update_labels(item.native_id, add, remove, revision=item.revision)
+            WRITES.labels(item.tracker, "labels").inc()
+            writes += 1
+            # Recorded at once: if a later write fails, the retry does not send this again.
+            self.store.save_ledger(item.key, new_ledger)
 
         # -- fields: configured rollup fields and rule field actions ---------------------
         values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
@@ -134,6 +136,7 @@ class WriteBack:
             WRITES.labels(item.tracker, "fields").inc()
             writes += 1
             new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
+            self.store.save_ledger(item.key, new_ledger)
 
         # -- the one managed comment, edited in place ------------------------------------
         wants_comment = any(a.type == "comment" for a in actions)
