@@ -125,6 +125,7 @@ class LiveStack:
         self.runtime: Any = None
         self.settings: Settings | None = None
         self.url = ""
+        self.jira_bot_id = ""
         self._env = _environment(self.values)
         self._server: Any = None
         self._server_thread: threading.Thread | None = None
@@ -140,6 +141,12 @@ class LiveStack:
         self.sandbox = Sandbox(organization="fabrikam").start()
         for state in (self.sandbox.jira_state, self.sandbox.azure_state):
             state.clock = self.clock.now
+        # Jira Cloud names people by account id only: that is how the bot is configured.
+        bot = self.sandbox.jira_state.add_user(
+            JIRA_BOT, "PMO Bot", token=self.values[ENV["jira_token"]]
+        )
+        self.jira_bot_id = bot["accountId"]
+        self.sandbox.azure_state.add_user(AZURE_BOT, "PMO Bot", pat=self.values[ENV["azure_pat"]])
         self.settings = self._settings()
         from webhooks.app import create_app
         from webhooks.runtime import Runtime
@@ -165,7 +172,7 @@ class LiveStack:
             "jira": TrackerConfig(
                 name="jira", kind="jira", url=self.sandbox.jira_url, deployment="cloud",
                 user_env=ENV["jira_user"], token_env=ENV["jira_token"],
-                webhook_secret_env=ENV["jira_secret"], bot_account=JIRA_BOT,
+                webhook_secret_env=ENV["jira_secret"], bot_account=self.jira_bot_id,
             ),
             "azure-devops": TrackerConfig(
                 name="azure-devops", kind="azure-devops", url=self.sandbox.azure_url,
