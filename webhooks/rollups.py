@@ -97,9 +97,14 @@ class Rollups:
     def compute(self, parent: WorkItem, spec: RollupSpec) -> Rollup:
         return self._compute(parent, spec)[0]
 
-    def _compute(self, parent: WorkItem, spec: RollupSpec) -> tuple[Rollup, Rollup | None]:
-        """(the fresh rollup, the stored one), from one read of the store."""
+    def _compute(
+        self, parent: WorkItem, spec: RollupSpec, fresh: dict[str, Rollup] | None = None
+    ) -> tuple[Rollup, Rollup | None]:
+        """(the fresh rollup, the stored one), from one read of the store; `fresh` holds
+        child rollups computed but not stored yet, which win over the stored ones."""
         children, stored, noncompliant, old = self.store.rollup_inputs(parent.key)
+        if fresh:
+            stored.update({c.key: fresh[c.key] for c in children if c.key in fresh})
         views = [
             ChildView(child, stored.get(child.key), child.key in noncompliant) for child in children
         ]
@@ -107,14 +112,19 @@ class Rollups:
 
     def recompute_chain(self, key: str) -> list[Rollup]:
         """Recompute every ancestor of `key`, nearest first, without the queue (audits,
-        sweeps and benchmarks). Returns the rollups that changed."""
+        sweeps and benchmarks), and store the changed ones in one transaction. Returns the
+        rollups that changed."""
         ruleset = self.runtime.rules.current()
+        fresh: dict[str, Rollup] = {}
         changed = []
         for item in self.store.ancestors(key):
             spec = spec_for(ruleset, item)
             if spec is None:
                 continue
-            rollup, was_changed = self.refresh(item, spec)
-            if was_changed:
+            rollup, old = self._compute(item, spec, fresh)
+            fresh[item.key] = rollup
+            if old is None or old.content_hash() != rollup.content_hash():
                 changed.append(rollup)
+        if changed:
+            self.store.save_rollups(changed)
         return changed

@@ -85,6 +85,24 @@ class RollupStore(StoreBase):
         with self._session(write=True) as session:
             session.execute(stmt)
 
+    def save_rollups(self, rollups: Iterable[Rollup]) -> None:
+        """Store several rollups in one transaction (a recomputed chain of ancestors)."""
+        now = self.now()
+        with self._session(write=True) as session:
+            for rollup in rollups:
+                values = {
+                    "item_key": rollup.parent_key,
+                    "content_hash": rollup.content_hash(),
+                    "data": rollup.to_dict(),
+                    "computed_at": now,
+                }
+                stmt = self._insert(RollupRow).values(**values)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[RollupRow.item_key],
+                    set_={name: stmt.excluded[name] for name in values if name != "item_key"},
+                )
+                session.execute(stmt)
+
     def keys_with_open_findings(self, keys: Iterable[str]) -> set[str]:
         """Which of `keys` have at least one open finding (non-compliant children)."""
         found: set[str] = set()
