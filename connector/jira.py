@@ -137,9 +137,11 @@ def _issue_event(payload: Mapping[str, Any], tracker: TrackerConfig, kind: Event
     item = item_from_issue(payload["issue"], tracker)
     changes = changes_from(payload, tracker)
     occurred = _occurred(payload)
+    # Jira only dates changes of status *category*; a move within one (In Progress ->
+    # Blocked) is dated by the event, so "blocked for 5 days" counts from the block.
     status_moved = any(change.field == "status" for change in changes)
-    if status_moved and item.status_changed is None and occurred is not None:
-        item = item.with_changes(status_changed=occurred)
+    if status_moved and occurred is not None:
+        item = item.with_changes(status_changed=max(occurred, item.status_changed or occurred))
     return Event(
         kind=kind,
         tracker=tracker.name,

@@ -189,10 +189,20 @@ def test_epic_link_change_on_server_becomes_parent():
     assert parse("issue_updated__epic_link_server", CONFIGURED).item.parent == "jira:PROJ-7"
 
 
-def test_transition_to_done_keeps_statuscategorychangedate():
+def test_transition_is_dated_by_the_later_of_category_change_and_event():
     event = parse("issue_updated__status_done_cloud")
     assert FieldChange("status", "In Progress", "Done") in event.changes
-    assert event.item.status_changed == dt.datetime(2024, 5, 17, 13, 40, 2, 771000, tzinfo=dt.UTC)
+    category_changed = dt.datetime(2024, 5, 17, 13, 40, 2, 771000, tzinfo=dt.UTC)
+    assert event.item.status_changed == max(category_changed, event.occurred)
+    assert abs(event.item.status_changed - category_changed) < dt.timedelta(seconds=5)
+
+
+def test_move_within_a_category_is_dated_by_the_event():
+    """In Progress -> Blocked keeps Jira's category date; the block starts now."""
+    payload = load_fixture("jira", "issue_updated__status_done_cloud")
+    payload["issue"]["fields"]["statuscategorychangedate"] = "2024-04-01T09:00:00.000+0000"
+    event = jira.parse_event(payload, TRACKER)
+    assert event.item.status_changed == event.occurred
 
 
 def test_status_change_without_statuscategorychangedate_uses_event_time():

@@ -23,6 +23,19 @@ log = logging.getLogger(__name__)
 ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
 
 
+def _keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
+    """A status unchanged since the stored item keeps the stored (later) status date:
+    Jira dates only category changes in the issue itself, the event dated the move."""
+    if (
+        stored is not None
+        and stored.status == item.status
+        and stored.status_changed is not None
+        and (item.status_changed is None or stored.status_changed > item.status_changed)
+    ):
+        return item.with_changes(status_changed=stored.status_changed)
+    return item
+
+
 class Processor:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -92,6 +105,7 @@ class Processor:
                 extra={"item": item.key, "event_rev": item.revision, "stored_rev": stored.revision},
             )
             return "stale"
+        item = _keep_status_date(item, stored)
         self.store.upsert_item(item)
         return self.govern(item, previous=stored)
 
