@@ -102,7 +102,12 @@ class Rollups:
     ) -> tuple[Rollup, Rollup | None]:
         """(the fresh rollup, the stored one), from one read of the store; `fresh` holds
         child rollups computed but not stored yet, which win over the stored ones."""
-        children, stored, noncompliant, old = self.store.rollup_inputs(parent.key)
+        return self._from_inputs(parent, spec, self.store.rollup_inputs(parent.key), fresh)
+
+    def _from_inputs(
+        self, parent: WorkItem, spec: RollupSpec, inputs: Any, fresh: dict[str, Rollup] | None
+    ) -> tuple[Rollup, Rollup | None]:
+        children, stored, noncompliant, old = inputs
         if fresh:
             stored.update({c.key: fresh[c.key] for c in children if c.key in fresh})
         views = [
@@ -117,11 +122,11 @@ class Rollups:
         ruleset = self.runtime.rules.current()
         fresh: dict[str, Rollup] = {}
         changed = []
-        for item in self.store.ancestors(key):
+        for item, inputs in self.store.chain_inputs(
+            key, lambda i: spec_for(ruleset, i) is not None
+        ):
             spec = spec_for(ruleset, item)
-            if spec is None:
-                continue
-            rollup, old = self._compute(item, spec, fresh)
+            rollup, old = self._from_inputs(item, spec, inputs, fresh)
             fresh[item.key] = rollup
             if old is None or old.content_hash() != rollup.content_hash():
                 changed.append(rollup)

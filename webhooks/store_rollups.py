@@ -3,9 +3,10 @@ rules read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
 
 from connector.model import WorkItem
 from rules.rollup import Rollup
@@ -27,6 +28,33 @@ def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
         yield batch
 
 
+RollupInputs = tuple[list[WorkItem], dict[str, Rollup], set[str], Rollup | None]
+
+
+def _rollup_inputs(session: Session, parent_key: str) -> RollupInputs:
+    open_finding = exists().where(
+        FindingRow.item_key == ItemRow.key, FindingRow.resolved_at.is_(None)
+    )
+    query = (
+        select(ItemRow.data, RollupRow.data, open_finding)
+        .outerjoin(RollupRow, RollupRow.item_key == ItemRow.key)
+        .where(ItemRow.parent_key == parent_key, _live())
+        .order_by(ItemRow.key)
+    )
+    children: list[WorkItem] = []
+    stored: dict[str, Rollup] = {}
+    noncompliant: set[str] = set()
+    for data, rollup, has_finding in session.execute(query):
+        child = WorkItem.from_dict(data)
+        children.append(child)
+        if rollup is not None:
+            stored[child.key] = Rollup.from_dict(rollup)
+        if has_finding:
+            noncompliant.add(child.key)
+    own = session.scalar(select(RollupRow.data).where(RollupRow.item_key == parent_key))
+    return children, stored, noncompliant, Rollup.from_dict(own) if own else None
+
+
 class RollupStore(StoreBase):
     def get_rollup(self, item_key: str) -> Rollup | None:
         with self._session() as session:
@@ -41,34 +69,32 @@ class RollupStore(StoreBase):
                 found.update({row.item_key: Rollup.from_dict(row.data) for row in rows})
         return found
 
-    def rollup_inputs(
-        self, parent_key: str
-    ) -> tuple[list[WorkItem], dict[str, Rollup], set[str], Rollup | None]:
+    def rollup_inputs(self, parent_key: str) -> RollupInputs:
         """What a parent's rollup is computed from, read in one transaction: its live direct
         children (key order), their stored rollups, which of them have an open finding, and
         the parent's own stored rollup. One round trip per parent instead of four."""
-        open_finding = exists().where(
-            FindingRow.item_key == ItemRow.key, FindingRow.resolved_at.is_(None)
-        )
-        query = (
-            select(ItemRow.data, RollupRow.data, open_finding)
-            .outerjoin(RollupRow, RollupRow.item_key == ItemRow.key)
-            .where(ItemRow.parent_key == parent_key, _live())
-            .order_by(ItemRow.key)
-        )
-        children: list[WorkItem] = []
-        stored: dict[str, Rollup] = {}
-        noncompliant: set[str] = set()
         with self._session() as session:
-            for data, rollup, has_finding in session.execute(query):
-                child = WorkItem.from_dict(data)
-                children.append(child)
-                if rollup is not None:
-                    stored[child.key] = Rollup.from_dict(rollup)
-                if has_finding:
-                    noncompliant.add(child.key)
-            own = session.scalar(select(RollupRow.data).where(RollupRow.item_key == parent_key))
-        return children, stored, noncompliant, Rollup.from_dict(own) if own else None
+            return _rollup_inputs(session, parent_key)
+
+    def chain_inputs(
+        self, key: str, wanted: Callable[[WorkItem], bool], max_depth: int = 10
+    ) -> list[tuple[WorkItem, RollupInputs]]:
+        """The ancestors of `key`, nearest first, each with its `rollup_inputs` when
+        `wanted(ancestor)`, all read in one transaction (one child event's recompute)."""
+        out: list[tuple[WorkItem, RollupInputs]] = []
+        seen = {key}
+        with self._session() as session:
+            parent = session.scalar(select(ItemRow.parent_key).where(ItemRow.key == key))
+            while parent and parent not in seen and len(out) < max_depth:
+                seen.add(parent)
+                data = session.scalar(select(ItemRow.data).where(ItemRow.key == parent, _live()))
+                if not data:
+                    break
+                item = WorkItem.from_dict(data)
+                if wanted(item):
+                    out.append((item, _rollup_inputs(session, item.key)))
+                parent = item.parent
+        return out
 
     def save_rollup(self, item_key: str, rollup: Rollup) -> None:
         values = {
