@@ -203,13 +203,13 @@ class AzureDevOpsClient:
         remove: set[str],
         *,
         revision: int | None = None,
-    ) -> None:
+    ) -> int | None:
         """GET {org}/_apis/wit/workItems/{id}?fields=System.Tags, then (only when the tags
         change) PATCH {org}/_apis/wit/workItems/{id}?suppressNotifications=true with
         [test /rev, add /fields/System.Tags]. The tag string is computed from the item as
         read; the test op makes the write fail (Conflict) if anyone changed it since."""
         if not add and not remove:
-            return
+            return None
         with self._calling("update_labels", native_id):
             current = self._wit.get_work_item(_int_id(native_id), fields=[TAGS])
         expected = current.rev if revision is None else revision
@@ -221,8 +221,8 @@ class AzureDevOpsClient:
         old = (current.fields or {}).get(TAGS) or ""
         new = merge_tags(old, add, remove)
         if new == "; ".join(split_tags(old)):
-            return  # nothing would change
-        self._patch(
+            return current.rev  # nothing would change: the item is as wanted at this rev
+        return self._patch(
             "update_labels",
             native_id,
             [
@@ -244,9 +244,13 @@ class AzureDevOpsClient:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _patch(self, op: str, native_id: str, document: list[JsonPatchOperation]) -> None:
+    def _patch(self, op: str, native_id: str, document: list[JsonPatchOperation]) -> int | None:
+        """PATCH the item; returns its new rev."""
         with self._calling(op, native_id):
-            self._wit.update_work_item(document, _int_id(native_id), suppress_notifications=True)
+            updated = self._wit.update_work_item(
+                document, _int_id(native_id), suppress_notifications=True
+            )
+        return getattr(updated, "rev", None)
 
     def _project(self, native_id: str) -> str:
         """The item's project (the comments API needs it): remembered from reads, else one

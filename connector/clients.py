@@ -57,7 +57,10 @@ class TrackerClient(Protocol):
         remove: set[str],
         *,
         revision: int | None = None,
-    ) -> None: ...
+    ) -> int | None:
+        """Returns a revision at or below the one the item has after this write (None
+        when nothing was written), so later payloads can be told from earlier ones."""
+        ...
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None: ...
 

@@ -204,16 +204,20 @@ class JiraClient:
         remove: set[str],
         *,
         revision: int | None = None,
-    ) -> None:
+    ) -> int | None:
         """PUT /rest/api/{v}/issue/{key}  {"update": {"labels": [{"add": ..}, {"remove": ..}]}}
         The update form adds and removes single labels, so labels people set meanwhile
-        survive; Jira has no revision check, so `revision` is not used."""
+        survive; Jira has no revision check, so `revision` is not used. Returns the time of
+        the write in epoch ms: Jira items' revision is their `updated` time, so any payload
+        with a lower revision was sent before this write."""
         ops = [{"add": label} for label in sorted(add - remove)]
         ops += [{"remove": label} for label in sorted(remove - add)]
         if not ops:
-            return
+            return None
+        written_at = int(time.time() * 1000)
         with self._calling("update_labels", native_id, write=True):
             self._put(f"issue/{native_id}", {"update": {"labels": ops}}, quiet=True)
+        return written_at
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
         """PUT /rest/api/{v}/issue/{key}  {"fields": {...}}; names are mapped through the

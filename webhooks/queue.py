@@ -9,6 +9,8 @@ is what brings back work that was in flight when a worker died.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -94,7 +96,7 @@ def item_lock(queue: huey.Huey, key: str, *, ttl: float | None = None) -> Iterat
     if ttl is None:
         ttl = float(getattr(queue, "item_lock_ttl", DEFAULT_LOCK_TTL))
     name = f"{queue.name}.item-lock.{key}"
-    token = uuid.uuid4().hex
+    token = _holder_token()
     storage = queue.storage
     if isinstance(storage, RedisStorage):
         acquired = bool(storage.conn.set(name, token, nx=True, px=max(1, int(ttl * 1000))))
@@ -118,6 +120,51 @@ def item_lock(queue: huey.Huey, key: str, *, ttl: float | None = None) -> Iterat
         yield
     finally:
         release()
+
+
+def _holder_token() -> str:
+    """Names the lock's holder (host and process), so a restarted worker can free the
+    locks a killed process on its own host left behind."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def _dead_holder(token: str) -> bool:
+    host, _, rest = token.partition(":")
+    pid, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's worker: only its expiry frees it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def release_dead_locks(queue: huey.Huey) -> int:
+    """Free item locks held by processes of this host that no longer run (a worker killed
+    with SIGKILL). Returns how many were freed."""
+    storage = queue.storage
+    prefix = f"{queue.name}.item-lock."
+    freed = 0
+    if isinstance(storage, RedisStorage):
+        for name in storage.conn.scan_iter(match=f"{prefix}*"):
+            token = storage.conn.get(name)
+            if token is not None and _dead_holder(token.decode()):
+                freed += int(storage.conn.eval(_REDIS_RELEASE, 1, name, token))
+    elif isinstance(storage, SqliteStorage):
+        storage.sql(_LOCK_TABLE, commit=True)
+        rows = storage.sql("select name, token from pmo_item_lock", results=True)
+        for name, token in rows:
+            if _dead_holder(token):
+                storage.sql(
+                    "delete from pmo_item_lock where name = ? and token = ?",
+                    (name, token),
+                    commit=True,
+                )
+                freed += 1
+    return freed
 
 
 def _sqlite_acquire(storage: SqliteStorage, name: str, token: str, ttl: float) -> bool:

@@ -342,26 +342,6 @@ def build_consumer(runtime: Any, threads: int) -> Any:
     )
 
 
-def register_sweep(runtime: Any) -> None:
-    """Re-queue stale pending deliveries every `sweep_interval_minutes` (0: never), unless
-    the tasks module brings its own periodic sweep."""
-    minutes = runtime.settings.sweep_interval_minutes
-    if minutes <= 0 or getattr(runtime.tasks, "sweep_task", None) is not None:
-        return
-    from huey import crontab
-
-    last = [time.monotonic()]
-
-    def sweep_pending() -> None:
-        if time.monotonic() - last[0] >= minutes * 60 - 1:
-            last[0] = time.monotonic()
-            runtime.tasks.recover_now()
-
-    runtime.tasks.sweep_task = runtime.huey.periodic_task(crontab(), name="sweep_pending")(
-        sweep_pending
-    )
-
-
 def _follow_supervisor() -> None:
     """Stop when the `serve` process that started us is gone (killed with SIGKILL)."""
     supervisor = os.environ.get(SUPERVISOR_ENV)
@@ -395,10 +375,9 @@ def worker(args: argparse.Namespace) -> int:
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"worker start-up: {_first_line(exc)}") from None
     threads = args.threads or settings.worker_threads
-    register_sweep(runtime)
     consumer = build_consumer(runtime, threads)
     _follow_supervisor()
-    recovered = runtime.tasks.recover_now()
+    recovered = runtime.tasks.recover_now(at_start=True)
     log.info("worker.started", extra={"threads": threads, "recovered": recovered})
     consumer.run()
     log.info("worker.stopped")

@@ -144,11 +144,20 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     process_task = huey.task(name="process_delivery")(process_delivery)
 
-    def recover_pending() -> int:
+    def recover_pending(*, at_start: bool = False) -> int:
         """Queue deliveries that were persisted but never finished (a crash between the
-        store write and the enqueue, or a lost task)."""
+        store write and the enqueue, or a lost task). At a worker's start, also what a
+        killed worker was processing, at once, with its item locks freed: a duplicate
+        task is harmless (it finds the delivery done, or writes nothing new)."""
         cutoff = runtime.clock() - dt.timedelta(seconds=settings.recover_after_seconds)
         pending = runtime.store.pending_deliveries(older_than=cutoff)
+        if at_start:
+            from webhooks.queue import release_dead_locks
+
+            freed = release_dead_locks(huey)
+            if freed:
+                log.info("worker.freed_dead_locks", extra={"count": freed})
+            pending = sorted(set(pending) | set(runtime.store.in_flight_deliveries()))
         for row_id in pending:
             tasks.enqueue_delivery(row_id)
         if pending:

@@ -83,15 +83,12 @@ class WriteBack:
 
         ledger = self.store.get_ledger(item.key)
         current = set(item.labels)
-        if ledger.item_revision is not None and item.revision <= ledger.item_revision:
-            # This payload predates our last write, so it cannot show it yet: for the
-            # labels we manage, the ledger is the truth.
+        if ledger.item_revision is not None and item.revision < ledger.item_revision:
+            # This payload was sent before our last label write (the ledger keeps the
+            # revision that write gave the item), so it cannot show it: for the labels
+            # we manage, the ledger is the truth. Later payloads show the item as it is,
+            # including a managed label a person removed since.
             current = {lb for lb in current if not lb.startswith(self.prefix)} | ledger.labels
-        else:
-            # A newer payload may still have been sent before our last write landed (the
-            # events queued while we wrote): labels we wrote count as there, or a stale
-            # label would never be removed and a present one would be added again.
-            current |= ledger.labels
         actions = plan_actions(
             ruleset,
             item.with_changes(labels=tuple(sorted(current))),
@@ -116,11 +113,13 @@ class WriteBack:
         managed = frozenset(
             label for label in (current | add) - remove if label.startswith(self.prefix)
         )
-        new_ledger = replace(new_ledger, labels=managed, item_revision=item.revision)
+        new_ledger = replace(new_ledger, labels=managed)
         if add or remove:
-            client.update_labels(item.native_id, add, remove, revision=item.revision)
+            written = client.update_labels(item.native_id, add, remove, revision=item.revision)
             WRITES.labels(item.tracker, "labels").inc()
             writes += 1
+            watermark = written if written is not None else item.revision + 1
+            new_ledger = replace(new_ledger, item_revision=watermark)
             # Recorded at once: if a later write fails, the retry does not send this again.
             self.store.save_ledger(item.key, new_ledger)
 
