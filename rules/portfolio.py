@@ -9,20 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from connector.model import WorkItem
+from connector.model import Person, WorkItem
 from rules.engine import Context, Finding
 from rules.pack import Pack, Rule, RuleSet
 from rules.schema import DISTINCT_FIELDS  # noqa: F401  (re-exported for callers)
 from rules.templates import render
 
 
+def person_key(person: Person | None) -> str | None:
+    """One person across trackers. Account ids never match between Jira Cloud (opaque
+    ids) and Azure DevOps (e-mail names), so people are grouped by display name, with
+    case and spacing folded."""
+    if person is None or not person.display_name.strip():
+        return None
+    return " ".join(person.display_name.split()).casefold()
+
+
 def group_key(field: str, item: WorkItem) -> str | None:
     """Which group `item` belongs to for `across: field`; None puts it in no group."""
     if field in ("assignee", "reporter"):
-        person = getattr(item, field)
-        if person is None:
-            return None
-        return person.account_id or person.display_name
+        return person_key(getattr(item, field))
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "parent":
@@ -36,7 +42,7 @@ def _distinct_value(field: str, item: WorkItem) -> str | None:
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "assignee":
-        return group_key("assignee", item)
+        return person_key(item.assignee)
     value = getattr(item, field, None)
     return None if value is None else str(value)
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, false, func, or_, select, update
 
 from connector.model import WorkItem
+from rules.portfolio import person_key
 from webhooks.store_engine import StoreBase
 from webhooks.store_models import ItemRow
 
@@ -52,6 +53,7 @@ class ItemStore(StoreBase):
             "status_category": item.status_category.value,
             "parent_key": item.parent,
             "assignee_id": _assignee_id(item),
+            "assignee_name": person_key(item.assignee),
             "revision": item.revision,
             "deleted": False,
             "updated_at": _utc(item.updated),

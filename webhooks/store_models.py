@@ -104,6 +104,8 @@ class ItemRow(Base):
     status_category: Mapped[str] = mapped_column(String(32), index=True)
     parent_key: Mapped[str | None] = mapped_column(String(255), index=True)
     assignee_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # the assignee as portfolio rules group people across trackers (rules.portfolio)
+    assignee_name: Mapped[str | None] = mapped_column(String(255), index=True)
     revision: Mapped[int] = mapped_column(BigInteger)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # the tracker's

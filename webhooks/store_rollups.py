@@ -145,8 +145,8 @@ class RollupStore(StoreBase):
     def group_members(self, field: str, value: str) -> list[WorkItem]:
         """Live items of one `across:` group (see `rules.portfolio.group_key`)."""
         if field == "assignee":
-            return self.items_by_assignee(value)  # type: ignore[attr-defined]
-        if field == "project":
+            condition = ItemRow.assignee_name == value
+        elif field == "project":
             tracker, _, project = value.partition(":")
             condition = (ItemRow.tracker == tracker) & (ItemRow.project == project)
         elif field == "parent":
