@@ -44,6 +44,7 @@ from connector.clients import (
     OnCall,
     error_for_status,
     field_id,
+    pick_managed_comment,
     short_message,
     unavailable,
 )
@@ -159,12 +160,7 @@ class AzureDevOpsClient:
             token = page.continuation_token
             if not token or not page.comments:
                 break
-        bot = self.tracker.bot_account
-        if bot:
-            for comment in found:
-                if comment.author and comment.author.matches(bot):
-                    return comment
-        return found[0] if found else None
+        return pick_managed_comment(found, self.tracker.bot_account)
 
     def whoami(self) -> Person:
         """GET {org}/_apis/connectionData"""

@@ -89,6 +89,16 @@ def make_client(
     raise ValueError(f"tracker {tracker.name!r}: unknown kind {tracker.kind!r}")
 
 
+def pick_managed_comment(found: list[Comment], bot_account: str | None) -> Comment | None:
+    """Of the comments carrying the marker, the bot's own wins (someone may have quoted
+    the managed comment), else the oldest."""
+    if bot_account:
+        for comment in found:
+            if comment.author and comment.author.matches(bot_account):
+                return comment
+    return found[0] if found else None
+
+
 def field_id(tracker: TrackerConfig, name: str) -> str:
     """A common-model or configured name to the tracker's field id; ids pass through."""
     return tracker.fields.get(name, name)

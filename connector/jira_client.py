@@ -28,6 +28,7 @@ from connector.clients import (
     OnCall,
     error_for_status,
     field_id,
+    pick_managed_comment,
     short_message,
     unavailable,
 )
@@ -167,12 +168,7 @@ class JiraClient:
             start += len(comments)
             if not comments or start >= int(page.get("total") or 0):
                 break
-        bot = self.tracker.bot_account
-        if bot:
-            for comment in found:
-                if comment.author and comment.author.matches(bot):
-                    return comment
-        return found[0] if found else None
+        return pick_managed_comment(found, self.tracker.bot_account)
 
     def whoami(self) -> Person:
         """GET /rest/api/{v}/myself"""
