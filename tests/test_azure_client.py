@@ -401,7 +401,7 @@ def wrapped(message: str, type_key: str = "VssServiceException") -> dict:
         (429, {"Retry-After": "12"}, {}, RateLimited, {"retry_after": 12.0, "scope": "tracker"}),
         (
             429,
-            {"Retry-After": email.utils.formatdate(time.time() + 90, usegmt=True)},
+            {"Retry-After": "HTTP-DATE+90"},  # made when the test runs, not at collection
             {},
             RateLimited,
             {},
@@ -416,6 +416,10 @@ def wrapped(message: str, type_key: str = "VssServiceException") -> dict:
     ],
 )
 def test_error_translation_on_reads(mock, client, status, headers, body, error, checks):
+    headers = {
+        k: email.utils.formatdate(time.time() + 90, usegmt=True) if v == "HTTP-DATE+90" else v
+        for k, v in headers.items()
+    }
     mock.get(wi_url(), status=status, headers=headers, json=body)
     with pytest.raises(error) as caught:
         client.get_item("5")

@@ -234,4 +234,4 @@ def test_bundled_pack_is_valid() -> None:
     pack = load_pack(Path(__file__).parents[1] / "config" / "packs" / "pmo-standard.yaml")
     assert len(pack.rules) >= 12
     assert [r.id for r in pack.rollups] == ["epic-rollup"]
-    assert pack.rollups[0].parent_types == frozenset({"initiative", "epic"})
+    assert pack.rollups[0].parent_types == frozenset({"initiative", "epic", "feature"})
