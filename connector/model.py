@@ -51,7 +51,8 @@ class Person:
     account_id: str | None = None
 
     def matches(self, account: str) -> bool:
-        """True when `account` names this person by id, unique name or display name."""
+        """True when `account` names this person by account id (Jira Cloud accountId,
+        Jira Server user name, Azure DevOps unique name) or by display name."""
         wanted = account.casefold()
         return wanted in {
             (self.account_id or "").casefold(),
