@@ -35,6 +35,7 @@ from typing import Any
 
 from connector.model import StatusCategory, WorkItem, parse_date, parse_datetime
 from rules import forecast as fc
+from rules.rollup_facts import ChildFacts
 from rules.rollup_output import (
     RAG_LABELS,
     field_values,
@@ -72,6 +73,7 @@ __all__ = [
     "SPEC_KEYS",
     "THRESHOLDS",
     "THRESHOLD_NAMES",
+    "ChildFacts",
     "ChildView",
     "RagThresholds",
     "Rollup",
@@ -174,10 +176,11 @@ _OPTIONAL_ON_LOAD = frozenset({"computed_at", "target_due", "progress_behind"})
 
 @dataclass(frozen=True, slots=True)
 class ChildView:
-    """A direct child as the rollup sees it: the item, its own stored rollup when it is a
-    rollup parent, and whether the rule engine found it non-compliant."""
+    """A direct child as the rollup sees it: the item (whole, or only the facts a rollup
+    reads), its own stored rollup when it is a rollup parent, and whether the rule engine
+    found it non-compliant."""
 
-    item: WorkItem
+    item: WorkItem | ChildFacts
     rollup: Rollup | None = None
     noncompliant: bool = False
 

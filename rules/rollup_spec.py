@@ -13,6 +13,7 @@ from connector.model import ItemType, WorkItem
 
 if TYPE_CHECKING:
     from rules.rollup import Rollup
+    from rules.rollup_facts import ChildFacts
 
 METRICS = (
     "children", "done", "progress", "points_total", "points_done", "start", "due",
@@ -84,7 +85,7 @@ class RollupSpec:
     def applies_to(self, item: WorkItem) -> bool:
         return item.type.value in self.parent_types
 
-    def is_blocked(self, item: WorkItem) -> bool:
+    def is_blocked(self, item: WorkItem | ChildFacts) -> bool:
         return item.status.casefold() in self.blocked_statuses or any(
             label.casefold() in self.blocked_labels for label in item.labels
         )

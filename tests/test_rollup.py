@@ -11,6 +11,7 @@ from connector.model import ItemType, StatusCategory, WorkItem
 from rules.rollup import (
     METRICS,
     RAG_LABELS,
+    ChildFacts,
     ChildView,
     RagThresholds,
     Rollup,
@@ -205,6 +206,35 @@ def test_child_order_does_not_change_the_result(portfolio):
 
 
 # --- progress: points or counts ---------------------------------------------------------
+
+
+def as_stored_facts(view: ChildView, from_item_json: bool = False) -> ChildView:
+    """The child as the store hands it to a rollup: its facts, read back from JSON."""
+    work = view.item
+    stored = work.to_dict() if from_item_json else ChildFacts.of(work).to_dict()
+    facts = ChildFacts.from_dict(work.key, json.loads(json.dumps(stored)))
+    return ChildView(facts, view.rollup, view.noncompliant)
+
+
+@pytest.mark.parametrize("from_item_json", [False, True])
+def test_child_facts_give_the_same_rollup_as_whole_items(portfolio, from_item_json):
+    parent = item("jira:PAY-90", "epic", "in_progress", start="2026-10-01", due="2026-11-30")
+    children = [
+        # naive and offset timestamps, an integer estimate, a blocked label, a removed child
+        leaf(item("jira:PAY-91", points=2, category="done", updated="2026-10-28T10:00:00")),
+        leaf(item("jira:PAY-92", points=3, category="done",
+                  changed="2026-10-30T23:30:00.250000-05:00")),
+        leaf(item("jira:PAY-93", category="in_progress", labels=("Blocked",), due="2026-10-01")),
+        leaf(item("jira:PAY-94", points=8, category="removed"), noncompliant=True),
+        leaf(item("jira:PAY-95", points=1.5, start="2026-09-01"), noncompliant=True),
+    ]  # fmt: skip
+    cases = [(parent, children), (portfolio["initiative_item"], portfolio["initiative_children"])]
+    for parent_item, views in cases:
+        whole = rollup_of(parent_item, views)
+        facts = rollup_of(parent_item, [as_stored_facts(v, from_item_json) for v in views])
+        assert facts.to_dict() == whole.to_dict()
+    facts = ChildFacts.of(children[1].item)
+    assert ChildFacts.from_dict(facts.key, facts.to_dict()) == facts
 
 
 @pytest.mark.parametrize(
