@@ -212,6 +212,28 @@ def test_stale_revision_is_reread_and_replanned_once(service, mock):
     assert runtime.store.delivery_counts()["done"] == 1
 
 
+def test_reread_item_is_re_evaluated_not_written_with_the_stale_findings(service, mock):
+    """The payload says nobody owns the story, but by the time we write someone has
+    assigned it (and the item moved on): the re-read item is the one stored, and
+    deliveries older than it are skipped as stale, so its findings decide the writes."""
+    app, runtime = service
+    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # tags read
+    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # the re-read
+
+    deliver(app, unowned(rev=3))
+    drain(runtime)
+
+    calls = api_calls(mock)
+    assert [(m, p, q) for m, p, q, _ in calls] == [
+        ("GET", ITEM_PATH, {"fields": "System.Tags"}),  # at rev 4, not 3: Conflict
+        ("GET", ITEM_PATH, {"$expand": "relations"}),
+    ]  # no pmo-unowned tag, no comment
+    assert runtime.store.get_item("azure-devops:4711").revision == 4
+    assert runtime.store.open_findings("azure-devops:4711") == []
+    assert runtime.store.get_ledger("azure-devops:4711").labels == frozenset()
+    assert runtime.store.delivery_counts()["done"] == 1
+
+
 def test_own_edit_starts_no_new_round(service, mock):
     app, runtime = service
     mock_first_round(mock)

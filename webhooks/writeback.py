@@ -36,15 +36,8 @@ class WriteBack:
 
     def govern(self, item: WorkItem, *, rollup: Any = None, rollup_spec: Any = None) -> str:
         """Evaluate `item` and apply the difference. Returns a short outcome string."""
-        from rules import Context, evaluate
-
         ruleset = self.runtime.rules.current()
-        now = self.runtime.clock()
-        parent = self.store.get_item(item.parent) if item.parent else None
-        context = Context(now=now, parent=parent)
-        findings = evaluate(ruleset, item, context)
-        findings += across_findings(self.runtime, ruleset, item, context)
-        self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
+        findings = self._evaluate(ruleset, item)
         if rollup is None:
             rollup = self.store.get_rollup(item.key) if hasattr(self.store, "get_rollup") else None
             rollup_spec = rollup_spec or (self._spec_for(ruleset, item) if rollup else None)
@@ -61,8 +54,23 @@ class WriteBack:
             # keep the cross-tracker owner (tag or field), as the worker does on intake
             fresh = with_portfolio_parent(client.get_item(item.native_id), self.runtime.settings)
             self.store.upsert_item(fresh)
+            # The stored item is now the fresh one, so older deliveries will be skipped as
+            # stale: what is written must follow from its findings, not the payload's.
+            findings = self._evaluate(ruleset, fresh)
             writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
         return f"{len(findings)} findings, {writes} writes"
+
+    def _evaluate(self, ruleset: Any, item: WorkItem) -> list[Any]:
+        """The item's findings (its own rules and portfolio rules), saved to the store."""
+        from rules import Context, evaluate
+
+        now = self.runtime.clock()
+        parent = self.store.get_item(item.parent) if item.parent else None
+        context = Context(now=now, parent=parent)
+        findings = evaluate(ruleset, item, context)
+        findings += across_findings(self.runtime, ruleset, item, context)
+        self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
+        return findings
 
     def _spec_for(self, ruleset: Any, item: WorkItem) -> Any:
         for spec in getattr(ruleset, "rollups", ()):
