@@ -412,3 +412,35 @@ def test_item_deleted_in_the_tracker_is_not_retried(sqlite_service, jira):
     # URL or project in the configuration. The tracker's own delete event marks it gone.
     (letter,) = runtime.dead_letters()
     assert letter.error.startswith("ItemNotFound:")
+
+
+# -- a killed worker -------------------------------------------------------------------
+
+
+def test_worker_start_requeues_a_delivery_a_killed_worker_had_taken(sqlite_service, jira):
+    """SIGKILL after Huey handed a task to a worker thread but before its delivery was
+    marked processing (reading it, waiting for a tracker hold, bouncing off an item
+    lock): the row is still "queued" and its task is gone. A starting worker queues it
+    again at once, not `recover_after_seconds` later; a delivery whose task is still
+    waiting in the queue or the schedule is not queued twice."""
+    app, runtime = sqlite_service
+    deliver(app, jira_unowned("TEST-1"), "d1")
+    deliver(app, jira_unowned("TEST-2"), "d2")
+    huey = runtime.huey
+    assert huey.dequeue().args == (1, 0)  # taken by the worker that is then killed
+    assert huey.dequeue().args == (2, 0)  # d2 failed once: its retry waits its back-off
+    runtime.tasks.schedule(2, 1, 0.05)
+    huey.add_schedule(huey.dequeue())  # as the consumer does with a task not yet due
+    deliver(app, jira_unowned("TEST-3"), "d3")  # waits in the queue
+    assert [runtime.store.get_delivery(n).status for n in (1, 2, 3)] == ["queued"] * 3
+
+    assert runtime.tasks.recover_now(at_start=True) == 1
+    assert sorted(t.args for t in huey.pending()) == [(1, 0), (3, 0)]
+    assert [t.args for t in huey.scheduled()] == [(2, 1)]
+    drain(runtime)
+    assert [runtime.store.get_delivery(n).status for n in (1, 2, 3)] == ["done"] * 3
+    assert {key: jira.count("comment", key) for key in ("TEST-1", "TEST-2", "TEST-3")} == {
+        "TEST-1": 1,
+        "TEST-2": 1,
+        "TEST-3": 1,
+    }

@@ -146,9 +146,11 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     def recover_pending(*, at_start: bool = False) -> int:
         """Queue deliveries that were persisted but never finished (a crash between the
-        store write and the enqueue, or a lost task). At a worker's start, also what a
-        killed worker was processing, at once, with its item locks freed: a duplicate
-        task is harmless (it finds the delivery done, or writes nothing new)."""
+        store write and the enqueue, or a lost task). At a worker's start, also, at once,
+        every unfinished delivery with no task waiting in the queue or the schedule:
+        what a killed worker was processing, and what it had taken from the queue but
+        not yet marked processing (still "queued"). Its item locks are freed first. A
+        duplicate task is harmless (it finds the delivery done, or writes nothing new)."""
         cutoff = runtime.clock() - dt.timedelta(seconds=settings.recover_after_seconds)
         pending = runtime.store.pending_deliveries(older_than=cutoff)
         if at_start:
@@ -157,7 +159,9 @@ def register_tasks(runtime: Runtime) -> Tasks:
             freed = release_dead_locks(huey)
             if freed:
                 log.info("worker.freed_dead_locks", extra={"count": freed})
-            pending = sorted(set(pending) | set(runtime.store.in_flight_deliveries()))
+            unfinished = runtime.store.pending_deliveries(older_than=runtime.clock())
+            waiting = _waiting_rows(huey, process_task)
+            pending = sorted(set(pending) | (set(unfinished) - waiting))
         for row_id in pending:
             tasks.enqueue_delivery(row_id)
         if pending:
@@ -212,6 +216,12 @@ def register_tasks(runtime: Runtime) -> Tasks:
         recover_task=tasks_recover,
     )
     return tasks
+
+
+def _waiting_rows(huey: Any, process_task: Any) -> set[int]:
+    """Delivery rows whose task waits in the queue or the schedule (retries included)."""
+    tasks = [*huey.pending(), *huey.scheduled()]
+    return {int(t.args[0]) for t in tasks if isinstance(t, process_task.task_class) and t.args}
 
 
 def _held_until(huey: Any, tracker: str) -> float | None:
