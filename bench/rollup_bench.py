@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.model import StatusCategory, WorkItem
 from rules.rollup import rollup_spec_from_dict
+from rules.rollup_facts import ChildFacts
 from tests.portfolio_gen import generate, work_item
 from webhooks.rollups import Rollups
 from webhooks.store import Store
@@ -75,6 +76,7 @@ def rows(items: list[WorkItem]) -> Iterator[dict]:
             "parent_key": item.parent, "assignee_id": _assignee_id(item),
             "revision": item.revision, "deleted": False, "updated_at": item.updated,
             "stored_at": stored, "content_hash": content_hash(data), "data": data,
+            "rollup_facts": ChildFacts.of(item).to_dict(),
         }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 
 from connector.model import WorkItem
 from rules.portfolio import person_key
+from rules.rollup_facts import ChildFacts
 from webhooks.store_engine import StoreBase
 from webhooks.store_models import ItemRow
 
@@ -60,6 +61,7 @@ class ItemStore(StoreBase):
             "stored_at": self.now(),
             "content_hash": content_hash(data),
             "data": data,
+            "rollup_facts": ChildFacts.of(item).to_dict(),
         }
         stmt = self._insert(ItemRow).values(**values)
         new = stmt.excluded
