@@ -96,11 +96,40 @@ def compare_states(clean: Result, faulted: Result) -> list[str]:
     return problems
 
 
+def report_off_stream(results: list[Result]) -> bool:
+    """Print, per run, whether every item ends as its newest delivery calls for."""
+    ok = True
+    for result in results:
+        if result.name == "naive":
+            continue
+        off = result.off_stream()
+        ok = ok and not off
+        print(
+            f"  {result.name}: final state as the newest delivery per item calls for: "
+            f"{'yes' if not off else 'NO'} ({len(off)} items off)"
+        )
+        for line in off[:20]:
+            print(f"    {line}")
+    return ok
+
+
 def _show(state: object) -> str:
     if state is None:
         return "missing"
     labels, comments = state  # type: ignore[misc]
     return f"labels {list(labels)}, {len(comments)} comment(s)"
+
+
+def print_traces(results: list[Result]) -> None:
+    for result in results:
+        if result.stuck:
+            print(f"\n  not drained, {result.name}:")
+            for line in result.stuck:
+                print(f"    {line}")
+        if result.trace:
+            print(f"\n  trace, {result.name}:")
+            for line in result.trace:
+                print(f"    {line}")
 
 
 def main() -> int:
@@ -118,6 +147,12 @@ def main() -> int:
     )
     parser.add_argument("--skip-naive", action="store_true", help="no naive baseline run")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--trace",
+        metavar="ITEM",
+        help="print ITEM's deliveries, store rows, service log lines and tracker calls "
+        "(e.g. azure-devops:6) after each run",
+    )
     args = parser.parse_args()
 
     print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
@@ -136,12 +171,15 @@ def main() -> int:
     started = time.monotonic()
 
     if not args.faults:
-        results = [run_replay(plan, drain_timeout=args.drain_timeout)]
+        results = [run_replay(plan, drain_timeout=args.drain_timeout, trace_item=args.trace)]
         if not args.skip_naive:
             results.append(run_replay(plan, naive=True))
         side_by_side(results)
+        print()
+        on_stream = report_off_stream(results)
+        print_traces(results)
         print(f"\ntotal wall time {time.monotonic() - started:.0f} s")
-        return 0 if all(r.drained for r in results) else 1
+        return 0 if on_stream and all(r.drained for r in results) else 1
 
     faults = [
         Fault(0.15, "kill"),
@@ -157,10 +195,14 @@ def main() -> int:
         database_url = create_database(args.postgres, name)
         faults += [Fault(0.30, "pg-restart"), Fault(0.65, "pg-restart")]
     try:
-        clean = run_replay(plan, drain_timeout=args.drain_timeout)
+        clean = run_replay(plan, drain_timeout=args.drain_timeout, trace_item=args.trace)
         clean.name = "clean run"
         faulted = run_replay(
-            plan, faults=faults, database_url=database_url, drain_timeout=args.drain_timeout
+            plan,
+            faults=faults,
+            database_url=database_url,
+            drain_timeout=args.drain_timeout,
+            trace_item=args.trace,
         )
         faulted.name = "faulted run" + (" (PostgreSQL)" if database_url else "")
     finally:
@@ -178,14 +220,17 @@ def main() -> int:
     )
     for problem in problems[:20]:
         print(f"    {problem}")
+    on_stream = report_off_stream([clean, faulted])
     print(
         f"  429 answers: {len(faulted.throttles)}; calls before Retry-After ran out: "
         f"{len(violations)}"
     )
     for violation in violations[:10]:
         print(f"    {violation}")
+    print_traces([clean, faulted])
     print(f"\ntotal wall time {time.monotonic() - started:.0f} s")
     ok = not problems and not violations and faulted.dead_letters == 0 and faulted.drained
+    ok = ok and on_stream
     return 0 if ok else 1
 
 

@@ -76,6 +76,8 @@ class Result:
     dead_letters: int = 0
     fault_log: list[str] = field(default_factory=list)
     throttles: list[tuple[str, float, float]] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)  # `trace_item`'s story, when asked
+    stuck: list[str] = field(default_factory=list)  # what was left when not drained
 
     # -- figures -------------------------------------------------------------------------
     @property
@@ -125,6 +127,33 @@ class Result:
                 answered += 1
                 done[w.item] = start + made.index(match[-1]) + 1
         return latencies, no_op, self.state_changes - answered
+
+    def off_stream(self) -> list[str]:
+        """Items whose final managed state is not what the newest delivery posted for them
+        calls for: the `pmo-unowned` label exactly when owner-in-progress fails, and a
+        managed comment naming exactly the failing rules (none, or an "all pass" one,
+        when nothing fails). Unlike a clean-vs-faulted comparison, this holds each run
+        to the stream itself."""
+        newest: dict[str, Sent] = {}
+        for s in self.sent:
+            if s.delivery.kind != "duplicate":
+                if (
+                    s.delivery.item not in newest
+                    or s.delivery.seq > newest[s.delivery.item].delivery.seq
+                ):
+                    newest[s.delivery.item] = s
+        out = []
+        for item, s in sorted(newest.items()):
+            failing = s.delivery.failing
+            labels, texts = self.state.get(item, ((), ()))
+            wanted = ("pmo-unowned",) if "owner-in-progress" in failing else ()
+            shown = frozenset(r for r in RULE_IDS if texts and r in texts[-1])
+            if tuple(labels) != wanted or shown != failing:
+                out.append(
+                    f"{item}: newest delivery (seq {s.delivery.seq}) fails {sorted(failing)}; shows "
+                    f"labels {list(labels)}, comment naming {sorted(shown)}"
+                )
+        return out
 
     def first_write_latencies(self) -> list[float]:
         """Post -> the next write on the same item, per state change (for the naive
@@ -235,6 +264,7 @@ def run_replay(
     drain_timeout: float = 300.0,
     service_options: dict[str, Any] | None = None,
     on_fault: Any = None,
+    trace_item: str | None = None,
 ) -> Result:
     import logging
 
@@ -284,10 +314,15 @@ def run_replay(
             drain_started = time.monotonic()
             drained = True
             dead = 0
+            stuck: list[str] = []
             if service is not None:
                 store = service.store()
                 drained = wait_drained(store, drain_timeout)
                 dead = len(store.list_dead_letters())
+                if not drained:
+                    from bench.replay_trace import stuck as stuck_rows
+
+                    stuck = stuck_rows(store, folder / "serve.log")
                 store.close()
             else:
                 time.sleep(0.5)
@@ -305,6 +340,7 @@ def run_replay(
                 seconds = next((f.seconds for f in faults if f.action == "throttle"), 0.0)
                 throttles.append((tracker, call.time, call.time + seconds))
         writes, refused = write_calls(calls)
+        story = _trace(trace_item, poster.sent, calls, folder, service) if trace_item else []
         return Result(
             "naive" if naive else "pmo-bridge",
             poster.sent,
@@ -318,7 +354,20 @@ def run_replay(
             dead,
             fault_log,
             throttles,
+            story,
+            stuck,
         )
+
+
+def _trace(item: str, sent: list[Sent], calls: Any, folder: Path, service: Any) -> list[str]:
+    from bench.replay_trace import trace
+
+    store = service.store() if service is not None else None
+    try:
+        return trace(item, sent, calls, folder / "serve.log", store)
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _inject(
