@@ -2,11 +2,13 @@
 `pmo-bridge serve` subprocess against the sandbox trackers, a seeded stream of signed
 deliveries with duplicates and out-of-order pairs, and one fault per test. Every test
 compares the final managed state of every item (managed labels/tags and the text of
-the bot's comments) with a clean replay of the same stream: each event's effect applied
-exactly once, at most one managed comment per item, nothing dead-lettered."""
+the bot's comments) with a clean replay of the same stream, and holds both to what the
+newest delivery for each item calls for: each event's effect applied exactly once, at
+most one managed comment per item, nothing dead-lettered."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -17,6 +19,7 @@ from bench.replay_service import effective
 from bench.replay_stream import Plan
 from sandbox import Sandbox
 from tests.conftest import POSTGRES_URL, require_service
+from webhooks.store import Store
 
 PLAN = Plan(events=300, items=30, seed=11, burst=(20, 60), pause=(0.05, 0.2))
 FAST_RETRIES = {"retry_base_seconds": 0.2, "max_retries": 8}
@@ -30,6 +33,7 @@ def replay(**kwargs) -> Result:
 def clean() -> Result:
     result = replay()
     assert result.drained and result.dead_letters == 0
+    assert result.off_stream() == []
     return result
 
 
@@ -48,6 +52,7 @@ def assert_same_effects(clean: Result, faulted: Result) -> None:
         if effective(clean.state[k]) != effective(faulted.state[k])
     }
     assert not differing, (differing, faulted.fault_log)
+    assert faulted.off_stream() == [], faulted.fault_log
 
 
 def test_sandbox_fault_switches_and_request_log():
@@ -71,9 +76,31 @@ def test_sandbox_fault_switches_and_request_log():
     ]
 
 
-def test_worker_killed_three_times_mid_stream(clean):
-    faulted = replay(faults=[Fault(0.2, "kill"), Fault(0.45, "kill"), Fault(0.7, "kill")])
+def test_worker_killed_three_times_mid_stream(clean, tmp_path):
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    at_kill: list[dict[str, int]] = []
+
+    def when_busy(fault: Fault) -> None:
+        """Kill only while the worker is processing a delivery with more queued behind
+        it, so each kill loses work in flight that a restart must take up again."""
+        store = Store(url)
+        try:
+            deadline = time.monotonic() + 10
+            counts = store.delivery_counts()
+            while time.monotonic() < deadline and not (counts["processing"] and counts["queued"]):
+                time.sleep(0.002)
+                counts = store.delivery_counts()
+            at_kill.append(counts)
+        finally:
+            store.close()
+
+    faulted = replay(
+        database_url=url,
+        on_fault=when_busy,
+        faults=[Fault(0.2, "kill"), Fault(0.45, "kill"), Fault(0.7, "kill")],
+    )
     assert len(faulted.fault_log) == 3
+    assert all(c["processing"] and c["queued"] for c in at_kill), at_kill
     assert_same_effects(clean, faulted)
 
 
