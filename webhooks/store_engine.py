@@ -23,7 +23,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, Table, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -146,6 +146,13 @@ class StoreBase:
         self.dialect = self._engine.dialect.name
         self._write_engine = self._engine.execution_options(**{_BEGIN_OPTION: "BEGIN IMMEDIATE"})
         self._write_turn = _write_turn_for(self._engine) if self.dialect == "sqlite" else None
+        # PostgreSQL's READ COMMITTED gives each statement its own snapshot even inside a
+        # transaction, so short reads skip BEGIN and ROLLBACK (two round trips)
+        self._read_engine = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else self._engine
+        )
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def __repr__(self) -> str:
@@ -164,6 +171,13 @@ class StoreBase:
             return
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
             yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for a few read-only statements: one transaction on SQLite (one
+        snapshot), autocommit on PostgreSQL (see `_read_engine`)."""
+        with self._read_engine.connect() as conn:
+            yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -3,13 +3,17 @@ rules read."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, bindparam, case, exists, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from connector.model import WorkItem
 from rules.rollup import Rollup
+from rules.rollup_facts import ChildFacts
 from webhooks.store_engine import StoreBase
 from webhooks.store_items import _live
 from webhooks.store_models import FindingRow, ItemRow, RollupRow
@@ -28,31 +32,86 @@ def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
         yield batch
 
 
-RollupInputs = tuple[list[WorkItem], dict[str, Rollup], set[str], Rollup | None]
+RollupInputs = tuple[list[ChildFacts], dict[str, Rollup], set[str], Rollup | None]
+ChildInputs = tuple[list[ChildFacts], dict[str, Rollup], set[str]]
+
+_MAX_HOPS = 64  # bounds the SQL climb through a parent cycle; Python cuts it at the repeat
 
 
-def _rollup_inputs(session: Session, parent_key: str) -> RollupInputs:
+def _ancestors_query() -> Select:
+    """Each ancestor of :key with its stored rollup, nearest first, numbered by hops."""
+    first = select(ItemRow.parent_key.label("key"), literal_column("1").label("hops")).where(
+        ItemRow.key == bindparam("key"), ItemRow.parent_key.is_not(None)
+    )
+    chain = first.cte("chain", recursive=True)
+    above = aliased(ItemRow)
+    chain = chain.union_all(
+        select(above.parent_key, chain.c.hops + 1)
+        .join_from(chain, above, above.key == chain.c.key)
+        .where(above.parent_key.is_not(None), chain.c.hops < _MAX_HOPS)
+    )
+    return (
+        select(chain.c.hops, ItemRow.data, RollupRow.data)
+        .join_from(chain, ItemRow, ItemRow.key == chain.c.key)
+        .outerjoin(RollupRow, RollupRow.item_key == ItemRow.key)
+        .where(_live())
+        .order_by(chain.c.hops)
+    )
+
+
+def _children_query() -> Select:
+    """The live children of the :parents, with what their parent's rollup reads: their
+    facts (the whole item only for a row written without facts), their stored rollup,
+    and whether they have an open finding."""
     open_finding = exists().where(
         FindingRow.item_key == ItemRow.key, FindingRow.resolved_at.is_(None)
     )
-    query = (
-        select(ItemRow.data, RollupRow.data, open_finding)
-        .outerjoin(RollupRow, RollupRow.item_key == ItemRow.key)
-        .where(ItemRow.parent_key == parent_key, _live())
-        .order_by(ItemRow.key)
+    # a lookup per child, not a join: PostgreSQL would hash the whole rollups table
+    stored_rollup = select(RollupRow.data).where(RollupRow.item_key == ItemRow.key)
+    return (
+        select(
+            ItemRow.parent_key,
+            ItemRow.key,
+            ItemRow.rollup_facts,
+            case((ItemRow.rollup_facts.is_(None), ItemRow.data)),
+            stored_rollup.scalar_subquery(),
+            open_finding,
+        )
+        .where(ItemRow.parent_key.in_(bindparam("parents", expanding=True)), _live())
+        .order_by(ItemRow.parent_key, ItemRow.key)
     )
-    children: list[WorkItem] = []
-    stored: dict[str, Rollup] = {}
-    noncompliant: set[str] = set()
-    for data, rollup, has_finding in session.execute(query):
-        child = WorkItem.from_dict(data)
-        children.append(child)
+
+
+# Built once: SQLAlchemy then finds their compiled SQL in its cache on every call.
+_ANCESTORS = _ancestors_query()
+_CHILDREN = _children_query()
+_OWN_ROLLUP = select(RollupRow.data).where(RollupRow.item_key == bindparam("key"))
+
+
+def _children_inputs(conn: Connection, parents: list[str]) -> dict[str, ChildInputs]:
+    """Per parent key: its live children's facts (key order), their stored rollups, and
+    which of them have an open finding."""
+    out: dict[str, ChildInputs] = {key: ([], {}, set()) for key in parents}
+    for parent_key, key, facts, data, rollup, has_finding in conn.execute(
+        _CHILDREN, {"parents": parents}
+    ).all():
+        children, stored, noncompliant = out[parent_key]
+        children.append(ChildFacts.from_dict(key, facts if facts is not None else data))
         if rollup is not None:
-            stored[child.key] = Rollup.from_dict(rollup)
+            stored[key] = Rollup.from_dict(rollup)
         if has_finding:
-            noncompliant.add(child.key)
-    own = session.scalar(select(RollupRow.data).where(RollupRow.item_key == parent_key))
-    return children, stored, noncompliant, Rollup.from_dict(own) if own else None
+            noncompliant.add(key)
+    return out
+
+
+@functools.cache
+def _rollup_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(RollupRow.__table__)
+    return stmt.on_conflict_do_update(
+        index_elements=[RollupRow.item_key],
+        set_={name: stmt.excluded[name] for name in ("content_hash", "data", "computed_at")},
+    )
 
 
 class RollupStore(StoreBase):
@@ -70,64 +129,62 @@ class RollupStore(StoreBase):
         return found
 
     def rollup_inputs(self, parent_key: str) -> RollupInputs:
-        """What a parent's rollup is computed from, read in one transaction: its live direct
-        children (key order), their stored rollups, which of them have an open finding, and
-        the parent's own stored rollup. One round trip per parent instead of four."""
-        with self._session() as session:
-            return _rollup_inputs(session, parent_key)
+        """What a parent's rollup is computed from: its live direct children's rollup facts
+        (key order), their stored rollups, which of them have an open finding, and the
+        parent's own stored rollup. Two queries on one connection (`_reading`)."""
+        with self._reading() as conn:
+            inputs = _children_inputs(conn, [parent_key])[parent_key]
+            own = conn.execute(_OWN_ROLLUP, {"key": parent_key}).scalar()
+        return (*inputs, Rollup.from_dict(own) if own else None)
 
     def chain_inputs(
         self, key: str, wanted: Callable[[WorkItem], bool], max_depth: int = 10
     ) -> list[tuple[WorkItem, RollupInputs]]:
         """The ancestors of `key`, nearest first, each with its `rollup_inputs` when
-        `wanted(ancestor)`, all read in one transaction (one child event's recompute)."""
-        out: list[tuple[WorkItem, RollupInputs]] = []
+        `wanted(ancestor)`, in two queries on one connection (one child event's
+        recompute): the ancestors, then the children of all the wanted ones. The climb
+        stops at an unknown or deleted ancestor, before a repeated one (parent cycles),
+        and at `max_depth` wanted ones."""
+        found: list[tuple[WorkItem, Rollup | None]] = []
         seen = {key}
-        with self._session() as session:
-            parent = session.scalar(select(ItemRow.parent_key).where(ItemRow.key == key))
-            while parent and parent not in seen and len(out) < max_depth:
-                seen.add(parent)
-                data = session.scalar(select(ItemRow.data).where(ItemRow.key == parent, _live()))
-                if not data:
+        with self._reading() as conn:
+            for expected, (hops, data, own) in enumerate(
+                conn.execute(_ANCESTORS, {"key": key}).all(), start=1
+            ):
+                # a gap in the hops: the ancestor before this one is unknown or deleted
+                if hops != expected or len(found) >= max_depth:
                     break
                 item = WorkItem.from_dict(data)
+                if item.key in seen:
+                    break
+                seen.add(item.key)
                 if wanted(item):
-                    out.append((item, _rollup_inputs(session, item.key)))
-                parent = item.parent
-        return out
+                    found.append((item, Rollup.from_dict(own) if own else None))
+            children = _children_inputs(conn, [item.key for item, _ in found]) if found else {}
+        return [(item, (*children[item.key], own)) for item, own in found]
 
     def save_rollup(self, item_key: str, rollup: Rollup) -> None:
-        values = {
-            "item_key": item_key,
-            "content_hash": rollup.content_hash(),
-            "data": rollup.to_dict(),
-            "computed_at": self.now(),
-        }
-        stmt = self._insert(RollupRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[RollupRow.item_key],
-            set_={name: stmt.excluded[name] for name in values if name != "item_key"},
-        )
-        with self._session(write=True) as session:
-            session.execute(stmt)
+        self._write_rollups([(item_key, rollup)])
 
     def save_rollups(self, rollups: Iterable[Rollup]) -> None:
         """Store several rollups in one transaction (a recomputed chain of ancestors)."""
+        self._write_rollups([(rollup.parent_key, rollup) for rollup in rollups])
+
+    def _write_rollups(self, rollups: list[tuple[str, Rollup]]) -> None:
+        if not rollups:
+            return
         now = self.now()
-        with self._session(write=True) as session:
-            for rollup in rollups:
-                values = {
-                    "item_key": rollup.parent_key,
-                    "content_hash": rollup.content_hash(),
-                    "data": rollup.to_dict(),
-                    "computed_at": now,
-                }
-                stmt = self._insert(RollupRow).values(**values)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[RollupRow.item_key],
-                    set_={name: stmt.excluded[name] for name in values if name != "item_key"},
-                )
-                session.execute(stmt)
+        rows = [
+            {
+                "item_key": key,
+                "content_hash": rollup.content_hash(),
+                "data": rollup.to_dict(),
+                "computed_at": now,
+            }
+            for key, rollup in rollups
+        ]
+        with self._writing(), self._write_engine.begin() as conn:
+            conn.execute(_rollup_upsert(self.dialect), rows)
 
     def keys_with_open_findings(self, keys: Iterable[str]) -> set[str]:
         """Which of `keys` have at least one open finding (non-compliant children)."""
