@@ -18,6 +18,7 @@ import requests
 import responses
 import yaml
 
+from connector.errors import RateLimited
 from tests.queue_helpers import drain
 from tests.service import SERVICE_PACK, jira_headers, make_settings
 from tests.spec_check import assert_documented
@@ -311,6 +312,32 @@ def test_site_wide_limit_holds_the_other_issues_too(sqlite_service, jira):
     assert first_other.at - limited.at >= 1.0
     assert jira.ops("TEST-2") == APPLIED
     assert jira.ops("TEST-1") == [("labels", 429), *APPLIED]
+
+
+def test_site_wide_limit_stops_a_delivery_already_under_way(sqlite_service, jira, monkeypatch):
+    """Another worker thread's call is answered 429 for the whole site while this
+    delivery is being planned: its own calls are not made inside Retry-After. It is
+    re-queued for when the hold ends, its attempt not counted, and then applied once."""
+    app, runtime = sqlite_service
+    jira.script("labels", "TEST-1", (429, {"Retry-After": "1"}))
+    read_ledger = runtime.store.get_ledger
+
+    def ledger_meanwhile_429(key):
+        if not jira.calls:
+            with pytest.raises(RateLimited):  # the other thread's call
+                runtime.client("jira").update_labels("TEST-1", {"pmo-unowned"}, set())
+        return read_ledger(key)
+
+    monkeypatch.setattr(runtime.store, "get_ledger", ledger_meanwhile_429)
+    deliver(app, jira_unowned("TEST-2"), "d2")
+    run_one_task(runtime)
+    assert jira.ops() == [("labels", 429)]  # nothing for TEST-2
+    record = first_delivery(runtime)
+    assert record.status == "queued" and "held" in record.error
+    assert [t.args for t in runtime.huey.pending()] == [(1, 0)]  # the same attempt
+    drain(runtime)
+    assert jira.ops("TEST-2") == APPLIED
+    assert jira.calls[1].at - jira.calls[0].at >= 0.9
 
 
 # -- permanent failures and dead letters ---------------------------------------------------

@@ -91,8 +91,10 @@ class Runtime:
 
                     factory = make_client
                 from webhooks.metrics import record_tracker_call
+                from webhooks.tasks import HoldingClient
 
-                self._clients[tracker_name] = factory(tracker, on_call=record_tracker_call)
+                client = factory(tracker, on_call=record_tracker_call)
+                self._clients[tracker_name] = HoldingClient(client, self.huey, tracker_name)
             return self._clients[tracker_name]
 
     # -- operations ---------------------------------------------------------------------

@@ -79,6 +79,43 @@ def tracker_hold_key(tracker: str) -> str:
     return f"pmo-bridge:hold:{tracker}"
 
 
+class TrackerHeld(RateLimited):
+    """A call not made: the whole tracker answered 429 to another call and its
+    Retry-After has not run out. Re-queued for then; not a failed attempt."""
+
+    def __init__(self, tracker: str, seconds: float) -> None:
+        super().__init__(f"{tracker} is held for {seconds:.2f} s", retry_after=seconds)
+
+
+class HoldingClient:
+    """A tracker client that honours a tracker-wide 429 across threads and processes: a
+    429 for the whole tracker holds it at once (not once the failed delivery is
+    re-queued), and no call starts while it is held, so a delivery another thread is in
+    the middle of stops before its next call instead of calling inside Retry-After."""
+
+    def __init__(self, client: Any, huey: Any, tracker: str) -> None:
+        self._client, self._huey, self._tracker = client, huey, tracker
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            held = _held_until(self._huey, self._tracker)
+            if held and held > time.time():
+                raise TrackerHeld(self._tracker, held - time.time())
+            try:
+                return attr(*args, **kwargs)
+            except RateLimited as exc:
+                if exc.scope == "tracker":
+                    until = time.time() + exc.retry_after
+                    self._huey.put(tracker_hold_key(self._tracker), until)
+                raise
+
+        return call
+
+
 def register_tasks(runtime: Runtime) -> Tasks:
     from webhooks.queue import ItemLocked
     from webhooks.worker import Processor
@@ -107,7 +144,8 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     def _retry_or_bury(record: Any, attempt: int, exc: Exception) -> None:
         retryable = getattr(exc, "retryable", True)
-        if retryable and attempt < settings.max_retries:
+        held = isinstance(exc, TrackerHeld)
+        if held or (retryable and attempt < settings.max_retries):
             if isinstance(exc, RateLimited):
                 delay = exc.retry_after
                 if exc.scope == "tracker":
@@ -125,7 +163,7 @@ def register_tasks(runtime: Runtime) -> Tasks:
                 },
             )
             runtime.store.mark_delivery(record.id, "queued", error=str(exc)[:500])
-            tasks.schedule(record.id, attempt + 1, delay)
+            tasks.schedule(record.id, attempt if held else attempt + 1, delay)
             return
         letter = runtime.store.add_dead_letter(
             record.delivery_id,
