@@ -198,13 +198,6 @@ class Store(ItemStore, FindingStore, RollupStore):
         with self._session() as session:
             return list(session.scalars(query))
 
-    def in_flight_deliveries(self) -> list[int]:
-        """Ids of deliveries marked processing: at a worker's start on a single machine,
-        the work a killed worker was doing."""
-        query = select(DeliveryRow.id).where(DeliveryRow.status == "processing")
-        with self._session() as session:
-            return list(session.scalars(query.order_by(DeliveryRow.id)))
-
     def delivery_counts(self) -> dict[str, int]:
         """Deliveries per status; every status is present, zero included."""
         counts = dict.fromkeys(DELIVERY_STATUSES, 0)
