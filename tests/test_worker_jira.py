@@ -65,12 +65,17 @@ def mock_empty_comments(key="TEST-1"):
     responses.get(f"{API}/issue/{key}/comment", json={"comments": [], "total": 0, "startAt": 0})
 
 
+def mock_first_writes(key="TEST-1"):
+    """Jira answers for a first write-back: no managed comment yet, labels, new comment."""
+    mock_empty_comments(key)
+    responses.put(f"{API}/issue/{key}", status=204)
+    responses.post(f"{API}/issue/{key}/comment", status=201, json={"id": "10500"})
+
+
 @responses.activate
 def test_noncompliant_item_gets_one_comment_and_a_managed_label(service):
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
 
     assert deliver(app, status_payload(), "d1").status_code == 202
     drain(runtime)
@@ -94,9 +99,7 @@ def test_noncompliant_item_gets_one_comment_and_a_managed_label(service):
 @responses.activate
 def test_same_delivery_twice_and_same_state_twice_write_once(service):
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
 
     payload = status_payload()
     assert deliver(app, payload, "same").status_code == 202
@@ -109,9 +112,7 @@ def test_same_delivery_twice_and_same_state_twice_write_once(service):
 @responses.activate
 def test_fix_in_tracker_edits_comment_in_place_and_removes_label(service):
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
     responses.put(f"{API}/issue/TEST-1/comment/10500", status=200, json={"id": "10500"})
     deliver(app, status_payload(), "before-fix")
     drain(runtime)
@@ -152,9 +153,7 @@ def test_fix_in_tracker_edits_comment_in_place_and_removes_label(service):
 def test_own_write_back_echo_starts_no_new_round(service):
     """The webhook Jira sends for our own label edit and comment comes back: no writes."""
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
     deliver(app, status_payload(), "original")
     drain(runtime)
     responses.calls.reset()
@@ -187,9 +186,7 @@ def test_own_write_back_echo_starts_no_new_round(service):
 def test_echo_not_recognised_by_actor_still_writes_nothing(service):
     """Even without the actor check, the ledger diff keeps an echo from writing again."""
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
     deliver(app, status_payload(), "original")
     drain(runtime)
     responses.calls.reset()
@@ -206,9 +203,7 @@ def test_echo_not_recognised_by_actor_still_writes_nothing(service):
 @responses.activate
 def test_stale_event_never_overwrites_newer_state(service):
     app, runtime = service
-    mock_empty_comments()
-    responses.put(f"{API}/issue/TEST-1", status=204)
-    responses.post(f"{API}/issue/TEST-1/comment", status=201, json={"id": "10500"})
+    mock_first_writes()
     newer = status_payload()
     newer["issue"]["fields"]["updated"] = "2017-01-30T19:00:00.000+0100"
     newer["issue"]["fields"]["summary"] = "Newer title"
