@@ -181,10 +181,15 @@ def play(stack: Any, monday: dt.datetime, out: TextIO) -> bool:
     for rule, n in Counter(rule for _, rule in after.findings).most_common():
         title = rules.rule(rule).title if rules.rule(rule) else rule
         say(f"{INDENT}  {n:>2} x {rule:<22} {title}")
-    say(f"{INDENT}{len(change.comments_new)} comments written: items that need attention are "
-        "told what fails and how to fix it; initiatives, epics and features get their rollup.")  # fmt: skip
-    say(f"{INDENT}{len(after.rollups)} initiatives, epics and features rolled up: "
-        f"{_rag_counts(after)} (RAG label on each: {len(change.labels_added)} labels).")  # fmt: skip
+    written = len(change.comments_new)
+    say(
+        f"{INDENT}{written} comments written: items that need attention are told what fails "
+        "and how to fix it; initiatives, epics and features get their rollup."
+    )
+    say(
+        f"{INDENT}{len(after.rollups)} initiatives, epics and features rolled up: "
+        f"{_rag_counts(after)} (RAG label on each: {len(change.labels_added)} labels)."
+    )
     for key in sorted(after.rollups):
         say(f"{INDENT}  " + rollup_line(key, None, after.rollups[key], seeded.titles, False)[10:])
     say(f"{INDENT}{calls_line(change)}")
@@ -230,8 +235,11 @@ def _summary(say: Callable[..., None], t: Tally, end: Snapshot, problems: list[s
         f"{on_items} items carry one (most on any item: {most})")  # fmt: skip
     say(f"  labels        {t.labels_added} added, {t.labels_removed} removed (only pmo- labels; "
         "people's own labels are never touched)")  # fmt: skip
-    say(f"  rollups       {len(end.rollups)} initiatives, epics and features; "
-        f"RAG now {_rag_counts(end)}; {plural(t.rag_changes, 'RAG change')} during the week")  # fmt: skip
+    changes = plural(t.rag_changes, "RAG change")
+    say(
+        f"  rollups       {len(end.rollups)} initiatives, epics and features; "
+        f"RAG now {_rag_counts(end)}; {changes} during the week"
+    )
     say(f"  webhooks      {t.webhooks} received; {t.skipped} were echoes of the service's own "
         "edits, skipped without a tracker call")  # fmt: skip
     say(f"  tracker API   {t.reads + t.writes} calls: {t.reads} reads, {t.writes} writes")
