@@ -17,6 +17,7 @@ from connector.model import WorkItem
 from webhooks.comments import MARKER, compliance_document
 from webhooks.metrics import WRITES
 from webhooks.portfolio_rules import across_findings
+from webhooks.rollups import spec_for
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -39,8 +40,8 @@ class WriteBack:
         ruleset = self.runtime.rules.current()
         findings = self._evaluate(ruleset, item)
         if rollup is None:
-            rollup = self.store.get_rollup(item.key) if hasattr(self.store, "get_rollup") else None
-            rollup_spec = rollup_spec or (self._spec_for(ruleset, item) if rollup else None)
+            rollup = self.store.get_rollup(item.key)
+            rollup_spec = rollup_spec or (spec_for(ruleset, item) if rollup else None)
 
         client = self.runtime.client(item.tracker)
         if client is None:
@@ -71,12 +72,6 @@ class WriteBack:
         findings += across_findings(self.runtime, ruleset, item, context)
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
-
-    def _spec_for(self, ruleset: Any, item: WorkItem) -> Any:
-        for spec in getattr(ruleset, "rollups", ()):
-            if item.type.value in spec.parent_types:
-                return spec
-        return None
 
     def apply(
         self,
