@@ -6,7 +6,8 @@ server settings.
 
 Starts, on free loopback ports in a temporary folder:
 - `pmo-bridge serve --workers N --no-worker` on the embedded SQLite store and queue, with
-  webhook secrets set, so every request is verified, parsed, stored and queued;
+  webhook secrets set, so every request is verified, parsed and stored (the outbox a
+  worker's relay queues from);
 - `bench/noop_app.py`, a Flask app that reads the body and answers 202, under the same
   gunicorn settings (gthread, same worker and thread counts).
 This process is the client: `--concurrency` threads, one keep-alive connection each,
@@ -257,20 +258,24 @@ def line(label: str, result: Result) -> str:
 
 
 def check_durable(folder: Path, expected: int) -> str:
-    """Every 202 must be a committed store row and a queued task."""
-    from huey import SqliteHuey
+    """Every 202 must be a committed store row, waiting in the outbox ("received"); then
+    relaying them, as a worker does, must put every one on the queue."""
+    from config.settings import load_settings
+    from webhooks.runtime import Runtime
 
-    from webhooks.store import Store
-
-    store = Store(f"sqlite:///{folder / 'store.db'}")
-    queued = store.delivery_counts()["queued"]
-    store.close()
-    tasks = SqliteHuey("pmo-bridge", filename=str(folder / "queue.db")).pending_count()
-    if queued != expected or tasks != expected:
+    runtime = Runtime.from_settings(load_settings(str(folder / "pmo-bridge.yaml")))
+    received = runtime.store.delivery_counts()["received"]
+    relayed = 0
+    while batch := runtime.relay_received():
+        relayed += batch
+    tasks = runtime.huey.pending_count()
+    runtime.store.close()
+    if not received == relayed == tasks == expected:
         raise SystemExit(
-            f"durability check failed: {expected} accepted, {queued} rows, {tasks} tasks"
+            f"durability check failed: {expected} accepted, {received} rows received,"
+            f" {relayed} relayed, {tasks} tasks"
         )
-    return f"store rows queued: {queued}, queue tasks: {tasks}"
+    return f"store rows received: {received}, relayed to the queue: {tasks}"
 
 
 def write_config(folder: Path) -> None:

@@ -172,14 +172,17 @@ class Service:
 
 
 def wait_drained(store: Any, timeout: float) -> bool:
-    """True once no delivery is queued or processing (retries included)."""
+    """True once no delivery is unfinished: received, queued (retries included) or
+    processing."""
+    from webhooks.store_records import UNFINISHED_STATUSES
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             counts = store.delivery_counts()
         except Exception:  # the store may be restarting under us: ask again
             counts = {"queued": 1}
-        if counts.get("queued", 0) + counts.get("processing", 0) == 0:
+        if sum(counts.get(status, 0) for status in UNFINISHED_STATUSES) == 0:
             return True
         time.sleep(0.2)
     return False

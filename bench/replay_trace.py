@@ -97,9 +97,11 @@ def _delivery_rows(store: Any) -> list[Any]:
 
 
 def stuck(store: Any, log_path: Path, limit: int = 10) -> list[str]:
-    """Deliveries still queued or processing after the drain timeout, each with the
-    service's log lines about its row."""
-    rows = [r for r in _delivery_rows(store) if r.status in ("queued", "processing")]
+    """Deliveries still unfinished after the drain timeout, each with the service's log
+    lines about its row."""
+    from webhooks.store_records import UNFINISHED_STATUSES
+
+    rows = [r for r in _delivery_rows(store) if r.status in UNFINISHED_STATUSES]
     lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []
     out = []
     for row in rows[:limit]:

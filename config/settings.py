@@ -78,6 +78,8 @@ class Settings:
     # A delivery left queued or processing this long lost its task (a killed worker):
     # recovery at worker start and the periodic recovery queue it again.
     recover_after_seconds: float = 300.0
+    # how often an idle worker looks for received deliveries to queue (the outbox relay)
+    relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
     source: str | None = None  # the config file these settings came from
 
@@ -152,6 +154,7 @@ class _ConfigSchema(Schema):
     retry_base_seconds = fields.Float(validate=validate.Range(min=0))
     rollup_delay_seconds = fields.Float(validate=validate.Range(min=0, max=600))
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
+    relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
 
 
@@ -281,6 +284,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "retry_base_seconds",
         "rollup_delay_seconds",
         "recover_after_seconds",
+        "relay_interval_seconds",
         "item_lock_seconds",
     ):
         if key in data:

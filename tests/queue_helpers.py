@@ -7,14 +7,17 @@ from typing import Any
 
 
 def drain(runtime: Any, *, timeout: float = 15.0) -> int:
-    """Execute queued tasks until the queue and the schedule are empty; returns how many
-    ran. Scheduled tasks (retries, coalesced rollups) run once their time has come, so a
-    test that drains sees real delays honoured."""
+    """Relay received deliveries and execute queued tasks until the outbox, the queue and
+    the schedule are empty; returns how many tasks ran. Scheduled tasks (retries,
+    coalesced rollups) run once their time has come, so a test that drains sees real
+    delays honoured."""
     huey = runtime.huey
     ran = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         task = huey.dequeue()
+        if task is None and runtime.relay_received():
+            task = huey.dequeue()
         if task is not None:
             huey.execute(task)
             ran += 1

@@ -182,11 +182,13 @@ def sqlite_service(tmp_path, env):
 
 
 def deliver(app, payload, delivery):
+    """Post a delivery and relay it onto the queue, as a running worker's relay would."""
     body = json.dumps(payload).encode()
     answer = app.test_client().post(
         "/webhooks/jira", data=body, headers=jira_headers(body, SECRET, delivery)
     )
     assert answer.status_code == 202, answer.get_json()
+    assert app.extensions["pmo_bridge"].relay_received() == 1
 
 
 def first_delivery(runtime):

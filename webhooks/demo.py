@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 from config.settings import Settings, TrackerConfig
 from sandbox import Sandbox
 from webhooks.demo_seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, PORTFOLIO_FIELD
+from webhooks.store_records import UNFINISHED_STATUSES
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -252,7 +253,7 @@ class LiveStack:
             huey.pending_count(),
             huey.scheduled_count(),
             len(getattr(huey, "_tasks_in_flight", ())),  # tasks this process is running
-            counts["queued"] + counts["processing"],
+            sum(counts[status] for status in UNFINISHED_STATUSES),
         )
 
     def _activity(self) -> tuple[int, int]:
@@ -288,7 +289,7 @@ class LiveStack:
                 if not record.delivered:
                     out.append(f"webhook {record.event} not delivered: {record.error}")
         counts = self.runtime.store.delivery_counts()
-        for status in ("queued", "processing", "failed", "dead"):
+        for status in ("received", "queued", "processing", "failed", "dead"):
             if counts[status]:
                 out.append(f"{counts[status]} deliveries {status}")
         for letter in self.runtime.dead_letters():

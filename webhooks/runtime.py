@@ -62,18 +62,30 @@ class Runtime:
     # -- intake -------------------------------------------------------------------------
 
     def accept(self, tracker: str, delivery: str, event: Event, raw: bytes) -> int | None:
-        """Persist a delivery and queue it. None when this delivery was seen before.
+        """Persist a delivery; None when this delivery was seen before.
 
-        The store row is the durable record: if the enqueue fails after it, recovery at
-        worker start and the periodic sweep queue it again, so nothing is lost."""
-        row_id = self.store.record_delivery(tracker, delivery, event.native_event, raw)
-        if row_id is None:
-            return None
-        try:
-            self.tasks.enqueue_delivery(row_id, item_key=event.item_key)
-        except Exception:
-            log.exception("queue.enqueue_failed", extra={"delivery_row": row_id})
-        return row_id
+        One commit and nothing else: the row, "received", is the outbox from which the
+        relay of a worker (`relay_received`) queues the task. A 202 after it loses
+        nothing: the row outlives any process, and the relay or recovery queues it."""
+        return self.store.record_delivery(
+            tracker, delivery, event.native_event, raw, status="received"
+        )
+
+    def relay_received(self, limit: int = 500) -> int:
+        """Queue the tasks of up to `limit` received deliveries; returns how many. A task
+        lost between the claim and the enqueue (a crash, the queue down) is queued again
+        by recovery, which finds its row "queued" and stale."""
+        row_ids = self.store.claim_received(limit)
+        for n, row_id in enumerate(row_ids):
+            try:
+                self.tasks.enqueue_delivery(row_id)
+            except Exception:
+                log.error(
+                    "relay.enqueue_failed",
+                    extra={"delivery_row": row_id, "left_for_recovery": len(row_ids) - n},
+                )
+                raise
+        return len(row_ids)
 
     # -- tracker clients ----------------------------------------------------------------
 
@@ -100,9 +112,10 @@ class Runtime:
     # -- operations ---------------------------------------------------------------------
 
     def queue_depth(self) -> int:
+        """Deliveries waiting: received ones the relay has not queued yet, and tasks."""
         from webhooks.queue import queue_depth
 
-        return queue_depth(self.huey)
+        return self.store.received_count() + queue_depth(self.huey)
 
     def readiness(self) -> dict[str, dict[str, Any]]:
         from webhooks.queue import ping as queue_ping

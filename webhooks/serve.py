@@ -330,7 +330,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def build_consumer(runtime: Any, threads: int) -> Any:
-    return runtime.huey.create_consumer(
+    """Huey's consumer for `threads` worker threads, with the outbox relay beside them."""
+    from webhooks.relay import Relay, RelayingConsumer
+
+    return RelayingConsumer(
+        runtime.huey,
+        Relay(runtime),
         workers=threads,
         worker_type="thread",
         periodic=True,

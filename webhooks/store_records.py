@@ -6,9 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-DELIVERY_STATUSES = ("queued", "processing", "done", "ignored", "failed", "dead")
-# queued or processing rows may have lost their queue message in a crash
-UNFINISHED_STATUSES = ("queued", "processing")
+DELIVERY_STATUSES = ("received", "queued", "processing", "done", "ignored", "failed", "dead")
+# not finished yet: waiting for the relay, waiting in the queue, or being processed
+UNFINISHED_STATUSES = ("received", "queued", "processing")
+# queued or processing rows may have lost their queue message in a crash; received rows
+# have none yet (the relay queues them)
+RECOVERABLE_STATUSES = ("queued", "processing")
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ class Tasks:
     sweep_task: Any | None = None  # periodic; None when the sweep is off
     recover_task: Any | None = None  # periodic
 
-    def enqueue_delivery(self, row_id: int, *, item_key: str | None = None) -> None:
+    def enqueue_delivery(self, row_id: int) -> None:
         self.process_task(row_id, 0)
 
     def schedule(self, row_id: int, attempt: int, delay: float) -> None:
