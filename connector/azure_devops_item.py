@@ -71,7 +71,7 @@ _NAME_AND_UNIQUE = re.compile(r"^(?P<name>.*?)\s*<(?P<unique>[^<>]+)>$")
 def _mapping(value: Any, where: str, *, required: bool = True) -> Mapping[str, Any] | None:
     if value is None and not required:
         return None
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
         raise PayloadError(f"{where} must be an object, got {type(value).__name__}")
     return value
 

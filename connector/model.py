@@ -217,27 +217,37 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     """ISO timestamps from either tracker, always returned timezone-aware (UTC if naive).
 
     Jira writes `+0100` offsets and milliseconds; Azure DevOps writes `Z` and up to
-    seven fractional digits. Both are normalised before `fromisoformat`.
+    seven fractional digits. Python 3.11's `fromisoformat` reads both as they are; what it
+    refuses (surrounding spaces, say) is normalised first.
     """
     if value in (None, ""):
         return None
-    if isinstance(value, dt.datetime):
+    if type(value) is str:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = _from_loose_iso(value)
+    elif isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, int | float):
         parsed = dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
     else:
-        text = str(value).strip().replace("Z", "+00:00")
-        if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit():
-            text = f"{text[:-2]}:{text[-2:]}"  # +0100 -> +01:00
-        head, dot, rest = text.partition(".")
-        if dot:
-            digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-            zone = rest[len(digits) :]
-            text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-        parsed = dt.datetime.fromisoformat(text)
+        parsed = _from_loose_iso(str(value))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed
+
+
+def _from_loose_iso(value: str) -> dt.datetime:
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = f"{text[:-2]}:{text[-2:]}"  # +0100 -> +01:00
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        zone = rest[len(digits) :]
+        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    return dt.datetime.fromisoformat(text)
 
 
 def _to_json(value: Any) -> Any:
