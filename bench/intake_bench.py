@@ -2,7 +2,7 @@
 server settings.
 
     python bench/intake_bench.py [--requests 3000] [--concurrency 8] [--workers 2]
-                                 [--rounds 3] [--skip-worker-run] [--max-seconds 120]
+                                 [--rounds 5] [--skip-worker-run] [--max-seconds 120]
 
 Starts, on free loopback ports in a temporary folder:
 - `pmo-bridge serve --workers N --no-worker` on the embedded SQLite store and queue, with
@@ -294,7 +294,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="per timed round (3000)")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads (8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both servers (2)")
-    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side; best counts")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side; best counts")
     parser.add_argument("--warmup", type=int, default=300, help="untimed requests per server")
     parser.add_argument("--max-seconds", type=float, default=120, help="cap per round")
     parser.add_argument("--skip-worker-run", action="store_true", help="no round with the worker")
