@@ -64,8 +64,20 @@ def html_to_text(html: str | None) -> str:
     """Readable plain text from an HTML fragment; "" for None or empty input."""
     if not html:
         return ""
-    collector = _TextCollector()
-    collector.feed(str(html))
-    collector.close()
-    lines = [_SPACES.sub(" ", line).strip() for line in "".join(collector.parts).split("\n")]
+    text = str(html)
+    try:
+        parts = _collect(text)
+    except AssertionError:
+        # The standard parser still asserts on a few malformed declarations (`<![foo[`,
+        # an unknown marked section): read again with every "<!" as text, which leaves
+        # the parser no declarations to choke on and keeps the rest of the markup.
+        parts = _collect(text.replace("<!", "&lt;!"))
+    lines = [_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n")]
     return "\n".join(line for line in lines if line)
+
+
+def _collect(html: str) -> list[str]:
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    return collector.parts

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.settings import TrackerConfig
 from connector import azure_devops as ado
@@ -259,6 +261,39 @@ def test_html_to_text_tolerates_a_stray_closing_tag() -> None:
     assert html_to_text(html).splitlines()[-2:] == ["- State: New", "Severity: 3 - Medium"]
     assert html_to_text("<p>a &amp; b<br>c</p></li></ul><td>x</td><td>y</td>") == "a & b\nc\nx | y"
     assert html_to_text(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("<p>before</p><![xyz[ odd ]]><p>after</p>", "before\n<![xyz[ odd ]]>\nafter"),
+        ("<div>a<![foo[b</div>", "a<![foo[b"),
+        ("<![if !supportLists]>- item<![endif]>", "- item"),  # Word's, known to the parser
+    ],
+)
+def test_html_to_text_reads_declarations_the_parser_asserts_on(html, text) -> None:
+    assert html_to_text(html) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="<>![]-/ abc&;#x"))
+def test_html_to_text_never_raises(html) -> None:
+    assert isinstance(html_to_text(html), str)
+
+
+def test_a_description_the_parser_asserts_on_is_accepted(tmp_path, monkeypatch) -> None:
+    """Intake answered 500 for it: the parser's AssertionError was not a payload error."""
+    from tests.service import AZURE_SECRET_ENV, azure_headers, make_settings
+    from webhooks.app import create_app
+
+    monkeypatch.setenv(AZURE_SECRET_ENV, "s")
+    client = create_app(settings=make_settings(tmp_path)).test_client()
+    payload = load_fixture("azure-devops", "workitem.created__sample")
+    payload["resource"]["fields"]["System.Description"] = "<p>x</p><![xyz[ y ]]>"
+    answer = client.post(
+        "/webhooks/azure-devops", data=json.dumps(payload), headers=azure_headers("s")
+    )
+    assert answer.status_code == 202, answer.get_json()
 
 
 # --- update specifics -----------------------------------------------------------------
