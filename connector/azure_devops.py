@@ -273,7 +273,7 @@ def parse_event(payload: Any, tracker: TrackerConfig) -> Event | Ignored:
         return parser(payload, tracker)
     except PayloadError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         # A value of the wrong kind deep inside, e.g. a date that is not a date.
         message = f"{event_type}: unusable payload ({type(exc).__name__}: {exc})"
         raise PayloadError(message) from None

@@ -205,7 +205,7 @@ def item_from_work_item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkIt
     Raises `PayloadError` when it is not one (wrong types, a date that is not a date)."""
     try:
         return _item(wi, tracker)
-    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+    except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:
         if isinstance(exc, PayloadError):
             raise
         raise PayloadError(f"unusable work item ({type(exc).__name__}: {exc})") from None

@@ -303,6 +303,13 @@ def parse_event(payload: Any, tracker: TrackerConfig) -> Event | Ignored:
         return parser(payload, tracker)
     except PayloadError:
         raise
-    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+    except (
+        LookupError,
+        TypeError,
+        AttributeError,
+        ValueError,
+        ArithmeticError,
+        RecursionError,
+    ) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise PayloadError(f"{event}: unusable payload ({type(exc).__name__}: {detail})") from None
