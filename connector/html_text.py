@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+from connector.texts import converting_rich_text
+
 _BLOCK_TAGS = frozenset(
     {
         "address", "article", "blockquote", "div", "dl", "dt", "dd", "fieldset", "figure",
@@ -61,8 +63,9 @@ class _TextCollector(HTMLParser):
 
 
 def html_to_text(html: str | None) -> str:
-    """Readable plain text from an HTML fragment; "" for None or empty input."""
-    if not html:
+    """Readable plain text from an HTML fragment; "" for None or empty input (and while
+    rich text is skipped, see `connector.texts`). Never raises."""
+    if not html or not converting_rich_text():
         return ""
     text = str(html)
     try:

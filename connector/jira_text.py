@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from connector.texts import converting_rich_text
+
 # ADF nodes that end a line of text; everything else is inline or a container.
 _ADF_BLOCKS = frozenset(
     {
@@ -58,6 +60,8 @@ def _render(node: Any, depth: int = 0) -> str:
     if not isinstance(node, Mapping):
         return ""
     kind = node.get("type")
+    if not isinstance(kind, str):
+        kind = None  # a list or object here would not even be a dictionary key
     attrs = node.get("attrs") if isinstance(node.get("attrs"), Mapping) else {}
     if kind == "text":
         text = node.get("text")
@@ -106,8 +110,9 @@ def wiki_to_text(markup: str) -> str:
 
 
 def rich_text(value: Any) -> str:
-    """Description or comment body as plain text, whichever form Jira sent."""
-    if value is None:
+    """Description or comment body as plain text, whichever form Jira sent ("" while rich
+    text is skipped, see `connector.texts`). Never raises."""
+    if value is None or not converting_rich_text():
         return ""
     if isinstance(value, Mapping):
         return adf_to_text(value)

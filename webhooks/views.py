@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from connector import azure_devops, jira
 from connector.errors import PayloadError
 from connector.model import Ignored
+from connector.texts import rich_text_skipped
 from webhooks.errors import ApiError
 from webhooks.jsonbody import BodyError, decode_body
 from webhooks.metrics import EVENTS
@@ -67,7 +68,8 @@ def receive(name: str):
         raise ApiError(400, str(exc)) from None
 
     try:
-        event = adapter.parse_event(payload, tracker)
+        with rich_text_skipped():  # intake needs no descriptions; the worker converts them
+            event = adapter.parse_event(payload, tracker)
     except PayloadError as exc:
         EVENTS.labels(tracker.name, "unknown", "rejected").inc()
         raise ApiError(400, str(exc)) from None
