@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -112,20 +112,26 @@ class WriteTurn:
         self._fd: int | None = None
         self._pid = 0
 
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            self._depth += 1
+    # A plain context manager, not a generator: intake takes a turn on every request.
+    def __enter__(self) -> WriteTurn:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1:
             try:
-                if self._depth == 1:
-                    self._flock(fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    if self._depth == 1:
-                        self._flock(fcntl.LOCK_UN)
-            finally:
+                self._flock(fcntl.LOCK_EX)
+            except BaseException:
                 self._depth -= 1
+                self._lock.release()
+                raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._depth == 1:
+                self._flock(fcntl.LOCK_UN)
+        finally:
+            self._depth -= 1
+            self._lock.release()
 
     def _flock(self, operation: int) -> None:
         if self._path is None:
@@ -184,14 +190,9 @@ class StoreBase:
         with self._read_engine.connect() as conn:
             yield conn
 
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Wait for the SQLite write turn, see `WriteTurn` (nothing on PostgreSQL)."""
-        if self._write_turn is None:
-            yield
-            return
-        with self._write_turn():
-            yield
+    def _writing(self) -> AbstractContextManager[Any]:
+        """The SQLite write turn, see `WriteTurn` (nothing to wait for on PostgreSQL)."""
+        return self._write_turn if self._write_turn is not None else nullcontext()
 
     def _insert(self, table: Any) -> Any:
         """The dialect's INSERT, which has `on_conflict_do_update` on both backends."""
