@@ -33,25 +33,25 @@ def _has_long_digit_run(raw: bytes) -> bool:
 
 
 def decode_body(raw: bytes) -> Any:
-    payload = _decode(raw)
-    problem = _json_problem(payload, raw)
-    if problem:
-        raise BodyError(problem)
-    return payload
-
-
-def _decode(raw: bytes) -> Any:
     if not _has_long_digit_run(raw):
         try:
-            return orjson.loads(raw)
+            payload = orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # the standard library decides, and words the error
+        else:  # orjson refuses unpaired surrogates itself: only the depth is left
+            if _too_deep(payload, raw):
+                raise BodyError(f"body nests deeper than {MAX_JSON_DEPTH} levels")
+            return payload
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        payload = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
         raise BodyError(f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError(f"body is not valid JSON: {exc}") from None
+    problem = _json_problem(payload, raw)
+    if problem:
+        raise BodyError(problem)
+    return payload
 
 
 # Real payloads nest a few dozen levels (ADF lists in lists); far deeper bodies would
