@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from webhooks import store_deliveries
 from webhooks.group_commit import GroupCommit, Pending
 from webhooks.store import Store
 
@@ -139,3 +140,34 @@ def test_concurrent_record_delivery_every_row_once(store: Store) -> None:
     accepted = [i for i in ids if i is not None]
     assert len(accepted) == len(set(accepted)) == 150  # each id once, each repeat None
     assert store.delivery_counts()["received"] == 150
+
+
+def test_intake_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path, monkeypatch) -> None:
+    """Intake's commits never copy the WAL into the database themselves (that work, and
+    its fsync, would hold the write turn); the process's checkpointer thread does, soon
+    after, while writes go on."""
+    monkeypatch.setattr(store_deliveries, "CHECKPOINT_EVERY_SECONDS", 0.05)
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    try:
+        store.checkpoint()
+        database = tmp_path / "store.db"
+        before = database.stat().st_size
+        payload = b"x" * 100_000  # 50 of them: past SQLite's own threshold of 1000 pages
+        store._intake_connection()  # its checkpointer, paused so the commits show alone
+        checkpointer = store._intake[2]
+        real_checkpoint, checkpointer._checkpoint = checkpointer._checkpoint, lambda: None
+        for n in range(50):
+            store.record_delivery("jira", f"w-{n}", "e", payload, status="received")
+        time.sleep(0.2)
+        assert database.stat().st_size == before  # everything still in the WAL
+
+        checkpointer._checkpoint = real_checkpoint
+        store.record_delivery("jira", "w-last", "e", payload, status="received")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and database.stat().st_size <= before:
+            time.sleep(0.02)
+        assert database.stat().st_size > before + 50 * len(payload)
+    finally:
+        store.close()
+    assert not checkpointer._thread.is_alive()  # stopped with the store

@@ -16,7 +16,6 @@ import pytest
 from tests.helpers import fixture_bytes
 from tests.queue_helpers import drain
 from tests.service import JIRA_SECRET_ENV, jira_headers, make_settings
-from webhooks import relay as relay_module
 from webhooks.app import create_app
 from webhooks.relay import Relay
 from webhooks.runtime import Runtime
@@ -181,23 +180,3 @@ def test_the_relay_thread_survives_errors_and_goes_on(runtime: Runtime, monkeypa
             worker.stop()
     assert runtime.huey.pending_count() == 1
     assert [r.message for r in caplog.records].count("relay.failed") == 2
-
-
-def test_the_relay_checkpoints_the_sqlite_wal(tmp_path: Path, monkeypatch) -> None:
-    """Intake's connection leaves the WAL to the relay: its rows reach the database file
-    when the relay checkpoints, not during intake's commits."""
-    monkeypatch.setattr(relay_module, "CHECKPOINT_EVERY_SECONDS", 0.0)
-    runtime = Runtime.from_settings(make_settings(tmp_path))
-    try:
-        database = tmp_path / "store.db"
-        runtime.store.checkpoint()
-        before = database.stat().st_size
-        payload = b"x" * 20_000
-        for n in range(50):
-            runtime.store.record_delivery("jira", f"w-{n}", "e", payload, status="received")
-        assert database.stat().st_size == before  # all of it still in the WAL
-
-        assert Relay(runtime).step() == 50
-        assert database.stat().st_size > before + 50 * len(payload)
-    finally:
-        runtime.store.close()

@@ -3,15 +3,13 @@
 Intake only commits the delivery row ("received") before it answers 202; the enqueue,
 a second durable write, is done here, off the request path, in batches. Several relays
 (workers on several machines) share the work: each row is claimed by one of them. An
-idle relay looks every `relay_interval_seconds`; a busy one goes on at once. It also
-checkpoints the SQLite WAL, so intake's commits never pay for that.
+idle relay looks every `relay_interval_seconds`; a busy one goes on at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 from huey.consumer import Consumer
@@ -19,7 +17,6 @@ from huey.consumer import Consumer
 log = logging.getLogger(__name__)
 
 BATCH = 100  # rows per claim: short write transactions, intake waits little
-CHECKPOINT_EVERY_SECONDS = 1.0
 MAX_ERROR_PAUSE_SECONDS = 5.0
 
 
@@ -30,8 +27,6 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = 0
-        self._relayed_since_checkpoint = 0
-        self._last_checkpoint = time.monotonic()
 
     def start(self) -> Relay:
         self._thread = threading.Thread(target=self._loop, name="outbox-relay", daemon=True)
@@ -44,16 +39,8 @@ class Relay:
             self._thread.join(timeout)
 
     def step(self) -> int:
-        """One round: queue what is waiting, checkpoint when due. Returns rows queued."""
-        relayed = self.runtime.relay_received(BATCH)
-        self._relayed_since_checkpoint += relayed
-        now = time.monotonic()
-        if self._relayed_since_checkpoint and now - self._last_checkpoint >= (
-            CHECKPOINT_EVERY_SECONDS
-        ):
-            self.runtime.store.checkpoint()
-            self._relayed_since_checkpoint, self._last_checkpoint = 0, now
-        return relayed
+        """One round: queue what is waiting. Returns how many deliveries it queued."""
+        return self.runtime.relay_received(BATCH)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

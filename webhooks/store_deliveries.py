@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -22,10 +23,44 @@ from webhooks.store_records import DELIVERY_STATUSES, RECOVERABLE_STATUSES, Deli
 
 log = logging.getLogger(__name__)
 
-# Intake's own SQLite connections leave the WAL to be checkpointed by the relay, off the
-# request path (`checkpoint`); this much WAL (pages of 4 KiB, ~40 MB) is the backstop
-# for a service running with no worker at all.
+# Intake's SQLite connection leaves the WAL to its process's checkpointer thread, off the
+# request path; this much WAL (pages of 4 KiB, ~40 MB) is the backstop should that fall
+# behind.
 INTAKE_AUTOCHECKPOINT_PAGES = 10_000
+CHECKPOINT_EVERY_SECONDS = 1.0
+
+
+class Checkpointer:
+    """Copies the WAL back into the database about once a second while intake writes,
+    from a thread of its own. A commit that crossed SQLite's own threshold would do it
+    inside the write turn, fsync included, and every request behind it would wait; here
+    it is PASSIVE, so writers go on meanwhile."""
+
+    def __init__(self, checkpoint: Callable[[], None]) -> None:
+        self._checkpoint = checkpoint
+        self._wrote = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def note_write(self) -> None:
+        self._wrote.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wrote.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while True:
+            self._wrote.wait()
+            if self._stopping.wait(CHECKPOINT_EVERY_SECONDS):  # gather a second of writes
+                return
+            self._wrote.clear()
+            try:
+                self._checkpoint()
+            except Exception as exc:  # the database away for a moment: next time
+                log.warning("store.checkpoint.failed", extra={"error": type(exc).__name__})
 
 
 def _delivery(row: DeliveryRow) -> DeliveryRecord:
@@ -50,7 +85,7 @@ class DeliveryStore(StoreBase):
         """Compiled delivery INSERTs by the columns given: (SQL, parameter order, binds)."""
         return {}
 
-    _intake: tuple[int, Any] | None = None  # (pid, connection): intake's own connection
+    _intake: tuple[int, Any, Checkpointer] | None = None  # this process's intake connection
 
     def record_delivery(
         self,
@@ -151,6 +186,7 @@ class DeliveryStore(StoreBase):
             return
         for each, row in zip(batch, rows, strict=True):
             each.result = None if row is None else row[0]
+        self._intake[2].note_write()  # type: ignore[index]
 
     def _intake_connection(self) -> Any:
         """The process's one driver connection for intake, made by the engine (so with its
@@ -163,18 +199,19 @@ class DeliveryStore(StoreBase):
             connection = fairy.driver_connection
             fairy.detach()
             connection.execute(f"PRAGMA wal_autocheckpoint = {INTAKE_AUTOCHECKPOINT_PAGES}")
-            self._intake = (os.getpid(), connection)
+            self._intake = (os.getpid(), connection, Checkpointer(self.checkpoint))
         return self._intake[1]
 
     def close(self) -> None:
         if self._intake is not None and self._intake[0] == os.getpid():
+            self._intake[2].stop()
             self._intake[1].close()
         self._intake = None
         super().close()
 
     def checkpoint(self) -> None:
-        """Copy the SQLite WAL back into the database without blocking writers (PASSIVE),
-        so intake's commits do not pay for it; nothing on PostgreSQL."""
+        """Copy the SQLite WAL back into the database without blocking writers (PASSIVE);
+        nothing on PostgreSQL."""
         if self.dialect != "sqlite":
             return
         with self._engine.connect() as conn:
