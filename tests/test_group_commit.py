@@ -155,7 +155,7 @@ def test_intake_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path, monkey
         before = database.stat().st_size
         payload = b"x" * 100_000  # 50 of them: past SQLite's own threshold of 1000 pages
         store._intake_connection()  # its checkpointer, paused so the commits show alone
-        checkpointer = store._intake[2]
+        checkpointer = store._intake.checkpointer
         real_checkpoint, checkpointer._checkpoint = checkpointer._checkpoint, lambda: None
         for n in range(50):
             store.record_delivery("jira", f"w-{n}", "e", payload, status="received")

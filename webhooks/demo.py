@@ -289,7 +289,7 @@ class LiveStack:
                 if not record.delivered:
                     out.append(f"webhook {record.event} not delivered: {record.error}")
         counts = self.runtime.store.delivery_counts()
-        for status in ("received", "queued", "processing", "failed", "dead"):
+        for status in (*UNFINISHED_STATUSES, "failed", "dead"):
             if counts[status]:
                 out.append(f"{counts[status]} deliveries {status}")
         for letter in self.runtime.dead_letters():

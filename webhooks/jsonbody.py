@@ -40,12 +40,12 @@ def decode_body(raw: bytes) -> Any:
             pass  # the standard library decides, and words the error
         else:  # orjson refuses unpaired surrogates itself: only the depth is left
             if _too_deep(payload, raw):
-                raise BodyError(f"body nests deeper than {MAX_JSON_DEPTH} levels")
+                raise BodyError(TOO_DEEP)
             return payload
     try:
         payload = json.loads(raw, parse_constant=_reject_constant)
     except RecursionError:
-        raise BodyError(f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
+        raise BodyError(TOO_DEEP) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BodyError(f"body is not valid JSON: {exc}") from None
     problem = _json_problem(payload, raw)
@@ -57,6 +57,7 @@ def decode_body(raw: bytes) -> Any:
 # Real payloads nest a few dozen levels (ADF lists in lists); far deeper bodies would
 # exhaust the stack of the recursive readers downstream.
 MAX_JSON_DEPTH = 128
+TOO_DEEP = f"body nests deeper than {MAX_JSON_DEPTH} levels"
 # After decoding, surrogate pairs are single code points: any surrogate left is unpaired
 # and cannot be encoded as UTF-8 (the store and the trackers would reject it later).
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -70,7 +71,7 @@ def _json_problem(payload: object, raw: bytes) -> str | None:
     """Why a decoded body is unusable though it parsed, or None. Iterative on purpose.
     Cheap byte-level bounds on `raw` skip the walks for nearly every real delivery."""
     if _too_deep(payload, raw):
-        return f"body nests deeper than {MAX_JSON_DEPTH} levels"
+        return TOO_DEEP
     if _may_hold_surrogates(raw) and _has_lone_surrogate(payload):
         return "body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
     return None

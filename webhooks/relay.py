@@ -14,9 +14,10 @@ from typing import Any
 
 from huey.consumer import Consumer
 
+from webhooks.runtime import RELAY_BATCH
+
 log = logging.getLogger(__name__)
 
-BATCH = 100  # rows per claim: short write transactions, intake waits little
 MAX_ERROR_PAUSE_SECONDS = 5.0
 
 
@@ -40,7 +41,7 @@ class Relay:
 
     def step(self) -> int:
         """One round: queue what is waiting. Returns how many deliveries it queued."""
-        return self.runtime.relay_received(BATCH)
+        return self.runtime.relay_received()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -56,7 +57,7 @@ class Relay:
                 self._stop.wait(pause)
                 continue
             self._errors = 0
-            if relayed < BATCH:
+            if relayed < RELAY_BATCH:  # caught up: rest
                 self._stop.wait(self.interval)
 
 

@@ -18,6 +18,9 @@ from webhooks.rulesource import RuleSource
 log = logging.getLogger(__name__)
 
 
+RELAY_BATCH = 100  # deliveries per claim: short write transactions, intake waits little
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -71,7 +74,7 @@ class Runtime:
             tracker, delivery, event.native_event, raw, status="received"
         )
 
-    def relay_received(self, limit: int = 500) -> int:
+    def relay_received(self, limit: int = RELAY_BATCH) -> int:
         """Queue the tasks of up to `limit` received deliveries; returns how many. A task
         lost between the claim and the enqueue (a crash, the queue down) is queued again
         by recovery, which finds its row "queued" and stale."""

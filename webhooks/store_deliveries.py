@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 
@@ -63,6 +63,14 @@ class Checkpointer:
                 log.warning("store.checkpoint.failed", extra={"error": type(exc).__name__})
 
 
+class _Intake(NamedTuple):
+    """This process's intake connection and the checkpointer of what it writes."""
+
+    pid: int
+    connection: Any
+    checkpointer: Checkpointer
+
+
 def _delivery(row: DeliveryRow) -> DeliveryRecord:
     return DeliveryRecord(
         id=row.id,
@@ -85,7 +93,7 @@ class DeliveryStore(StoreBase):
         """Compiled delivery INSERTs by the columns given: (SQL, parameter order, binds)."""
         return {}
 
-    _intake: tuple[int, Any, Checkpointer] | None = None  # this process's intake connection
+    _intake: _Intake | None = None
 
     def record_delivery(
         self,
@@ -186,7 +194,7 @@ class DeliveryStore(StoreBase):
             return
         for each, row in zip(batch, rows, strict=True):
             each.result = None if row is None else row[0]
-        self._intake[2].note_write()  # type: ignore[index]
+        self._intake.checkpointer.note_write()  # type: ignore[union-attr]
 
     def _intake_connection(self) -> Any:
         """The process's one driver connection for intake, made by the engine (so with its
@@ -194,18 +202,18 @@ class DeliveryStore(StoreBase):
         page cache stays valid between this process's own writes (each connection's is
         dropped when another writes, and pooled connections took turns). Used only in
         the write turn, whose thread lock keeps threads off it at the same time."""
-        if self._intake is None or self._intake[0] != os.getpid():
+        if self._intake is None or self._intake.pid != os.getpid():
             fairy = self._write_engine.raw_connection()
             connection = fairy.driver_connection
             fairy.detach()
             connection.execute(f"PRAGMA wal_autocheckpoint = {INTAKE_AUTOCHECKPOINT_PAGES}")
-            self._intake = (os.getpid(), connection, Checkpointer(self.checkpoint))
-        return self._intake[1]
+            self._intake = _Intake(os.getpid(), connection, Checkpointer(self.checkpoint))
+        return self._intake.connection
 
     def close(self) -> None:
-        if self._intake is not None and self._intake[0] == os.getpid():
-            self._intake[2].stop()
-            self._intake[1].close()
+        if self._intake is not None and self._intake.pid == os.getpid():
+            self._intake.checkpointer.stop()
+            self._intake.connection.close()
         self._intake = None
         super().close()
 
@@ -217,7 +225,7 @@ class DeliveryStore(StoreBase):
         with self._engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def claim_received(self, limit: int = 500) -> list[int]:
+    def claim_received(self, limit: int) -> list[int]:
         """Mark up to `limit` "received" deliveries "queued" and return their ids, oldest
         first: the relay's step, after which it queues their tasks. Each row goes to one
         caller (PostgreSQL: SKIP LOCKED; SQLite: one writer at a time). A cheap read

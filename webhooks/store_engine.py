@@ -79,8 +79,7 @@ def _sqlite_engine(sa_url: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL
             # Pages read through a mapping, not copied by read(2): each write by another
-            # connection drops this one's page cache, and re-reading it was most of the
-            # CPU an intake INSERT cost with two web processes.
+            # connection drops this one's page cache, and it is read again.
             cursor.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
