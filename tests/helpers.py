@@ -7,6 +7,7 @@ import functools
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -29,3 +30,17 @@ def fixture_bytes(tracker: str, name: str) -> bytes:
 
 def fixture_names(tracker: str) -> list[str]:
     return sorted(p.stem for p in (FIXTURES / tracker).glob("*.json"))
+
+
+def sent(call: Any) -> tuple[str, str, dict[str, str], Any]:
+    """(method, path, query, JSON body) of a recorded `responses` call."""
+    split = urlsplit(call.request.url)
+    body = call.request.body
+    if isinstance(body, bytes):
+        body = body.decode()
+    return (
+        call.request.method,
+        split.path,
+        dict(parse_qsl(split.query)),
+        json.loads(body) if body else None,
+    )

@@ -8,7 +8,7 @@ import base64
 import email.utils
 import json
 import time
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -26,6 +26,7 @@ from connector.errors import (
     TrackerUnavailable,
 )
 from tests.helpers import load_fixture
+from tests.helpers import sent as recorded
 from tests.spec_check import assert_documented
 
 URL = "https://dev.azure.com/fabrikam"
@@ -132,16 +133,7 @@ def sent(call):
     """(method, path, query, JSON body) of a recorded request, checked against the spec
     on the way (api-version travels in the Accept header, as the library sends it)."""
     assert_documented(call.request, "azure-devops", URL)
-    split = urlsplit(call.request.url)
-    body = call.request.body
-    if isinstance(body, bytes):
-        body = body.decode()
-    return (
-        call.request.method,
-        split.path,
-        dict(parse_qsl(split.query)),
-        json.loads(body) if body else None,
-    )
+    return recorded(call)
 
 
 def api_calls(mock):

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from config.settings import TrackerConfig
-from tests.helpers import load_fixture
+from tests.helpers import load_fixture, sent
 from tests.queue_helpers import drain
 from tests.service import AZURE_SECRET_ENV, azure_headers, make_settings
 from tests.spec_check import assert_documented
@@ -23,7 +23,6 @@ from tests.worker_helpers import (
     LENA,
     mock_azure_discovery,
     reset_azure_location_caches,
-    sent,
     story_update,
     work_item,
 )

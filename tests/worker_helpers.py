@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -94,20 +93,6 @@ def work_item(*, rev: int, tags: str, assignee: dict[str, Any] | None = None) ->
     wi = json.loads(json.dumps(wi))
     wi["id"] = 4711
     return wi
-
-
-def sent(call: Any) -> tuple[str, str, dict[str, str], Any]:
-    """(method, path, query, JSON body) of a recorded `responses` call."""
-    split = urlsplit(call.request.url)
-    body = call.request.body
-    if isinstance(body, bytes):
-        body = body.decode()
-    return (
-        call.request.method,
-        split.path,
-        dict(parse_qsl(split.query)),
-        json.loads(body) if body else None,
-    )
 
 
 def recording(status: int, body: Any = None, headers: dict[str, str] | None = None):
