@@ -40,6 +40,11 @@ class TrackerConfig:
     state_map: Mapping[str, str] = field(default_factory=dict)  # status name -> category
     type_map: Mapping[str, str] = field(default_factory=dict)  # tracker type name -> ItemType
     project: str | None = None  # Azure DevOps: default project for audits and registration
+    # Jira: the projects the webhook filter names (`project in (...)`) at registration.
+    projects: tuple[str, ...] = ()
+    # Ask the tracker not to notify watchers of the service's edits (Jira notifyUsers=false,
+    # Azure DevOps suppressNotifications=true): both need admin-level permission.
+    quiet_edits: bool = False
 
     def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The webhook secret, read from the environment at the moment it is needed."""
@@ -129,6 +134,8 @@ class _TrackerSchema(Schema):
     )
     type_map = fields.Dict(keys=fields.String(), values=fields.String())
     project = fields.String()
+    projects = fields.List(fields.String(validate=validate.Length(min=1)))
+    quiet_edits = fields.Boolean()
 
 
 class _ConfigSchema(Schema):
@@ -198,6 +205,8 @@ def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
         state_map=dict(data.get("state_map") or {}),
         type_map={k.casefold(): v for k, v in (data.get("type_map") or {}).items()},
         project=data.get("project"),
+        projects=tuple(data.get("projects") or ()),
+        quiet_edits=bool(data.get("quiet_edits", False)),
     )
 
 

@@ -77,6 +77,8 @@ class JiraClient:
         # the serverInfo call it would otherwise make.
         self._jira.deploymentType = "Cloud" if self.cloud else "Server"
         self._jira._session.hooks["response"].append(self._record_response)
+        # `quiet_edits` asks for notifyUsers=false; once Jira refuses it, never again.
+        self._quiet = tracker.quiet_edits
 
     # -- reading -------------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class JiraClient:
 
     def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None:
         """PUT /rest/api/{v}/issue/{key}/comment/{id}  {"body": ...}
-        (Cloud: ?notifyUsers=false, so watchers get no mail for a bot edit)."""
+        (?notifyUsers=false only under `quiet_edits`)."""
         with self._calling("update_comment", native_id, write=True):
             self._put(
                 f"issue/{native_id}/comment/{comment_id}", {"body": self._body(doc)}, quiet=True
@@ -238,10 +240,25 @@ class JiraClient:
         return self._jira._get_json(path, params=dict(body), use_post=True)
 
     def _put(self, path: str, body: Mapping[str, Any], *, quiet: bool = False) -> None:
-        # notifyUsers=false: documented for Cloud, and "ignored" there without admin
-        # rights. Server/DC may refuse it without admin rights, so it is not sent there.
-        params = {"notifyUsers": "false"} if quiet and self.cloud else None
-        self._jira._session.put(self._jira._get_url(path), params=params, data=json.dumps(body))
+        # notifyUsers=false needs Administer Jira or Administer Projects. The docs say a
+        # caller without them is "ignored"; live sites refuse the whole edit with a 403
+        # and write nothing. So it is sent only under `quiet_edits`, and a 403 to it is
+        # retried once without it and remembered: the edit matters, the quiet does not.
+        url, data = self._jira._get_url(path), json.dumps(body)
+        if not (quiet and self._quiet):
+            self._jira._session.put(url, data=data)
+            return
+        try:
+            self._jira._session.put(url, params={"notifyUsers": "false"}, data=data)
+        except JIRAError as exc:
+            if exc.status_code != 403:
+                raise
+            self._jira._session.put(url, data=data)
+            self._quiet = False
+            log.warning(
+                "jira.client.quiet_edits_refused",
+                extra={"tracker": self.name, "reason": short_message(exc.text)},
+            )
 
     def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if self._on_call is not None:

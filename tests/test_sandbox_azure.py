@@ -276,6 +276,33 @@ def test_bot_pat_identity_marks_its_own_edits(azure_env, receiver):
     assert update["fields"]["System.ChangedBy"]["newValue"] == "PMO Bot <pmo-bot@fabrikam.com>"
 
 
+def test_tags_add_merges_and_only_replace_or_remove_take_tags_away(azure_env):
+    _, url, _ = azure_env
+    client = wit(url)
+    story = create(client, "Story", "User Story", "Fabrikam")
+    tags = "/fields/System.Tags"
+    step = client.update_work_item([Op(op="add", path=tags, value="pmo-amber; Customer")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-amber"
+    step = client.update_work_item([Op(op="add", path=tags, value="Customer; pmo-red")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-amber; pmo-red"  # merged
+    step = client.update_work_item([Op(op="replace", path=tags, value="Customer; pmo-red")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-red"
+    step = client.update_work_item([Op(op="remove", path=tags)], story.id)
+    assert "System.Tags" not in step.fields
+
+
+def test_suppress_notifications_needs_the_project_permission(azure_env):
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    ops = [Op(op="add", path="/fields/Microsoft.VSTS.Scheduling.StoryPoints", value=3)]
+    with pytest.raises(AzureDevOpsServiceError, match="Suppress notifications"):
+        wit(url, "bot-pat").update_work_item(ops, story.id, suppress_notifications=True)
+    assert "Microsoft.VSTS.Scheduling.StoryPoints" not in state.items[story.id].fields
+    state.add_user("pmo-bot@fabrikam.com", suppress_notifications=True)
+    done = wit(url, "bot-pat").update_work_item(ops, story.id, suppress_notifications=True)
+    assert done.fields["Microsoft.VSTS.Scheduling.StoryPoints"] == 3
+
+
 def test_service_hook_subscriptions(azure_env, receiver):
     state, url, sender = azure_env
     auth = ("", "pm-pat")

@@ -38,7 +38,7 @@ def jira_env(receiver):
     state = JiraState()
     state.add_project("PAY", "Payments")
     state.add_project("WEB", "Website")
-    state.add_user("pm", "Pat Manager")
+    state.add_user("pm", "Pat Manager", admin=True)
     state.add_user("bob", "Bob Builder")
     state.add_user("pmo-bot", "PMO Bot")
     sender = WebhookSender(retry_delays=(0.01, 0.02))
@@ -110,6 +110,36 @@ def test_get_and_update_fields_and_labels_with_the_real_client(jira_env, receive
     assert items["customfield_10016"]["fieldtype"] == "custom"
     assert items["labels"]["toString"] == "pmo-red payments"
     assert hooks[2].json["changelog"]["items"][0]["toString"] == "pmo-red escalated"
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_notify_users_false_is_refused_for_a_non_admin_and_writes_nothing(jira_env, version):
+    state, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    bot = client(url, "pmo-bot", version)
+    with pytest.raises(jira.JIRAError) as refused:
+        bot.issue(issue.key).update(fields={"labels": ["pmo-red"]}, notify=False)
+    assert refused.value.status_code == 403
+    assert refused.value.response.json() == {
+        "errorMessages": [
+            "To discard the user notification either admin or project admin "
+            "permissions are required."
+        ],
+        "errors": {},
+    }
+    assert state.get(issue.key).fields["labels"] == []
+    comment = bot.add_comment(issue.key, "hello" if version == "2" else ADF)
+    body = ADF if version == "3" else "hello again"
+    with pytest.raises(jira.JIRAError):
+        bot._session.put(
+            f"{url}/rest/api/{version}/issue/{issue.key}/comment/{comment.id}",
+            params={"notifyUsers": "false"},
+            data=json.dumps({"body": body}),
+        )
+    # without the parameter the same edit goes through; an admin may pass it
+    bot.issue(issue.key).update(fields={"labels": ["pmo-red"]})
+    client(url, "pm", version).issue(issue.key).update(fields={"labels": ["x"]}, notify=False)
+    assert state.get(issue.key).fields["labels"] == ["x"]
 
 
 def test_webhooks_are_signed_and_carry_jira_headers(jira_env, receiver):

@@ -45,9 +45,11 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        from webhooks.refusals import Refusals
         from webhooks.rollups import Rollups
         from webhooks.tasks import register_tasks
 
+        self.refusals = Refusals(huey)
         self.rollups = Rollups(self)
         self.tasks = register_tasks(self)
 
@@ -136,6 +138,14 @@ class Runtime:
             "ok": rules["ok"] or rules["running_last_good"],
             **{k: v for k, v in rules.items() if k != "ok"},
         }
+        # Writes a tracker refuses for good (permissions, site configuration) do not make
+        # the service unready either: the other parts are still written. Shown once per
+        # tracker and part, with the tracker's reason.
+        try:
+            refused = self.refusals.current(self.settings.trackers)
+        except Exception as exc:
+            refused = {"error": type(exc).__name__}
+        checks["writes"] = {"ok": True, "refused": refused}
         return checks
 
     def dead_letters(self, include_replayed: bool = False) -> list[Any]:

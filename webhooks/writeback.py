@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from connector.errors import Conflict, ItemNotFound
+from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
 from connector.model import WorkItem
 from webhooks.comments import MARKER, compliance_document
 from webhooks.metrics import WRITES
@@ -34,6 +36,8 @@ class WriteBack:
         self.runtime = runtime
         self.store = runtime.store
         self.prefix = runtime.settings.label_prefix
+        # (part, reason) of each write the tracker refused for good in this run
+        self.refused: list[tuple[str, str]] = []
 
     def govern(self, item: WorkItem, *, rollup: Any = None, rollup_spec: Any = None) -> str:
         """Evaluate `item` and apply the difference. Returns a short outcome string."""
@@ -118,13 +122,18 @@ class WriteBack:
         )
         new_ledger = replace(new_ledger, labels=managed)
         if add or remove:
-            written = client.update_labels(item.native_id, add, remove, revision=item.revision)
-            WRITES.labels(item.tracker, "labels").inc()
-            writes += 1
-            watermark = written if written is not None else item.revision + 1
-            new_ledger = replace(new_ledger, item_revision=watermark)
-            # Recorded at once: if a later write fails, the retry does not send this again.
-            self.store.save_ledger(item.key, new_ledger)
+            with self._part(item, "labels") as done:
+                written = client.update_labels(item.native_id, add, remove, revision=item.revision)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "labels").inc()
+                writes += 1
+                watermark = written if written is not None else item.revision + 1
+                new_ledger = replace(new_ledger, item_revision=watermark)
+                # Recorded at once: if a later write fails, the retry does not send it again.
+                self.store.save_ledger(item.key, new_ledger)
+            else:  # refused: the ledger keeps what the item really carries
+                new_ledger = replace(new_ledger, labels=ledger.labels)
 
         # -- fields: configured rollup fields and rule field actions ---------------------
         values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
@@ -134,11 +143,14 @@ class WriteBack:
             values.update(field_values(rollup_spec, rollup))
         changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
         if changed:
-            client.set_fields(item.native_id, changed)
-            WRITES.labels(item.tracker, "fields").inc()
-            writes += 1
-            new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
-            self.store.save_ledger(item.key, new_ledger)
+            with self._part(item, "fields") as done:
+                client.set_fields(item.native_id, changed)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "fields").inc()
+                writes += 1
+                new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
+                self.store.save_ledger(item.key, new_ledger)
 
         # -- the one managed comment, edited in place ------------------------------------
         wants_comment = any(a.type == "comment" for a in actions)
@@ -147,10 +159,13 @@ class WriteBack:
             doc = compliance_document(item, findings, rollup if show_rollup else None)
             digest = doc_hash(doc)
             if digest != ledger.comment_hash:
-                comment_id = self._write_comment(client, item, ledger.comment_id, doc)
-                WRITES.labels(item.tracker, "comment").inc()
-                writes += 1
-                new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
+                with self._part(item, "comment") as done:
+                    comment_id = self._write_comment(client, item, ledger.comment_id, doc)
+                    done.append(True)
+                if done:
+                    WRITES.labels(item.tracker, "comment").inc()
+                    writes += 1
+                    new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
 
         if rollup is not None:
             new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
@@ -159,6 +174,27 @@ class WriteBack:
         if writes:
             log.info("writeback.applied", extra={"item": item.key, "writes": writes})
         return writes
+
+    @contextmanager
+    def _part(self, item: WorkItem, part: str) -> Iterator[list[bool]]:
+        """One part of the write-back (labels, fields, comment). A permanent refusal of it
+        is recorded and swallowed, so the other parts are still written; everything else
+        (rate limits, outages, conflicts, the item gone) propagates to the retry policy.
+        The body appends to the yielded list once its write went through."""
+        done: list[bool] = []
+        try:
+            yield done
+        except PermanentTrackerError as exc:
+            if isinstance(exc, ItemNotFound):
+                raise
+            text = str(exc)
+            # "jira update_labels PAY-1: HTTP 403 ..." -> the tracker's reason, not the item's
+            reason = text.partition(": ")[2] or text
+            self.refused.append((part, text))
+            # logged once per tracker and part there, not once per event here
+            self.runtime.refusals.note(item.tracker, part, reason)
+            return
+        self.runtime.refusals.clear(item.tracker, part)
 
     def _write_comment(self, client: Any, item: WorkItem, comment_id: str | None, doc: Any) -> str:
         if comment_id is None:
