@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PUBLIC_URL",
         help="where the tracker reaches this service, e.g. https://pmo.example.com",
     )
+    register.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="Jira: send issue events of every project, not only the configured `projects`",
+    )
     return parser
 
 

@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
 from sandbox import Sandbox
-from webhooks.demo_seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, PORTFOLIO_FIELD
+from webhooks.demo_seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, JIRA_PROJECTS, PORTFOLIO_FIELD
 from webhooks.store_records import UNFINISHED_STATUSES
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ class LiveStack:
                 name="jira", kind="jira", url=self.sandbox.jira_url, deployment="cloud",
                 user_env=ENV["jira_user"], token_env=ENV["jira_token"],
                 webhook_secret_env=ENV["jira_secret"], bot_account=self.jira_bot_id,
+                projects=tuple(JIRA_PROJECTS),
             ),
             "azure-devops": TrackerConfig(
                 name="azure-devops", kind="azure-devops", url=self.sandbox.azure_url,

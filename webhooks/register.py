@@ -31,6 +31,7 @@ from webhooks.register_admin import (
     AzureHooksAdmin,
     JiraWebhookAdmin,
     Outcome,
+    project_filter,
     secret_fingerprint,
 )
 
@@ -46,9 +47,14 @@ __all__ = [
     "check_config",
     "register",
     "register_command",
+    "project_filter",
     "secret_fingerprint",
     "webhook_url",
 ]
+
+# Azure DevOps refuses a webHooks consumer whose basicAuthPassword has whitespace or is
+# longer than this; checked here, before any call, so nothing is left half-registered.
+ADO_SECRET_MAX = 256
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +77,8 @@ def register_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     tracker = settings.tracker(args.tracker)
     target = webhook_url(args.url, tracker.name)
-    check_config(tracker)
+    all_projects = bool(getattr(args, "all_projects", False))
+    check_config(tracker, all_projects=all_projects)
     if target.startswith("http://"):
         print(
             f"pmo-bridge: warning: {target} is plain http; Jira Cloud and Azure DevOps "
@@ -88,7 +95,7 @@ def register_command(args: argparse.Namespace) -> int:
         )
     try:
         # printed as they happen, so a failure part-way still shows what was done
-        for outcome in register(tracker, target):
+        for outcome in register(tracker, target, all_projects=all_projects):
             print(outcome.line(), flush=True)
     except TrackerError as exc:
         print(f"pmo-bridge: register {tracker.name}: {exc}", file=sys.stderr)
@@ -102,15 +109,18 @@ def register(
     *,
     environ: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    all_projects: bool = False,
 ) -> Iterator[Outcome]:
     """Make the tracker's subscriptions for `target` what the config says, one outcome
-    at a time. Raises
-    ConfigError for what the config lacks and TrackerError for what the tracker refuses."""
-    check_config(tracker, environ)
+    at a time. A Jira webhook is filtered to the tracker's `projects` unless
+    `all_projects`. Raises ConfigError for what the config lacks and TrackerError for
+    what the tracker refuses."""
+    check_config(tracker, environ, all_projects=all_projects)
     secret = tracker.secret(environ)
     if tracker.kind == "jira":
+        jql = "" if all_projects else project_filter(_jira_projects(tracker))
         yield from JiraWebhookAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
+            target, secret, jql
         )
     else:
         yield from AzureHooksAdmin(tracker, timeout=timeout, environ=environ).reconcile(
@@ -118,7 +128,16 @@ def register(
         )
 
 
-def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = None) -> None:
+def _jira_projects(tracker: TrackerConfig) -> tuple[str, ...]:
+    return tracker.projects or ((tracker.project,) if tracker.project else ())
+
+
+def check_config(
+    tracker: TrackerConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    all_projects: bool = False,
+) -> None:
     """What registration needs from the config, each missing piece as one ConfigError."""
     if not tracker.url:
         raise ConfigError(f"tracker {tracker.name!r} has no url: nothing to register with")
@@ -128,3 +147,22 @@ def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"tracker {tracker.name!r}: no API token ({name} is not set)")
     if tracker.kind == "azure-devops" and not tracker.project:
         raise ConfigError(f"tracker {tracker.name!r}: set `project` to register service hooks")
+    if tracker.kind == "jira" and not all_projects and not _jira_projects(tracker):
+        # An empty filter sends every issue event of every project on the site.
+        raise ConfigError(
+            f"tracker {tracker.name!r}: set `projects` (e.g. [PAY, WEB]) to filter the "
+            "webhook to them, or pass --all-projects"
+        )
+    secret = tracker.secret(environ)
+    if tracker.kind == "azure-devops" and secret:
+        where = tracker.webhook_secret_env or "the webhook secret"
+        if any(ch.isspace() for ch in secret):
+            raise ConfigError(
+                f"tracker {tracker.name!r}: {where} contains whitespace, which Azure DevOps "
+                "refuses in a service hook's basic auth password"
+            )
+        if len(secret) > ADO_SECRET_MAX:
+            raise ConfigError(
+                f"tracker {tracker.name!r}: {where} is {len(secret)} characters; Azure "
+                f"DevOps takes at most {ADO_SECRET_MAX} in a service hook's basic auth password"
+            )

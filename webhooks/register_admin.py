@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,8 @@ class JiraWebhookAdmin(JiraClient):
     OAuth apps only). The resource documents list, create, read and delete, not update,
     so a webhook that differs is replaced: the new one first, so no event goes missing."""
 
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
+    def reconcile(self, target: str, secret: str | None, jql: str = "") -> Iterator[Outcome]:
+        """`jql` filters the issue events (`project in (...)`); empty: every project."""
         from connector.jira import EVENT_PARSERS
 
         name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
@@ -76,7 +78,7 @@ class JiraWebhookAdmin(JiraClient):
             "name": name,
             "url": target,
             "events": list(EVENT_PARSERS),
-            "filters": {JQL_FILTER: ""},
+            "filters": {JQL_FILTER: jql},
             "excludeBody": False,
         }
         ours = [h for h in self.list_webhooks() if _same_url(h.get("url"), target)]
@@ -121,6 +123,18 @@ class JiraWebhookAdmin(JiraClient):
         return self._jira._get_url(path, base=JIRA_ADMIN_BASE)
 
 
+def project_filter(projects: Iterable[str]) -> str:
+    """JQL for issue events of these projects: `project in (PAY, WEB)`; a key that is not
+    a plain project key is quoted."""
+    keys = []
+    for key in projects:
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+            keys.append(key)
+        else:
+            keys.append('"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return f"project in ({', '.join(keys)})" if keys else ""
+
+
 def _jira_id(hook: Mapping[str, Any]) -> str | None:
     """Jira lists admin webhooks by `self` link (…/webhook/{id}); some answers add `id`."""
     if hook.get("id") is not None:
@@ -136,7 +150,7 @@ def _jira_matches(hook: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return (
         hook.get("name") == wanted["name"]
         and set(hook.get("events") or ()) == set(wanted["events"])
-        and not (filters.get(JQL_FILTER) or "").strip()
+        and (filters.get(JQL_FILTER) or "").strip() == wanted["filters"][JQL_FILTER]
         and not hook.get("excludeBody")
         and hook.get("enabled", True) is not False
     )
