@@ -45,9 +45,9 @@ __all__ = [
     "JiraWebhookAdmin",
     "Outcome",
     "check_config",
+    "project_filter",
     "register",
     "register_command",
-    "project_filter",
     "secret_fingerprint",
     "webhook_url",
 ]
