@@ -45,6 +45,9 @@ class TrackerConfig:
     # Ask the tracker not to notify watchers of the service's edits (Jira notifyUsers=false,
     # Azure DevOps suppressNotifications=true): both need admin-level permission.
     quiet_edits: bool = False
+    # Jira: ids found by name at the worker's start (name -> the site's field name, e.g.
+    # estimate -> "Story Points"), so changelog items that carry only the name still map.
+    field_labels: Mapping[str, str] = field(default_factory=dict)
 
     def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The webhook secret, read from the environment at the moment it is needed."""

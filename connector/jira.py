@@ -142,6 +142,11 @@ def _issue_event(payload: Mapping[str, Any], tracker: TrackerConfig, kind: Event
     status_moved = any(change.field == "status" for change in changes)
     if status_moved and occurred is not None:
         item = item.with_changes(status_changed=max(occurred, item.status_changed or occurred))
+    # An Epic Link / Parent Link change names the new parent even where the issue's own
+    # fields do not (the custom field's id not configured, or not in the payload).
+    new_parent = next((c.new for c in reversed(changes) if c.field == "parent" and c.new), None)
+    if item.parent is None and isinstance(new_parent, str):
+        item = item.with_changes(parent=new_parent)
     return Event(
         kind=kind,
         tracker=tracker.name,

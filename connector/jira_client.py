@@ -172,6 +172,14 @@ class JiraClient:
                 break
         return pick_managed_comment(found, self.tracker.bot_account)
 
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET /rest/api/{v}/field"""
+        with self._calling("list_fields"):
+            fields = self._jira._get_json("field")
+        if not isinstance(fields, list):
+            raise error_for_status(502, {}, "jira list_fields: answer is not a list")
+        return [f for f in fields if isinstance(f, dict)]
+
     def whoami(self) -> Person:
         """GET /rest/api/{v}/myself"""
         with self._calling("whoami"):

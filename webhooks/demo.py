@@ -154,6 +154,7 @@ class LiveStack:
         from webhooks.serve import build_consumer
 
         self.runtime = Runtime.from_settings(self.settings, clock=self.clock.now)
+        self.runtime.discover_fields()  # as a worker does at its start
         late.app = create_app(settings=self.settings, runtime=self.runtime)
         self._quiet_logs()
         self._server_thread = threading.Thread(

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from config.settings import Settings
@@ -113,6 +114,45 @@ class Runtime:
                 client = factory(tracker, on_call=record_tracker_call)
                 self._clients[tracker_name] = HoldingClient(client, self.huey, tracker_name)
             return self._clients[tracker_name]
+
+    def discover_fields(self) -> dict[str, dict[str, str]]:
+        """Jira field ids the configuration leaves open (epic_link, parent_link,
+        estimate, start_date), found by name through the field API once, at a worker's
+        start; logged. A tracker that cannot answer keeps the defaults: the worker starts
+        anyway. Returns tracker -> name -> id found."""
+        from connector.errors import TrackerError
+        from connector.jira_field_ids import field_ids_by_name, wanted
+
+        trackers = dict(self.settings.trackers)
+        discovered: dict[str, dict[str, str]] = {}
+        for name, tracker in trackers.items():
+            names = wanted(tracker.fields) if tracker.kind == "jira" and tracker.url else []
+            if not names:
+                continue
+            try:
+                found = field_ids_by_name(self.client(name).list_fields(), names)
+            except TrackerError as exc:
+                log.warning(
+                    "jira.fields.not_discovered", extra={"tracker": name, "error": str(exc)}
+                )
+                continue
+            ids = {key: ident for key, (ident, _) in found.items()}
+            log.info(
+                "jira.fields.discovered",
+                extra={"tracker": name, "found": ids, "not_found": sorted(set(names) - set(ids))},
+            )
+            if found:
+                trackers[name] = replace(
+                    tracker,
+                    fields={**tracker.fields, **ids},
+                    field_labels={key: label for key, (_, label) in found.items()},
+                )
+                discovered[name] = ids
+        if discovered:
+            self.settings = replace(self.settings, trackers=trackers)
+            with self._clients_lock:
+                self._clients.clear()  # they read items with the tracker's field map
+        return discovered
 
     # -- operations ---------------------------------------------------------------------
 
