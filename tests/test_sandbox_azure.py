@@ -17,7 +17,11 @@ from azure.devops.v7_1.work_item_tracking.models import (
     Wiql,
 )
 from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
+from azure.devops import client as ado_client
 from msrest.authentication import BasicAuthentication
+
+from config.settings import TrackerConfig
+from connector.clients import make_client
 
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
@@ -289,6 +293,39 @@ def test_tags_add_merges_and_only_replace_or_remove_take_tags_away(azure_env):
     assert step.fields["System.Tags"] == "Customer; pmo-red"
     step = client.update_work_item([Op(op="remove", path=tags)], story.id)
     assert "System.Tags" not in step.fields
+
+
+def product_client(url: str, **changes):
+    tracker = TrackerConfig(
+        name="azure-devops", kind="azure-devops", url=url, token_env="ADO_PAT",
+        project="Fabrikam", bot_account="pmo-bot@fabrikam.com", **changes,
+    )  # fmt: skip
+    return make_client(tracker, environ={"ADO_PAT": "bot-pat"})
+
+
+def test_the_service_client_takes_managed_tags_away(azure_env, monkeypatch):
+    """Against the sandbox's `add` merge, a tag goes away only because the client writes
+    System.Tags with `replace`: an amber epic turned red loses pmo-rag-amber."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Epic", "Epic", "Fabrikam",
+                   Op(op="add", path="/fields/System.Tags", value="Customer; pmo-rag-amber"))  # fmt: skip
+    client = product_client(url)
+    client.update_labels(str(story.id), {"pmo-rag-red"}, {"pmo-rag-amber"})
+    assert state.items[story.id].fields["System.Tags"] == "Customer; pmo-rag-red"
+    rev = state.items[story.id].rev
+    client.update_labels(str(story.id), {"pmo-rag-red"}, {"pmo-rag-amber"})
+    assert state.items[story.id].rev == rev  # nothing left to write: no new revision
+
+
+def test_the_service_client_quiet_edits_without_the_permission(azure_env, monkeypatch):
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    client = product_client(url, quiet_edits=True)
+    client.set_fields(str(story.id), {"Microsoft.VSTS.Scheduling.StoryPoints": 5})
+    client.set_fields(str(story.id), {"Microsoft.VSTS.Scheduling.StoryPoints": 8})
+    assert state.items[story.id].fields["Microsoft.VSTS.Scheduling.StoryPoints"] == 8
 
 
 def test_suppress_notifications_needs_the_project_permission(azure_env):

@@ -11,6 +11,8 @@ import jira
 import pytest
 import requests
 
+from config.settings import TrackerConfig
+from connector.clients import make_client
 from sandbox.jira_app import create_jira_app
 from sandbox.jira_state import JiraState
 from sandbox.receiver import Receiver
@@ -140,6 +142,19 @@ def test_notify_users_false_is_refused_for_a_non_admin_and_writes_nothing(jira_e
     bot.issue(issue.key).update(fields={"labels": ["pmo-red"]})
     client(url, "pm", version).issue(issue.key).update(fields={"labels": ["x"]}, notify=False)
     assert state.get(issue.key).fields["labels"] == ["x"]
+
+
+def test_the_service_client_with_quiet_edits_and_a_non_admin_bot_still_writes(jira_env):
+    state, app, url, _ = jira_env
+    issue = new_issue(client(url))
+    tracker = TrackerConfig(name="jira", kind="jira", url=url, user_env="U", token_env="T",
+                            quiet_edits=True)  # fmt: skip
+    service = make_client(tracker, environ={"U": "pmo-bot", "T": "token"})
+    service.update_labels(issue.key, {"pmo-red"}, set())
+    service.update_labels(issue.key, {"pmo-late"}, set())
+    assert state.get(issue.key).fields["labels"] == ["pmo-red", "pmo-late"]
+    calls = app.extensions["sandbox"]["calls"]
+    assert calls[("PUT", '/rest/api/<any("2", "3"):version>/issue/<id_or_key>')] == 3
 
 
 def test_webhooks_are_signed_and_carry_jira_headers(jira_env, receiver):
