@@ -8,6 +8,7 @@ import re
 
 import pytest
 import requests
+from azure.devops import client as ado_client
 from azure.devops.connection import Connection
 from azure.devops.exceptions import AzureDevOpsServiceError
 from azure.devops.v7_1.work_item_tracking.models import (
@@ -17,12 +18,10 @@ from azure.devops.v7_1.work_item_tracking.models import (
     Wiql,
 )
 from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
-from azure.devops import client as ado_client
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
 from connector.clients import make_client
-
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
 from sandbox.receiver import Receiver
