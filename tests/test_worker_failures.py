@@ -460,6 +460,20 @@ def test_refused_comment_still_lets_the_labels_be_written(sqlite_service, jira):
     assert runtime.dead_letters() == []
 
 
+def test_every_part_refused_is_dead_lettered_without_retrying(sqlite_service, jira):
+    """Nothing written at all (labels and comment both refused): kept as a dead letter,
+    to be replayed once the tracker's side is fixed."""
+    app, runtime = sqlite_service
+    jira.script("labels", "TEST-1", (400, {}))
+    jira.script("comment", "TEST-1", (400, {}))
+    deliver(app, jira_unowned(), "d1")
+    drain(runtime)
+    assert jira.ops() == [("labels", 400), ("comments", 200), ("comment", 400)]
+    assert (first_delivery(runtime).status, first_delivery(runtime).attempts) == ("dead", 1)
+    (letter,) = runtime.dead_letters()
+    assert letter.error.startswith("PermanentTrackerError:") and letter.attempts == 1
+
+
 def test_item_deleted_in_the_tracker_is_not_retried(sqlite_service, jira):
     """A 404 on a write cannot succeed later: one attempt, then the dead-letter store."""
     app, runtime = sqlite_service

@@ -38,6 +38,7 @@ class WriteBack:
         self.prefix = runtime.settings.label_prefix
         # (part, reason) of each write the tracker refused for good in this run
         self.refused: list[tuple[str, str]] = []
+        self._refusals: list[PermanentTrackerError] = []  # those of the current apply()
 
     def govern(self, item: WorkItem, *, rollup: Any = None, rollup_spec: Any = None) -> str:
         """Evaluate `item` and apply the difference. Returns a short outcome string."""
@@ -105,6 +106,7 @@ class WriteBack:
         )
         writes = 0
         new_ledger = ledger
+        self._refusals = []
 
         # -- labels: only prefixed labels are ever removed ------------------------------
         add = {a.label for a in actions if a.type == "add_label"}
@@ -173,6 +175,11 @@ class WriteBack:
             self.store.save_ledger(item.key, new_ledger)
         if writes:
             log.info("writeback.applied", extra={"item": item.key, "writes": writes})
+        elif self._refusals:
+            # Every write was refused (a revoked token, a bot without any permission):
+            # nothing went through, so the delivery goes to the dead letters, to be
+            # replayed once the tracker's side is fixed.
+            raise self._refusals[0]
         return writes
 
     @contextmanager
@@ -191,6 +198,7 @@ class WriteBack:
             # "jira update_labels PAY-1: HTTP 403 ..." -> the tracker's reason, not the item's
             reason = text.partition(": ")[2] or text
             self.refused.append((part, text))
+            self._refusals.append(exc)
             # logged once per tracker and part there, not once per event here
             self.runtime.refusals.note(item.tracker, part, reason)
             return
