@@ -250,29 +250,32 @@ class AzureDevOpsClient:
     def _patch(self, op: str, native_id: str, document: list[JsonPatchOperation]) -> int | None:
         """PATCH the item (?suppressNotifications=true only under `quiet_edits`); returns
         its new rev. Suppressing needs the project permission "Suppress notifications for
-        work item updates": a refusal while asking for it is retried once without it and
-        remembered, so the edit still lands."""
-        if self._quiet:
-            try:
-                with self._calling(op, native_id):
-                    updated = self._wit.update_work_item(
-                        document, _int_id(native_id), suppress_notifications=True
-                    )
-                return getattr(updated, "rev", None)
-            except PermanentTrackerError as exc:
-                if exc.status not in (400, 401, 403):
-                    raise
-                refusal = str(exc)
-            with self._calling(op, native_id):
-                updated = self._wit.update_work_item(document, _int_id(native_id))
-            self._quiet = False
-            log.warning(
-                "azure_devops.client.quiet_edits_refused",
-                extra={"tracker": self.name, "reason": refusal},
-            )
-            return getattr(updated, "rev", None)
+        work item updates", and Microsoft does not document how a caller without it is
+        refused: any 400/401/403 while asking is retried once without, and remembered,
+        so the edit still lands."""
+        if not self._quiet:
+            return self._update(op, native_id, document)
+        try:
+            return self._update(op, native_id, document, quiet=True)
+        except PermanentTrackerError as exc:
+            if exc.status not in (400, 401, 403):
+                raise
+            refusal = str(exc)
+        rev = self._update(op, native_id, document)
+        self._quiet = False
+        log.warning(
+            "azure_devops.client.quiet_edits_refused",
+            extra={"tracker": self.name, "reason": refusal},
+        )
+        return rev
+
+    def _update(
+        self, op: str, native_id: str, document: list[JsonPatchOperation], *, quiet: bool = False
+    ) -> int | None:
         with self._calling(op, native_id):
-            updated = self._wit.update_work_item(document, _int_id(native_id))
+            updated = self._wit.update_work_item(
+                document, _int_id(native_id), suppress_notifications=True if quiet else None
+            )
         return getattr(updated, "rev", None)
 
     def _project(self, native_id: str) -> str:
