@@ -2,10 +2,10 @@
 part: "labels", "fields", "comment".
 
 A refusal is usually the bot's permissions or the site's configuration, so it repeats on
-every event. It is logged once per tracker and part (again only when the reason changes,
-or after the part was written once more) and shown on /readyz, not on every event. The
-record lives in the queue's key-value store, so the web process sees what a separate
-worker process met."""
+every event. It is logged once per tracker and part (again only when its HTTP status
+changes, or after the part was written once more) and shown on /readyz. The record lives
+in the queue's key-value store, so the web process sees what a separate worker process
+met."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 PARTS = ("labels", "fields", "comment")
 _REASON_LIMIT = 300
+
+
+def _kind(reason: str) -> str:
+    """ "HTTP 403 ..." -> "HTTP 403": what a refusal is, without the tracker's wording."""
+    return " ".join(reason.split()[:2])
 
 
 def _key(tracker: str) -> str:
@@ -38,11 +43,15 @@ class Refusals:
         reason = " ".join(reason.split())[:_REASON_LIMIT]
         with self._lock:
             stored = self._read(tracker)
-            if stored.get(part) == reason:
+            before = stored.get(part)
+            if before == reason:
                 self._known[tracker] = stored
                 return
             stored[part] = reason
             self._write(tracker, stored)
+        # the tracker's text may name the item; only a new kind of refusal is logged
+        if before is not None and _kind(before) == _kind(reason):
+            return
         log.warning("writeback.refused", extra={"tracker": tracker, "part": part, "reason": reason})
 
     def clear(self, tracker: str, part: str) -> None:
