@@ -3,6 +3,7 @@ marker always present and every piece of user text escaped."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -140,15 +141,15 @@ def test_adf_drops_empty_text_and_unsafe_links():
 def test_wiki_markup_layout():
     assert DOC.to_wiki() == "\n".join(
         [
-            f"h3. PAY\\-12 needs attention · {MARKER}",
+            f"h3. PAY&#45;12 needs attention · {MARKER}",
             "",
             "2 rules fail. [PMO standard|https://pmo.example/standard#2.1]",
             "",
             "* Epics in progress need an owner",
-            "* Estimate missing: [fix|https://x/y]",
+            "* Estimate missing&#58; [fix|https://x/y]",
             "",
             "||Rule||Severity||How to fix||",
-            "|epic\\-has\\-owner|high|Assign someone|",
+            "|epic&#45;has&#45;owner|high|Assign someone|",
         ]
     )
 
@@ -156,30 +157,51 @@ def test_wiki_markup_layout():
 @pytest.mark.parametrize(
     ("text", "escaped"),
     [
-        ("*bold* _it_", r"\*bold\* \_it\_"),
-        ("a|b", r"a\|b"),
-        ("[link|http://evil]", r"\[link\|http://evil\]"),
-        ("{code}", r"\{code\}"),
-        ("!image.png!", r"\!image.png\!"),
+        ("*bold* _it_", "&#42;bold&#42; &#95;it&#95;"),
+        ("[link|http://evil]", "&#91;link&#124;http&#58;//evil&#93;"),
+        ("{code}", "&#123;code&#125;"),
+        ("!image.png!", "&#33;image.png&#33;"),
         (
             "-strike- +under+ ^sup^ ~sub~ ??cite??",
-            r"\-strike\- \+under\+ \^sup\^ \~sub\~ \?\?cite\?\?",
+            "&#45;strike&#45; &#43;under&#43; &#94;sup&#94; &#126;sub&#126; &#63;&#63;cite&#63;&#63;",
         ),
-        ("# not a list", r"\# not a list"),
-        ("(y) (on)", r"\(y\) \(on\)"),
-        ("back\\slash", r"back\\slash"),
+        ("# not a list", "&#35; not a list"),
         ("line\nbreak", "line break"),
+        # a backslash escape would double it, and "\\" is a forced line break
+        ("must match /^[A-Z]+-\\d+/", "must match /&#94;&#91;A&#45;Z&#93;&#43;&#45;&#92;d&#43;/"),
+        # "\|" still splits a table cell: the pipe must not be in the markup at all
+        ("a|b", "a&#124;b"),
+        # emoticons render as images
+        (":D :P :) :( ;)", "&#58;D &#58;P &#58;&#41; &#58;&#40; &#59;&#41;"),
+        (
+            "(y) (on) (*r) (/) (flag)",
+            "&#40;y&#41; &#40;on&#41; &#40;&#42;r&#41; &#40;/&#41; &#40;flag&#41;",
+        ),
+        # bare URLs become live links
+        ("T=https://evil.example/login", "T=https&#58;//evil.example/login"),
+        ("mail mailto:x@evil.example", "mail mailto&#58;x@evil.example"),
+        # an entity typed by a person is shown as typed
+        ("&#124; &amp;", "&#38;&#35;124&#59; &#38;amp&#59;"),
     ],
 )
 def test_wiki_escape(text, escaped):
     assert wiki_escape(text) == escaped
 
 
-def test_wiki_user_text_cannot_start_a_heading_or_break_a_table():
-    doc = Document("t", [Paragraph("h1. Big"), Table(["h"], [["x\n|y"]])])
-    wiki = doc.to_wiki()
-    assert "\nh1. Big" not in wiki and "h1\\. Big" in wiki
-    assert wiki.endswith("|x \\|y|")
+@pytest.mark.parametrize("start", ["h1. Big", "H2. Big", "bq. quote", "BQ. quote", "h6.x"])
+def test_wiki_user_text_cannot_start_a_heading_or_quote(start):
+    wiki = Document("t", [Paragraph(start)]).to_wiki()
+    paragraph = wiki.splitlines()[-1]
+    assert not re.match(r"(?i)(h[1-6]|bq)\.", paragraph)
+    assert html.unescape(paragraph) == start
+
+
+def test_wiki_user_text_cannot_break_a_table():
+    wiki = Document("t", [Table(["h|x"], [["x\n|y", "a\\\\b"]])]).to_wiki()
+    header, row = wiki.splitlines()[-2:]
+    assert header == "||h&#124;x||"
+    assert row == "|x &#124;y|a&#92;&#92;b|"
+    assert row.count("|") == 3 and "\\" not in row
 
 
 def test_wiki_unsafe_link_is_plain_text():
@@ -254,7 +276,9 @@ def test_html_never_lets_markup_through(text):
 @given(user_text)
 def test_wiki_escaping_round_trips(text):
     one_line = " ".join(text.split())
-    assert re.sub(r"\\(.)", r"\1", wiki_escape(text)) == one_line
+    escaped = wiki_escape(text)
+    assert html.unescape(escaped) == one_line
+    assert not re.search(r"[\\|*_+^~?{}\[\]!#()]|:[)(DPdp]|;\)|://", re.sub(r"&#\d+;", "", escaped))
     body = Document(text, [Paragraph(text)]).to_wiki()
     assert contains_marker(body)
     assert body.count("\n") == 2  # heading, blank, paragraph: user text adds no lines
