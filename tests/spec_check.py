@@ -274,8 +274,6 @@ def _operation_problems(
 
 def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
     """Problems with one recorded request; [] when the vendor documents it."""
-    spec = load_spec(tracker)
-    method = request.method.lower()
     path = urlsplit(request.url).path
     base_path = urlsplit(base_url).path.rstrip("/")
     same_host = urlsplit(request.url).netloc.lower() == urlsplit(base_url).netloc.lower()
