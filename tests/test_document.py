@@ -7,7 +7,7 @@ import html
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.document import (
@@ -21,6 +21,7 @@ from connector.document import (
     contains_marker,
     wiki_escape,
 )
+from sandbox.adf import adf_problems
 
 DOC = Document(
     "PAY-12 needs attention",
@@ -33,29 +34,10 @@ DOC = Document(
     ],
 )
 
-# ADF: which node types may contain which (the subset this renderer emits).
-ADF_CHILDREN = {
-    "doc": {"heading", "paragraph", "bulletList", "table"},
-    "heading": {"text"},
-    "paragraph": {"text"},
-    "bulletList": {"listItem"},
-    "listItem": {"paragraph"},
-    "table": {"tableRow"},
-    "tableRow": {"tableHeader", "tableCell"},
-    "tableHeader": {"paragraph"},
-    "tableCell": {"paragraph"},
-}
 
-
-def assert_valid_adf(node, parent="doc"):
-    if node["type"] == "text":
-        assert isinstance(node["text"], str) and node["text"], "ADF text nodes must not be empty"
-        for mark in node.get("marks", []):
-            assert mark["type"] == "link" and mark["attrs"]["href"].startswith("http")
-        return
-    for child in node.get("content", []):
-        assert child["type"] in ADF_CHILDREN[node["type"]], (node["type"], child["type"])
-        assert_valid_adf(child, node["type"])
+def assert_valid_adf(document):
+    """Atlassian's own JSON schema (`@atlaskit/adf-schema`), as Jira Cloud applies it."""
+    assert adf_problems(document) == []
 
 
 # -- the marker ------------------------------------------------------------------------
@@ -300,3 +282,49 @@ def test_marker_survives_angle_brackets_in_wiki_text():
     # "<" in a title and ">" further down must not read as an HTML tag around the marker.
     wiki = Document("x < y", [Paragraph("a > b")]).to_wiki()
     assert contains_marker(wiki)
+
+
+# -- properties: every document the builder makes is valid in every format ----------------
+
+inline = st.one_of(
+    user_text,
+    st.builds(Link, user_text, st.sampled_from(["https://x.example/a", "javascript:x()", ""])),
+)
+inlines = st.one_of(inline, st.lists(inline, max_size=3))
+blocks = st.one_of(
+    st.builds(lambda parts: Paragraph(*parts), st.lists(inline, max_size=3)),
+    st.builds(BulletList, st.lists(inlines, max_size=3)),
+    st.builds(
+        Table, st.lists(user_text, max_size=3), st.lists(st.lists(inlines, max_size=3), max_size=3)
+    ),
+)
+documents = st.builds(Document, user_text, st.lists(blocks, max_size=5))
+WIKI_BLOCK_START = re.compile(r"(?i)(h[1-6]|bq)\.|[*#-]+ |\||\{|----|!")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_every_document_is_valid_adf(doc):
+    assert_valid_adf(doc.to_adf())
+
+
+@given(documents)
+def test_no_wiki_line_starts_a_block_the_document_did_not_ask_for(doc):
+    lines = doc.to_wiki().splitlines()
+    assert lines[0].startswith("h3. ") and contains_marker(doc.to_wiki())
+    for line in lines[1:]:
+        if line.startswith(("* ", "|")):  # the document's own lists and tables
+            assert "\\\\" not in line
+            continue
+        assert not WIKI_BLOCK_START.match(line), line
+
+
+def test_empty_list_and_table_are_left_out_of_every_format():
+    doc = Document("t", [BulletList([]), Table([], []), Table([], [[]]), Paragraph("x")])
+    assert doc.blocks == (Paragraph("x"),)
+    assert [b["type"] for b in doc.to_adf()["content"]] == ["heading", "paragraph"]
+    assert_valid_adf(doc.to_adf())
+    assert "<ul>" not in doc.to_html() and "<table>" not in doc.to_html()
+    headless = Document("t", [Table([], [["a", "b"]])])
+    assert_valid_adf(headless.to_adf())
+    assert headless.to_wiki().splitlines()[-1] == "|a|b|"
