@@ -82,6 +82,8 @@ class Settings:
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
     source: str | None = None  # the config file these settings came from
+    # where people reach this service (the dashboard link in long comments)
+    public_url: str | None = None
 
     def tracker(self, name: str) -> TrackerConfig:
         try:
@@ -156,6 +158,7 @@ class _ConfigSchema(Schema):
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
+    public_url = fields.Url(require_tld=False, schemes={"http", "https"})
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -286,6 +289,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "recover_after_seconds",
         "relay_interval_seconds",
         "item_lock_seconds",
+        "public_url",
     ):
         if key in data:
             changes[key] = data[key]
