@@ -104,6 +104,8 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
 _OPTIONAL_ADO_SEGMENTS = ("{project}", "{team}")
 JIRA_COMMENT = re.compile(r"^rest/api/3/issue/[^/]+/comment(/[^/]+)?$")
 JIRA_COMMENT_LIMIT = 32_767
+# What Jira Cloud answers (400) to a comment body that is not valid ADF.
+INVALID_INPUT = {"errorMessages": ["INVALID_INPUT"], "errors": {}}
 
 
 def comment_problems(version: str, body: Any) -> list[str]:
