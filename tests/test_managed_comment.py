@@ -10,14 +10,19 @@ import json
 
 import pytest
 import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from config.settings import TrackerConfig
+from connector.model import ItemType, StatusCategory, WorkItem
+from rules.engine import Finding
+from sandbox.adf import adf_problems
 from tests.helpers import load_fixture
 from tests.queue_helpers import drain
 from tests.service import JIRA_SECRET_ENV, jira_headers, make_settings
 from tests.spec_check import assert_documented
 from webhooks.app import create_app
-from webhooks.comments import MARKER
+from webhooks.comments import MARKER, compliance_document, rendered_size
 
 SECRET = "comment-limits-secret"
 PUBLIC = "https://pmo.acme.example"
@@ -70,6 +75,19 @@ def written_comment(app, runtime, deployment: str = "cloud"):
     for call in responses.calls:
         assert_documented(call.request, "jira", SITES[deployment])
     return json.loads(posts[0].request.body)["body"]
+
+
+def item() -> WorkItem:
+    return WorkItem(
+        key="jira:PAY-1",
+        tracker="jira",
+        native_id="PAY-1",
+        project="PAY",
+        type=ItemType.STORY,
+        title="Refund export",
+        status="In Progress",
+        status_category=StatusCategory.IN_PROGRESS,
+    )
 
 
 def in_progress_rule(rule_id: str, enforcement: str, **extra) -> dict:
@@ -139,3 +157,34 @@ def test_a_comment_that_fits_lists_every_finding(tmp_path, monkeypatch):
     text = json.dumps(written_comment(app, runtime))
     assert all(f"rule-{n}" in text for n in range(12))
     assert "not listed here" not in text
+
+
+# -- properties: any findings make a valid comment within the limit, in every form ---------
+
+finding_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=1_500)
+findings = st.lists(
+    st.builds(
+        Finding,
+        rule=st.from_regex(r"[a-z][a-z0-9-]{0,40}", fullmatch=True),
+        severity=st.sampled_from(["critical", "high", "medium", "low", "info"]),
+        enforcement=st.sampled_from(["audit", "advise", "enforce"]),
+        message=finding_text,
+        status=st.sampled_from(["fail", "error"]),
+        hint=st.one_of(st.just(""), finding_text),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(findings, st.sampled_from(["adf", "wiki", "html"]))
+def test_any_findings_make_a_valid_comment_within_the_limit(found, form):
+    doc = compliance_document(item(), found, dashboard_url=PUBLIC, form=form)
+    assert rendered_size(doc, form) <= 32_767 - 767
+    assert adf_problems(doc.to_adf()) == []
+    shown = {f.rule for f in found if f.enforcement != "audit"}
+    text = doc.to_text()
+    listed = {line.split(" | ")[0] for line in text.splitlines() if " | " in line}
+    assert not ({f.rule for f in found} - shown) & listed  # audit only: never in the comment
+    if not shown:
+        assert "All PMO rules pass" in text
