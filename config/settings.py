@@ -5,6 +5,7 @@ read only when needed so they never sit in a settings dump or a log line."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from connector.labels import PREFIX_MAX, label_problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_PACKS = PACKAGE_DIR / "packs"
@@ -90,6 +93,8 @@ class Settings:
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
     source: str | None = None  # the config file these settings came from
+    # where people reach this service (the dashboard link in long comments)
+    public_url: str | None = None
 
     def tracker(self, name: str) -> TrackerConfig:
         try:
@@ -166,6 +171,7 @@ class _ConfigSchema(Schema):
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
+    public_url = fields.Url(require_tld=False, schemes={"http", "https"})
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -242,6 +248,39 @@ def load_settings(
     return settings
 
 
+_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why a label prefix cannot be used: every managed label starts with it, on Jira
+    (no spaces) and Azure DevOps (no ',' or ';') alike."""
+    if not prefix:
+        return "is empty: every label on an item would count as the service's own"
+    if not _PREFIX.match(prefix):
+        why = (
+            label_problem(prefix) or "has characters other than letters, digits, '.', '_', ':', '-'"
+        )
+        return f"{why}: use letters, digits, '.', '_', ':' and '-' only"
+    if len(prefix) > PREFIX_MAX:
+        return f"is {len(prefix)} characters: at most {PREFIX_MAX}"
+    return None
+
+
+def _position(path: Path, keys: tuple[str, ...]) -> str:
+    """`:LINE:COL` of the value at `keys` in a YAML file, or "" when it cannot be found."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return ""
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return ""
+        node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        if node is None:
+            return ""
+    return f":{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
 def _apply_file(settings: Settings, path: Path) -> Settings:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -278,7 +317,12 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
             p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
     if "labels" in data and "prefix" in data["labels"]:
-        changes["label_prefix"] = data["labels"]["prefix"]
+        prefix = data["labels"]["prefix"]
+        problem = prefix_problem(prefix)
+        if problem:
+            where = _position(path, ("labels", "prefix"))
+            raise ConfigError(f"{path}{where}: labels.prefix: {prefix!r} {problem}")
+        changes["label_prefix"] = prefix
     server = data.get("server") or {}
     if "host" in server:
         changes["host"] = str(server["host"])
@@ -298,6 +342,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "recover_after_seconds",
         "relay_interval_seconds",
         "item_lock_seconds",
+        "public_url",
     ):
         if key in data:
             changes[key] = data[key]

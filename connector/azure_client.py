@@ -51,6 +51,7 @@ from connector.clients import (
 )
 from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import Conflict, PermanentTrackerError, TrackerError
+from connector.labels import refuse_invalid_labels
 from connector.model import Comment, Person, WorkItem
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,7 @@ class AzureDevOpsClient:
         anyone changed it since."""
         if not add and not remove:
             return None
+        refuse_invalid_labels("azure-devops", native_id, add)
         with self._calling("update_labels", native_id):
             current = self._wit.get_work_item(_int_id(native_id), fields=[TAGS])
         expected = current.rev if revision is None else revision

@@ -34,6 +34,7 @@ from connector.clients import (
 )
 from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
+from connector.labels import refuse_invalid_labels
 from connector.model import Comment, Person, WorkItem
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,7 @@ class JiraClient:
         survive; Jira has no revision check, so `revision` is not used. Returns the time of
         the write in epoch ms: Jira items' revision is their `updated` time, so any payload
         with a lower revision was sent before this write."""
+        refuse_invalid_labels("jira", native_id, add)
         ops = [{"add": label} for label in sorted(add - remove)]
         ops += [{"remove": label} for label in sorted(remove - add)]
         if not ops:

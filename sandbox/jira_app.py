@@ -141,7 +141,7 @@ def create_jira_app(
         return jira_error(404, f"No project could be found with key '{key}'.")
 
     register_issue_routes(app, state, api)
-    register_comment_routes(app, state, api)
+    register_comment_routes(app, state, api, cloud=deployment == "cloud")
     register_search_routes(app, state, api, cloud=deployment == "cloud")
     register_webhook_routes(app, state, cloud=deployment == "cloud")
     app.json.sort_keys = False

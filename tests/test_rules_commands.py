@@ -64,6 +64,34 @@ def test_validate_errors_one_line_each_and_exit_1(
     assert all(re.match(rf"{re.escape(broken)}:\d+:\d+: \S", line) for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("prefix", "why"),
+    [
+        ('"pmo "', "'pmo ' contains whitespace (Jira labels cannot)"),
+        ('"pmo;"', "'pmo;' contains ',' or ';' (Azure DevOps tag separators)"),
+        ('"pmo,"', "'pmo,' contains ',' or ';' (Azure DevOps tag separators)"),
+        ('""', "'' is empty: every label on an item would count as the service's own"),
+        ("x" * 33, f"'{'x' * 33}' is 33 characters: at most 32"),
+    ],
+)
+def test_validate_with_config_refuses_a_prefix_trackers_would_refuse(
+    capsys: pytest.CaptureFixture[str], team: Path, prefix: str, why: str
+) -> None:
+    config = team / "pmo-bridge.yaml"
+    config.write_text(f"trackers:\n  jira: {{kind: jira}}\nlabels:\n  prefix: {prefix}\n")
+    assert main(["rules", "validate", str(team / "team.yaml"), "--config", str(config)]) == 1
+    assert (
+        capsys.readouterr().out.splitlines()[0].startswith(f"{config}:4:11: labels.prefix: {why}")
+    )
+
+
+def test_validate_with_a_good_config(capsys: pytest.CaptureFixture[str], team: Path) -> None:
+    config = team / "pmo-bridge.yaml"
+    config.write_text("trackers:\n  jira: {kind: jira}\nlabels:\n  prefix: pmo.gov-\n")
+    assert main(["rules", "validate", str(team / "team.yaml"), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 1 file, 2 rules")
+
+
 def test_validate_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out = run(capsys, "rules", "validate", str(tmp_path / "nope.yaml"))
     assert (code, out) == (1, f"{tmp_path / 'nope.yaml'}:1:1: no such file or folder\n")

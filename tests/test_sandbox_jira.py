@@ -356,6 +356,84 @@ def test_rejections_look_like_jira(jira_env):
     assert bearer.status_code == 200
 
 
+def test_labels_over_255_characters_are_refused(jira_env):
+    _, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    put = f"{url}/rest/api/3/issue/{issue.key}"
+    long = requests.put(
+        put, auth=("pm", "token"), timeout=5, json={"update": {"labels": [{"add": "x" * 256}]}}
+    )
+    assert long.status_code == 400
+    assert "maximum length for a single label of 255" in api_error(long)["errors"]["labels"]
+    fits = requests.put(
+        put, auth=("pm", "token"), timeout=5, json={"update": {"labels": [{"add": "x" * 255}]}}
+    )
+    assert fits.status_code == 204
+
+
+def adf_doc(*blocks):
+    return {"type": "doc", "version": 1, "content": list(blocks)}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        adf_doc({"type": "bulletList", "content": []}),  # minItems 1
+        adf_doc({"type": "paragraph", "content": [{"type": "text", "text": ""}]}),
+        adf_doc({"type": "heading", "content": [{"type": "text", "text": "x"}]}),  # no level
+        adf_doc({"type": "paragraph", "content": [{"type": "listItem", "content": []}]}),
+        adf_doc({"type": "paragraph", "attrs": {"colour": "red"}, "content": []}),
+    ],
+)
+def test_comments_that_are_not_valid_adf_are_refused_as_cloud_does(jira_env, body):
+    state, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    post = requests.post(
+        f"{url}/rest/api/3/issue/{issue.key}/comment",
+        auth=("pm", "token"),
+        json={"body": body},
+        timeout=5,
+    )
+    assert post.status_code == 400
+    assert post.json() == {"errorMessages": ["INVALID_INPUT"], "errors": {}}
+    assert state.issues[issue.key].comments == []
+    with pytest.raises(jira.JIRAError) as refused:  # the real client, PUT of a valid one
+        j = client(url)
+        comment = j.add_comment(issue.key, ADF)
+        j._session.put(
+            f"{url}/rest/api/3/issue/{issue.key}/comment/{comment.id}",
+            data=json.dumps({"body": body}),
+        )
+    assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize(("deployment", "number"), [("cloud", "32,767"), ("server", "32767")])
+def test_comments_over_32767_characters_are_refused(deployment, number):
+    state = JiraState()
+    state.add_project("PAY")
+    url, stop = run_in_thread(create_jira_app(state, deployment=deployment))
+    try:
+        j = client(url, version="2")
+        issue = new_issue(j, kind="Story")
+        with pytest.raises(jira.JIRAError) as refused:
+            j.add_comment(issue.key, "x" * 32_768)
+        assert refused.value.status_code == 400
+        assert refused.value.response.json()["errors"] == {
+            "comment": "The entered text is too long. It exceeds the allowed limit of "
+            f"{number} characters."
+        }
+        j.add_comment(issue.key, "x" * 32_767)
+        if deployment == "cloud":
+            # v3: the compact JSON of the document counts (the stricter reading)
+            text = {"type": "text", "text": "x" * 32_700}
+            big = adf_doc({"type": "paragraph", "content": [text]})
+            with pytest.raises(jira.JIRAError):
+                client(url).add_comment(issue.key, big)
+        assert len(state.issues[issue.key].comments) == 1
+    finally:
+        stop()
+
+
 def test_registered_webhooks_receive_matching_events(jira_env, receiver):
     state, _, url, sender = jira_env
     auth = ("admin", "token")

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     validate = rules_sub.add_parser("validate", help="check rules files; PATH:LINE:COL errors")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="rules files or folders")
+    validate.add_argument(
+        "--config", metavar="FILE", help="also check this config file (labels.prefix, trackers)"
+    )
     test = rules_sub.add_parser("test", help="run the *.tests.yaml cases next to rules files")
     test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
 from connector.model import WorkItem
-from webhooks.comments import MARKER, compliance_document
+from webhooks.comments import MARKER, comment_form, compliance_document
 from webhooks.metrics import WRITES
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
@@ -158,7 +158,13 @@ class WriteBack:
         wants_comment = any(a.type == "comment" for a in actions)
         show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
         if wants_comment or show_rollup:
-            doc = compliance_document(item, findings, rollup if show_rollup else None)
+            doc = compliance_document(
+                item,
+                findings,
+                rollup if show_rollup else None,
+                dashboard_url=self.runtime.settings.public_url,
+                form=comment_form(self.runtime.settings.tracker(item.tracker)),
+            )
             digest = doc_hash(doc)
             if digest != ledger.comment_hash:
                 with self._part(item, "comment") as done:
