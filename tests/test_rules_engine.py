@@ -460,3 +460,18 @@ def test_across_rules_are_not_evaluated_per_item() -> None:
 def test_naive_now_is_taken_as_utc() -> None:
     ctx = Context(dt.datetime(2026, 11, 1, 9, 0))
     assert ctx.now.tzinfo is dt.UTC and ctx.today == dt.date(2026, 11, 1)
+
+
+def test_a_catastrophic_regex_answers_at_once_instead_of_freezing_the_worker() -> None:
+    # With a backtracking engine `^(a+)+$` takes seconds at 30 characters and doubles per
+    # character; the rule engine's regexes run in linear time, so this answers at once.
+    import threading
+
+    compiled = one_rule("{field: title, matches: '^(a+)+$'}")
+    hostile = item(title="a" * 30 + "!")
+    result: list[list[str]] = []
+    worker = threading.Thread(target=lambda: result.append(failing(compiled, hostile)), daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert result == [["r"]], "the check did not finish: the regex engine backtracks"
+    assert failing(compiled, item(title="a" * 10_000)) == []
