@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_PACKS = PACKAGE_DIR / "packs"
 STANDARD_PACK = BUNDLED_PACKS / "pmo-standard.yaml"
@@ -232,9 +234,11 @@ def load_settings(
 
 def _apply_file(settings: Settings, path: Path) -> Settings:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(read_yaml_text(path), Loader=SafeNoAliasLoader)  # noqa: S506
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
