@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 RELAY_BATCH = 100  # deliveries per claim: short write transactions, intake waits little
+READINESS_SECONDS = 2.0  # how long one readiness check answers /readyz
 
 
 def utcnow() -> dt.datetime:
@@ -45,6 +47,8 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._readiness_lock = threading.Lock()
+        self._readiness: tuple[float, dict[str, dict[str, Any]]] | None = None
         from webhooks.rollups import Rollups
         from webhooks.tasks import register_tasks
 
@@ -121,14 +125,35 @@ class Runtime:
         return self.store.received_count() + queue_depth(self.huey)
 
     def readiness(self) -> dict[str, dict[str, Any]]:
+        """Store (answers and takes a write), queue and rules (re-read from disk when they
+        changed), checked afresh at most every READINESS_SECONDS: /readyz is public, and
+        the store's probe is a write."""
+        with self._readiness_lock:
+            now = time.monotonic()
+            if self._readiness is None or now - self._readiness[0] >= READINESS_SECONDS:
+                self._readiness = (now, self._check_readiness())
+            return self._readiness[1]
+
+    def _check_readiness(self) -> dict[str, dict[str, Any]]:
         from webhooks.queue import ping as queue_ping
 
         checks: dict[str, dict[str, Any]] = {}
-        for name, probe in (("store", self.store.ping), ("queue", lambda: queue_ping(self.huey))):
+        probes = (
+            ("store", lambda: self.store.ping() and self.store.probe_write()),
+            ("queue", lambda: queue_ping(self.huey)),
+        )
+        for name, probe in probes:
             try:
                 checks[name] = {"ok": bool(probe())}
             except Exception as exc:
                 checks[name] = {"ok": False, "error": type(exc).__name__}
+        if not checks["store"]["ok"] and "error" not in checks["store"]:
+            checks["store"]["error"] = "the store does not take writes"
+        # The rules on disk now, not as the last reader of them left them.
+        try:
+            self.rules.current()
+        except Exception as exc:  # reported below as the rules' own error
+            log.error("rules.check_failed", extra={"error": type(exc).__name__})
         # Refused rules files do not make the service unready: the last good rules run on
         # (taking traffic away would lose events); the errors are shown here instead.
         rules = self.rules.status()
@@ -161,7 +186,10 @@ class Runtime:
         return replayed
 
     def reload_rules(self) -> dict[str, Any]:
-        return self.rules.reload(force=True)
+        result = self.rules.reload(force=True)
+        with self._readiness_lock:
+            self._readiness = None  # the next /readyz shows this reload
+        return result
 
 
 def _match_store_durability(huey: Any) -> None:
