@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -141,10 +142,13 @@ def _number(value: Any) -> float | None:
     if value in (None, "") or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number):  # "NaN", "Infinity", 1e999: no estimate
         log.warning("azure_devops.field.not_a_number", extra={"value": str(value)[:40]})
         return None
+    return number
 
 
 def item_type(name: Any, tracker: TrackerConfig) -> ItemType:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,13 +85,15 @@ def _person(value: Any, where: str) -> Person | None:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number, else None: "NaN", "Infinity" and 1e999 are no estimate."""
     value = plain_value(value)
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _date(value: Any) -> dt.date | None:
