@@ -61,6 +61,17 @@ class TrackerConfig:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the store keeps each kind of record, in days (0: for ever); applied by
+    the periodic maintenance (`webhooks.store_retention`)."""
+
+    bodies_days: int = 7  # payloads of done and ignored deliveries
+    deliveries_days: int = 30  # done, ignored and dead delivery rows
+    findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
+    dead_letters_days: int = 90
+
+
+@dataclass(frozen=True)
 class Settings:
     trackers: Mapping[str, TrackerConfig]
     rules: tuple[str, ...] = (str(STANDARD_PACK),)
@@ -83,6 +94,7 @@ class Settings:
     # how often an idle worker looks for received deliveries to queue (the outbox relay)
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
+    retention: Retention = field(default_factory=Retention)
     source: str | None = None  # the config file these settings came from
 
     def tracker(self, name: str) -> TrackerConfig:
@@ -133,6 +145,16 @@ class _TrackerSchema(Schema):
     project = fields.String()
 
 
+class _RetentionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    bodies_days = fields.Integer(validate=validate.Range(min=0))
+    deliveries_days = fields.Integer(validate=validate.Range(min=0))
+    findings_days = fields.Integer(validate=validate.Range(min=0))
+    dead_letters_days = fields.Integer(validate=validate.Range(min=0))
+
+
 class _ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -158,6 +180,7 @@ class _ConfigSchema(Schema):
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
+    retention = fields.Nested(_RetentionSchema)
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -269,6 +292,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         changes["rules"] = tuple(
             p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
+    if "retention" in data:
+        changes["retention"] = Retention(**data["retention"])
     if "labels" in data and "prefix" in data["labels"]:
         changes["label_prefix"] = data["labels"]["prefix"]
     server = data.get("server") or {}
