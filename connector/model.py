@@ -137,7 +137,9 @@ class WorkItem:
             reporter=person(data.get("reporter")),
             priority=data.get("priority"),
             labels=tuple(data.get("labels") or ()),
-            estimate=None if data.get("estimate") is None else float(data["estimate"]),
+            estimate=None
+            if data.get("estimate") is None
+            else usable_number(float(data["estimate"])),
             start_date=parse_date(data.get("start_date")),
             due_date=parse_date(data.get("due_date")),
             parent=data.get("parent"),

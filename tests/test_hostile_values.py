@@ -6,12 +6,15 @@ is read as missing; never a 5xx, never a dead letter."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from connector.model import ItemType, StatusCategory, WorkItem
+from rules.forecast import forecast_end
 from tests.helpers import load_fixture
 from tests.queue_helpers import drain
 from tests.service import (
@@ -22,6 +25,7 @@ from tests.service import (
     make_settings,
 )
 from webhooks.app import create_app
+from webhooks.hierarchy import with_portfolio_parent
 
 JIRA_SECRET = "jira-values-secret"
 AZURE_SECRET = "azure-values-secret"
@@ -169,3 +173,32 @@ def test_values_read_as_missing_are_processed_without_dead_letters(
         raise AssertionError(f"{name} in /api/portfolio is not JSON")
 
     json.loads(portfolio.get_data(as_text=True), parse_constant=refuse)
+
+
+def test_a_forecast_past_any_calendar_is_unknown_not_an_overflow():
+    today = dt.date(2026, 11, 1)
+    assert forecast_end(today, remaining=1e12 * 10_000, recent_done=1e-9, window_days=28) is None
+    assert forecast_end(today, remaining=float("inf"), recent_done=1.0, window_days=28) is None
+    assert forecast_end(today, remaining=1, recent_done=28, window_days=28) == dt.date(2026, 11, 2)
+
+
+def test_items_stored_before_the_bounds_read_a_nan_estimate_as_missing():
+    data = {
+        "key": "jira:PAY-1", "tracker": "jira", "native_id": "PAY-1", "project": "PAY",
+        "type": "story", "title": "t", "status": "To Do", "status_category": "todo",
+    }  # fmt: skip
+    assert WorkItem.from_dict({**data, "estimate": float("nan")}).estimate is None
+    assert WorkItem.from_dict({**data, "estimate": "Infinity"}).estimate is None
+    assert WorkItem.from_dict({**data, "estimate": 5}).estimate == 5.0
+
+
+def test_a_portfolio_tag_too_long_for_a_key_names_no_owner(tmp_path):
+    settings = make_settings(tmp_path)
+    item = WorkItem(
+        key="azure-devops:7", tracker="azure-devops", native_id="7", project="Fabrikam",
+        type=ItemType.FEATURE, title="t", status="Active",
+        status_category=StatusCategory.IN_PROGRESS, labels=("portfolio:" + "P" * 300 + "-1",),
+    )  # fmt: skip
+    assert with_portfolio_parent(item, settings).parent is None
+    tagged = item.with_changes(labels=("portfolio:PAY-1",))
+    assert with_portfolio_parent(tagged, settings).parent == "jira:PAY-1"
