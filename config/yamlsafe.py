@@ -4,7 +4,8 @@ safe loader, refusing aliases.
 An alias (`*name`) repeats a node already built: nine nested levels of them make a
 300-byte file expand to gigabytes, and an alias inside its own anchor makes a cycle that
 recursive readers never leave. Configuration and rules gain little from them, so they
-are refused at the alias, with its line and column. Files are also capped in size.
+are refused at the alias, with its line and column. Files are also capped in size and
+nesting depth.
 """
 
 from __future__ import annotations
@@ -16,17 +17,28 @@ from yaml.composer import ComposerError
 from yaml.events import AliasEvent
 
 MAX_YAML_BYTES = 1 << 20  # a rules or config file; the bundled pack is under 10 KB
+# The composer recurses once per level; real files nest fewer than ten levels.
+MAX_YAML_DEPTH = 64
 ALIASES_REFUSED = "aliases (*name) are not supported: write the value out"
 
 
 class SafeNoAliasLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that raises a `MarkedYAMLError` at the first alias."""
+    """`yaml.SafeLoader` that raises a `MarkedYAMLError` at the first alias and at the
+    first node nested deeper than MAX_YAML_DEPTH."""
+
+    _depth = 0
 
     def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
         if self.check_event(AliasEvent):
-            event = self.peek_event()
-            raise ComposerError(None, None, ALIASES_REFUSED, event.start_mark)
-        return super().compose_node(parent, index)
+            raise ComposerError(None, None, ALIASES_REFUSED, self.peek_event().start_mark)
+        if self._depth >= MAX_YAML_DEPTH:
+            problem = f"nested deeper than {MAX_YAML_DEPTH} levels"
+            raise ComposerError(None, None, problem, self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 class TooLarge(ValueError):

@@ -236,3 +236,17 @@ def test_a_config_file_with_aliases_is_refused_with_its_line(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
     assert str(caught.value).startswith(f"{config}:4:10: not valid YAML (aliases")
+
+
+def test_validate_refuses_deep_nesting_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("version: 1\nrules: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, out = run(capsys, "rules", "validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [f"{path}:2:71: invalid YAML: nested deeper than 64 levels"]
+    config = tmp_path / "pmo-bridge.yaml"
+    config.write_text("rules: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r":1:71: not valid YAML \(nested deeper than 64"):
+        load_settings(config)
