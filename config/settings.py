@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from config.retention import Retention, RetentionSchema
 from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -58,17 +59,6 @@ class TrackerConfig:
         user = env.get(self.user_env) if self.user_env else None
         token = env.get(self.token_env) if self.token_env else None
         return user, token
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long the store keeps each kind of record, in days (0: for ever); applied by
-    the periodic maintenance (`webhooks.store_retention`)."""
-
-    bodies_days: int = 7  # payloads of done and ignored deliveries
-    deliveries_days: int = 30  # done, ignored and dead delivery rows
-    findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
-    dead_letters_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -145,16 +135,6 @@ class _TrackerSchema(Schema):
     project = fields.String()
 
 
-class _RetentionSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    bodies_days = fields.Integer(validate=validate.Range(min=0))
-    deliveries_days = fields.Integer(validate=validate.Range(min=0))
-    findings_days = fields.Integer(validate=validate.Range(min=0))
-    dead_letters_days = fields.Integer(validate=validate.Range(min=0))
-
-
 class _ConfigSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -180,7 +160,7 @@ class _ConfigSchema(Schema):
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
-    retention = fields.Nested(_RetentionSchema)
+    retention = fields.Nested(RetentionSchema)
 
 
 def default_trackers() -> dict[str, TrackerConfig]:

@@ -8,7 +8,8 @@ import datetime as dt
 
 import pytest
 
-from config.settings import ConfigError, Retention, load_settings
+from config.retention import Retention
+from config.settings import ConfigError, load_settings
 from tests.service import make_settings
 from webhooks.app import create_app
 from webhooks.store import Store

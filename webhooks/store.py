@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from config.settings import Retention
+from config.retention import Retention
 from webhooks.store_deliveries import DeliveryStore
 from webhooks.store_findings import FindingStore
 from webhooks.store_items import ItemStore

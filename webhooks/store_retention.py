@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from config.settings import Retention
+from config.retention import Retention
 from webhooks.store_engine import StoreBase
 from webhooks.store_models import DeadLetterRow, DeliveryRow, FindingRow
 
