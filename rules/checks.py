@@ -117,11 +117,11 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
         )  # fmt: skip
 
     if op == "matches":
-        search = compile_search(arg)
+        found = compile_search(arg)
 
         def test_matches(item: Any, ctx: Any) -> bool:
             value = get(item, ctx)
-            return search("" if value is None else str(value)) is not None
+            return found("" if value is None else str(value))
 
         return Check(
             name, op, arg, test_matches,
