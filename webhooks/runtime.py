@@ -138,17 +138,12 @@ class Runtime:
         from webhooks.queue import ping as queue_ping
 
         checks: dict[str, dict[str, Any]] = {}
-        probes = (
-            ("store", lambda: self.store.ping() and self.store.probe_write()),
-            ("queue", lambda: queue_ping(self.huey)),
-        )
-        for name, probe in probes:
+        for name, probe in (("store", self._store_check), ("queue", lambda: queue_ping(self.huey))):
             try:
-                checks[name] = {"ok": bool(probe())}
+                result = probe()
+                checks[name] = result if isinstance(result, dict) else {"ok": bool(result)}
             except Exception as exc:
                 checks[name] = {"ok": False, "error": type(exc).__name__}
-        if not checks["store"]["ok"] and "error" not in checks["store"]:
-            checks["store"]["error"] = "the store does not take writes"
         # The rules on disk now, not as the last reader of them left them.
         try:
             self.rules.current()
@@ -162,6 +157,13 @@ class Runtime:
             **{k: v for k, v in rules.items() if k != "ok"},
         }
         return checks
+
+    def _store_check(self) -> dict[str, Any]:
+        if not self.store.ping():
+            return {"ok": False, "error": "the store does not answer"}
+        if not self.store.probe_write():  # a full disk, a read-only file or replica
+            return {"ok": False, "error": "the store does not take writes"}
+        return {"ok": True}
 
     def dead_letters(self, include_replayed: bool = False) -> list[Any]:
         return self.store.list_dead_letters(include_replayed=include_replayed)
