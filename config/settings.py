@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from config.retention import Retention, RetentionSchema
+from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 from connector.labels import PREFIX_MAX, label_problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -92,6 +94,7 @@ class Settings:
     # how often an idle worker looks for received deliveries to queue (the outbox relay)
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
+    retention: Retention = field(default_factory=Retention)
     source: str | None = None  # the config file these settings came from
     # where people reach this service (the dashboard link in long comments)
     public_url: str | None = None
@@ -172,6 +175,7 @@ class _ConfigSchema(Schema):
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
     public_url = fields.Url(require_tld=False, schemes={"http", "https"})
+    retention = fields.Nested(RetentionSchema)
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -283,9 +287,11 @@ def _position(path: Path, keys: tuple[str, ...]) -> str:
 
 def _apply_file(settings: Settings, path: Path) -> Settings:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(read_yaml_text(path), Loader=SafeNoAliasLoader)  # noqa: S506
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -316,6 +322,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         changes["rules"] = tuple(
             p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
+    if "retention" in data:
+        changes["retention"] = Retention(**data["retention"])
     if "labels" in data and "prefix" in data["labels"]:
         prefix = data["labels"]["prefix"]
         problem = prefix_problem(prefix)

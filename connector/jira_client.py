@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from jira import JIRA, JIRAError
@@ -86,7 +87,7 @@ class JiraClient:
     def get_item(self, native_id: str) -> WorkItem:
         """GET /rest/api/{v}/issue/{key}"""
         with self._calling("get_item", native_id):
-            raw = self._jira.issue(native_id).raw
+            raw = self._jira.issue(_segment(native_id)).raw
         return self._item(raw)
 
     def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
@@ -160,7 +161,7 @@ class JiraClient:
         while True:
             with self._calling("find_managed_comment", native_id):
                 page = self._jira._get_json(
-                    f"issue/{native_id}/comment",
+                    f"issue/{_segment(native_id)}/comment",
                     params={"startAt": start, "maxResults": COMMENT_PAGE},
                 )
             comments = page.get("comments") or []
@@ -193,7 +194,7 @@ class JiraClient:
     def add_comment(self, native_id: str, doc: Document) -> str:
         """POST /rest/api/{v}/issue/{key}/comment  {"body": ADF (v3) | wiki markup (v2)}"""
         with self._calling("add_comment", native_id, write=True):
-            created = self._jira.add_comment(native_id, self._body(doc))
+            created = self._jira.add_comment(_segment(native_id), self._body(doc))
         return str(created.raw.get("id") if created.raw else created.id)
 
     def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None:
@@ -201,7 +202,9 @@ class JiraClient:
         (?notifyUsers=false only under `quiet_edits`)."""
         with self._calling("update_comment", native_id, write=True):
             self._put(
-                f"issue/{native_id}/comment/{comment_id}", {"body": self._body(doc)}, quiet=True
+                f"issue/{_segment(native_id)}/comment/{_segment(comment_id)}",
+                {"body": self._body(doc)},
+                quiet=True,
             )
 
     def update_labels(
@@ -224,7 +227,7 @@ class JiraClient:
             return None
         written_at = int(time.time() * 1000)
         with self._calling("update_labels", native_id, write=True):
-            self._put(f"issue/{native_id}", {"update": {"labels": ops}}, quiet=True)
+            self._put(f"issue/{_segment(native_id)}", {"update": {"labels": ops}}, quiet=True)
         return written_at
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
@@ -234,7 +237,7 @@ class JiraClient:
             return
         fields = {field_id(self.tracker, name): value for name, value in values.items()}
         with self._calling("set_fields", native_id, write=True):
-            self._put(f"issue/{native_id}", {"fields": fields}, quiet=True)
+            self._put(f"issue/{_segment(native_id)}", {"fields": fields}, quiet=True)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -318,3 +321,9 @@ def _person(raw: Any) -> Person | None:
     if not display:
         return None
     return Person(str(display), str(account) if account else None)
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: `/`, `?`, `#`, `..` and the rest percent-encoded, so a key or
+    id can only ever name itself (intake checks formats too; this holds for any caller)."""
+    return quote(str(value), safe="")

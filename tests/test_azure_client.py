@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -544,3 +545,20 @@ def test_every_request_carries_the_timeout(mock):
     client = make_client(tracker(), environ=ENV, timeout=2.5)
     client.get_item("5")
     assert [c.request.req_kwargs["timeout"] for c in mock.calls] == [2.5, 2.5]  # OPTIONS too
+
+
+def test_ids_and_projects_are_never_more_than_one_path_segment(mock, client):
+    """Ids travel as integers; the project (read from the item) is percent-encoded by the
+    library's route serialiser, so neither can name another path."""
+    hostile = "Fab/../Other?x=1#y"
+    item = work_item()
+    item["fields"]["System.TeamProject"] = hostile
+    mock.get(wi_url(), json=item)
+    quoted = "Fab%2F..%2FOther%3Fx%3D1%23y"
+    mock.post(re.compile(re.escape(URL) + r"/.*comments"), json={"id": 1})
+    client.add_comment("5", DOC)
+    _, add = api_calls(mock)
+    assert urlsplit(add.request.url).path == f"/fabrikam/{quoted}/_apis/wit/workItems/5/comments"
+    assert "x=1" not in urlsplit(add.request.url).query
+    with pytest.raises(PermanentTrackerError, match="not a work item id"):
+        client.get_item("5/../6")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -440,3 +441,33 @@ def test_cloud_search_without_the_count_endpoint_reports_an_unknown_total(mock, 
     assert total == 0
     assert [i.native_id for i in items] == ["PAY-1"]
     assert len(mock.calls) == 2
+
+
+HOSTILE_KEY = "ZZZ-1/../PAY-1?expand=x#frag"
+QUOTED_KEY = "ZZZ-1%2F..%2FPAY-1%3Fexpand%3Dx%23frag"
+
+
+def test_keys_and_ids_are_one_quoted_path_segment_in_every_call(mock, cloud):
+    """Intake refuses such keys; the client still never lets one name another path."""
+    any_url = re.compile(re.escape(URL) + r"/.*")
+    mock.get(any_url, json={**issue_json(), "comments": [], "total": 0})
+    mock.post(any_url, json={"id": "1"}, status=201)
+    mock.put(any_url, status=204)
+    mock.assert_all_requests_are_fired = False
+    cloud.get_item(HOSTILE_KEY)
+    cloud.find_managed_comment(HOSTILE_KEY)
+    cloud.add_comment(HOSTILE_KEY, DOC)
+    cloud.update_comment(HOSTILE_KEY, "10/../1", DOC)
+    cloud.update_labels(HOSTILE_KEY, {"pmo-a"}, set())
+    cloud.set_fields(HOSTILE_KEY, {"estimate": 3})
+    paths = [urlsplit(call.request.url).path for call in mock.calls]
+    base = f"/rest/api/3/issue/{QUOTED_KEY}"
+    assert paths == [
+        base,
+        f"{base}/comment",
+        f"{base}/comment",
+        f"{base}/comment/10%2F..%2F1",
+        base,
+        base,
+    ]
+    assert all("PAY-1" not in urlsplit(call.request.url).query for call in mock.calls)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 RELAY_BATCH = 100  # deliveries per claim: short write transactions, intake waits little
+READINESS_SECONDS = 2.0  # how long one readiness check answers /readyz
 
 
 def utcnow() -> dt.datetime:
@@ -46,6 +48,8 @@ class Runtime:
         self._client_factory = client_factory
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        self._readiness_lock = threading.Lock()
+        self._readiness: tuple[float, dict[str, dict[str, Any]]] | None = None
         from webhooks.refusals import Refusals
         from webhooks.rollups import Rollups
         from webhooks.tasks import register_tasks
@@ -163,14 +167,40 @@ class Runtime:
         return self.store.received_count() + queue_depth(self.huey)
 
     def readiness(self) -> dict[str, dict[str, Any]]:
+        """Store (answers and takes a write), queue and rules (re-read from disk when they
+        changed), checked afresh at most every READINESS_SECONDS: /readyz is public, and
+        the store's probe is a write."""
+        with self._readiness_lock:
+            now = time.monotonic()
+            if self._readiness is None or now - self._readiness[0] >= READINESS_SECONDS:
+                self._readiness = (now, self._check_readiness())
+            checks = dict(self._readiness[1])
+        # Writes a tracker refuses for good (permissions, site configuration) do not make
+        # the service unready: the other parts are still written. Shown once per tracker
+        # and part, with the tracker's reason; read afresh (a cheap key-value read), so a
+        # part written again clears at once.
+        try:
+            refused = self.refusals.current(self.settings.trackers)
+        except Exception as exc:
+            refused = {"error": type(exc).__name__}
+        checks["writes"] = {"ok": True, "refused": refused}
+        return checks
+
+    def _check_readiness(self) -> dict[str, dict[str, Any]]:
         from webhooks.queue import ping as queue_ping
 
         checks: dict[str, dict[str, Any]] = {}
-        for name, probe in (("store", self.store.ping), ("queue", lambda: queue_ping(self.huey))):
+        for name, probe in (("store", self._store_check), ("queue", lambda: queue_ping(self.huey))):
             try:
-                checks[name] = {"ok": bool(probe())}
+                result = probe()
+                checks[name] = result if isinstance(result, dict) else {"ok": bool(result)}
             except Exception as exc:
                 checks[name] = {"ok": False, "error": type(exc).__name__}
+        # The rules on disk now, not as the last reader of them left them.
+        try:
+            self.rules.current()
+        except Exception as exc:  # reported below as the rules' own error
+            log.error("rules.check_failed", extra={"error": type(exc).__name__})
         # Refused rules files do not make the service unready: the last good rules run on
         # (taking traffic away would lose events); the errors are shown here instead.
         rules = self.rules.status()
@@ -178,15 +208,14 @@ class Runtime:
             "ok": rules["ok"] or rules["running_last_good"],
             **{k: v for k, v in rules.items() if k != "ok"},
         }
-        # Writes a tracker refuses for good (permissions, site configuration) do not make
-        # the service unready either: the other parts are still written. Shown once per
-        # tracker and part, with the tracker's reason.
-        try:
-            refused = self.refusals.current(self.settings.trackers)
-        except Exception as exc:
-            refused = {"error": type(exc).__name__}
-        checks["writes"] = {"ok": True, "refused": refused}
         return checks
+
+    def _store_check(self) -> dict[str, Any]:
+        if not self.store.ping():
+            return {"ok": False, "error": "the store does not answer"}
+        if not self.store.probe_write():  # a full disk, a read-only file or replica
+            return {"ok": False, "error": "the store does not take writes"}
+        return {"ok": True}
 
     def dead_letters(self, include_replayed: bool = False) -> list[Any]:
         return self.store.list_dead_letters(include_replayed=include_replayed)
@@ -211,7 +240,10 @@ class Runtime:
         return replayed
 
     def reload_rules(self) -> dict[str, Any]:
-        return self.rules.reload(force=True)
+        result = self.rules.reload(force=True)
+        with self._readiness_lock:
+            self._readiness = None  # the next /readyz shows this reload
+        return result
 
 
 def _match_store_durability(huey: Any) -> None:

@@ -7,7 +7,7 @@ and dead letters, on SQLite (default) or PostgreSQL.
 Every method is its own short transaction and safe to call from several threads and
 processes; rows come back as frozen records (`webhooks.store_records`), never ORM objects.
 Deliveries live in `store_deliveries.py`, items in `store_items.py`, findings in
-`store_findings.py`, plumbing in `store_engine.py`.
+`store_findings.py`, retention in `store_retention.py`, plumbing in `store_engine.py`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from config.retention import Retention
 from webhooks.store_deliveries import DeliveryStore
 from webhooks.store_findings import FindingStore
 from webhooks.store_items import ItemStore
@@ -29,6 +30,7 @@ from webhooks.store_records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store_retention import RetentionStore
 from webhooks.store_rollups import RollupStore
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "DeliveryRecord",
     "FindingRecord",
     "Ledger",
+    "Retention",
     "Store",
     "TrendPoint",
 ]
@@ -58,7 +61,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore):
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

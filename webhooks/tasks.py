@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from huey import crontab
+
 from connector.errors import RateLimited, TrackerError
 from webhooks.metrics import DEAD_LETTERS
 
@@ -41,6 +43,7 @@ class Tasks:
     recover_now: Any  # run recovery in this process now (worker start)
     sweep_task: Any | None = None  # periodic; None when the sweep is off
     recover_task: Any | None = None  # periodic
+    retention_task: Any | None = None  # periodic: the store's retention settings
 
     def enqueue_delivery(self, row_id: int) -> None:
         self.process_task(row_id, 0)
@@ -233,8 +236,6 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     minutes = settings.sweep_interval_minutes
     if minutes > 0:
-        from huey import crontab
-
         from webhooks.sweep import sweep
 
         every = crontab(minute="0") if minutes >= 60 else crontab(minute=f"*/{minutes}")
@@ -245,6 +246,12 @@ def register_tasks(runtime: Runtime) -> Tasks:
     else:
         tasks_sweep = tasks_recover = None
 
+    def apply_retention() -> dict[str, int]:
+        return runtime.store.apply_retention(settings.retention, runtime.clock())
+
+    # the periodic maintenance: whatever the sweep's interval, the store stays bounded
+    retention_task = huey.periodic_task(crontab(minute="30"), name="retention")(apply_retention)
+
     tasks = Tasks(
         runtime,
         process_task,
@@ -252,6 +259,7 @@ def register_tasks(runtime: Runtime) -> Tasks:
         recover_pending,
         sweep_task=tasks_sweep,
         recover_task=tasks_recover,
+        retention_task=retention_task,
     )
     return tasks
 
