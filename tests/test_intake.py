@@ -193,14 +193,14 @@ def test_service_keeps_serving_after_bad_input(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
-def test_unsigned_deliveries_accepted_when_no_secret_is_configured(tmp_path, monkeypatch):
+def test_unsigned_deliveries_refused_when_no_secret_is_configured(tmp_path, monkeypatch):
     monkeypatch.delenv(JIRA_SECRET_ENV, raising=False)
     app = create_app(settings=make_settings(tmp_path))
     body = fixture_bytes("jira", "issue_created__server_zulip")
     response = app.test_client().post(
         "/webhooks/jira", data=body, headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 202
+    assert response.status_code == 401
 
 
 def test_readiness_and_metrics(client):

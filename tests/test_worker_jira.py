@@ -225,6 +225,7 @@ def test_server_deployment_writes_wiki_markup_on_v2(tmp_path, monkeypatch):
         url="http://localhost:2990/jira",
         deployment="server",
         token_env="TEST_JIRA_TOKEN",
+        allow_unsigned=True,
     )
     app = create_app(settings=make_settings(tmp_path, trackers={"jira": tracker}))
     runtime = app.extensions["pmo_bridge"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from webhooks.viewer import require_viewer
+
 bp = Blueprint("portfolio", __name__)
+bp.before_request(require_viewer)
 
 
 def _data() -> dict:

@@ -136,7 +136,17 @@ class Runtime:
             "ok": rules["ok"] or rules["running_last_good"],
             **{k: v for k, v in rules.items() if k != "ok"},
         }
+        checks["webhooks"] = self._webhook_auth()
         return checks
+
+    def _webhook_auth(self) -> dict[str, Any]:
+        """Trackers whose deliveries nothing authenticates (allowed by config), and those
+        refusing every delivery for want of a secret: neither stops readiness."""
+        unsigned, refusing = [], []
+        for tracker in self.settings.trackers.values():
+            if tracker.secret() is None:
+                (unsigned if tracker.allow_unsigned else refusing).append(tracker.name)
+        return {"ok": True, "unsigned": unsigned, "no_secret_refusing": refusing}
 
     def dead_letters(self, include_replayed: bool = False) -> list[Any]:
         return self.store.list_dead_letters(include_replayed=include_replayed)
