@@ -235,3 +235,63 @@ def test_every_fixture_is_accepted_or_ignored(client):
                 response = post_azure(client, json.dumps(payload).encode())
             assert response.status_code in (200, 202), (name, response.get_json())
             assert response.get_json()["status"] in ("accepted", "ignored"), name
+
+
+def test_the_same_signed_body_under_new_delivery_ids_is_a_duplicate(app, client):
+    body = fixture_bytes("jira", "issue_updated__status_cloud")
+    assert post_jira(client, body, delivery="first").status_code == 202
+    for replay in ("second", "third", None):
+        again = post_jira(client, body, delivery=replay)
+        assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+    other = fixture_bytes("jira", "issue_updated__assignee_cloud")
+    assert post_jira(client, other, delivery="fourth").status_code == 202
+    azure = fixture_bytes("azure-devops", "workitem.updated__msdocs")
+    assert post_azure(client, azure).status_code == 202
+    replayed = json.loads(azure)
+    replayed["id"] = "a-new-event-id"  # a new id means a new body: not a replay
+    assert post_azure(client, json.dumps(replayed).encode()).status_code == 202
+    assert post_azure(client, azure).get_json()["status"] == "duplicate"
+    assert runtime_of(app).store.delivery_counts()["received"] == 4
+
+
+def test_the_replay_window_can_be_closed_and_ages_out(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from webhooks.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    clock = {"now": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}
+    store._clock = lambda: clock["now"]
+    day = 24 * 3600
+    assert store.record_delivery("jira", "a", "e", b"{}", replay_window=day) is not None
+    assert store.record_delivery("jira", "b", "e", b"{}", replay_window=day) is None
+    assert store.record_delivery("other", "b", "e", b"{}", replay_window=day) is not None
+    assert store.record_delivery("jira", "c", "e", b"{}") is not None  # no window: no check
+    clock["now"] += dt.timedelta(days=1, seconds=1)
+    assert store.record_delivery("jira", "d", "e", b"{}", replay_window=day) is not None
+    store.close()
+
+
+@pytest.mark.postgres
+def test_body_replays_are_duplicates_on_postgresql_too(postgres_url):
+    import threading
+
+    from webhooks.store import Store
+
+    store = Store(postgres_url)
+    store.migrate()
+    results: list = []
+    barrier = threading.Barrier(6)
+
+    def deliver(n: int) -> None:
+        barrier.wait()
+        results.append(store.record_delivery("jira", f"d{n}", "e", b'{"x": 1}', replay_window=60))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(r is not None for r in results) == 1 and len(results) == 6
+    store.close()

@@ -5,8 +5,11 @@ items most out of line, and the trend of open findings."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from config.settings import TrackerConfig
 from connector.model import WorkItem
 from webhooks.rollups import spec_for
 
@@ -21,6 +24,7 @@ WORST_ITEMS = 10
 
 def build_portfolio(runtime: Runtime) -> dict[str, Any]:
     store = runtime.store
+    trackers = runtime.settings.trackers
     ruleset = runtime.rules.current()
     items = {item.key: item for item in store.iter_items()}
     findings_by_item: dict[str, list[Any]] = defaultdict(list)
@@ -43,7 +47,7 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
             "type": item.type.value,
             "tracker": item.tracker,
             "project": item.project,
-            "url": item.url,
+            "url": item_link(trackers, item),
             "status": item.status,
             "status_category": item.status_category.value,
             "assignee": item.assignee.display_name if item.assignee else None,
@@ -114,7 +118,7 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
             {
                 "key": key,
                 "title": item.title,
-                "url": item.url,
+                "url": item_link(trackers, item),
                 "tracker": item.tracker,
                 "project": item.project,
                 "open_findings": len(found),
@@ -143,6 +147,18 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
             for p in store.findings_trend(TREND_DAYS, now=runtime.clock())
         ],
     }
+
+
+def item_link(trackers: Mapping[str, TrackerConfig], item: WorkItem) -> str | None:
+    """The item's page, built from the configured tracker URL: a delivery's own links
+    (`_links.html.href`, `self`) are whatever its sender wrote. No URL, no link."""
+    tracker = trackers.get(item.tracker)
+    if tracker is None or not tracker.url:
+        return None
+    native = item.key.split(":", 1)[-1]
+    if tracker.kind == "jira":
+        return f"{tracker.url}/browse/{quote(native, safe='')}"
+    return f"{tracker.url}/{quote(item.project, safe='')}/_workitems/edit/{quote(native, safe='')}"
 
 
 def _pct(part: int, whole: int) -> float:

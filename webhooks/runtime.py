@@ -71,7 +71,12 @@ class Runtime:
         relay of a worker (`relay_received`) queues the task. A 202 after it loses
         nothing: the row outlives any process, and the relay or recovery queues it."""
         return self.store.record_delivery(
-            tracker, delivery, event.native_event, raw, status="received"
+            tracker,
+            delivery,
+            event.native_event,
+            raw,
+            status="received",
+            replay_window=self.settings.replay_window_seconds,
         )
 
     def relay_received(self, limit: int = RELAY_BATCH) -> int:
