@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PUBLIC_URL",
         help="where the tracker reaches this service, e.g. https://pmo.example.com",
     )
+    register.add_argument(
+        "--secret-changed",
+        action="store_true",
+        help="send the current webhook secret to every subscription (after a rotation)",
+    )
     return parser
 
 

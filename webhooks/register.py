@@ -7,7 +7,7 @@ disabled), unchanged. Extra copies at our URL would deliver every event twice, s
 are removed.
 
 The tracker-side calls (Jira admin webhooks, Azure DevOps service hook subscriptions) and
-the secret fingerprint live in `webhooks.register_admin`; their public names are
+the names they carry live in `webhooks.register_admin`; their public names are
 importable from here as before.
 """
 
@@ -25,19 +25,18 @@ from connector.errors import TrackerError
 from webhooks.register_admin import (
     ADO_ACTIVE,
     ADO_SERVER_INPUTS,
-    FINGERPRINT_LABEL,
+    BASIC_USER,
     JIRA_ADMIN_BASE,
     JQL_FILTER,
     AzureHooksAdmin,
     JiraWebhookAdmin,
     Outcome,
-    secret_fingerprint,
 )
 
 __all__ = [
     "ADO_ACTIVE",
     "ADO_SERVER_INPUTS",
-    "FINGERPRINT_LABEL",
+    "BASIC_USER",
     "JIRA_ADMIN_BASE",
     "JQL_FILTER",
     "AzureHooksAdmin",
@@ -46,7 +45,6 @@ __all__ = [
     "check_config",
     "register",
     "register_command",
-    "secret_fingerprint",
     "webhook_url",
 ]
 
@@ -88,7 +86,7 @@ def register_command(args: argparse.Namespace) -> int:
         )
     try:
         # printed as they happen, so a failure part-way still shows what was done
-        for outcome in register(tracker, target):
+        for outcome in register(tracker, target, secret_changed=args.secret_changed):
             print(outcome.line(), flush=True)
     except TrackerError as exc:
         print(f"pmo-bridge: register {tracker.name}: {exc}", file=sys.stderr)
@@ -102,19 +100,21 @@ def register(
     *,
     environ: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    secret_changed: bool = False,
 ) -> Iterator[Outcome]:
     """Make the tracker's subscriptions for `target` what the config says, one outcome
-    at a time. Raises
+    at a time; `secret_changed` sends the current secret to every one of them (the
+    trackers never show a stored secret, so a change cannot be seen). Raises
     ConfigError for what the config lacks and TrackerError for what the tracker refuses."""
     check_config(tracker, environ)
     secret = tracker.secret(environ)
     if tracker.kind == "jira":
         yield from JiraWebhookAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
+            target, secret, secret_changed=secret_changed
         )
     else:
         yield from AzureHooksAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
+            target, secret, secret_changed=secret_changed
         )
 
 
