@@ -16,7 +16,6 @@ from tests.service import jira_headers
 from tests.test_serve import (  # noqa: F401  (fixtures)
     JIRA_SECRET,
     Server,
-    leave_stale_metrics,
     server,
     workdir,
 )
@@ -45,7 +44,7 @@ def trickle(clients: list[socket.socket]) -> None:
             clients.remove(sock)
 
 
-def test_trickling_clients_do_not_starve_webhooks_or_healthz(server: Server):
+def test_trickling_clients_do_not_starve_webhooks_or_healthz(server: Server):  # noqa: F811
     port = int(server.base.rsplit(":", 1)[1])
     clients = open_slow_clients(port, SLOW_CLIENTS)
     body = fixture_bytes("jira", "issue_created__server_zulip")
@@ -73,7 +72,7 @@ def test_trickling_clients_do_not_starve_webhooks_or_healthz(server: Server):
     assert slowest < 2.0, f"slowest normal request took {slowest:.2f}s"
 
 
-def test_chunked_body_over_the_limit_is_413_over_real_http(server: Server):
+def test_chunked_body_over_the_limit_is_413_over_real_http(server: Server):  # noqa: F811
     """The service's limit in this config is the default 5 MiB; send 6 MiB chunked."""
     chunk = b"x" * (256 * 1024)
 
@@ -101,20 +100,20 @@ def _channel(request: object | None, last_activity: float = 0.0) -> SimpleNamesp
 def test_a_request_trickling_in_past_the_read_timeout_is_dropped():
     """waitress closes only idle connections; the bounded server also drops one whose
     request keeps arriving, a byte at a time, for longer than its read timeout."""
-    server = BoundedServer.__new__(BoundedServer)
-    server.adj = SimpleNamespace(channel_timeout=120)
-    server.request_read_timeout = 10
+    bounded = BoundedServer.__new__(BoundedServer)
+    bounded.adj = SimpleNamespace(channel_timeout=120)
+    bounded.request_read_timeout = 10
     partial, idle = object(), _channel(None, last_activity=100.0)
     trickling = _channel(partial, last_activity=100.0)
-    server.active_channels = {1: trickling, 2: idle}
+    bounded.active_channels = {1: trickling, 2: idle}
     for now in (100.0, 105.0, 110.0):
         trickling.last_activity = now  # a byte just arrived
-        server.maintenance(now)
+        bounded.maintenance(now)
         assert not trickling.will_close
-    server.maintenance(111.0)
+    bounded.maintenance(111.0)
     assert trickling.will_close and not idle.will_close
     fresh = _channel(object(), last_activity=111.0)  # the next request starts its own clock
-    server.active_channels = {3: fresh}
-    server.maintenance(111.0)
-    server.maintenance(120.0)
+    bounded.active_channels = {3: fresh}
+    bounded.maintenance(111.0)
+    bounded.maintenance(120.0)
     assert not fresh.will_close
