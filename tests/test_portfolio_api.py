@@ -122,3 +122,17 @@ def test_links_are_built_from_the_configured_tracker_urls(service):
     assert all(url is None or url.startswith((JIRA_SITE, ADO_ORG)) for url in links.values())
     page = service.client.get("/portfolio").get_data(as_text=True)
     assert "phish.example" not in page
+
+
+def test_long_text_is_cut_on_the_dashboard_and_in_the_api(service):
+    import dataclasses
+
+    item = service.store.get_item("jira:PAY-12")
+    huge = "Migrate the ledger " + "x" * 4_000_000
+    service.store.upsert_item(dataclasses.replace(item, title=huge, revision=item.revision + 1))
+    data = service.client.get("/api/portfolio").get_json()
+    (node,) = [n for n in walk(data["tree"]) if n["key"] == "jira:PAY-12"]
+    assert len(node["title"]) == 200 and node["title"].startswith("Migrate the ledger x")
+    assert node["title"].endswith("\u2026")
+    page = service.client.get("/portfolio").get_data()
+    assert len(page) < 500_000

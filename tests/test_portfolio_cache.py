@@ -1,0 +1,77 @@
+"""The dashboard's snapshot cache: one build per TTL however many read, readers served the
+previous copy while one rebuilds, and the encoded page made once per snapshot."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.service import make_settings
+from webhooks.app import create_app
+from webhooks.portfolio_cache import SnapshotCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_build_serves_every_reader_until_the_ttl():
+    clock, builds = Clock(), []
+    cache = SnapshotCache(lambda: builds.append(1) or {"n": len(builds)}, ttl=5, clock=clock)
+    assert [cache.get().data["n"] for _ in range(50)] == [1] * 50
+    clock.now = 4.9
+    assert cache.get().data["n"] == 1
+    clock.now = 5.0
+    assert cache.get().data["n"] == 2 and len(builds) == 2
+
+
+def test_readers_get_the_previous_copy_while_one_rebuilds():
+    clock = Clock()
+    started, release = threading.Event(), threading.Event()
+    builds = []
+
+    def build():
+        builds.append(1)
+        if len(builds) == 2:  # the rebuild: slow
+            started.set()
+            release.wait(5)
+        return {"n": len(builds)}
+
+    cache = SnapshotCache(build, ttl=5, clock=clock)
+    assert cache.get().data["n"] == 1
+    clock.now = 10
+    rebuilder = threading.Thread(target=cache.get)
+    rebuilder.start()
+    assert started.wait(5)
+    # Eight readers meanwhile: none waits, none builds.
+    assert [cache.get().data["n"] for _ in range(8)] == [1] * 8
+    release.set()
+    rebuilder.join(5)
+    assert cache.get().data["n"] == 2 and len(builds) == 2
+
+
+def test_encoded_once_per_snapshot():
+    cache = SnapshotCache(lambda: {"a": 1}, ttl=60)
+    calls = []
+    for _ in range(5):
+        cache.get().encoded("html", lambda data: calls.append(1) or "<p>1</p>")
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("path", ["/api/portfolio", "/portfolio"])
+def test_dashboard_requests_share_one_snapshot(tmp_path, monkeypatch, path):
+    import webhooks.portfolio_views as views
+
+    builds = []
+    real = views.build_portfolio
+    monkeypatch.setattr(views, "build_portfolio", lambda rt: builds.append(1) or real(rt))
+    client = create_app(settings=make_settings(tmp_path, dashboard_cache_seconds=30)).test_client()
+    answers = [client.get(path) for _ in range(20)]
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.get_data() for a in answers}) == 1
+    assert builds == [1]
