@@ -75,3 +75,17 @@ def test_dashboard_requests_share_one_snapshot(tmp_path, monkeypatch, path):
     assert {a.status_code for a in answers} == {200}
     assert len({a.get_data() for a in answers}) == 1
     assert builds == [1]
+
+
+def test_readers_revalidate_with_etag_and_take_gzip(tmp_path):
+    import gzip
+
+    client = create_app(settings=make_settings(tmp_path, dashboard_cache_seconds=30)).test_client()
+    first = client.get("/portfolio", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+    page = gzip.decompress(first.get_data()).decode()
+    assert "<html" in page and page.encode() == client.get("/portfolio").get_data()
+    again = client.get("/portfolio", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.get_data() == b""
+    api = client.get("/api/portfolio")
+    assert api.headers["ETag"] != first.headers["ETag"] and "totals" in api.get_json()

@@ -11,6 +11,8 @@ the CPU spent on the dashboard is one build per `ttl`, however many read it.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +34,23 @@ class Snapshot:
                 text = encode(self.data)
                 self._encoded[kind] = text.encode() if isinstance(text, str) else text
             return self._encoded[kind]
+
+    def gzipped(self, kind: str, encode: Callable[[dict[str, Any]], str | bytes]) -> bytes:
+        """The same, gzip-compressed once (a page of 2,000 items: ~1 MB, ~60 KB gzipped)."""
+        plain = self.encoded(kind, encode)
+        with self._lock:
+            key = f"{kind}.gz"
+            if key not in self._encoded:
+                self._encoded[key] = gzip.compress(plain, compresslevel=6, mtime=0)
+            return self._encoded[key]
+
+    def etag(self, kind: str, encode: Callable[[dict[str, Any]], str | bytes]) -> str:
+        plain = self.encoded(kind, encode)
+        with self._lock:
+            key = f"{kind}.etag"
+            if key not in self._encoded:
+                self._encoded[key] = hashlib.sha256(plain).hexdigest()[:32].encode()
+            return self._encoded[key].decode()
 
 
 class SnapshotCache:

@@ -3,7 +3,9 @@ one cached snapshot per process (`webhooks.portfolio_cache`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from collections.abc import Callable
+
+from flask import Blueprint, Response, current_app, request
 
 from webhooks.dashboard import render_dashboard
 from webhooks.portfolio import build_portfolio
@@ -29,11 +31,25 @@ def _snapshot() -> Snapshot:
 
 @bp.get("/api/portfolio")
 def api_portfolio():
-    body = _snapshot().encoded("json", current_app.json.dumps)
-    return Response(body, content_type="application/json")
+    return _answer("json", current_app.json.dumps, "application/json")
 
 
 @bp.get("/portfolio")
 def portfolio_page():
-    body = _snapshot().encoded("html", render_dashboard)
-    return Response(body, content_type="text/html; charset=utf-8")
+    return _answer("html", render_dashboard, "text/html; charset=utf-8")
+
+
+def _answer(kind: str, encode: Callable[[dict], str | bytes], content_type: str) -> Response:
+    """The snapshot as encoded once for every reader: 304 when the reader has it (ETag),
+    gzip when it accepts it, so a reader costs a few kilobytes on the wire."""
+    snapshot = _snapshot()
+    etag = snapshot.etag(kind, encode)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    if "gzip" in request.accept_encodings:
+        body = snapshot.gzipped(kind, encode)
+        headers["Content-Encoding"] = "gzip"
+    else:
+        body = snapshot.encoded(kind, encode)
+    return Response(body, content_type=content_type, headers=headers)
