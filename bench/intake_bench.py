@@ -9,7 +9,7 @@ Starts, on free loopback ports in a temporary folder:
   webhook secrets set, so every request is verified, parsed and stored (the outbox a
   worker's relay queues from);
 - `bench/noop_app.py`, a Flask app that reads the body and answers 202, under the same
-  gunicorn settings (gthread, same worker and thread counts).
+  gunicorn settings (waitress workers, same worker and thread counts).
 This process is the client: `--concurrency` threads, one keep-alive connection each,
 posting real fixture payloads (tests/fixtures/jira and azure-devops, the events intake
 acts on; signed Jira bodies, Basic-auth Azure DevOps ones), each with a unique delivery id.
@@ -308,7 +308,7 @@ def main() -> int:
         f"{platform.system()} {platform.release()} {platform.machine()}"
     )
     print(
-        f"servers: gunicorn gthread, {args.workers} workers x {WEB_THREADS} threads, loopback; "
+        f"servers: gunicorn with waitress workers, {args.workers} x {WEB_THREADS} threads, loopback; "
         f"client: {args.concurrency} threads, keep-alive, this process"
     )
     fixtures = acted_on_fixtures()
