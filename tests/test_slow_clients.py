@@ -92,6 +92,15 @@ def test_chunked_body_over_the_limit_is_413_over_real_http(server: Server):  # n
     assert json.loads(response.content) == {"error": "request body too large"}
 
 
+def test_views_over_real_http_answer_loopback_but_not_what_a_proxy_forwards(server: Server):  # noqa: F811
+    assert requests.get(server.base + "/api/portfolio", timeout=10).status_code == 200
+    forwarded = requests.get(server.base + "/api/portfolio", timeout=10,
+                             headers={"X-Forwarded-For": "198.51.100.3"})  # fmt: skip
+    assert forwarded.status_code == 403
+    ready = requests.get(server.base + "/readyz", timeout=10, headers={"X-Real-IP": "198.51.100.3"})
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
 def _channel(request: object | None, last_activity: float = 0.0) -> SimpleNamespace:
     return SimpleNamespace(request=request, requests=[], last_activity=last_activity,
                            will_close=False)  # fmt: skip

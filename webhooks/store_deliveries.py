@@ -128,8 +128,8 @@ class DeliveryStore(StoreBase):
         `delivery_id` (a redelivery). A None delivery_id is never a duplicate. Intake
         inserts "received" (the outbox); a caller that queues the task itself, "queued".
         With a `replay_window` (seconds), the same body from the same tracker received
-        within it is a duplicate too, whatever its delivery id (a replayed signed body): checked and
-        inserted in one write transaction, so two copies at once cannot both pass.
+        within it is a duplicate too, whatever its delivery id (a replayed signed body):
+        checked and inserted in one write transaction, so two copies cannot both pass.
 
         One INSERT .. ON CONFLICT DO NOTHING RETURNING id: intake calls this per request.
         On SQLite it runs on the process's intake connection with SQLAlchemy's compiled
@@ -158,16 +158,13 @@ class DeliveryStore(StoreBase):
             row_id = self._insert_delivery_sqlite(values, check)
         else:
             with self._write_engine.begin() as conn:
+                seen = False
                 if check is not None:
                     # Same-body inserts take turns; other deliveries do not wait.
                     lock_key = int(values["body_hash"][:15], 16)
                     conn.execute(select(func.pg_advisory_xact_lock(lock_key)))
-                    seen = conn.execute(self._replay_check(), check).scalar()
-                row_id = (
-                    None
-                    if check and seen
-                    else conn.execute(self._delivery_insert(), values).scalar()
-                )
+                    seen = bool(conn.execute(self._replay_check(), check).scalar())
+                row_id = None if seen else conn.execute(self._delivery_insert(), values).scalar()
         if row_id is None:
             log.info(
                 "store.delivery.duplicate",
