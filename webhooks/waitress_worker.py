@@ -70,6 +70,9 @@ def adjustments(threads: int, limits: ServeLimits) -> Adjustments:
         max_request_body_size=limits.max_body_bytes,
         asyncore_use_poll=True,
         ident="pmo-bridge",
+        # Forwarding headers reach the app as sent: `webhooks.viewer` takes a request
+        # carrying one as forwarded by a proxy, not local (waitress would strip them).
+        clear_untrusted_proxy_headers=False,
         expose_tracebacks=False,
         log_socket_errors=False,
     )
