@@ -89,3 +89,24 @@ def test_readers_revalidate_with_etag_and_take_gzip(tmp_path):
     assert again.status_code == 304 and again.get_data() == b""
     api = client.get("/api/portfolio")
     assert api.headers["ETag"] != first.headers["ETag"] and "totals" in api.get_json()
+
+
+def test_the_portfolio_tree_is_paged():
+    from webhooks.dashboard import PAGE_ROWS, page_count, render_dashboard
+
+    epics = [{"key": f"jira:PAY-{n}", "title": f"Epic {n}", "type": "epic", "children": []}
+             for n in range(PAGE_ROWS * 2 + 10)]  # fmt: skip
+    data = {"tree": epics, "totals": {"items": len(epics)}}
+    assert page_count(data) == 3
+    first, last = render_dashboard(data), render_dashboard(data, 3)
+    assert first.count('data-key="jira:PAY-') == PAGE_ROWS
+    assert last.count('data-key="jira:PAY-') == 10
+    assert f"Rows 1\u2013{PAGE_ROWS} of {len(epics)}" in first and 'rel="next"' in first
+    assert 'rel="prev"' in last and 'rel="next"' not in last
+    assert render_dashboard(data, 99) == last  # past the end: the last page
+
+
+def test_page_parameter_is_clamped_over_http(tmp_path):
+    client = create_app(settings=make_settings(tmp_path, dashboard_cache_seconds=30)).test_client()
+    for page in ("1", "0", "-5", "999999", "x"):
+        assert client.get(f"/portfolio?page={page}").status_code == 200

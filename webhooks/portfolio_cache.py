@@ -25,7 +25,15 @@ class Snapshot:
     data: dict[str, Any]
     built_at: float
     _encoded: dict[str, bytes] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def memo(self, key: str, make: Callable[[dict[str, Any]], Any]) -> Any:
+        """`make(data)`, computed once per snapshot."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = make(self.data)
+            return self._memo[key]
 
     def encoded(self, kind: str, encode: Callable[[dict[str, Any]], str | bytes]) -> bytes:
         """The snapshot as `kind` (json, html), encoded once per snapshot."""

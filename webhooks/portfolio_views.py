@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, request
 
-from webhooks.dashboard import render_dashboard
+from webhooks.dashboard import page_count, render_dashboard
 from webhooks.portfolio import build_portfolio
 from webhooks.portfolio_cache import Snapshot, SnapshotCache
 from webhooks.viewer import require_viewer
@@ -36,13 +36,26 @@ def api_portfolio():
 
 @bp.get("/portfolio")
 def portfolio_page():
-    return _answer("html", render_dashboard, "text/html; charset=utf-8")
+    snapshot = _snapshot()
+    pages = snapshot.memo("pages", page_count)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return _answer(
+        f"html:{page}",
+        lambda data: render_dashboard(data, page),
+        "text/html; charset=utf-8",
+        snapshot,
+    )
 
 
-def _answer(kind: str, encode: Callable[[dict], str | bytes], content_type: str) -> Response:
+def _answer(
+    kind: str,
+    encode: Callable[[dict], str | bytes],
+    content_type: str,
+    snapshot: Snapshot | None = None,
+) -> Response:
     """The snapshot as encoded once for every reader: 304 when the reader has it (ETag),
     gzip when it accepts it, so a reader costs a few kilobytes on the wire."""
-    snapshot = _snapshot()
+    snapshot = snapshot or _snapshot()
     etag = snapshot.etag(kind, encode)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if etag in request.if_none_match:
