@@ -80,6 +80,8 @@ class Settings:
     # delivery id says.
     replay_window_seconds: int = 24 * 3600
     dashboard_cache_seconds: float = 5.0  # a portfolio snapshot is reused this long
+    # `serve`: a request not received whole this long after it began is dropped
+    request_read_timeout_seconds: float = 30.0
     sweep_interval_minutes: int = 60
     worker_threads: int = 2
     max_retries: int = 6
@@ -169,6 +171,7 @@ class _ConfigSchema(Schema):
     )
     replay_window_seconds = fields.Integer(validate=validate.Range(min=0, max=30 * 24 * 3600))
     dashboard_cache_seconds = fields.Float(validate=validate.Range(min=0, max=300))
+    request_read_timeout_seconds = fields.Float(validate=validate.Range(min=1, max=600))
     sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
     worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
@@ -304,6 +307,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "trusted_proxy_header",
         "replay_window_seconds",
         "dashboard_cache_seconds",
+        "request_read_timeout_seconds",
         "sweep_interval_minutes",
         "worker_threads",
         "max_retries",

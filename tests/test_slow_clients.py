@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import time
 from types import SimpleNamespace
 
+import pytest
 import requests
 
 from tests.helpers import fixture_bytes
 from tests.service import jira_headers
 from tests.test_serve import (  # noqa: F401  (fixtures)
     JIRA_SECRET,
+    START_TIMEOUT,
     Server,
+    free_port,
+    pmo_bridge,
     server,
+    wait_for,
     workdir,
 )
 from webhooks.waitress_worker import BoundedServer
@@ -126,3 +132,47 @@ def test_a_request_trickling_in_past_the_read_timeout_is_dropped():
     bounded.maintenance(111.0)
     bounded.maintenance(120.0)
     assert not fresh.will_close
+
+
+@pytest.fixture
+def impatient_server(workdir):  # noqa: F811
+    """`serve` dropping requests still arriving 2 s after they began."""
+    config = workdir / "pmo-bridge.yaml"
+    config.write_text(config.read_text() + "request_read_timeout_seconds: 2\n")
+    port = free_port()
+    proc = pmo_bridge(workdir, "serve", "--config", str(config), "--port", str(port), "--no-worker")
+    srv = Server(proc, port)
+    try:
+        wait_for(srv.up, START_TIMEOUT, "serve to answer /healthz")
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_trickling_request_is_dropped_after_the_read_timeout(impatient_server):
+    port = int(impatient_server.base.rsplit(":", 1)[1])
+    (sock,) = open_slow_clients(port, 1)
+    closed_after = None
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 15:  # bounded: 2 s timeout, checked every 2 s
+            try:
+                sock.sendall(b"a")  # a steady trickle: never idle
+                sock.settimeout(0.5)
+                if sock.recv(1024) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - started
+                break
+    finally:
+        sock.close()
+    assert closed_after is not None and 2 <= closed_after < 10, closed_after
+    assert impatient_server.get("/healthz").status_code == 200

@@ -325,7 +325,10 @@ def serve(args: argparse.Namespace) -> int:
             port,
             args.workers,
             queue_worker=queue_worker,
-            limits=ServeLimits(max_body_bytes=2 * settings.max_body_bytes + 64 * 1024),
+            limits=ServeLimits(
+                request_read_timeout=settings.request_read_timeout_seconds,
+                max_body_bytes=2 * settings.max_body_bytes + 64 * 1024,
+            ),
         )
     finally:
         # gunicorn's web workers are forks of this process and leave through here too.
