@@ -7,7 +7,7 @@ disabled), unchanged. Extra copies at our URL would deliver every event twice, s
 are removed.
 
 The tracker-side calls (Jira admin webhooks, Azure DevOps service hook subscriptions) and
-the secret fingerprint live in `webhooks.register_admin`; their public names are
+the names they carry live in `webhooks.register_admin`; their public names are
 importable from here as before.
 """
 
@@ -25,20 +25,19 @@ from connector.errors import TrackerError
 from webhooks.register_admin import (
     ADO_ACTIVE,
     ADO_SERVER_INPUTS,
-    FINGERPRINT_LABEL,
+    BASIC_USER,
     JIRA_ADMIN_BASE,
     JQL_FILTER,
     AzureHooksAdmin,
     JiraWebhookAdmin,
     Outcome,
     project_filter,
-    secret_fingerprint,
 )
 
 __all__ = [
     "ADO_ACTIVE",
     "ADO_SERVER_INPUTS",
-    "FINGERPRINT_LABEL",
+    "BASIC_USER",
     "JIRA_ADMIN_BASE",
     "JQL_FILTER",
     "AzureHooksAdmin",
@@ -48,7 +47,6 @@ __all__ = [
     "project_filter",
     "register",
     "register_command",
-    "secret_fingerprint",
     "webhook_url",
 ]
 
@@ -95,7 +93,9 @@ def register_command(args: argparse.Namespace) -> int:
         )
     try:
         # printed as they happen, so a failure part-way still shows what was done
-        for outcome in register(tracker, target, all_projects=all_projects):
+        for outcome in register(
+            tracker, target, all_projects=all_projects, secret_changed=args.secret_changed
+        ):
             print(outcome.line(), flush=True)
     except TrackerError as exc:
         print(f"pmo-bridge: register {tracker.name}: {exc}", file=sys.stderr)
@@ -110,21 +110,23 @@ def register(
     environ: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     all_projects: bool = False,
+    secret_changed: bool = False,
 ) -> Iterator[Outcome]:
     """Make the tracker's subscriptions for `target` what the config says, one outcome
     at a time. A Jira webhook is filtered to the tracker's `projects` unless
-    `all_projects`. Raises ConfigError for what the config lacks and TrackerError for
-    what the tracker refuses."""
+    `all_projects`; `secret_changed` sends the current secret to every subscription (the
+    trackers never show a stored secret, so a change cannot be seen). Raises ConfigError
+    for what the config lacks and TrackerError for what the tracker refuses."""
     check_config(tracker, environ, all_projects=all_projects)
     secret = tracker.secret(environ)
     if tracker.kind == "jira":
         jql = "" if all_projects else project_filter(_jira_projects(tracker))
         yield from JiraWebhookAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret, jql
+            target, secret, jql, secret_changed=secret_changed
         )
     else:
         yield from AzureHooksAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
+            target, secret, secret_changed=secret_changed
         )
 
 

@@ -1,11 +1,11 @@
 """What `pmo-bridge register` asks of each tracker: list, create, replace and delete the
 subscriptions at our URL, one `Outcome` per wanted subscription.
 
-Neither tracker hands a secret back once stored, so a changed secret could not be seen.
-A fingerprint of it (HMAC-SHA256 keyed by the secret over a fixed label, 12 hex digits;
-it tells two secrets apart and reveals nothing usable about either) is kept where the
-tracker echoes it: the Jira webhook's name and the Azure DevOps Basic-auth user name,
-which the service ignores when it checks the password.
+Neither tracker hands a secret back once stored, and nothing derived from the secret is
+put where the tracker shows it: a fingerprint in a webhook's name would let anyone who
+can read the name test guesses of the secret offline. Names are derived from the config
+alone (`pmo-bridge <tracker>`, Basic user `pmo-bridge`), so a changed secret is pushed
+when register is told (`--secret-changed`); only its presence is compared otherwise.
 
 Clients reuse the write-back clients' construction (timeouts, library retries off) and
 their one error translation, by extending them with the registration calls.
@@ -13,8 +13,6 @@ their one error translation, by extending them with the registration calls.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,7 +30,7 @@ from connector.azure_client import AzureDevOpsClient
 from connector.clients import DEFAULT_TIMEOUT, error_for_status
 from connector.jira_client import JiraClient
 
-FINGERPRINT_LABEL = b"pmo-bridge webhook secret fingerprint v1"
+BASIC_USER = "pmo-bridge"  # the service checks only the password
 JIRA_ADMIN_BASE = "{server}/rest/webhooks/1.0/{path}"
 JQL_FILTER = "issue-related-events-section"
 # Inputs Azure DevOps adds to a subscription itself; they say nothing about our settings.
@@ -52,10 +50,6 @@ class Outcome:
         return f"{self.action:<9} {self.subject} -> {self.target}{ident}"
 
 
-def secret_fingerprint(secret: str) -> str:
-    return hmac.new(secret.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:12]
-
-
 def _same_url(a: str | None, b: str) -> bool:
     return (a or "").rstrip("/") == b.rstrip("/")
 
@@ -69,11 +63,13 @@ class JiraWebhookAdmin(JiraClient):
     OAuth apps only). The resource documents list, create, read and delete, not update,
     so a webhook that differs is replaced: the new one first, so no event goes missing."""
 
-    def reconcile(self, target: str, secret: str | None, jql: str = "") -> Iterator[Outcome]:
+    def reconcile(
+        self, target: str, secret: str | None, jql: str = "", *, secret_changed: bool = False
+    ) -> Iterator[Outcome]:
         """`jql` filters the issue events (`project in (...)`); empty: every project."""
         from connector.jira import EVENT_PARSERS
 
-        name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
+        name = f"pmo-bridge {self.name}"
         wanted: dict[str, Any] = {
             "name": name,
             "url": target,
@@ -82,7 +78,7 @@ class JiraWebhookAdmin(JiraClient):
             "excludeBody": False,
         }
         ours = [h for h in self.list_webhooks() if _same_url(h.get("url"), target)]
-        keep = next((h for h in ours if _jira_matches(h, wanted)), None)
+        keep = None if secret_changed else next((h for h in ours if _jira_matches(h, wanted)), None)
         subject = f"jira webhook {name!r}"
         if keep is None:
             created = self.create_webhook({**wanted, **({"secret": secret} if secret else {})})
@@ -178,7 +174,9 @@ class AzureHooksAdmin(AzureDevOpsClient):
         for client in (self._hooks, self._core):
             self._configure(client.config, timeout)
 
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
+    def reconcile(
+        self, target: str, secret: str | None, *, secret_changed: bool = False
+    ) -> Iterator[Outcome]:
         from connector.azure_devops import EVENT_PARSERS
 
         project_id = self.project_id(str(self.tracker.project))
@@ -189,7 +187,7 @@ class AzureHooksAdmin(AzureDevOpsClient):
             "detailedMessagesToSend": "none",
         }
         if secret:
-            consumer["basicAuthUsername"] = f"pmo-bridge-{secret_fingerprint(secret)}"
+            consumer["basicAuthUsername"] = BASIC_USER
             consumer["basicAuthPassword"] = secret
         ours = [
             s
@@ -207,7 +205,9 @@ class AzureHooksAdmin(AzureDevOpsClient):
                 consumer_inputs=dict(consumer),
             )
             same_event = [s for s in ours if s.event_type == event_type]
-            keep = next((s for s in same_event if _ado_matches(s, wanted)), None)
+            keep = None
+            if not secret_changed:
+                keep = next((s for s in same_event if _ado_matches(s, wanted)), None)
             if keep is None and same_event:
                 keep = same_event[0]
                 wanted.status = "enabled"

@@ -1,7 +1,9 @@
 """`pmo-bridge serve` (gunicorn, plus the embedded worker) and `pmo-bridge worker`.
 
-`serve` runs gunicorn's master in this process with gthread workers; each web worker
-builds the app with `create_app` after the fork. With the embedded queue (no Redis URL)
+`serve` runs gunicorn's master in this process with waitress-based workers
+(`webhooks.waitress_worker`: requests are read whole before a thread takes them, so slow
+clients cost buffers, not threads); each web worker builds the app with `create_app`
+after the fork. With the embedded queue (no Redis URL)
 the master also supervises one `pmo-bridge worker` child:
 
 - started once the listening socket is bound, with `PMO_BRIDGE_SUPERVISOR_PID` set so it
@@ -229,9 +231,15 @@ def run_gunicorn(
     *,
     threads: int = WEB_THREADS,
     queue_worker: QueueWorker | None = None,
+    limits: Any = None,
 ) -> None:
     from gunicorn.app.base import BaseApplication
     from gunicorn.arbiter import Arbiter
+
+    from webhooks.waitress_worker import ServeLimits, WaitressWorker
+
+    limits = limits or ServeLimits()
+    WaitressWorker.limits = limits  # inherited by the forked workers
 
     class ServeArbiter(Arbiter):
         """gunicorn's master, also minding the queue worker between its own rounds."""
@@ -264,8 +272,9 @@ def run_gunicorn(
             settings = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "gthread",
+                "worker_class": "webhooks.waitress_worker.WaitressWorker",
                 "threads": threads,
+                "worker_connections": limits.connection_limit,
                 "accesslog": None,
                 "errorlog": "-",
                 "loglevel": "warning",
@@ -308,6 +317,7 @@ def serve(args: argparse.Namespace) -> int:
         what = "web and queue worker" if queue_worker else "web only"
         print(f"pmo-bridge: serving on http://{host}:{port} ({what})", file=sys.stderr, flush=True)
         from webhooks.app import create_app
+        from webhooks.waitress_worker import ServeLimits
 
         run_gunicorn(
             lambda: create_app(args.config),
@@ -315,6 +325,10 @@ def serve(args: argparse.Namespace) -> int:
             port,
             args.workers,
             queue_worker=queue_worker,
+            limits=ServeLimits(
+                request_read_timeout=settings.request_read_timeout_seconds,
+                max_body_bytes=2 * settings.max_body_bytes + 64 * 1024,
+            ),
         )
     finally:
         # gunicorn's web workers are forks of this process and leave through here too.
