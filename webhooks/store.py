@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from config.retention import Retention
 from webhooks.store_deliveries import DeliveryStore
@@ -47,6 +47,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+_LEDGERS = LedgerRow.__table__
+_GET_LEDGER = select(_LEDGERS).where(_LEDGERS.c.item_key == bindparam("item_key"))
+
+
 def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     return DeadLetter(
         id=row.id,
@@ -72,8 +76,8 @@ class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore)
 
     def get_ledger(self, item_key: str) -> Ledger:
         """What was last written to the item; the empty `Ledger()` when nothing was."""
-        with self._session() as session:
-            row = session.get(LedgerRow, item_key)
+        with self._reading() as conn:
+            row = conn.execute(_GET_LEDGER, {"item_key": item_key}).first()
             if row is None:
                 return Ledger()
             return Ledger(

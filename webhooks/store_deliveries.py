@@ -93,7 +93,20 @@ def _run_intake(cursor: Any, statements: list[tuple[str, tuple]]) -> Any:
     return cursor.execute(insert_sql, insert_params).fetchone()
 
 
-def _delivery(row: DeliveryRow) -> DeliveryRecord:
+# The worker's statements, built once: building one costs more than running it.
+_DELIVERIES = DeliveryRow.__table__
+_GET_DELIVERY = select(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
+_MARK = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("row_id"))
+    .values(
+        status=bindparam("status"), error=bindparam("error"), updated_at=bindparam("updated_at")
+    )
+)
+_MARK_ATTEMPT = _MARK.values(attempts=_DELIVERIES.c.attempts + 1)
+
+
+def _delivery(row: Any) -> DeliveryRecord:
     return DeliveryRecord(
         id=row.id,
         tracker=row.tracker,
@@ -343,8 +356,8 @@ class DeliveryStore(StoreBase):
             return int(conn.execute(query).scalar_one())
 
     def get_delivery(self, id: int) -> DeliveryRecord | None:
-        with self._session() as session:
-            row = session.get(DeliveryRow, id)
+        with self._reading() as conn:
+            row = conn.execute(_GET_DELIVERY, {"row_id": id}).first()
             return _delivery(row) if row else None
 
     def mark_delivery(self, id: int, status: str, error: str | None = None) -> bool:
@@ -352,12 +365,10 @@ class DeliveryStore(StoreBase):
         an attempt. False when there is no such delivery."""
         if status not in DELIVERY_STATUSES:
             raise ValueError(f"unknown delivery status {status!r}: one of {DELIVERY_STATUSES}")
-        values: dict[str, Any] = {"status": status, "error": error, "updated_at": self.now()}
-        if status == "processing":
-            values["attempts"] = DeliveryRow.attempts + 1
-        with self._session(write=True) as session:
-            result = session.execute(update(DeliveryRow).where(DeliveryRow.id == id).values(values))
-            return result.rowcount > 0
+        stmt = _MARK_ATTEMPT if status == "processing" else _MARK
+        values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
+        with self._writing(), self._write_engine.begin() as conn:
+            return conn.execute(stmt, values).rowcount > 0
 
     def pending_deliveries(self, older_than: Any) -> list[int]:
         """Ids of deliveries still queued or processing, last touched before `older_than`:

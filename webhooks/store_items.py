@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, update
 
 from connector.model import WorkItem
 from rules.portfolio import person_key
@@ -17,6 +18,11 @@ from webhooks.store_engine import StoreBase
 from webhooks.store_models import ItemRow
 
 _IN_CHUNK = 500  # keys per IN (...) list, well under every backend's parameter limit
+_ITEM_COLUMNS = (
+    *("key", "tracker", "project", "type", "status_category", "parent_key", "assignee_id"),
+    *("assignee_name", "revision", "deleted", "updated_at", "stored_at", "content_hash"),
+    *("data", "rollup_facts"),
+)
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -63,11 +69,19 @@ class ItemStore(StoreBase):
             "data": data,
             "rollup_facts": ChildFacts.of(item).to_dict(),
         }
-        stmt = self._insert(ItemRow).values(**values)
+        with self._writing(), self._write_engine.begin() as conn:
+            return conn.execute(self._upsert_item, values).first() is not None
+
+    @functools.cached_property
+    def _upsert_item(self) -> Any:
+        """The item upsert, built once per store (its dialect) with a parameter per column.
+        One atomic INSERT .. ON CONFLICT DO UPDATE .. WHERE; RETURNING, not rowcount:
+        drivers disagree on rowcount for INSERT .. ON CONFLICT."""
+        stmt = self._insert(ItemRow).values({name: bindparam(name) for name in _ITEM_COLUMNS})
         new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=[ItemRow.key],
-            set_={name: new[name] for name in values if name not in ("key", "deleted")},
+            set_={name: new[name] for name in _ITEM_COLUMNS if name not in ("key", "deleted")},
             where=or_(
                 ItemRow.revision < new.revision,
                 and_(
@@ -75,15 +89,12 @@ class ItemStore(StoreBase):
                     ItemRow.content_hash.is_distinct_from(new.content_hash),
                 ),
             ),
-        )
-        # RETURNING, not rowcount: drivers disagree on rowcount for INSERT .. ON CONFLICT
-        with self._session(write=True) as session:
-            return session.execute(stmt.returning(ItemRow.key)).first() is not None
+        ).returning(ItemRow.key)
 
     def get_item(self, key: str) -> WorkItem | None:
         """The stored item, or None when unknown or deleted."""
-        with self._session() as session:
-            data = session.scalar(select(ItemRow.data).where(ItemRow.key == key, _live()))
+        with self._reading() as conn:
+            data = conn.execute(_GET_ITEM, {"key": key}).scalar()
         return WorkItem.from_dict(data) if data else None
 
     def get_items(self, keys: Iterable[str]) -> dict[str, WorkItem]:
@@ -222,3 +233,6 @@ class ItemStore(StoreBase):
 
 def _live() -> Any:
     return and_(ItemRow.deleted == false(), ItemRow.data.is_not(None))
+
+
+_GET_ITEM = select(ItemRow.data).where(ItemRow.key == bindparam("key"), _live())

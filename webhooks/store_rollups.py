@@ -114,11 +114,14 @@ def _rollup_upsert(dialect: str) -> Any:
     )
 
 
+_GET_ROLLUP = select(RollupRow.data).where(RollupRow.item_key == bindparam("item_key"))
+
+
 class RollupStore(StoreBase):
     def get_rollup(self, item_key: str) -> Rollup | None:
-        with self._session() as session:
-            row = session.get(RollupRow, item_key)
-            return Rollup.from_dict(row.data) if row is not None else None
+        with self._reading() as conn:
+            data = conn.execute(_GET_ROLLUP, {"item_key": item_key}).scalar()
+            return Rollup.from_dict(data) if data is not None else None
 
     def get_rollups(self, keys: Iterable[str]) -> dict[str, Rollup]:
         found: dict[str, Rollup] = {}

@@ -1,0 +1,139 @@
+"""Worker CPU per event, in one process: the replay stream's deliveries are stored as
+intake stores them, then handed one by one to the worker pipeline (`Processor.process`)
+against the sandbox trackers on loopback. The worker thread's own CPU time is measured
+per delivery (`time.thread_time`: the sandbox answers in other threads and is not
+counted), split into deliveries that change an item's compliance state and those that
+change nothing.
+
+    python bench/worker_cpu_bench.py [--events 3000] [--items 150] [--seed 7]
+                                     [--profile out.prof] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.replay_stream import (
+    AZURE_BOT,
+    AZURE_BOT_PAT,
+    AZURE_PROJECT,
+    JIRA_BOT,
+    JIRA_BOT_TOKEN,
+    Plan,
+    Stream,
+    deliveries,
+    prepare_sandbox,
+    write_pack,
+)
+from config.settings import Settings, TrackerConfig
+from connector import azure_devops, jira
+from sandbox import Sandbox
+from webhooks.runtime import Runtime
+from webhooks.worker import Processor
+
+ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+
+
+def settings_for(folder: Path, sandbox: Sandbox, pack: Path, database_url: str | None) -> Settings:
+    import os
+
+    os.environ.update(
+        BENCH_JIRA_USER=JIRA_BOT, BENCH_JIRA_TOKEN=JIRA_BOT_TOKEN, BENCH_AZURE_PAT=AZURE_BOT_PAT
+    )
+    return Settings(
+        trackers={
+            "jira": TrackerConfig(
+                name="jira",
+                kind="jira",
+                url=sandbox.jira_url,
+                deployment="cloud",
+                user_env="BENCH_JIRA_USER",
+                token_env="BENCH_JIRA_TOKEN",
+                bot_account=JIRA_BOT,
+            ),
+            "azure-devops": TrackerConfig(
+                name="azure-devops",
+                kind="azure-devops",
+                url=sandbox.azure_url,
+                project=AZURE_PROJECT,
+                token_env="BENCH_AZURE_PAT",
+                bot_account=AZURE_BOT,
+            ),
+        },
+        rules=(str(pack),),
+        database_url=database_url or f"sqlite:///{folder / 'store.db'}",
+        queue_path=str(folder / "queue.db"),
+        sweep_interval_minutes=0,
+    )
+
+
+def run(args: argparse.Namespace) -> dict[str, list[float]]:
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="pmo-bridge-cpu-") as tmp, Sandbox() as sandbox:
+        folder = Path(tmp)
+        prepare_sandbox(sandbox)
+        pack = write_pack(folder)
+        stream = Stream(sandbox, pack, items=args.items, seed=args.seed)
+        plan = Plan(events=args.events, items=args.items, seed=args.seed)
+        batch = [d for d in deliveries(stream, plan) if not isinstance(d, float)]
+        runtime = Runtime.from_settings(settings_for(folder, sandbox, pack, args.postgres))
+        processor = Processor(runtime)
+        cpu: dict[str, list[float]] = {"no-op": [], "state-changing": [], "duplicate": []}
+        profiler = cProfile.Profile() if args.profile else None
+        for d in batch:
+            payload = json.loads(d.body)
+            tracker = runtime.settings.tracker(d.tracker)
+            event = ADAPTERS[tracker.kind].parse_event(payload, tracker)
+            row = runtime.accept(d.tracker, d.delivery_id, event, d.body)
+            if row is None:
+                cpu["duplicate"].append(0.0)
+                continue
+            record = runtime.store.get_delivery(row)
+            if profiler is not None:
+                profiler.enable()
+            started = time.thread_time()
+            processor.process(record)
+            spent = time.thread_time() - started
+            if profiler is not None:
+                profiler.disable()
+            cpu["state-changing" if d.changes_state else "no-op"].append(spent)
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+        runtime.store.close()
+        return cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--items", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", help="write a cProfile of the worker calls here")
+    parser.add_argument("--postgres", help="a PostgreSQL URL for the store (default SQLite)")
+    args = parser.parse_args()
+    wall = time.monotonic()
+    cpu = run(args)
+    print(f"deliveries: {sum(len(v) for v in cpu.values())} ({time.monotonic() - wall:.1f} s)")
+    for kind, values in cpu.items():
+        if not values or kind == "duplicate":
+            print(f"  {kind:<15} {len(values):>6}")
+            continue
+        ms = sorted(v * 1000 for v in values)
+        print(
+            f"  {kind:<15} {len(ms):>6}  worker CPU mean {statistics.fmean(ms):6.2f} ms"
+            f"  p50 {ms[len(ms) // 2]:6.2f} ms  p99 {ms[int(len(ms) * 0.99)]:6.2f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
