@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webhooks.store_engine import StoreBase
@@ -37,6 +37,34 @@ def _record(row: FindingRow) -> FindingRecord:
     )
 
 
+def _finding_values(data: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "severity": str(data.get("severity") or "medium"),
+        "enforcement": str(data.get("enforcement") or "advise"),
+        "message": str(data.get("message") or ""),
+        "status": str(data.get("status") or "fail"),
+    }
+
+
+# The worker saves findings for every event: its statements are built once.
+_FINDINGS = FindingRow.__table__
+_OPEN = and_(_FINDINGS.c.item_key == bindparam("item_key"), _FINDINGS.c.resolved_at.is_(None))
+_ANY_OPEN = select(_FINDINGS.c.id).where(_OPEN).limit(1)
+_OPEN_ROWS = select(
+    *(_FINDINGS.c[name] for name in ("id", "rule", "severity", "enforcement", "message", "status"))
+).where(_OPEN)
+_UPDATE_FINDING = (
+    update(_FINDINGS)
+    .where(_FINDINGS.c.id == bindparam("row_id"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in ("severity", "enforcement", "message", "status", "last_seen")
+        }
+    )
+)
+
+
 class FindingStore(StoreBase):
     def save_findings(
         self, item_key: str, findings: Iterable[Mapping[str, Any]], now: dt.datetime
@@ -58,32 +86,45 @@ class FindingStore(StoreBase):
     def _save_findings(
         self, item_key: str, current: Mapping[str, Mapping[str, Any]], now: dt.datetime
     ) -> tuple[list[str], list[str]]:
-        raised: list[str] = []
-        resolved: list[str] = []
-        with self._session(write=True) as session:
-            open_rows = {
-                row.rule: row
-                for row in session.scalars(
-                    select(FindingRow).where(
-                        FindingRow.item_key == item_key, FindingRow.resolved_at.is_(None)
-                    )
+        wanted = {rule: _finding_values(data) for rule, data in current.items()}
+        if not wanted:  # an item that passes: a write only when something was open
+            with self._reading() as conn:
+                if conn.execute(_ANY_OPEN, {"item_key": item_key}).first() is None:
+                    return [], []
+        with self._writing(), self._write_engine.begin() as conn:
+            open_rows = {row.rule: row for row in conn.execute(_OPEN_ROWS, {"item_key": item_key})}
+            raised = sorted(set(wanted) - set(open_rows))
+            resolved = sorted(set(open_rows) - set(wanted))
+            if raised:
+                conn.execute(
+                    _FINDINGS.insert(),
+                    [
+                        {"item_key": item_key, "rule": rule, **wanted[rule]}
+                        | {"first_seen": now, "last_seen": now, "resolved_at": None}
+                        for rule in raised
+                    ],
                 )
-            }
-            for rule, data in current.items():
-                row = open_rows.pop(rule, None)
+            changed, seen_again = [], []
+            for rule, values in wanted.items():
+                row = open_rows.get(rule)
                 if row is None:
-                    row = FindingRow(item_key=item_key, rule=rule, first_seen=now)
-                    session.add(row)
-                    raised.append(rule)
-                row.severity = str(data.get("severity") or "medium")
-                row.enforcement = str(data.get("enforcement") or "advise")
-                row.message = str(data.get("message") or "")
-                row.status = str(data.get("status") or "fail")
-                row.last_seen = now
-            for rule, row in open_rows.items():
-                row.resolved_at = now
-                resolved.append(rule)
-        return sorted(raised), sorted(resolved)
+                    continue
+                if any(getattr(row, name) != value for name, value in values.items()):
+                    changed.append({"row_id": row.id, **values, "last_seen": now})
+                else:
+                    seen_again.append(row.id)
+            if changed:
+                conn.execute(_UPDATE_FINDING, changed)
+            if seen_again:  # one statement for the findings that were only seen again
+                conn.execute(
+                    update(_FINDINGS).where(_FINDINGS.c.id.in_(seen_again)).values(last_seen=now)
+                )
+            if resolved:
+                ids = [open_rows[rule].id for rule in resolved]
+                conn.execute(
+                    update(_FINDINGS).where(_FINDINGS.c.id.in_(ids)).values(resolved_at=now)
+                )
+        return raised, resolved
 
     def open_findings(self, item_key: str | None = None) -> list[FindingRecord]:
         """Open findings of one item, or of all items, by item key then rule."""
