@@ -7,6 +7,11 @@ change nothing.
 
     python bench/worker_cpu_bench.py [--events 3000] [--items 150] [--seed 7]
                                      [--profile out.prof] [--postgres URL]
+                                     [--against REV] [--rounds 2]
+
+`--against REV` runs the same stream, in alternating rounds, on the code of commit REV
+(a `git archive` of it in a temporary folder, this script copied in) as the baseline,
+and prints the ratio of the means.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import argparse
 import cProfile
 import json
 import logging
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,11 +50,10 @@ from webhooks.runtime import Runtime
 from webhooks.worker import Processor
 
 ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def settings_for(folder: Path, sandbox: Sandbox, pack: Path, database_url: str | None) -> Settings:
-    import os
-
     os.environ.update(
         BENCH_JIRA_USER=JIRA_BOT, BENCH_JIRA_TOKEN=JIRA_BOT_TOKEN, BENCH_AZURE_PAT=AZURE_BOT_PAT
     )
@@ -113,6 +120,54 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
         return cpu
 
 
+def summary(cpu: dict[str, list[float]]) -> dict[str, float]:
+    return {
+        kind: statistics.fmean(v) * 1000 for kind, v in cpu.items() if v and kind != "duplicate"
+    }
+
+
+def run_tree(tree: Path, argv: list[str]) -> dict[str, float]:
+    """One round in a subprocess on the code in `tree`; its means (ms) by kind."""
+    script = tree / "bench" / "worker_cpu_bench.py"
+    if tree != ROOT:
+        shutil.copy(Path(__file__), script)
+    out = subprocess.run(
+        [sys.executable, str(script), *argv, "--json"],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace) -> None:
+    argv = [*("--events", str(args.events), "--items", str(args.items), "--seed", str(args.seed))]
+    with tempfile.TemporaryDirectory(prefix="pmo-bridge-base-") as tmp:
+        base = Path(tmp)
+        archive = subprocess.run(
+            ["git", "archive", args.against], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        rounds: dict[str, list[dict[str, float]]] = {"current": [], "baseline": []}
+        for n in range(args.rounds):
+            for name, tree in (("baseline", base), ("current", ROOT))[:: 1 if n % 2 else -1]:
+                rounds[name].append(run_tree(tree, argv))
+                print(
+                    f"round {n + 1} {name:<8} "
+                    + "  ".join(f"{kind} {ms:.2f} ms" for kind, ms in rounds[name][-1].items()),
+                    flush=True,
+                )
+    print(f"worker CPU per event, mean of {args.rounds} rounds each (baseline: {args.against})")
+    for kind in ("no-op", "state-changing"):
+        now = statistics.fmean(r[kind] for r in rounds["current"])
+        then = statistics.fmean(r[kind] for r in rounds["baseline"])
+        print(
+            f"  {kind:<15} current {now:6.2f} ms   baseline {then:6.2f} ms   ratio {then / now:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=3000)
@@ -120,9 +175,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="write a cProfile of the worker calls here")
     parser.add_argument("--postgres", help="a PostgreSQL URL for the store (default SQLite)")
+    parser.add_argument("--against", help="a commit whose code is the baseline")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.against:
+        compare(args)
+        return
     wall = time.monotonic()
     cpu = run(args)
+    if args.json:
+        print(json.dumps(summary(cpu)))
+        return
     print(f"deliveries: {sum(len(v) for v in cpu.values())} ({time.monotonic() - wall:.1f} s)")
     for kind, values in cpu.items():
         if not values or kind == "duplicate":
