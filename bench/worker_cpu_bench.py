@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
         processor = Processor(runtime)
         cpu: dict[str, list[float]] = {"no-op": [], "state-changing": [], "duplicate": []}
         profiler = cProfile.Profile() if args.profile else None
+        outcomes: Counter[str] = Counter()
         for d in batch:
             payload = json.loads(d.body)
             tracker = runtime.settings.tracker(d.tracker)
@@ -109,14 +111,17 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
             if profiler is not None:
                 profiler.enable()
             started = time.thread_time()
-            processor.process(record)
+            outcome = processor.process(record)
             spent = time.thread_time() - started
             if profiler is not None:
                 profiler.disable()
             cpu["state-changing" if d.changes_state else "no-op"].append(spent)
+            outcomes[outcome.split(",")[-1].strip().split(" ")[-1]] += 1
         if profiler is not None:
             profiler.dump_stats(args.profile)
         runtime.store.close()
+        if not args.json:
+            print("worker outcomes:", ", ".join(f"{k} {n}" for k, n in outcomes.most_common()))
         return cpu
 
 

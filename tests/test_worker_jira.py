@@ -14,6 +14,7 @@ from tests.queue_helpers import drain
 from tests.service import JIRA_SECRET_ENV, jira_headers, make_settings
 from tests.spec_check import assert_documented
 from webhooks.app import create_app
+from webhooks.writeback import WriteBack
 
 SITE = "https://zulipp.atlassian.net"
 API = f"{SITE}/rest/api/3"
@@ -254,3 +255,78 @@ def test_server_deployment_writes_wiki_markup_on_v2(tmp_path, monkeypatch):
     for call in responses.calls:
         assert "notifyUsers" not in call.request.url
         assert_documented(call.request, "jira", "http://localhost:2990/jira")
+
+
+# -- an event that leaves the write-back plan as it was last written ---------------------
+def newer(minute: int, **fields):
+    payload = status_payload()
+    payload["timestamp"] += minute * 60_000
+    payload["issue"]["fields"]["updated"] = (
+        f"2099-01-30T19:{minute:02d}:00.000+0100"  # after our writes
+    )
+    payload["issue"]["fields"].update(fields)
+    return payload
+
+
+@responses.activate
+def test_title_edit_on_a_written_item_is_stored_and_done_without_a_write_back(
+    service,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    app, runtime = service
+    mock_first_writes()
+    deliver(app, status_payload(), "first")
+    drain(runtime)
+    assert len(responses.calls) == 3  # labels, comment lookup, comment
+    assert runtime.store.get_ledger("jira:TEST-1").findings_hash is not None
+    responses.calls.reset()
+
+    def no_apply(*args, **kwargs):
+        raise AssertionError("a settled item was written back")
+
+    monkeypatch.setattr(WriteBack, "apply", no_apply)
+    deliver(app, newer(5, summary="Checkout: a clearer title", labels=["pmo-unowned"]), "edit")
+    drain(runtime)
+
+    assert len(responses.calls) == 0
+    assert runtime.store.get_item("jira:TEST-1").title == "Checkout: a clearer title"
+    assert runtime.store.delivery_counts()["done"] == 2
+
+
+@responses.activate
+def test_managed_label_removed_by_a_person_is_put_back(service):
+    app, runtime = service
+    mock_first_writes()
+    deliver(app, status_payload(), "first")
+    drain(runtime)
+    responses.calls.reset()
+
+    deliver(app, newer(5, labels=[]), "label-removed")  # same findings, label gone
+    drain(runtime)
+
+    assert calls_summary() == [("PUT", f"{API}/issue/TEST-1")]
+    assert json.loads(responses.calls[0].request.body) == {
+        "update": {"labels": [{"add": "pmo-unowned"}]}
+    }
+    check_all_documented()
+
+
+@responses.activate
+def test_owner_assigned_resolves_the_finding_through_the_full_write_back(service):
+    app, runtime = service
+    mock_first_writes()
+    responses.put(f"{API}/issue/TEST-1/comment/10500", status=200, json={"id": "10500"})
+    deliver(app, status_payload(), "first")
+    drain(runtime)
+    responses.calls.reset()
+
+    owner = {"accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Krystof"}
+    deliver(app, newer(5, assignee=owner, labels=["pmo-unowned"]), "assigned")
+    drain(runtime)
+
+    assert calls_summary() == [
+        ("PUT", f"{API}/issue/TEST-1"),
+        ("PUT", f"{API}/issue/TEST-1/comment/10500"),
+    ]
+    assert runtime.store.open_findings("jira:TEST-1") == []
+    check_all_documented()

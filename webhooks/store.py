@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from config.retention import Retention
-from webhooks.store_deliveries import DeliveryStore
+from connector.model import WorkItem
+from webhooks.store_deliveries import MARK_ATTEMPT, DeliveryStore
 from webhooks.store_findings import FindingStore
-from webhooks.store_items import ItemStore
+from webhooks.store_items import GET_ITEM_DATA, ItemStore
 from webhooks.store_models import DeadLetterRow, LedgerRow
 from webhooks.store_records import (
     DELIVERY_STATUSES,
@@ -48,7 +49,21 @@ log = logging.getLogger(__name__)
 
 
 _LEDGERS = LedgerRow.__table__
-_GET_LEDGER = select(_LEDGERS).where(_LEDGERS.c.item_key == bindparam("item_key"))
+GET_LEDGER = select(_LEDGERS).where(_LEDGERS.c.item_key == bindparam("item_key"))
+
+
+def _ledger(row: Any) -> Ledger:
+    if row is None:
+        return Ledger()
+    return Ledger(
+        comment_id=row.comment_id,
+        comment_hash=row.comment_hash,
+        labels=frozenset(row.labels or ()),
+        fields=dict(row.fields or {}),
+        rollup_hash=row.rollup_hash,
+        item_revision=row.item_revision,
+        findings_hash=row.findings_hash,
+    )
 
 
 def _dead_letter(row: DeadLetterRow) -> DeadLetter:
@@ -77,17 +92,17 @@ class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore)
     def get_ledger(self, item_key: str) -> Ledger:
         """What was last written to the item; the empty `Ledger()` when nothing was."""
         with self._reading() as conn:
-            row = conn.execute(_GET_LEDGER, {"item_key": item_key}).first()
-            if row is None:
-                return Ledger()
-            return Ledger(
-                comment_id=row.comment_id,
-                comment_hash=row.comment_hash,
-                labels=frozenset(row.labels or ()),
-                fields=dict(row.fields or {}),
-                rollup_hash=row.rollup_hash,
-                item_revision=row.item_revision,
-            )
+            return _ledger(conn.execute(GET_LEDGER, {"item_key": item_key}).first())
+
+    def start_delivery(self, row_id: int, key: str) -> tuple[WorkItem | None, Ledger]:
+        """Mark a delivery "processing" (an attempt) and read its stored item and ledger,
+        in one commit."""
+        values = {"row_id": row_id, "status": "processing", "error": None}
+        with self._writing(), self._write_engine.begin() as conn:
+            conn.execute(MARK_ATTEMPT, {**values, "updated_at": self.now()})
+            data = conn.execute(GET_ITEM_DATA, {"key": key}).scalar()
+            ledger = _ledger(conn.execute(GET_LEDGER, {"item_key": key}).first())
+        return (WorkItem.from_dict(data) if data else None), ledger
 
     def save_ledger(self, item_key: str, ledger: Ledger) -> None:
         values = {
@@ -98,6 +113,7 @@ class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore)
             "fields": dict(ledger.fields),
             "rollup_hash": ledger.rollup_hash,
             "item_revision": ledger.item_revision,
+            "findings_hash": ledger.findings_hash,
             "updated_at": self.now(),
         }
         stmt = self._insert(LedgerRow).values(**values)

@@ -96,14 +96,14 @@ def _run_intake(cursor: Any, statements: list[tuple[str, tuple]]) -> Any:
 # The worker's statements, built once: building one costs more than running it.
 _DELIVERIES = DeliveryRow.__table__
 _GET_DELIVERY = select(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("row_id"))
-_MARK = (
+MARK_DELIVERY = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id == bindparam("row_id"))
     .values(
         status=bindparam("status"), error=bindparam("error"), updated_at=bindparam("updated_at")
     )
 )
-_MARK_ATTEMPT = _MARK.values(attempts=_DELIVERIES.c.attempts + 1)
+MARK_ATTEMPT = MARK_DELIVERY.values(attempts=_DELIVERIES.c.attempts + 1)
 
 
 def _delivery(row: Any) -> DeliveryRecord:
@@ -365,7 +365,7 @@ class DeliveryStore(StoreBase):
         an attempt. False when there is no such delivery."""
         if status not in DELIVERY_STATUSES:
             raise ValueError(f"unknown delivery status {status!r}: one of {DELIVERY_STATUSES}")
-        stmt = _MARK_ATTEMPT if status == "processing" else _MARK
+        stmt = MARK_ATTEMPT if status == "processing" else MARK_DELIVERY
         values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
         with self._writing(), self._write_engine.begin() as conn:
             return conn.execute(stmt, values).rowcount > 0

@@ -37,7 +37,7 @@ def _record(row: FindingRow) -> FindingRecord:
     )
 
 
-def _finding_values(data: Mapping[str, Any]) -> dict[str, str]:
+def finding_values(data: Mapping[str, Any]) -> dict[str, str]:
     return {
         "severity": str(data.get("severity") or "medium"),
         "enforcement": str(data.get("enforcement") or "advise"),
@@ -50,7 +50,7 @@ def _finding_values(data: Mapping[str, Any]) -> dict[str, str]:
 _FINDINGS = FindingRow.__table__
 _OPEN = and_(_FINDINGS.c.item_key == bindparam("item_key"), _FINDINGS.c.resolved_at.is_(None))
 _ANY_OPEN = select(_FINDINGS.c.id).where(_OPEN).limit(1)
-_OPEN_ROWS = select(
+OPEN_FINDINGS = select(  # also read by Store.governed_state
     *(_FINDINGS.c[name] for name in ("id", "rule", "severity", "enforcement", "message", "status"))
 ).where(_OPEN)
 _UPDATE_FINDING = (
@@ -86,13 +86,15 @@ class FindingStore(StoreBase):
     def _save_findings(
         self, item_key: str, current: Mapping[str, Mapping[str, Any]], now: dt.datetime
     ) -> tuple[list[str], list[str]]:
-        wanted = {rule: _finding_values(data) for rule, data in current.items()}
+        wanted = {rule: finding_values(data) for rule, data in current.items()}
         if not wanted:  # an item that passes: a write only when something was open
             with self._reading() as conn:
                 if conn.execute(_ANY_OPEN, {"item_key": item_key}).first() is None:
                     return [], []
         with self._writing(), self._write_engine.begin() as conn:
-            open_rows = {row.rule: row for row in conn.execute(_OPEN_ROWS, {"item_key": item_key})}
+            open_rows = {
+                row.rule: row for row in conn.execute(OPEN_FINDINGS, {"item_key": item_key})
+            }
             raised = sorted(set(wanted) - set(open_rows))
             resolved = sorted(set(open_rows) - set(wanted))
             if raised:

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, false, func, or_, select, update
 from connector.model import WorkItem
 from rules.portfolio import person_key
 from rules.rollup_facts import ChildFacts
+from webhooks.store_deliveries import MARK_DELIVERY
 from webhooks.store_engine import StoreBase
 from webhooks.store_models import ItemRow
 
@@ -43,7 +44,7 @@ def _assignee_id(item: WorkItem) -> str | None:
 
 
 class ItemStore(StoreBase):
-    def upsert_item(self, item: WorkItem) -> bool:
+    def upsert_item(self, item: WorkItem, *, done_delivery: int | None = None) -> bool:
         """Store `item` unless the stored copy is newer, or the same revision with the same
         content (a stale or repeated event). True when the row was written.
 
@@ -70,7 +71,11 @@ class ItemStore(StoreBase):
             "rollup_facts": ChildFacts.of(item).to_dict(),
         }
         with self._writing(), self._write_engine.begin() as conn:
-            return conn.execute(self._upsert_item, values).first() is not None
+            written = conn.execute(self._upsert_item, values).first() is not None
+            if done_delivery is not None:  # the delivery's last step, in the same commit
+                done = {"row_id": done_delivery, "status": "done", "error": None}
+                conn.execute(MARK_DELIVERY, {**done, "updated_at": values["stored_at"]})
+            return written
 
     @functools.cached_property
     def _upsert_item(self) -> Any:
@@ -94,7 +99,7 @@ class ItemStore(StoreBase):
     def get_item(self, key: str) -> WorkItem | None:
         """The stored item, or None when unknown or deleted."""
         with self._reading() as conn:
-            data = conn.execute(_GET_ITEM, {"key": key}).scalar()
+            data = conn.execute(GET_ITEM_DATA, {"key": key}).scalar()
         return WorkItem.from_dict(data) if data else None
 
     def get_items(self, keys: Iterable[str]) -> dict[str, WorkItem]:
@@ -235,4 +240,4 @@ def _live() -> Any:
     return and_(ItemRow.deleted == false(), ItemRow.data.is_not(None))
 
 
-_GET_ITEM = select(ItemRow.data).where(ItemRow.key == bindparam("key"), _live())
+GET_ITEM_DATA = select(ItemRow.data).where(ItemRow.key == bindparam("key"), _live())

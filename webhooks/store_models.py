@@ -165,6 +165,7 @@ class LedgerRow(Base):
     # one, the labels above are what the tracker has, whatever an older payload says
     item_revision: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    findings_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class RollupRow(Base):

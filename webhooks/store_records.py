@@ -67,6 +67,7 @@ class Ledger:
     fields: dict[str, Any] = field(default_factory=dict)
     rollup_hash: str | None = None
     item_revision: int | None = None
+    findings_hash: str | None = None  # the findings the last finished write-back was for
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", frozenset(self.labels))

@@ -7,21 +7,33 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connector import azure_devops, jira
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
+from rules.rollup_facts import ChildFacts
 from webhooks.hierarchy import with_portfolio_parent
 from webhooks.metrics import EVENTS, PROCESSING_SECONDS
 from webhooks.ownedits import is_own_edit
 from webhooks.queue import item_lock
+from webhooks.store_records import Ledger
+from webhooks.writeback import WriteBack
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
+
+
+class Known(NamedTuple):
+    """What the worker read when it started a delivery."""
+
+    delivery: int
+    item: WorkItem | None
+    ledger: Ledger
 
 
 def _keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
@@ -58,12 +70,14 @@ class Processor:
 
         self._local.refused = []
         with item_lock(self.runtime.huey, event.item_key):  # raises ItemLocked: re-queued
-            self.store.mark_delivery(record.id, "processing")  # counts real attempts only
-            outcome = self.handle(event)
-        # Done, even when the tracker refused a part for good: the other parts are written,
-        # and retrying cannot change a refusal. The delivery says which part and why.
-        refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
-        self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
+            # "processing" counts real attempts only; the stored item read in that commit
+            stored, ledger = self.store.start_delivery(record.id, event.item_key)
+            outcome = self.handle(event, known=Known(record.id, stored, ledger))
+        if outcome != UNCHANGED:  # that one was marked done with the item's upsert
+            # Done, even when the tracker refused a part for good: the other parts are
+            # written, and retrying cannot change a refusal. The delivery says which and why.
+            refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
+            self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
         EVENTS.labels(tracker.name, event.native_event, "processed").inc()
         received = getattr(record, "received_at", None)
         if received is not None:
@@ -85,10 +99,15 @@ class Processor:
             for field in spec.write_back.fields.values()
         }
 
-    def handle(self, event: Event) -> str:
-        """Bring the store up to date with the event, then govern the item."""
+    def handle(self, event: Event, *, known: Known | None = None) -> str:
+        """Bring the store up to date with the event, then govern the item. `known`: the
+        stored item and its ledger, when the caller read them; with them, an item whose
+        plan is what the last finished write-back left is stored and its delivery marked
+        done in one commit, with nothing more read or written."""
+        if event.kind is EventKind.RESTORED:
+            known = None  # read again after the restore
         if event.kind is EventKind.DELETED:
-            previous = self.store.get_item(event.item_key)
+            previous = self.store.get_item(event.item_key) if known is None else known.item
             self.store.mark_deleted(event.item_key, event.revision)
             self.after_change(event.item_key, deleted=True, previous=previous)
             if previous is not None:
@@ -104,7 +123,10 @@ class Processor:
         if event.kind is EventKind.RESTORED:
             self.store.restore(item.key)
 
-        stored = self.store.get_item(item.key)
+        if known is None or item.key != event.item_key:
+            stored = self.store.get_item(item.key)
+        else:
+            stored = known.item
         if stored is not None and stored.revision > item.revision:
             log.info(
                 "worker.stale_event",
@@ -112,6 +134,15 @@ class Processor:
             )
             return "stale"
         item = _keep_status_date(item, stored)
+        if (
+            known is not None
+            and stored is known.item
+            and WriteBack(self.runtime).settled(item, known.ledger)
+        ):
+            self.store.upsert_item(item, done_delivery=known.delivery)
+            if stored is None or ChildFacts.of(stored) != ChildFacts.of(item):
+                self.after_change(item.key, previous=stored, current=item)
+            return UNCHANGED
         self.store.upsert_item(item)
         return self.govern(item, previous=stored)
 
@@ -129,8 +160,6 @@ class Processor:
 
     def govern(self, item: WorkItem, previous: WorkItem | None = None) -> str:
         """Evaluate the rules on the stored item and write back what changed."""
-        from webhooks.writeback import WriteBack
-
         writer = WriteBack(self.runtime)
         outcome = writer.govern(item)
         refused = getattr(self._local, "refused", None)

@@ -8,6 +8,7 @@ write nothing."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from webhooks.comments import MARKER, comment_form, compliance_document
 from webhooks.metrics import WRITES
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
+from webhooks.store_findings import finding_values
+from webhooks.store_records import Ledger
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -29,6 +32,23 @@ log = logging.getLogger(__name__)
 
 def doc_hash(doc: Any) -> str:
     return hashlib.sha256(doc.to_text().encode("utf-8")).hexdigest()[:32]
+
+
+def plan_digest(ruleset: Any, findings: list[Any]) -> str:
+    """What a write-back plan follows from: each finding (the first per rule) and what its
+    rule writes (labels, field actions). Equal digests, equal plans on the same labels."""
+    parts: dict[str, tuple[Any, ...]] = {}
+    for finding in findings:
+        rule = ruleset.rule(finding.rule)
+        writes = (rule.labels, sorted(rule.set_fields.items())) if rule is not None else ()
+        parts.setdefault(finding.rule, (*finding_values(finding.to_dict()).values(), writes))
+    text = json.dumps(sorted(parts.items()), default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _judges_by_others(ruleset: Any) -> bool:
+    """Portfolio rules (`across`, `count`) judge an item by other items too."""
+    return any(rule.across or rule.count for rule in ruleset.rules)
 
 
 class WriteBack:
@@ -66,16 +86,34 @@ class WriteBack:
             writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
         return f"{len(findings)} findings, {writes} writes"
 
+    def settled(self, item: WorkItem, ledger: Ledger) -> bool:
+        """True when the last write-back on the item finished with every write taken, for
+        the same plan as now and the managed labels the item shows: governing it again
+        would write nothing. Reads at most the parent. Never for rollup parents or rules
+        judging an item by others (their plans depend on more than the item)."""
+        ruleset = self.runtime.rules.current()
+        if ledger.findings_hash is None or spec_for(ruleset, item) is not None:
+            return False
+        if _judges_by_others(ruleset):
+            return False
+        if {lb for lb in item.labels if lb.startswith(self.prefix)} != ledger.labels:
+            return False
+        return plan_digest(ruleset, self._findings(ruleset, item)) == ledger.findings_hash
+
     def _evaluate(self, ruleset: Any, item: WorkItem) -> list[Any]:
-        """The item's findings (its own rules and portfolio rules), saved to the store."""
+        """The item's findings, saved to the store."""
+        findings = self._findings(ruleset, item)
+        self.store.save_findings(item.key, [f.to_dict() for f in findings], self.runtime.clock())
+        return findings
+
+    def _findings(self, ruleset: Any, item: WorkItem) -> list[Any]:
+        """The item's findings: its own rules and portfolio rules."""
         from rules import Context, evaluate
 
-        now = self.runtime.clock()
         parent = self.store.get_item(item.parent) if item.parent else None
-        context = Context(now=now, parent=parent)
+        context = Context(now=self.runtime.clock(), parent=parent)
         findings = evaluate(ruleset, item, context)
         findings += across_findings(self.runtime, ruleset, item, context)
-        self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
 
     def apply(
@@ -177,6 +215,9 @@ class WriteBack:
 
         if rollup is not None:
             new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
+        # Finished with every write taken: an equal plan later needs nothing (`settled`).
+        digest = None if self._refusals else plan_digest(ruleset, findings)
+        new_ledger = replace(new_ledger, findings_hash=digest)
         if new_ledger != ledger:
             self.store.save_ledger(item.key, new_ledger)
         if writes:
