@@ -20,10 +20,16 @@ if TYPE_CHECKING:
     from webhooks.runtime import Runtime
 
 
-def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, list[WorkItem]]:
-    """rule id -> the stored members of the item's group for that rule."""
+Groups = dict[tuple[str, str], list[WorkItem]]  # (field, group key) -> stored members
+
+
+def across_groups(
+    runtime: Runtime, ruleset: Any, item: WorkItem, cache: Groups | None = None
+) -> dict[str, list[WorkItem]]:
+    """rule id -> the stored members of the item's group for that rule. `cache`: groups
+    already read (a sweep reads each group once, not once per member)."""
     groups: dict[str, list[WorkItem]] = {}
-    cache: dict[tuple[str, str], list[WorkItem]] = {}
+    cache = {} if cache is None else cache
     for _pack, rule in across_rules(ruleset):
         key = group_key(rule.across, item)
         if key is None:
@@ -34,10 +40,12 @@ def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, l
     return groups
 
 
-def across_findings(runtime: Runtime, ruleset: Any, item: WorkItem, context: Context) -> list:
+def across_findings(
+    runtime: Runtime, ruleset: Any, item: WorkItem, context: Context, cache: Groups | None = None
+) -> list:
     if not across_rules(ruleset):
         return []
-    return evaluate_across(ruleset, item, across_groups(runtime, ruleset, item), context)
+    return evaluate_across(ruleset, item, across_groups(runtime, ruleset, item, cache), context)
 
 
 def members_to_recheck(

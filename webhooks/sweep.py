@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rules import Context, evaluate
-from webhooks.portfolio_rules import across_findings
+from webhooks.portfolio_rules import Groups, across_findings
 from webhooks.rollups import spec_for
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
+    groups: Groups = {}  # each portfolio group read once per sweep, not once per member
     for item in items:
         checked += 1
         parent = by_key.get(item.parent) if item.parent else None
@@ -38,7 +39,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
             parent = store.get_item(item.parent)
         context = Context(now=now, parent=parent)
         findings = evaluate(ruleset, item, context)
-        findings += across_findings(runtime, ruleset, item, context)
+        findings += across_findings(runtime, ruleset, item, context, groups)
         if {f.rule for f in findings} != open_by_item.get(item.key, set()):
             runtime.tasks.regovern(item.key, delay=0)
             changed += 1
