@@ -134,3 +134,45 @@ def test_sweep_moves_a_rollup_with_the_calendar(env):
     sweep(runtime)
     drain(runtime)
     assert writes(rsps) == []
+
+
+def test_sweep_reads_each_portfolio_group_once_and_queues_only_changed_items(tmp_path):
+    """Thirty items in progress for three people: the sweep reads each person's group once
+    (not once per member), finds every one over the WIP limit, and queues a re-govern
+    only for the items whose stored findings say otherwise."""
+    from connector.model import ItemType, Person, StatusCategory, WorkItem
+
+    across = Path(__file__).resolve().parent / "packs" / "portfolio-across.yaml"
+    runtime = Runtime.from_settings(make_settings(tmp_path, rules=(str(across),)))
+    people = [Person(name, f"acct-{name}") for name in ("ana", "ben", "cy")]
+    for n in range(30):
+        runtime.store.upsert_item(
+            WorkItem(
+                key=f"jira:PAY-{n}", tracker="jira", native_id=f"PAY-{n}", project="PAY",
+                type=ItemType.STORY, title=f"Story {n}", status="In Progress",
+                status_category=StatusCategory.IN_PROGRESS, assignee=people[n % 3], revision=1,
+            )
+        )  # fmt: skip
+    for n in range(25):  # the first 25 already carry the finding the sweep will find
+        runtime.store.save_findings(
+            f"jira:PAY-{n}",
+            [{"rule": "wip-limit", "severity": "medium", "enforcement": "advise",
+              "message": "over the limit", "status": "fail"}],
+            STARTED,
+        )  # fmt: skip
+    reads: list[tuple[str, str]] = []
+    members = runtime.store.group_members
+
+    def counting(field: str, key: str):
+        reads.append((field, key))
+        return members(field, key)
+
+    runtime.store.group_members = counting
+    queued: list[str] = []
+    runtime.tasks.regovern = lambda key, delay=0.5: queued.append(key) or True
+
+    result = sweep(runtime)
+
+    assert result["checked"] == 30
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == 3  # one read per person
+    assert sorted(queued) == sorted(f"jira:PAY-{n}" for n in range(25, 30))
