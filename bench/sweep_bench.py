@@ -61,13 +61,14 @@ def seed(runtime: Runtime, items: list, changed: set[str]) -> int:
     finding_rows = []
     parents = {p.key: p for _, p in items if p is not None}
     groups: dict = {}
+    counted: dict = {}
     for item in unique(items):
         parent = parents.get(item.parent) if item.parent else None
         if item.status_category.value not in IN_FLIGHT:
             continue
         context = Context(now=NOW, parent=parent)
         found = evaluate(ruleset, item, context) + across_findings(
-            runtime, ruleset, item, context, groups
+            runtime, ruleset, item, context, groups, counted
         )
         found = [f.to_dict() for f in found]
         if item.key in changed:  # the store misses one finding, or has one too many

@@ -8,6 +8,7 @@ rule, so each person's own items say why."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from connector.model import Person, WorkItem
 from rules.engine import Context, Finding
@@ -63,9 +64,12 @@ def evaluate_across(
     item: WorkItem,
     groups: Mapping[str, Sequence[WorkItem]],
     context: Context,
+    memo: dict[tuple[str, str], Any] | None = None,
 ) -> list[Finding]:
     """Findings of the `across:` rules for `item`, given for each rule id the items of
-    the item's group (the item itself included or not: it is de-duplicated by key)."""
+    the item's group (the item itself included or not: it is de-duplicated by key).
+    `memo`: per (rule, group), the matching members and their count, kept by a caller
+    that checks many members of the same groups (a sweep) so each group is counted once."""
     findings = []
     for pack, rule in across_rules(ruleset):
         if not member_matches(pack, rule, item, context):
@@ -73,11 +77,19 @@ def evaluate_across(
         group = group_key(rule.across, item)
         if group is None:
             continue
-        members = {
-            m.key: m for m in groups.get(rule.id, ()) if member_matches(pack, rule, m, context)
-        }
-        members[item.key] = item
-        finding = _check(rule, item, group, members.values(), context)
+        known = memo.get((rule.id, group)) if memo is not None else None
+        if known is None:
+            members = {
+                m.key: m for m in groups.get(rule.id, ()) if member_matches(pack, rule, m, context)
+            }
+            known = (members, group_count(rule, members.values()))
+            if memo is not None:
+                memo[(rule.id, group)] = known
+        members, counted = known
+        if members.get(item.key) != item:  # the item as it is now, not as stored
+            members = {**members, item.key: item}
+            counted = group_count(rule, members.values())
+        finding = _check(rule, item, group, counted, context)
         if finding is not None:
             findings.append(finding)
     return findings
@@ -97,9 +109,9 @@ def group_count(rule: Rule, members: Iterable[WorkItem]) -> tuple[int, bool]:
 
 
 def _check(
-    rule: Rule, item: WorkItem, group: str, members: Iterable[WorkItem], context: Context
+    rule: Rule, item: WorkItem, group: str, counted: tuple[int, bool], context: Context
 ) -> Finding | None:
-    count, breaks = group_count(rule, members)
+    count, breaks = counted
     if not breaks:
         return None
     distinct = rule.count.get("distinct")

@@ -41,11 +41,18 @@ def across_groups(
 
 
 def across_findings(
-    runtime: Runtime, ruleset: Any, item: WorkItem, context: Context, cache: Groups | None = None
+    runtime: Runtime,
+    ruleset: Any,
+    item: WorkItem,
+    context: Context,
+    cache: Groups | None = None,
+    memo: dict[tuple[str, str], Any] | None = None,
 ) -> list:
+    """`cache` and `memo` (see `across_groups`, `evaluate_across`): kept by a sweep."""
     if not across_rules(ruleset):
         return []
-    return evaluate_across(ruleset, item, across_groups(runtime, ruleset, item, cache), context)
+    groups = across_groups(runtime, ruleset, item, cache)
+    return evaluate_across(ruleset, item, groups, context, memo)
 
 
 def members_to_recheck(

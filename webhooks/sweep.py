@@ -5,7 +5,7 @@ written. Rollup parents are recomputed too: forecasts and slips move with the ca
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rules import Context, evaluate
 from webhooks.portfolio_rules import Groups, across_findings
@@ -31,7 +31,8 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
-    groups: Groups = {}  # each portfolio group read once per sweep, not once per member
+    groups: Groups = {}  # each portfolio group read and counted once per sweep, not once
+    counted: dict[tuple[str, str], Any] = {}  # per member
     for item in items:
         checked += 1
         parent = by_key.get(item.parent) if item.parent else None
@@ -39,7 +40,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
             parent = store.get_item(item.parent)
         context = Context(now=now, parent=parent)
         findings = evaluate(ruleset, item, context)
-        findings += across_findings(runtime, ruleset, item, context, groups)
+        findings += across_findings(runtime, ruleset, item, context, groups, counted)
         if {f.rule for f in findings} != open_by_item.get(item.key, set()):
             runtime.tasks.regovern(item.key, delay=0)
             changed += 1
