@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.rules_bench import NOW, make_items
 from config.settings import STANDARD_PACK, Settings
 from rules import Context, evaluate
+from webhooks import sweep as sweep_module
 from webhooks.portfolio_rules import across_findings
 from webhooks.runtime import Runtime
 from webhooks.store_items import _assignee_id, content_hash
@@ -113,6 +114,11 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--postgres", help="a PostgreSQL URL for the store (default SQLite)")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also sweep as before: each portfolio group read and counted once per member",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pmo-bridge-sweep-") as tmp:
         folder = Path(tmp)
@@ -134,6 +140,17 @@ def main() -> None:
         runtime.tasks = CountingTasks()  # type: ignore[assignment]
         requested: list[str] = []
         runtime.rollups.request = lambda key: requested.append(key) or True  # type: ignore[method-assign]
+        if args.baseline:
+            real = sweep_module.across_findings
+            sweep_module.across_findings = lambda runtime, ruleset, item, context, *_: real(
+                runtime, ruleset, item, context
+            )
+            wall = time.monotonic()
+            sweep(runtime)
+            print(f"baseline sweep (groups per member) wall {time.monotonic() - wall:.1f} s")
+            sweep_module.across_findings = real
+            runtime.tasks = CountingTasks()  # type: ignore[assignment]
+            requested.clear()
         cpu, wall = time.process_time(), time.monotonic()
         result = sweep(runtime)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
