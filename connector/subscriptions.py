@@ -27,9 +27,11 @@ from azure.devops.v7_1.service_hooks.service_hooks_client import ServiceHooksCli
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
-from connector.azure_client import AzureDevOpsClient
+from connector.azure_devops.adapter import EVENT_PARSERS as AZURE_DEVOPS_EVENTS
+from connector.azure_devops.client import AzureDevOpsClient
 from connector.clients import DEFAULT_TIMEOUT, error_for_status
-from connector.jira_client import JiraClient
+from connector.jira.adapter import EVENT_PARSERS as JIRA_EVENTS
+from connector.jira.client import JiraClient
 
 FINGERPRINT_LABEL = b"pmo-bridge webhook secret fingerprint v1"
 JIRA_ADMIN_BASE = "{server}/rest/webhooks/1.0/{path}"
@@ -69,13 +71,11 @@ class JiraWebhookAdmin(JiraClient):
     so a webhook that differs is replaced: the new one first, so no event goes missing."""
 
     def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
-        from connector.jira import EVENT_PARSERS
-
         name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
         wanted: dict[str, Any] = {
             "name": name,
             "url": target,
-            "events": list(EVENT_PARSERS),
+            "events": list(JIRA_EVENTS),
             "filters": {JQL_FILTER: ""},
             "excludeBody": False,
         }
@@ -165,8 +165,6 @@ class AzureHooksAdmin(AzureDevOpsClient):
             self._configure(client.config, timeout)
 
     def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
-        from connector.azure_devops import EVENT_PARSERS
-
         project_id = self.project_id(str(self.tracker.project))
         consumer = {
             "url": target,
@@ -182,7 +180,7 @@ class AzureHooksAdmin(AzureDevOpsClient):
             for s in self.list_subscriptions()
             if _same_url((s.consumer_inputs or {}).get("url"), target)
         ]
-        for event_type in EVENT_PARSERS:
+        for event_type in AZURE_DEVOPS_EVENTS:
             wanted = Subscription(
                 publisher_id="tfs",
                 event_type=event_type,

@@ -27,9 +27,14 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
+from demo.script import play
+from demo.seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, PORTFOLIO_FIELD
 from sandbox import Sandbox
-from webhooks.demo_seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, PORTFOLIO_FIELD
-from webhooks.store_records import UNFINISHED_STATUSES
+from webhooks.commands.register import register
+from webhooks.http.app import create_app
+from webhooks.store.records import UNFINISHED_STATUSES
+from webhooks.worker.consumer import build_consumer
+from webhooks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
@@ -149,10 +154,6 @@ class LiveStack:
         self.jira_bot_id = bot["accountId"]
         self.sandbox.azure_state.add_user(AZURE_BOT, "PMO Bot", pat=self.values[ENV["azure_pat"]])
         self.settings = self._settings()
-        from webhooks.app import create_app
-        from webhooks.runtime import Runtime
-        from webhooks.serve import build_consumer
-
         self.runtime = Runtime.from_settings(self.settings, clock=self.clock.now)
         late.app = create_app(settings=self.settings, runtime=self.runtime)
         self._quiet_logs()
@@ -209,8 +210,6 @@ class LiveStack:
     def connect(self) -> list[str]:
         """Register the service's webhooks in both trackers, as `pmo-bridge register`
         does; returns its outcome lines."""
-        from webhooks.register import register
-
         assert self.settings is not None
         lines = []
         for tracker in self.settings.trackers.values():
@@ -300,8 +299,6 @@ class LiveStack:
 
 
 def run(args: argparse.Namespace) -> int:
-    from webhooks.demo_script import play
-
     monday = _demo_monday()
     stack = LiveStack(DemoClock(monday - dt.timedelta(days=60)), port=args.port or 0)
     started = time.monotonic()

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from webhooks.demo_seed import AZURE_PROJECT, Seeded, add_people, seed_portfolio
-from webhooks.demo_story import (
+from demo.seed import AZURE_PROJECT, Seeded, add_people, seed_portfolio
+from demo.story import (
     Change,
     Snapshot,
     calls_line,
@@ -21,6 +21,8 @@ from webhooks.demo_story import (
     rollup_line,
     take,
 )
+from webhooks.governance.audit import run_audit
+from webhooks.governance.sweep import sweep
 
 INDENT = " " * 11
 JQL = "project in (PAY, WEB) ORDER BY key ASC"
@@ -92,9 +94,7 @@ def week(stack: Any, seeded: Seeded) -> list[Step]:
 
 
 def _sweep(stack: Any) -> None:
-    from webhooks.sweep import sweep
-
-    sweep(stack.runtime)
+    sweep(stack.runtime, stack.runtime.tasks)
 
 
 def _when(seeded: Seeded, day: int, hour: int) -> dt.datetime:
@@ -134,7 +134,6 @@ class Tally:
 
 def play(stack: Any, monday: dt.datetime, out: TextIO) -> bool:
     """Run the whole demo on a started stack; True when nothing in the pipeline failed."""
-    from webhooks.audit import run_audit
 
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)

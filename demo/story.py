@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from webhooks.demo_seed import AZURE_BOT, JIRA_BOT
+from demo.seed import AZURE_BOT, JIRA_BOT
 
 PREFIX = "pmo-"
 TRACKER_NAMES = {"jira": "Jira", "azure-devops": "Azure DevOps"}

@@ -7,9 +7,8 @@ WorkItemUpdate: `id` is the update number, `workItemId` the item, `fields` maps 
 names to {oldValue, newValue}, `relations` has added/removed lists, and `revision` is the
 whole item after the update.
 
-Work item -> WorkItem mapping lives in `connector.azure_devops_item` and update ->
-FieldChange in `connector.azure_devops_changes`; their public names are importable from
-here as before.
+Work item -> WorkItem mapping lives in `connector.azure_devops.item`, update ->
+FieldChange in `connector.azure_devops.changes`.
 """
 
 from __future__ import annotations
@@ -21,74 +20,36 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
-from connector.azure_devops_changes import (
-    COMMON_FIELDS,
-    NOISE_FIELDS,
+from connector.azure_devops.changes import (
     _field_changes,
     _relation_changes,
     _with_new_values,
-    change_name,
-    change_value,
 )
-from connector.azure_devops_item import (
-    DEFAULT_FIELDS,
-    DEFAULT_STATES,
-    DEFAULT_TYPES,
-    HIERARCHY_REVERSE,
-    RESERVED_FIELD_NAMES,
+from connector.azure_devops.item import (
     _mapping,
     _native_id,
-    field_ids,
     item_from_work_item,
-    item_type,
     person,
-    status_category,
-    tags,
-    work_item_date,
     work_item_id_from_url,
 )
 from connector.errors import PayloadError
+from connector.headers import header_value
 from connector.html_text import html_to_text
 from connector.model import Comment, Event, EventKind, Ignored, parse_datetime
 
 __all__ = [
-    "COMMON_FIELDS",
-    "DEFAULT_FIELDS",
-    "DEFAULT_STATES",
-    "DEFAULT_TYPES",
     "EVENT_PARSERS",
-    "HIERARCHY_REVERSE",
     "IGNORED_EVENTS",
-    "NOISE_FIELDS",
-    "RESERVED_FIELD_NAMES",
     "SECRET_HEADER",
-    "change_name",
-    "change_value",
     "delivery_id",
-    "field_ids",
-    "item_from_work_item",
-    "item_type",
     "parse_event",
-    "person",
-    "status_category",
-    "tags",
     "verify_request",
-    "work_item_date",
-    "work_item_id_from_url",
 ]
 
 SECRET_HEADER = "X-PMO-Bridge-Secret"  # noqa: S105 - a header name, not a secret
 
 
 # --- verification ---------------------------------------------------------------------
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    wanted = name.lower()
-    for key, value in headers.items():
-        if str(key).lower() == wanted:
-            return str(value)
-    return None
 
 
 def _basic_password(authorization: str) -> bytes | None:
@@ -111,12 +72,12 @@ def verify_request(headers: Mapping[str, str], raw_body: bytes, secret: str | No
         return True
     expected = secret.encode("utf-8")
     matched = False
-    authorization = _header(headers, "Authorization")
+    authorization = header_value(headers, "Authorization")
     if authorization is not None:
         password = _basic_password(authorization)
         if password is not None:
             matched |= hmac.compare_digest(password, expected)
-    given = _header(headers, SECRET_HEADER)
+    given = header_value(headers, SECRET_HEADER)
     if given is not None:
         matched |= hmac.compare_digest(given.encode("utf-8"), expected)
     return matched

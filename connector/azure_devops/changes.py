@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
-from connector.azure_devops_item import (
+from connector.azure_devops.item import (
     HIERARCHY_REVERSE,
     _links,
     _mapping,

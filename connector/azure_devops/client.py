@@ -39,6 +39,7 @@ from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientException, ClientRequestError
 
 from config.settings import TrackerConfig
+from connector.azure_devops.item import item_from_work_item
 from connector.clients import (
     DEFAULT_TIMEOUT,
     OnCall,
@@ -268,8 +269,6 @@ class AzureDevOpsClient:
         self._projects[native_id] = project
 
     def _item(self, wi: Any) -> WorkItem:
-        from connector.azure_devops import item_from_work_item
-
         raw = wi.serialize(keep_readonly=True)
         project = (raw.get("fields") or {}).get("System.TeamProject")
         if project:

@@ -6,8 +6,8 @@ slim issue; issue-link events carry only numeric issue ids. Events that carry le
 a full issue come back with `partial=True` so the worker re-fetches the item before rules
 run. Nothing here talks to Jira.
 
-Issue -> WorkItem mapping lives in `connector.jira_issue` and changelog -> FieldChange in
-`connector.jira_changelog`; their public names are importable from here as before.
+Issue -> WorkItem mapping lives in `connector.jira.item`, changelog -> FieldChange in
+`connector.jira.changes`.
 """
 
 from __future__ import annotations
@@ -22,31 +22,24 @@ from typing import Any
 
 from config.settings import TrackerConfig
 from connector.errors import PayloadError
-from connector.jira_changelog import changes_from
-from connector.jira_issue import (
-    DEFAULT_FIELDS,
-    RESERVED_FIELDS,
+from connector.headers import header_value
+from connector.jira.changes import changes_from
+from connector.jira.item import (
     _datetime,
     _mapping,
     _person,
-    field_ids,
     item_from_issue,
 )
-from connector.jira_text import rich_text
+from connector.jira.text import rich_text
 from connector.model import Comment, Event, EventKind, Ignored, Link
 
 __all__ = [
-    "DEFAULT_FIELDS",
     "DELIVERY_HEADER",
     "EVENT_PARSERS",
     "IGNORED_EVENTS",
-    "RESERVED_FIELDS",
     "SIGNATURE_HEADER",
     "EventParser",
-    "changes_from",
     "delivery_id",
-    "field_ids",
-    "item_from_issue",
     "parse_event",
     "verify_request",
 ]
@@ -64,20 +57,12 @@ _COMMENT_ISSUE_ID = re.compile(r"/issue/(\d+)/comment/")
 # --- request verification and identity ------------------------------------------------
 
 
-def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    wanted = name.casefold()
-    for key, value in getattr(headers, "items", lambda: ())():
-        if isinstance(key, str) and key.casefold() == wanted and isinstance(value, str):
-            return value
-    return None
-
-
 def verify_request(headers: Mapping[str, str], raw_body: bytes, secret: str | None) -> bool:
     """True when `X-Hub-Signature: sha256=<hex>` is the HMAC-SHA256 of the raw body under
     `secret` (hex in either case). No secret configured: every delivery is accepted."""
     if secret is None:
         return True
-    header = _header(headers, SIGNATURE_HEADER)
+    header = header_value(headers, SIGNATURE_HEADER)
     match = _SIGNATURE.fullmatch(header.strip()) if header else None
     if match is None or not isinstance(raw_body, bytes | bytearray | memoryview):
         return False
@@ -88,7 +73,7 @@ def verify_request(headers: Mapping[str, str], raw_body: bytes, secret: str | No
 def delivery_id(headers: Mapping[str, str], payload: Mapping[str, Any]) -> str | None:
     """Jira's `X-Atlassian-Webhook-Identifier` (the same on every retry), else a hash of
     what identifies the change in the body, so a redelivered body still dedupes."""
-    header = (_header(headers, DELIVERY_HEADER) or "").strip()
+    header = (header_value(headers, DELIVERY_HEADER) or "").strip()
     if 0 < len(header) <= 200:
         return header
     if not isinstance(payload, Mapping) or not isinstance(payload.get("webhookEvent"), str):

@@ -7,7 +7,7 @@ from typing import Any
 
 from config.settings import TrackerConfig
 from connector.errors import PayloadError
-from connector.jira_issue import (
+from connector.jira.item import (
     _PARENT_FIELDS,
     _date,
     _issue_ref,

@@ -34,6 +34,7 @@ from connector.clients import (
 )
 from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
+from connector.jira.item import item_from_issue
 from connector.model import Comment, Person, WorkItem
 
 log = logging.getLogger(__name__)
@@ -230,8 +231,6 @@ class JiraClient:
         return doc.to_adf() if self.cloud else doc.to_wiki()
 
     def _item(self, raw: Mapping[str, Any]) -> WorkItem:
-        from connector.jira import item_from_issue
-
         return item_from_issue(raw, self.tracker)
 
     def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:

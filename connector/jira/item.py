@@ -11,7 +11,7 @@ from typing import Any
 
 from config.settings import TrackerConfig
 from connector.errors import PayloadError
-from connector.jira_text import plain_value, rich_text
+from connector.jira.text import plain_value, rich_text
 from connector.model import (
     ItemType,
     Link,
@@ -23,7 +23,7 @@ from connector.model import (
 )
 
 # The adapter's logger, so log lines keep the source they had before this module split off.
-log = logging.getLogger("connector.jira")
+log = logging.getLogger("connector.jira.adapter")
 
 RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: Mapping[str, str] = {

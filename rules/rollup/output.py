@@ -4,12 +4,10 @@ writes back, and the label/value rows of the managed comment."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rules.rollup_spec import RAG_VALUES, RollupSpec, _known_metric
-
-if TYPE_CHECKING:
-    from rules.rollup import Rollup
+from rules.rollup.figures import Rollup
+from rules.rollup.spec import RAG_VALUES, RollupSpec, check_metric
 
 
 def rag_label(prefix: str, rag: str) -> str:
@@ -27,7 +25,7 @@ def RAG_LABELS(prefix: str) -> frozenset[str]:
 def metric_value(rollup: Rollup, metric: str) -> Any:
     """A metric as a tracker field holds it: progress in percent (one decimal), dates as
     ISO strings or None, RAG as its lower-case name, counts and points as numbers."""
-    _known_metric(metric, "field_values")
+    check_metric(metric, "field_values")
     if metric == "progress":
         return round(rollup.progress * 100, 1)
     if metric in ("start", "due", "forecast_end"):

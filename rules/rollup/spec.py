@@ -7,13 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connector.model import ItemType, WorkItem
-
-if TYPE_CHECKING:
-    from rules.rollup import Rollup
-    from rules.rollup_facts import ChildFacts
+from rules.rollup.facts import ChildFacts
+from rules.rollup.figures import Rollup
 
 METRICS = (
     "children", "done", "progress", "points_total", "points_done", "start", "due",
@@ -132,7 +130,7 @@ def rollup_spec_from_dict(data: Mapping[str, Any]) -> RollupSpec:
 
     metrics = _strings(data.get("metrics", list(METRICS)), f"{where}: metrics")
     for name in metrics:
-        _known_metric(name, f"{where}: metrics")
+        check_metric(name, f"{where}: metrics")
 
     rag = data.get("rag")
     if rag is None:
@@ -157,7 +155,7 @@ def rollup_spec_from_dict(data: Mapping[str, Any]) -> RollupSpec:
     if not isinstance(field_ids, Mapping):
         raise ValueError(f"{where}: write_back.fields must map a metric to a field id")
     for metric, field_id in field_ids.items():
-        _known_metric(metric, f"{where}: write_back.fields")
+        check_metric(metric, f"{where}: write_back.fields")
         if not isinstance(field_id, str) or not field_id.strip():
             raise ValueError(f"{where}: write_back.fields.{metric} must be a tracker field id")
 
@@ -198,7 +196,7 @@ def _strings(value: Any, where: str) -> list[str]:
     return list(value)
 
 
-def _known_metric(name: Any, where: str) -> None:
+def check_metric(name: Any, where: str) -> None:
     if name not in METRICS:
         raise ValueError(f"{where}: unknown metric {name!r} (allowed: {', '.join(METRICS)})")
 
@@ -224,3 +222,11 @@ def _thresholds(value: Any, where: str) -> RagThresholds:
             raise ValueError(f"{where}.{name} must be 0 or more")
         out[name] = kind(threshold)
     return RagThresholds(**out)
+
+
+def spec_for(specs: Iterable[RollupSpec], item: WorkItem) -> RollupSpec | None:
+    """The first of the specs (a rule set's `rollups`) that makes `item` a rollup parent."""
+    for spec in specs:
+        if spec.applies_to(item):
+            return spec
+    return None

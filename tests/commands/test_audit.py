@@ -15,10 +15,10 @@ import responses
 import yaml
 
 from config.settings import load_settings
-from connector.azure_devops import item_from_work_item
-from connector.jira import item_from_issue
+from connector.azure_devops.adapter import item_from_work_item
+from connector.jira.adapter import item_from_issue
 from rules import Context, evaluate, load_pack
-from tests.portfolio_gen import (
+from tests.support.portfolio_gen import (
     ADO_ORG,
     ADO_PROJECT,
     JIRA_SITE,
@@ -29,9 +29,9 @@ from tests.portfolio_gen import (
     fresh_ado_location_cache,
     jira_issue,
 )
-from tests.service import SERVICE_PACK
-from webhooks.cli import main
-from webhooks.hierarchy import with_portfolio_parent
+from tests.support.service import SERVICE_PACK
+from webhooks.commands.main import main
+from webhooks.governance.hierarchy import with_portfolio_parent
 
 JQL = "project = PAY ORDER BY key"
 WIQL = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
@@ -168,12 +168,12 @@ def test_jira_audit_of_5000_items_pages_evaluates_and_writes_nothing(setup, caps
     assert report["writes"] == 0
 
     # the store is seeded: every item, and rollups computable from it
-    from webhooks.rollups import Rollups
-    from webhooks.runtime import Runtime
+    from webhooks.governance.rollups import Rollups
+    from webhooks.worker.runtime import Runtime
 
     runtime = Runtime.from_settings(settings)
     assert runtime.store.count_items() == 5000
-    (rollup,) = Rollups(runtime, delay=0).recompute_chain(items[-1].key)
+    (rollup,) = Rollups(runtime, runtime.tasks).recompute_chain(items[-1].key)
     epic = items[-1].parent
     children = [i for i in items if i.parent == epic]
     assert rollup.parent_key == epic and rollup.children == len(children) == 99

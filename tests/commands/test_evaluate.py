@@ -4,14 +4,12 @@ input it cannot use."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES
-from webhooks.cli import main
+from tests.support.helpers import FIXTURES, ROOT
+from webhooks.commands.main import main
 
-ROOT = Path(__file__).resolve().parent.parent
 STANDARD = str(ROOT / "config" / "packs" / "pmo-standard.yaml")
 EXAMPLE = str(ROOT / "config" / "examples" / "jira-epic-in-progress.json")
 NOW = "2026-11-23T09:00:00Z"

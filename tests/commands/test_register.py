@@ -22,14 +22,14 @@ import responses
 import yaml
 
 from config.settings import load_settings
-from connector.azure_devops import EVENT_PARSERS as ADO_EVENTS
-from connector.jira import EVENT_PARSERS as JIRA_EVENTS
-from tests import spec_check
-from tests.helpers import SPECS
-from webhooks import cli
-from webhooks.register import secret_fingerprint, webhook_url
+from connector.azure_devops.adapter import EVENT_PARSERS as ADO_EVENTS
+from connector.jira.adapter import EVENT_PARSERS as JIRA_EVENTS
+from connector.subscriptions import secret_fingerprint
+from tests.support import spec_check
+from tests.support.helpers import ROOT, SPECS
+from webhooks.commands import main as cli
+from webhooks.commands.register import webhook_url
 
-ROOT = Path(__file__).resolve().parents[1]
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - what the container images must listen on
 JIRA_URL = "https://acme.atlassian.net"
 ADO_URL = "https://dev.azure.com/fabrikam"

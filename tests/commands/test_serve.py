@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers import fixture_bytes
-from tests.service import SERVICE_PACK, jira_headers
+from tests.support.helpers import fixture_bytes
+from tests.support.service import SERVICE_PACK, jira_headers
 from webhooks.store import Store
 
 JIRA_SECRET = "serve-test-jira-secret"
@@ -102,7 +102,7 @@ def leave_stale_metrics(workdir: Path) -> None:
     """Counter files of an earlier run, which serve must clear before it starts."""
     (workdir / "metrics").mkdir(exist_ok=True)
     code = (
-        "from webhooks.metrics import EVENTS; "
+        "from webhooks.telemetry.metrics import EVENTS; "
         "EVENTS.labels('jira', 'jira:issue_updated', 'accepted').inc(5)"
     )
     subprocess.run([sys.executable, "-c", code], env=command_env(workdir), check=True)
@@ -111,7 +111,7 @@ def leave_stale_metrics(workdir: Path) -> None:
 
 def pmo_bridge(workdir: Path, *args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "webhooks.cli", *args],
+        [sys.executable, "-m", "webhooks.commands.main", *args],
         cwd=workdir,
         env=command_env(workdir),
         stdout=subprocess.DEVNULL,

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from config.settings import TrackerConfig
 from connector import azure_devops, jira
 from connector.errors import PayloadError
-from connector.jira_text import adf_to_text
+from connector.jira.text import adf_to_text
 from connector.model import Ignored
 from connector.texts import converting_rich_text, rich_text_skipped
-from tests.helpers import fixture_names, load_fixture
+from tests.support.helpers import fixture_names, load_fixture
 
 TRACKERS = {
     "jira": (jira, TrackerConfig(name="jira", kind="jira")),

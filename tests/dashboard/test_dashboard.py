@@ -6,11 +6,11 @@ import copy
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
-from webhooks.dashboard import (
+from tests.support.helpers import TESTS
+from webhooks.dashboard.page import (
     build_view,
     format_number,
     meter_svg,
@@ -20,7 +20,7 @@ from webhooks.dashboard import (
     trend_svg,
 )
 
-SAMPLE = json.loads(Path(__file__).with_name("sample_portfolio.json").read_text())
+SAMPLE = json.loads((TESTS / "dashboard" / "sample_portfolio.json").read_text())
 
 
 def sample() -> dict:

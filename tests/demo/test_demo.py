@@ -14,9 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.test_dashboard_browser import chromium_page  # noqa: F401 (a fixture)
-from tests.test_dashboard_browser import test_dashboard_shows_the_api_figures as check_dashboard
-from webhooks.cli import main
+from tests.support.browser import check_dashboard_matches_api
+from webhooks.commands.main import main
 
 DASHBOARD = re.compile(r"^Dashboard: (http://127\.0\.0\.1:\d+)/portfolio", re.MULTILINE)
 
@@ -57,7 +56,7 @@ def test_the_demo_week_runs_clean_and_tells_what_happened(capsys):
 def live_demo() -> Iterator[str]:
     """`pmo-bridge demo --keep-running` in a subprocess; yields the service's base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webhooks.cli", "demo", "--keep-running"],
+        [sys.executable, "-m", "webhooks.commands.main", "demo", "--keep-running"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -90,7 +89,7 @@ def live_demo() -> Iterator[str]:
 
 
 @pytest.mark.browser
-def test_the_live_demo_dashboard_shows_its_api_figures(live_demo, chromium_page):  # noqa: F811
+def test_the_live_demo_dashboard_shows_its_api_figures(live_demo, chromium_page):
     """The browser check of tests/test_dashboard_browser.py, on the demo's own service;
     the screenshot of the demo portfolio goes to docs/dashboard.png."""
-    check_dashboard(live_demo, chromium_page)
+    check_dashboard_matches_api(live_demo, chromium_page)

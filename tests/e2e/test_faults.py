@@ -18,7 +18,7 @@ from bench.replay_run import Fault, Result, run_replay
 from bench.replay_service import effective
 from bench.replay_stream import Plan
 from sandbox import Sandbox
-from tests.conftest import POSTGRES_URL, require_service
+from tests.support.services import POSTGRES_URL, require_service
 from webhooks.store import Store
 
 PLAN = Plan(events=300, items=30, seed=11, burst=(20, 60), pause=(0.05, 0.2))

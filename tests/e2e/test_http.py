@@ -15,8 +15,8 @@ from azure.devops.connection import Connection
 from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
-from webhooks.demo import DemoClock, LiveStack
-from webhooks.demo_seed import AZURE_BOT, JIRA_BOT, add_people
+from demo.run import DemoClock, LiveStack
+from demo.seed import AZURE_BOT, JIRA_BOT, add_people
 
 PACK = """\
 version: 1

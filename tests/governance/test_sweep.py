@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 import responses
 
-from tests.portfolio_gen import TRACKER_ENV, FakeTrackers, Spec, event_for, tracker_configs
-from tests.queue_helpers import drain
-from tests.service import make_settings
-from webhooks.app import create_app
-from webhooks.runtime import Runtime
-from webhooks.sweep import sweep
+from tests.support.helpers import PACKS
+from tests.support.portfolio_gen import TRACKER_ENV, FakeTrackers, Spec, event_for, tracker_configs
+from tests.support.queue_helpers import drain
+from tests.support.service import make_settings
+from webhooks.governance.sweep import sweep
+from webhooks.http.app import create_app
+from webhooks.worker.runtime import Runtime
 
-PACK = Path(__file__).resolve().parent / "packs" / "sweep.yaml"
+PACK = PACKS / "sweep.yaml"
 STARTED = dt.datetime(2024, 6, 3, 9, 0, tzinfo=dt.UTC)
 
 
@@ -71,7 +71,7 @@ def test_sweep_flips_a_rule_on_time_alone_and_writes_once(env):
 
     # nothing happens in Jira; six days pass (seven since the status changed)
     clock.now += dt.timedelta(days=6)
-    assert sweep(runtime) == {"checked": 1, "changed": 1, "parents": 0}
+    assert sweep(runtime, runtime.tasks) == {"checked": 1, "changed": 1, "parents": 0}
     drain(runtime)
     api = "https://acme.atlassian.net/rest/api/3/issue/PAY-7"
     assert sorted(writes(rsps)) == [("POST", f"{api}/comment"), ("PUT", api)]
@@ -85,7 +85,7 @@ def test_sweep_flips_a_rule_on_time_alone_and_writes_once(env):
     # the next sweep finds the same: nothing queued, nothing written
     rsps.calls.reset()
     clock.now += dt.timedelta(hours=1)
-    assert sweep(runtime) == {"checked": 1, "changed": 0, "parents": 0}
+    assert sweep(runtime, runtime.tasks) == {"checked": 1, "changed": 0, "parents": 0}
     drain(runtime)
     assert list(rsps.calls) == []
 
@@ -99,7 +99,7 @@ def test_sweep_skips_items_that_are_done(env):
     app.test_client().post("/webhooks/jira", data=body, content_type="application/json")
     drain(runtime)
     clock.now += dt.timedelta(days=30)
-    assert sweep(runtime) == {"checked": 0, "changed": 0, "parents": 0}
+    assert sweep(runtime, runtime.tasks) == {"checked": 0, "changed": 0, "parents": 0}
     drain(runtime)
     assert writes(rsps) == []
 
@@ -121,7 +121,7 @@ def test_sweep_moves_a_rollup_with_the_calendar(env):
     rsps.calls.reset()
 
     clock.now = dt.datetime(2024, 6, 10, 9, 0, tzinfo=dt.UTC)  # four days past due
-    assert sweep(runtime) == {"checked": 2, "changed": 0, "parents": 1}
+    assert sweep(runtime, runtime.tasks) == {"checked": 2, "changed": 0, "parents": 1}
     drain(runtime)
     rollup = runtime.store.get_rollup("jira:PAY-20")
     assert (rollup.slip_days, rollup.rag, rollup.rag_reasons) == (
@@ -131,6 +131,6 @@ def test_sweep_moves_a_rollup_with_the_calendar(env):
     assert sorted(m for m, _ in writes(rsps)) == ["PUT", "PUT"]  # labels, comment edit
 
     rsps.calls.reset()
-    sweep(runtime)
+    sweep(runtime, runtime.tasks)
     drain(runtime)
     assert writes(rsps) == []

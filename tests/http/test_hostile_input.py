@@ -18,17 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import fixture_bytes, fixture_names, load_fixture
-from tests.queue_helpers import drain
-from tests.service import (
+from tests.support.helpers import fixture_bytes, fixture_names, load_fixture
+from tests.support.queue_helpers import drain
+from tests.support.service import (
     AZURE_SECRET_ENV,
     JIRA_SECRET_ENV,
     azure_headers,
     jira_headers,
     make_settings,
 )
-from webhooks.app import create_app
-from webhooks.store_records import UNFINISHED_STATUSES
+from webhooks.http.app import create_app
+from webhooks.store.records import UNFINISHED_STATUSES
 
 JIRA_SECRET = "jira-fuzz-secret"
 AZURE_SECRET = "azure-fuzz-secret"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.helpers import fixture_bytes, load_fixture
-from tests.service import (
+from tests.support.helpers import fixture_bytes, load_fixture
+from tests.support.service import (
     AZURE_SECRET_ENV,
     JIRA_SECRET_ENV,
     as_body,
@@ -15,7 +15,7 @@ from tests.service import (
     jira_headers,
     make_settings,
 )
-from webhooks.app import create_app
+from webhooks.http.app import create_app
 
 JIRA_SECRET = "jira-secret-for-tests"
 AZURE_SECRET = "azure-secret-for-tests"
@@ -222,7 +222,7 @@ def test_readiness_and_metrics(client):
 
 def test_every_fixture_is_accepted_or_ignored(client):
     """Every real and hand-written payload gets a 2xx: parsed, or ignored with a reason."""
-    from tests.helpers import fixture_names
+    from tests.support.helpers import fixture_names
 
     for tracker in ("jira", "azure-devops"):
         for index, name in enumerate(fixture_names(tracker)):

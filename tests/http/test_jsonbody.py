@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import fixture_bytes
-from webhooks.jsonbody import MAX_JSON_DEPTH, BodyError, decode_body
+from tests.support.helpers import fixture_bytes
+from webhooks.http.jsonbody import MAX_JSON_DEPTH, BodyError, decode_body
 
 values = st.recursive(
     st.none()

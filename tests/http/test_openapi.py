@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from tests.service import AZURE_SECRET_ENV, JIRA_SECRET_ENV, make_settings
-from webhooks.app import create_app
+from tests.support.service import AZURE_SECRET_ENV, JIRA_SECRET_ENV, make_settings
+from webhooks.http.app import create_app
 
 # Flask's built-in static-file route: no static folder ships, so it only ever answers 404.
 NOT_API_ENDPOINTS = {"static"}
@@ -35,7 +35,7 @@ STATUS_DOCUMENTS = {"422", "503"}
 
 
 def package_spec() -> dict:
-    text = resources.files("webhooks").joinpath("openapi.json").read_text(encoding="utf-8")
+    text = resources.files("webhooks.http").joinpath("openapi.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -76,8 +76,8 @@ def test_every_route_is_described_and_nothing_else(app):
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }
-    assert routes - described == set(), "routes missing from webhooks/openapi.json"
-    assert described - routes == set(), "described in webhooks/openapi.json but not served"
+    assert routes - described == set(), "routes missing from webhooks/http/openapi.json"
+    assert described - routes == set(), "described in webhooks/http/openapi.json but not served"
 
 
 def test_every_error_answer_uses_the_error_schema():

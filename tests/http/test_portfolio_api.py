@@ -8,13 +8,14 @@ import html
 
 import pytest
 
-from tests.test_portfolio_service import NOW, PACKS, Service, mocked, portfolio  # noqa: F401
+from tests.support.helpers import PACKS
+from tests.support.portfolio_service import NOW, Service, portfolio
 
 DANA = "dana.whitfield@fabrikam.com"
 
 
 @pytest.fixture
-def service(tmp_path, mocked):  # noqa: F811
+def service(tmp_path, mocked):
     """The portfolio of test_portfolio_service, with Dana carrying three items in progress
     in two trackers (PAY-12, PAY-15, 512) and PAY-15 titled too briefly."""
     svc = Service(

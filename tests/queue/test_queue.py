@@ -16,10 +16,10 @@ from types import SimpleNamespace
 import huey
 import pytest
 
-from tests.queue_app import build
-from webhooks.queue import ItemLocked, is_item_locked, item_lock, make_huey, ping, queue_depth
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.helpers import ROOT
+from tests.support.queue_app import build
+from webhooks.queue.backend import make_huey, ping, queue_depth
+from webhooks.queue.locks import ItemLocked, is_item_locked, item_lock
 
 
 @pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
@@ -38,7 +38,7 @@ def consumers(backend: SimpleNamespace) -> Iterator[Callable[..., subprocess.Pop
     started: list[subprocess.Popen] = []
 
     def start(workers: int = 1) -> subprocess.Popen:
-        code = "from tests.queue_app import main; main()"
+        code = "from tests.support.queue_app import main; main()"
         args = [backend.queue_path, backend.redis_url or "", str(workers)]
         proc = subprocess.Popen(
             [sys.executable, "-c", code, *args],

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from webhooks.cli import main
+from tests.support.helpers import CONFIG_PACKS, RULES_FILES
+from webhooks.commands.main import main
 
-PACKS = Path(__file__).parents[1] / "config" / "packs"
-FILES = Path(__file__).parent / "rules_files"
+PACKS = CONFIG_PACKS
+FILES = RULES_FILES
 RULES = """version: 1
 rules:
   - id: has-estimate

@@ -9,8 +9,9 @@ import pytest
 
 from rules import RulesFileError, load_pack, load_ruleset, validate_paths
 from rules.pack import parse_pack
+from tests.support.helpers import CONFIG_PACKS, RULES_FILES
 
-FILES = Path(__file__).parent / "rules_files"
+FILES = RULES_FILES
 FIELDS = (
     "key, tracker, native_id, project, type, title, description, status, status_category, "
     "assignee, reporter, priority, labels, estimate, start_date, due_date, parent, links, "
@@ -231,7 +232,7 @@ def test_folders_load_every_rules_file_in_name_order(tmp_path: Path) -> None:
 
 
 def test_bundled_pack_is_valid() -> None:
-    pack = load_pack(Path(__file__).parents[1] / "config" / "packs" / "pmo-standard.yaml")
+    pack = load_pack(CONFIG_PACKS / "pmo-standard.yaml")
     assert len(pack.rules) >= 12
     assert [r.id for r in pack.rollups] == ["epic-rollup"]
     assert pack.rollups[0].parent_types == frozenset({"initiative", "epic", "feature"})

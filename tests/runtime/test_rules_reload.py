@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import SERVICE_PACK, make_settings
-from webhooks.app import create_app
+from tests.support.service import SERVICE_PACK, make_settings
+from webhooks.http.app import create_app
 from webhooks.rulesource import RuleSource
 
 GOOD_EXTRA = """

@@ -24,7 +24,7 @@ from sandbox.azure_state import AzureState
 from sandbox.receiver import Receiver
 from sandbox.server import Sandbox, route_label, run_in_thread
 from sandbox.webhooks import WebhookSender
-from tests.helpers import SPECS, load_fixture
+from tests.support.helpers import SPECS, load_fixture
 
 SECRET = "azure-hook-secret"
 PARENT = "System.LinkTypes.Hierarchy-Reverse"

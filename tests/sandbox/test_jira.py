@@ -16,7 +16,7 @@ from sandbox.jira_state import JiraState
 from sandbox.receiver import Receiver
 from sandbox.server import route_label, run_in_thread
 from sandbox.webhooks import Delivery, WebhookSender
-from tests.helpers import SPECS, load_fixture
+from tests.support.helpers import SPECS, load_fixture
 
 SECRET = "jira-hook-secret"
 ADF = {

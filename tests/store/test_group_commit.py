@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from webhooks import store_deliveries
-from webhooks.group_commit import GroupCommit, Pending
 from webhooks.store import Store
+from webhooks.store import deliveries as store_deliveries
+from webhooks.store.group_commit import GroupCommit, Pending
 
 
 def test_concurrent_writes_share_batches_and_each_gets_its_result() -> None:

@@ -11,10 +11,10 @@ from sqlalchemy import null, select, update
 
 from connector.model import ItemType, StatusCategory
 from rules.rollup import ChildFacts, ChildView, compute_rollup, rollup_spec_from_dict
-from tests.test_store import item, store, store_url  # noqa: F401  (fixtures)
-from webhooks.store_engine import MIGRATIONS_DIR
-from webhooks.store_models import ItemRow
-from webhooks.store_records import Ledger
+from tests.support.items import item
+from webhooks.store.engine import MIGRATIONS_DIR
+from webhooks.store.models import ItemRow
+from webhooks.store.records import Ledger
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 SPEC = rollup_spec_from_dict({"id": "r", "parents": {"type": ["epic"]}})
@@ -39,7 +39,7 @@ def make_rollup(done: bool):
     return compute_rollup(SPEC, epic, [ChildView(story)], NOW)
 
 
-def test_rollup_roundtrip_and_overwrite(store):  # noqa: F811
+def test_rollup_roundtrip_and_overwrite(store):
     assert store.get_rollup("jira:PAY-1") is None
     first = make_rollup(done=False)
     store.save_rollup("jira:PAY-1", first)
@@ -53,7 +53,7 @@ def test_rollup_roundtrip_and_overwrite(store):  # noqa: F811
     assert set(store.get_rollups(["jira:PAY-1", "jira:NOPE"])) == {"jira:PAY-1"}
 
 
-def test_keys_with_open_findings(store):  # noqa: F811
+def test_keys_with_open_findings(store):
     finding = {
         "rule": "r1",
         "severity": "high",
@@ -68,7 +68,7 @@ def test_keys_with_open_findings(store):  # noqa: F811
     assert store.keys_with_open_findings(keys) == {"jira:A"}
 
 
-def test_ledger_keeps_the_item_revision(store):  # noqa: F811
+def test_ledger_keeps_the_item_revision(store):
     store.save_ledger("jira:A", Ledger(labels=frozenset({"pmo-x"}), item_revision=42))
     assert store.get_ledger("jira:A").item_revision == 42
     assert store.get_ledger("jira:none").item_revision is None
@@ -77,7 +77,7 @@ def test_ledger_keeps_the_item_revision(store):  # noqa: F811
 # -- what a recompute reads -----------------------------------------------------------
 
 
-def alembic(store, action, revision: str) -> None:  # noqa: F811
+def alembic(store, action, revision: str) -> None:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with store._write_engine.connect() as conn:
@@ -86,7 +86,7 @@ def alembic(store, action, revision: str) -> None:  # noqa: F811
         conn.commit()
 
 
-def portfolio(store) -> list:  # noqa: F811
+def portfolio(store) -> list:
     """jira:I-1 <- jira:E-1 <- stories S-1..S-3 (S-3 deleted), and a sibling epic E-2."""
     items = [
         item("jira:I-1", type=ItemType.INITIATIVE, due_date=dt.date(2026, 12, 31)),
@@ -103,7 +103,7 @@ def portfolio(store) -> list:  # noqa: F811
     return items
 
 
-def test_chain_inputs_read_facts_of_live_children_nearest_first(store):  # noqa: F811
+def test_chain_inputs_read_facts_of_live_children_nearest_first(store):
     items = portfolio(store)
     by_key = {work.key: work for work in items}
     store.save_findings("jira:S-2", [FINDING], NOW)
@@ -122,7 +122,7 @@ def test_chain_inputs_read_facts_of_live_children_nearest_first(store):  # noqa:
     assert store.rollup_inputs("jira:E-1") == (children, stored, noncompliant, own)
 
 
-def test_chain_inputs_skip_unwanted_and_stop_where_the_chain_ends(store):  # noqa: F811
+def test_chain_inputs_skip_unwanted_and_stop_where_the_chain_ends(store):
     portfolio(store)
     only_initiatives = store.chain_inputs("jira:S-1", lambda a: a.type is ItemType.INITIATIVE)
     assert [a.key for a, _ in only_initiatives] == ["jira:I-1"]
@@ -137,7 +137,7 @@ def test_chain_inputs_skip_unwanted_and_stop_where_the_chain_ends(store):  # noq
     assert [a.key for a, _ in store.chain_inputs("jira:C-3", bool)] == ["jira:C-2", "jira:C-1"]
 
 
-def test_upsert_keeps_the_facts_current(store):  # noqa: F811
+def test_upsert_keeps_the_facts_current(store):
     store.upsert_item(item("jira:E-1", type=ItemType.EPIC))
     story = item("jira:S-1", parent="jira:E-1")
     store.upsert_item(story)
@@ -148,7 +148,7 @@ def test_upsert_keeps_the_facts_current(store):  # noqa: F811
     assert store.rollup_inputs("jira:E-1")[0] == [ChildFacts.of(moved)]
 
 
-def test_a_row_without_facts_is_read_from_the_whole_item(store):  # noqa: F811
+def test_a_row_without_facts_is_read_from_the_whole_item(store):
     items = portfolio(store)
     with store._write_engine.begin() as conn:
         conn.execute(update(ItemRow).where(ItemRow.key == "jira:S-2").values(rollup_facts=null()))
@@ -156,7 +156,7 @@ def test_a_row_without_facts_is_read_from_the_whole_item(store):  # noqa: F811
     assert children == [ChildFacts.of(items[3]), ChildFacts.of(items[4])]
 
 
-def test_migration_backfills_the_facts(store):  # noqa: F811
+def test_migration_backfills_the_facts(store):
     items = portfolio(store)
     alembic(store, command.downgrade, "0003")
     alembic(store, command.upgrade, "head")

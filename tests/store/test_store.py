@@ -15,27 +15,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from connector.model import ItemType, Person, StatusCategory, WorkItem
+from connector.model import ItemType, Person, StatusCategory
+from tests.support.helpers import ROOT
+from tests.support.items import T0, item
 from webhooks.store import DELIVERY_STATUSES, Ledger, Store
-from webhooks.store_models import Base
-
-ROOT = Path(__file__).resolve().parents[1]
-T0 = dt.datetime(2024, 6, 3, 9, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def store(store_url: str):
-    s = Store(store_url)
-    s.migrate()
-    yield s
-    s.close()
+from webhooks.store.models import Base
 
 
 class Clock:
@@ -44,28 +28,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def item(key: str = "jira:PAY-1", revision: int = 1, **changes) -> WorkItem:
-    tracker, native = key.split(":", 1)
-    base = WorkItem(
-        key=key,
-        tracker=tracker,
-        native_id=native,
-        project=native.split("-")[0],
-        type=ItemType.STORY,
-        title=f"{key} at rev {revision}",
-        status="In Progress",
-        status_category=StatusCategory.IN_PROGRESS,
-        assignee=Person("Ann Lee", "acc-ann"),
-        labels=("backend",),
-        estimate=3.0,
-        due_date=dt.date(2024, 7, 1),
-        updated=T0 + dt.timedelta(seconds=revision % 1_000_000),
-        revision=revision,
-        custom={"team": "Payments"},
-    )
-    return base.with_changes(**changes)
 
 
 # -- schema -------------------------------------------------------------------------

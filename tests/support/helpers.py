@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SPECS = Path(__file__).resolve().parent / "specs"
+TESTS = Path(__file__).resolve().parents[1]
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
+SPECS = TESTS / "specs"
+PACKS = TESTS / "packs"  # the suite's own rules files
+RULES_FILES = TESTS / "rules_files"  # rules files with known errors
+CONFIG_PACKS = ROOT / "config" / "packs"
 
 
 @functools.cache

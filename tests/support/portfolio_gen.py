@@ -398,7 +398,7 @@ class FakeTrackers:
     def install(self, rsps: Any) -> None:
         import re
 
-        from tests.test_azure_client import OPTIONS_BODY
+        from tests.support.azure_devops import OPTIONS_BODY
 
         api = re.escape(f"{JIRA_SITE}/rest/api/3")
         org = re.escape(ADO_ORG)

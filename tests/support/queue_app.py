@@ -1,5 +1,5 @@
 """A small Huey app for tests/test_queue.py: the test process enqueues with `build()`, a
-child process runs the consumer with `python -c "from tests.queue_app import main; main()"`.
+child process runs the consumer with `python -c "from tests.support.queue_app import main; main()"`.
 
 Tasks report by writing files into a folder given as an argument, so the test can see
 which process ran what.
@@ -16,7 +16,8 @@ from typing import Any
 
 from huey.exceptions import RetryTask
 
-from webhooks.queue import ItemLocked, item_lock, make_huey
+from webhooks.queue.backend import make_huey
+from webhooks.queue.locks import ItemLocked, item_lock
 
 
 def build(queue_path: str, redis_url: str | None) -> tuple[Any, SimpleNamespace]:

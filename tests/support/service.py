@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import Settings, TrackerConfig
+from tests.support.helpers import PACKS
 
-SERVICE_PACK = Path(__file__).resolve().parent / "packs" / "service.yaml"
+SERVICE_PACK = PACKS / "service.yaml"
 JIRA_SECRET_ENV = "TEST_JIRA_WEBHOOK_SECRET"
 AZURE_SECRET_ENV = "TEST_AZURE_WEBHOOK_SECRET"
 

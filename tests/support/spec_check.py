@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.helpers import SPECS
+from tests.support.helpers import SPECS
 
 JIRA_SPEC = SPECS / "jira" / "platform-swagger.v3.json"
 ADO_SPEC = SPECS / "azure-devops" / "workItemTracking-7.1.json"

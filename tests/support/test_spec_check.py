@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from tests.spec_check import assert_documented, check_request
+from tests.support.spec_check import assert_documented, check_request
 
 JIRA = "https://acme.atlassian.net"
 ADO = "https://dev.azure.com/fabrikam"

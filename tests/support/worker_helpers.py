@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import load_fixture
-from tests.test_azure_client import OPTIONS_BODY
+from tests.support.azure_devops import OPTIONS_BODY
+from tests.support.helpers import load_fixture
 
 ADO_URL = "https://dev.azure.com/fabrikam"
 ADO_BOT = "pmo-bot@fabrikam.com"

@@ -11,11 +11,11 @@ import pytest
 import responses
 
 from config.settings import TrackerConfig
-from tests.helpers import load_fixture, sent
-from tests.queue_helpers import drain
-from tests.service import AZURE_SECRET_ENV, azure_headers, make_settings
-from tests.spec_check import assert_documented
-from tests.worker_helpers import (
+from tests.support.helpers import load_fixture, sent
+from tests.support.queue_helpers import drain
+from tests.support.service import AZURE_SECRET_ENV, azure_headers, make_settings
+from tests.support.spec_check import assert_documented
+from tests.support.worker_helpers import (
     ADO_BOT,
     ADO_PROJECT,
     ADO_URL,
@@ -26,7 +26,7 @@ from tests.worker_helpers import (
     story_update,
     work_item,
 )
-from webhooks.app import create_app
+from webhooks.http.app import create_app
 
 SECRET = "azure-e2e-secret"
 ITEM = f"{ADO_URL}/_apis/wit/workItems/4711"

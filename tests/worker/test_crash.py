@@ -28,11 +28,11 @@ import yaml
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from tests.service import SERVICE_PACK, jira_headers
-from tests.worker_helpers import JIRA_BOT, jira_unowned
-from webhooks.app import create_app
+from tests.support.helpers import ROOT
+from tests.support.service import SERVICE_PACK, jira_headers
+from tests.support.worker_helpers import JIRA_BOT, jira_unowned
+from webhooks.http.app import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "jira-crash-secret"
 ITEMS = [f"TEST-{n}" for n in range(1, 11)]
 WRITE_DELAY = 0.25  # seconds the stub takes to answer a write
@@ -130,7 +130,7 @@ def workers(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen]]:
 
     def start(config: str) -> subprocess.Popen:
         log = open(tmp_path / f"worker-{len(started)}.log", "wb")
-        code = "import sys; from webhooks.cli import main; sys.exit(main(sys.argv[1:]))"
+        code = "import sys; from webhooks.commands.main import main; sys.exit(main(sys.argv[1:]))"
         proc = subprocess.Popen(
             [sys.executable, "-c", code, "worker", "--config", config],
             cwd=ROOT,

@@ -19,14 +19,14 @@ import responses
 import yaml
 
 from connector.errors import RateLimited
-from tests.queue_helpers import drain
-from tests.service import SERVICE_PACK, jira_headers, make_settings
-from tests.spec_check import assert_documented
-from tests.worker_helpers import JIRA_API, JIRA_BOT, JIRA_SITE, jira_tracker, jira_unowned
-from webhooks import cli
-from webhooks.app import create_app
-from webhooks.comments import MARKER
-from webhooks.tasks import tracker_hold_key
+from tests.support.queue_helpers import drain
+from tests.support.service import SERVICE_PACK, jira_headers, make_settings
+from tests.support.spec_check import assert_documented
+from tests.support.worker_helpers import JIRA_API, JIRA_BOT, JIRA_SITE, jira_tracker, jira_unowned
+from webhooks.commands import main as cli
+from webhooks.governance.comments import MARKER
+from webhooks.http.app import create_app
+from webhooks.queue.holds import tracker_hold_key
 
 SECRET = "jira-failures-secret"
 ADMIN_TOKEN = "admin-failures-token"

@@ -9,11 +9,11 @@ import pytest
 import responses
 
 from config.settings import TrackerConfig
-from tests.helpers import load_fixture
-from tests.queue_helpers import drain
-from tests.service import JIRA_SECRET_ENV, jira_headers, make_settings
-from tests.spec_check import assert_documented
-from webhooks.app import create_app
+from tests.support.helpers import load_fixture
+from tests.support.queue_helpers import drain
+from tests.support.service import JIRA_SECRET_ENV, jira_headers, make_settings
+from tests.support.spec_check import assert_documented
+from webhooks.http.app import create_app
 
 SITE = "https://zulipp.atlassian.net"
 API = f"{SITE}/rest/api/3"

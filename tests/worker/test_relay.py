@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import fixture_bytes
-from tests.queue_helpers import drain
-from tests.service import JIRA_SECRET_ENV, jira_headers, make_settings
-from webhooks.app import create_app
-from webhooks.relay import Relay
-from webhooks.runtime import Runtime
-from webhooks.serve import build_consumer
+from tests.support.helpers import fixture_bytes
+from tests.support.queue_helpers import drain
+from tests.support.service import JIRA_SECRET_ENV, jira_headers, make_settings
+from webhooks.http.app import create_app
 from webhooks.store import Store
+from webhooks.worker.consumer import build_consumer
+from webhooks.worker.relay import Relay
+from webhooks.worker.runtime import Runtime
 
 SECRET = "relay-test-secret"
 BODY = fixture_bytes("jira", "issue_updated__status_cloud")
@@ -169,8 +169,8 @@ def test_the_relay_thread_survives_errors_and_goes_on(runtime: Runtime, monkeypa
 
     monkeypatch.setattr(runtime.store, "claim_received", flaky_claim)
     runtime.store.record_delivery("jira", "s-1", "e", BODY, status="received")
-    worker = Relay(runtime, interval=0.01)
-    with caplog.at_level(logging.WARNING, logger="webhooks.relay"):
+    worker = Relay(runtime.store, runtime.tasks, interval=0.01)
+    with caplog.at_level(logging.WARNING, logger="webhooks.worker.relay"):
         worker.start()
         try:
             deadline = time.monotonic() + 10

@@ -1,8 +1,6 @@
-"""`pmo-bridge audit`: run the rules over existing items of a live tracker.
-
-A dry run by default: it pages through the query's items, evaluates each, seeds the store
-(so rollups start from a true picture) and prints a report of findings per rule and
-project. With `--apply` it also writes back, exactly as the service would."""
+"""`pmo-bridge audit`: run the rules over existing items of a live tracker
+(`webhooks.governance.audit`) and print the report as a table, JSON or CSV. A dry run
+unless `--apply`."""
 
 from __future__ import annotations
 
@@ -11,108 +9,13 @@ import csv
 import io
 import json
 import sys
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+
+from tqdm import tqdm
 
 from config.settings import load_settings
 from connector.errors import TrackerError
-from webhooks.hierarchy import with_portfolio_parent
-
-
-@dataclass
-class AuditReport:
-    tracker: str
-    query: str
-    items: int = 0
-    findings: list[dict[str, Any]] = field(default_factory=list)
-    by_rule: Counter = field(default_factory=Counter)
-    by_project: Counter = field(default_factory=Counter)
-    noncompliant_items: int = 0
-    writes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tracker": self.tracker,
-            "query": self.query,
-            "items": self.items,
-            "noncompliant_items": self.noncompliant_items,
-            "findings": self.findings,
-            "by_rule": dict(self.by_rule.most_common()),
-            "by_project": dict(self.by_project.most_common()),
-            "writes": self.writes,
-        }
-
-
-def run_audit(
-    runtime: Any, tracker_name: str, query: str, *, apply: bool = False, progress: bool = False
-) -> AuditReport:
-    from rules import Context, evaluate
-    from webhooks.writeback import WriteBack
-
-    client = runtime.client(tracker_name)
-    if client is None:
-        raise SystemExit(f"pmo-bridge: audit: tracker {tracker_name!r} has no url configured")
-    # each client caps the page at its tracker's maximum (Jira 100, Azure DevOps 200)
-    total, items = client.search(query, page_size=200)
-    report = AuditReport(tracker_name, query)
-    bar = _progress(total, progress)
-    seen: list[Any] = []
-    for fetched in items:
-        item = with_portfolio_parent(fetched, runtime.settings)
-        runtime.store.upsert_item(item)
-        seen.append(item)
-        bar.update(1)
-    bar.close()
-    # Evaluate after seeding so parent.<field> checks see parents fetched later in the page.
-    ruleset = runtime.rules.current()
-    now = runtime.clock()
-    writer = WriteBack(runtime) if apply else None
-    for item in seen:
-        report.items += 1
-        if writer is not None:
-            before = runtime.store.get_ledger(item.key)
-            writer.govern(item)
-            report.writes += int(runtime.store.get_ledger(item.key) != before)
-            findings = runtime.store.open_findings(item.key)
-            rows = [
-                {
-                    "rule": f.rule,
-                    "severity": f.severity,
-                    "enforcement": f.enforcement,
-                    "message": f.message,
-                    "status": f.status,
-                }
-                for f in findings
-            ]
-        else:
-            parent = runtime.store.get_item(item.parent) if item.parent else None
-            findings = evaluate(ruleset, item, Context(now=now, parent=parent))
-            runtime.store.save_findings(item.key, [f.to_dict() for f in findings], now)
-            rows = [f.to_dict() for f in findings]
-        if rows:
-            report.noncompliant_items += 1
-        for row in rows:
-            report.findings.append({"item": item.key, "project": item.project, **row})
-            report.by_rule[row["rule"]] += 1
-            report.by_project[item.project] += 1
-    return report
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total or None, unit="item", desc="audit", file=sys.stderr, leave=False)
+from webhooks.governance.audit import AuditReport, ProgressBar, run_audit
+from webhooks.resources import Resources
 
 
 def format_report(report: AuditReport, fmt: str) -> str:
@@ -142,19 +45,21 @@ def format_report(report: AuditReport, fmt: str) -> str:
     return "\n".join(lines)
 
 
-def audit_command(args: argparse.Namespace) -> int:
-    from webhooks.runtime import Runtime
+def _progress_bar(total: int) -> ProgressBar:
+    return tqdm(total=total or None, unit="item", desc="audit", file=sys.stderr, leave=False)
 
+
+def audit_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     settings.tracker(args.tracker)  # one clear line for an unknown name
-    runtime = Runtime.from_settings(settings)
+    resources = Resources.from_settings(settings)
     try:
         report = run_audit(
-            runtime,
+            resources,
             args.tracker,
             args.query,
             apply=args.apply,
-            progress=not args.no_progress and sys.stderr.isatty(),
+            progress=_progress_bar if not args.no_progress and sys.stderr.isatty() else None,
         )
     except TrackerError as exc:
         print(f"pmo-bridge: audit: {args.tracker}: {exc}", file=sys.stderr)

@@ -7,11 +7,10 @@ import json
 import sys
 
 from config.settings import load_settings
+from webhooks.worker.runtime import Runtime
 
 
-def _runtime(config: str | None):
-    from webhooks.runtime import Runtime
-
+def _runtime(config: str | None) -> Runtime:
     return Runtime.from_settings(load_settings(config))
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from config.settings import ConfigError, load_settings
-from connector import azure_devops, jira
+from connector import trackers
 from connector.errors import PayloadError
 from connector.model import Ignored, parse_datetime
-
-ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
+from rules import Context, RulesFileError, evaluate, load_ruleset, plan_actions
 
 
 class UnusableInput(Exception):
@@ -43,15 +42,13 @@ def evaluate_payload(
     config: str | None = None,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    from rules import Context, RulesFileError, evaluate, load_ruleset, plan_actions
-
     settings = load_settings(config)
-    trackers = settings.trackers_of_kind(tracker_kind)
-    if not trackers:
+    of_kind = settings.trackers_of_kind(tracker_kind)
+    if not of_kind:
         raise UnusableInput(f"no {tracker_kind} tracker in the configuration")
-    tracker = trackers[0]
+    tracker = of_kind[0]
     try:
-        event = ADAPTERS[tracker_kind].parse_event(payload, tracker)
+        event = trackers.adapter(tracker).parse_event(payload, tracker)
     except PayloadError as exc:
         raise UnusableInput(f"not a usable {tracker_kind} event: {exc}") from None
     if isinstance(event, Ignored):

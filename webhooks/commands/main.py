@@ -1,5 +1,8 @@
-"""The `pmo-bridge` command line. Each subcommand imports its module only when run, so
-`pmo-bridge rules validate` starts fast and needs no database or queue."""
+"""The `pmo-bridge` command line: the parser, and one module per command in this package
+(`demo` lives in the top-level `demo` package, beside the sandboxes). Each subcommand's
+module is imported only when it runs, so `pmo-bridge rules validate` starts fast and
+needs no database or queue, and `serve` can prepare the metrics folder before anything
+imports prometheus_client."""
 
 from __future__ import annotations
 
@@ -8,18 +11,20 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from config.settings import TRACKER_KINDS, ConfigError
+
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code
 HANDLERS = {
-    "demo": "webhooks.demo:run",
-    "serve": "webhooks.serve:serve",
-    "worker": "webhooks.serve:worker",
+    "demo": "demo.run:run",
+    "serve": "webhooks.commands.serve:serve",
+    "worker": "webhooks.commands.worker:worker",
     "rules validate": "rules.commands:validate_command",
     "rules test": "rules.commands:test_command",
-    "evaluate": "webhooks.offline:evaluate_command",
-    "audit": "webhooks.audit:audit_command",
-    "deadletters list": "webhooks.admin:deadletters_list",
-    "deadletters replay": "webhooks.admin:deadletters_replay",
-    "register": "webhooks.register:register_command",
+    "evaluate": "webhooks.commands.evaluate:evaluate_command",
+    "audit": "webhooks.commands.audit:audit_command",
+    "deadletters list": "webhooks.commands.deadletters:deadletters_list",
+    "deadletters replay": "webhooks.commands.deadletters:deadletters_replay",
+    "register": "webhooks.commands.register:register_command",
 }
 
 
@@ -68,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--rules", required=True, action="append", metavar="PATH", help="rules file or folder"
     )
-    evaluate.add_argument("--tracker", required=True, choices=("jira", "azure-devops"))
+    evaluate.add_argument("--tracker", required=True, choices=TRACKER_KINDS)
     evaluate.add_argument(
         "--payload", required=True, metavar="FILE", help="payload file, - for stdin"
     )
@@ -115,8 +120,6 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from config.settings import ConfigError
-
     try:
         return int(_handler(args)(args) or 0)
     except ConfigError as exc:

@@ -7,8 +7,8 @@ disabled), unchanged. Extra copies at our URL would deliver every event twice, s
 are removed.
 
 The tracker-side calls (Jira admin webhooks, Azure DevOps service hook subscriptions) and
-the secret fingerprint live in `webhooks.register_admin`; their public names are
-importable from here as before.
+the secret fingerprint live in `connector.subscriptions`, reached through the tracker
+registry (`connector.trackers.subscription_admin`).
 """
 
 from __future__ import annotations
@@ -22,33 +22,8 @@ from urllib.parse import quote, urlsplit
 from config.settings import ConfigError, TrackerConfig, load_settings
 from connector.clients import DEFAULT_TIMEOUT
 from connector.errors import TrackerError
-from webhooks.register_admin import (
-    ADO_ACTIVE,
-    ADO_SERVER_INPUTS,
-    FINGERPRINT_LABEL,
-    JIRA_ADMIN_BASE,
-    JQL_FILTER,
-    AzureHooksAdmin,
-    JiraWebhookAdmin,
-    Outcome,
-    secret_fingerprint,
-)
-
-__all__ = [
-    "ADO_ACTIVE",
-    "ADO_SERVER_INPUTS",
-    "FINGERPRINT_LABEL",
-    "JIRA_ADMIN_BASE",
-    "JQL_FILTER",
-    "AzureHooksAdmin",
-    "JiraWebhookAdmin",
-    "Outcome",
-    "check_config",
-    "register",
-    "register_command",
-    "secret_fingerprint",
-    "webhook_url",
-]
+from connector.subscriptions import Outcome
+from connector.trackers import subscription_admin
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +83,8 @@ def register(
     ConfigError for what the config lacks and TrackerError for what the tracker refuses."""
     check_config(tracker, environ)
     secret = tracker.secret(environ)
-    if tracker.kind == "jira":
-        yield from JiraWebhookAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
-        )
-    else:
-        yield from AzureHooksAdmin(tracker, timeout=timeout, environ=environ).reconcile(
-            target, secret
-        )
+    admin = subscription_admin(tracker, timeout=timeout, environ=environ)
+    yield from admin.reconcile(target, secret)
 
 
 def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""`pmo-bridge serve` (gunicorn, plus the embedded worker) and `pmo-bridge worker`.
+"""`pmo-bridge serve`: gunicorn, plus the embedded worker (`pmo-bridge worker`, in
+`webhooks.commands.worker`).
 
 `serve` runs gunicorn's master in this process with gthread workers; each web worker
 builds the app with `create_app` after the fork. With the embedded queue (no Redis URL)
@@ -31,14 +32,20 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+from sqlalchemy.exc import SQLAlchemyError
+
 from config.settings import ConfigError, Settings, load_settings
+from webhooks.queue.backend import make_huey, ping
+from webhooks.rulesource import RuleSource
+from webhooks.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +58,7 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # -- start-up checks --------------------------------------------------------------------
 
 
-def _quiet_startup_logs() -> None:
+def quiet_startup_logs() -> None:
     # Library chatter at start-up (alembic's plugin list) is not worth a line each.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -71,12 +78,6 @@ def check_startup(settings: Settings, host: str | None = None, port: int | None 
 
 
 def _check_services(settings: Settings) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from webhooks.queue import make_huey, ping
-    from webhooks.rulesource import RuleSource
-    from webhooks.store import Store
-
     RuleSource(settings.rules)
     shown = _without_password(settings.database_url)
     try:
@@ -86,7 +87,7 @@ def _check_services(settings: Settings) -> None:
         finally:
             store.close()
     except (SQLAlchemyError, ValueError, OSError) as exc:
-        raise ConfigError(f"database {shown}: {_first_line(exc)}") from None
+        raise ConfigError(f"database {shown}: {first_line(exc)}") from None
     queue_name = (
         f"queue {_without_password(settings.redis_url)}"
         if settings.redis_url
@@ -95,7 +96,7 @@ def _check_services(settings: Settings) -> None:
     try:
         reachable = ping(make_huey(settings))
     except Exception as exc:
-        raise ConfigError(f"{queue_name}: {_first_line(exc)}") from None
+        raise ConfigError(f"{queue_name}: {first_line(exc)}") from None
     if not reachable:
         raise ConfigError(f"{queue_name}: not reachable")
 
@@ -108,7 +109,7 @@ def _without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     text = str(cause).strip().splitlines()
     return text[0] if text else type(cause).__name__
@@ -230,9 +231,6 @@ def run_gunicorn(
     threads: int = WEB_THREADS,
     queue_worker: QueueWorker | None = None,
 ) -> None:
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.arbiter import Arbiter
-
     class ServeArbiter(Arbiter):
         """gunicorn's master, also minding the queue worker between its own rounds."""
 
@@ -292,7 +290,7 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    _quiet_startup_logs()
+    quiet_startup_logs()
     # Before anything imports prometheus_client: it picks its storage at import time.
     folder, made = prepare_metrics_dir()
     master = os.getpid()
@@ -300,14 +298,16 @@ def serve(args: argparse.Namespace) -> int:
     try:
         check_startup(settings, host, port)
         if settings.embedded_queue and not args.no_worker:
-            command = [sys.executable, "-m", "webhooks.cli", "worker"]
+            command = [sys.executable, "-m", "webhooks.commands.main", "worker"]
             if args.config:
                 command += ["--config", args.config]
             queue_worker = QueueWorker(command, note=print)
 
         what = "web and queue worker" if queue_worker else "web only"
         print(f"pmo-bridge: serving on http://{host}:{port} ({what})", file=sys.stderr, flush=True)
-        from webhooks.app import create_app
+        # Only now: the app imports prometheus_client, which picks its storage (the
+        # multiprocess folder above) when first imported.
+        from webhooks.http.app import create_app
 
         run_gunicorn(
             lambda: create_app(args.config),
@@ -323,67 +323,4 @@ def serve(args: argparse.Namespace) -> int:
                 queue_worker.wait(GRACE_SECONDS)
             if made:
                 shutil.rmtree(folder, ignore_errors=True)
-    return 0
-
-
-# -- `pmo-bridge worker` ----------------------------------------------------------------
-
-
-def build_consumer(runtime: Any, threads: int) -> Any:
-    """Huey's consumer for `threads` worker threads, with the outbox relay beside them."""
-    from webhooks.relay import Relay, RelayingConsumer
-
-    return RelayingConsumer(
-        runtime.huey,
-        Relay(runtime),
-        workers=threads,
-        worker_type="thread",
-        periodic=True,
-        initial_delay=0.05,
-        max_delay=0.5,
-        check_worker_health=True,
-        graceful_signal="TERM",  # SIGTERM lets the current task finish
-        shutdown_timeout=GRACE_SECONDS - 2,
-    )
-
-
-def _follow_supervisor() -> None:
-    """Stop when the `serve` process that started us is gone (killed with SIGKILL)."""
-    supervisor = os.environ.get(SUPERVISOR_ENV)
-    if not supervisor or not supervisor.isdigit():
-        return
-
-    def watch() -> None:
-        while os.getppid() == int(supervisor):
-            time.sleep(1.0)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-
-
-def worker(args: argparse.Namespace) -> int:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from webhooks.logs import configure_logging
-    from webhooks.runtime import Runtime
-
-    settings = load_settings(args.config)
-    configure_logging(
-        [t.webhook_secret_env for t in settings.trackers.values() if t.webhook_secret_env]
-        + [t.token_env for t in settings.trackers.values() if t.token_env]
-    )
-    _quiet_startup_logs()
-    if os.environ.get(MULTIPROC_ENV):  # shared with others: create, never clear
-        Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
-    try:
-        runtime = Runtime.from_settings(settings)
-    except (SQLAlchemyError, OSError) as exc:
-        raise ConfigError(f"worker start-up: {_first_line(exc)}") from None
-    threads = args.threads or settings.worker_threads
-    consumer = build_consumer(runtime, threads)
-    _follow_supervisor()
-    recovered = runtime.tasks.recover_now(at_start=True)
-    log.info("worker.started", extra={"threads": threads, "recovered": recovered})
-    consumer.run()
-    log.info("worker.stopped")
     return 0

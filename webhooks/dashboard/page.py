@@ -5,7 +5,7 @@ Charts are inline SVG built here from numbers only; every piece of text that rea
 SVG or HTML is escaped (the Jinja environment autoescapes, and the SVG helpers escape
 explicitly because they return `Markup`).
 
-The SVG helpers and the number/date formatting live in `webhooks.dashboard_svg`; their
+The SVG helpers and the number/date formatting live in `webhooks.dashboard.svg`; their
 public names are importable from here as before.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from webhooks.dashboard_svg import (
+from webhooks.dashboard.svg import (
     METER_TONES,
     _date,
     _num,

@@ -5,13 +5,11 @@ items most out of line, and the trend of open findings."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from connector.model import WorkItem
-from webhooks.rollups import spec_for
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from rules.rollup import spec_for
+from webhooks.resources import Resources
 
 _SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 MAX_CHILDREN_SHOWN = 200
@@ -19,7 +17,7 @@ TREND_DAYS = 14
 WORST_ITEMS = 10
 
 
-def build_portfolio(runtime: Runtime) -> dict[str, Any]:
+def build_portfolio(runtime: Resources) -> dict[str, Any]:
     store = runtime.store
     ruleset = runtime.rules.current()
     items = {item.key: item for item in store.iter_items()}
@@ -58,7 +56,8 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
     roots = [
         item
         for item in items.values()
-        if spec_for(ruleset, item) is not None and not (item.parent and item.parent in items)
+        if spec_for(ruleset.rollups, item) is not None
+        and not (item.parent and item.parent in items)
     ]
     roots.sort(key=lambda i: (i.type.value != "initiative", i.tracker, i.key))
     tree = [node(root, 0) for root in roots]

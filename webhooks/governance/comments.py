@@ -11,17 +11,19 @@ from typing import Any
 
 from connector.document import MARKER, Document, Paragraph, Table
 from connector.model import WorkItem
+from rules import Finding
+from rules.rollup import Rollup, rollup_document_rows
 
 __all__ = ["MARKER", "compliance_document"]
 
 _SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
-def compliance_document(item: WorkItem, findings: Sequence[Any], rollup: Any = None) -> Document:
+def compliance_document(
+    item: WorkItem, findings: Sequence[Finding], rollup: Rollup | None = None
+) -> Document:
     blocks: list[Any] = []
     if rollup is not None:
-        from rules.rollup import rollup_document_rows
-
         blocks.append(Paragraph(f"Portfolio rollup: {rollup.rag.upper()}"))
         blocks.append(Table(("Measure", "Value"), rollup_document_rows(rollup)))
 

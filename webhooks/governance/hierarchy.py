@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from config.settings import Settings
 from connector.model import WorkItem
+from connector.trackers import other_kind
 
 LABEL_PREFIX = "portfolio:"
-_OTHER_KIND = {"jira": "azure-devops", "azure-devops": "jira"}
 
 
 def owner_key(value: object, item: WorkItem, settings: Settings) -> str | None:
@@ -28,9 +28,9 @@ def owner_key(value: object, item: WorkItem, settings: Settings) -> str | None:
     name, sep, rest = text.partition(":")
     if sep and name in settings.trackers and rest:
         return f"{name}:{rest}"
-    kind = settings.trackers.get(item.tracker)
-    other = _OTHER_KIND.get(kind.kind if kind else "", "")
-    candidates = settings.trackers_of_kind(other)
+    tracker = settings.trackers.get(item.tracker)
+    other = other_kind(tracker.kind) if tracker else None
+    candidates = settings.trackers_of_kind(other) if other else []
     if not candidates:
         return None
     return f"{candidates[0].name}:{text}"

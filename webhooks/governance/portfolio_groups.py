@@ -4,10 +4,8 @@ the finding (and drops it once the group is back within bounds)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from connector.model import WorkItem
-from rules import Context
+from rules import Context, Finding, RuleSet
 from rules.portfolio import (
     across_rules,
     evaluate_across,
@@ -15,12 +13,12 @@ from rules.portfolio import (
     group_key,
     member_matches,
 )
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from webhooks.resources import Resources
 
 
-def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, list[WorkItem]]:
+def across_groups(
+    resources: Resources, ruleset: RuleSet, item: WorkItem
+) -> dict[str, list[WorkItem]]:
     """rule id -> the stored members of the item's group for that rule."""
     groups: dict[str, list[WorkItem]] = {}
     cache: dict[tuple[str, str], list[WorkItem]] = {}
@@ -29,19 +27,21 @@ def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, l
         if key is None:
             continue
         if (rule.across, key) not in cache:
-            cache[(rule.across, key)] = runtime.store.group_members(rule.across, key)
+            cache[(rule.across, key)] = resources.store.group_members(rule.across, key)
         groups[rule.id] = cache[(rule.across, key)]
     return groups
 
 
-def across_findings(runtime: Runtime, ruleset: Any, item: WorkItem, context: Context) -> list:
+def across_findings(
+    resources: Resources, ruleset: RuleSet, item: WorkItem, context: Context
+) -> list[Finding]:
     if not across_rules(ruleset):
         return []
-    return evaluate_across(ruleset, item, across_groups(runtime, ruleset, item), context)
+    return evaluate_across(ruleset, item, across_groups(resources, ruleset, item), context)
 
 
 def members_to_recheck(
-    runtime: Runtime, ruleset: Any, items: list[WorkItem], context: Context
+    resources: Resources, ruleset: RuleSet, items: list[WorkItem], context: Context
 ) -> set[str]:
     """Keys of group members (of the groups `items` are or were in) whose open findings
     for an across rule no longer match what the group now says."""
@@ -55,13 +55,13 @@ def members_to_recheck(
             seen_groups.add(key)
             members = [
                 m
-                for m in runtime.store.group_members(rule.across, key)
+                for m in resources.store.group_members(rule.across, key)
                 if member_matches(pack, rule, m, context)
             ]
             if not members:
                 continue
             _count, breaking = group_count(rule, members)
-            flagged = runtime.store.keys_with_open_finding(rule.id, [m.key for m in members])
+            flagged = resources.store.keys_with_open_finding(rule.id, [m.key for m in members])
             for member in members:
                 if (member.key in flagged) != breaking:
                     stale.add(member.key)

@@ -1,29 +1,32 @@
-"""The worker pipeline for one delivery: event -> current item -> store -> rules ->
-write-back plan -> the difference applied. Every step is idempotent, so a retry or a
-replay after a crash writes nothing that was already written."""
+"""Process one delivery: event -> current item -> store -> rules -> write-back plan ->
+the difference applied, then the follow-ups (rollups of its ancestors, re-checks of its
+portfolio groups) asked of the queue. Every step is idempotent, so a retry or a replay
+after a crash writes nothing that was already written."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
 
-from connector import azure_devops, jira
+from connector import trackers
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
-from webhooks.hierarchy import with_portfolio_parent
-from webhooks.metrics import EVENTS, PROCESSING_SECONDS
-from webhooks.ownedits import is_own_edit
-from webhooks.queue import item_lock
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from rules import Context
+from webhooks.governance.followups import FollowUps
+from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.governance.ownedits import is_own_edit
+from webhooks.governance.portfolio_groups import members_to_recheck
+from webhooks.governance.rollups import Rollups
+from webhooks.governance.writeback import WriteBack
+from webhooks.queue.locks import item_lock
+from webhooks.resources import Resources
+from webhooks.store import DeliveryRecord
+from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
-ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
 
 
-def _keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
+def keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
     """A status unchanged since the stored item keeps the stored (later) status date:
     Jira dates only category changes in the issue itself, the event dated the move."""
     if (
@@ -37,14 +40,16 @@ def _keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
 
 
 class Processor:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.store = runtime.store
+    def __init__(self, resources: Resources, follow_ups: FollowUps) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.follow_ups = follow_ups
+        self.rollups = Rollups(resources, follow_ups)
 
-    def process(self, record: Any) -> str:
-        settings = self.runtime.settings
+    def process(self, record: DeliveryRecord) -> str:
+        settings = self.resources.settings
         tracker = settings.tracker(record.tracker)
-        event = ADAPTERS[tracker.kind].parse_event(json.loads(record.payload), tracker)
+        event = trackers.adapter(tracker).parse_event(json.loads(record.payload), tracker)
         if isinstance(event, Ignored):
             self.store.mark_delivery(record.id, "ignored", error=event.reason)
             return "ignored"
@@ -54,7 +59,7 @@ class Processor:
             log.info("worker.own_edit_ignored", extra={"item": event.item_key})
             return "own-edit"
 
-        with item_lock(self.runtime.huey, event.item_key):  # raises ItemLocked: re-queued
+        with item_lock(self.resources.huey, event.item_key):  # raises ItemLocked: re-queued
             self.store.mark_delivery(record.id, "processing")  # counts real attempts only
             outcome = self.handle(event)
         self.store.mark_delivery(record.id, "done")
@@ -62,7 +67,7 @@ class Processor:
         received = getattr(record, "received_at", None)
         if received is not None:
             PROCESSING_SECONDS.labels(tracker.name).observe(
-                max(0.0, (self.runtime.clock() - received).total_seconds())
+                max(0.0, (self.resources.clock() - received).total_seconds())
             )
         log.info(
             "worker.event_processed",
@@ -72,7 +77,7 @@ class Processor:
 
     def _written_fields(self) -> set[str]:
         """Tracker fields the service itself writes (rollup write-back fields)."""
-        ruleset = self.runtime.rules.current()
+        ruleset = self.resources.rules.current()
         return {
             field
             for spec in getattr(ruleset, "rollups", ())
@@ -94,7 +99,7 @@ class Processor:
             item = self.fetch(event)
             if item is None:
                 return "gone"
-        item = with_portfolio_parent(item, self.runtime.settings)
+        item = with_portfolio_parent(item, self.resources.settings)
         if event.kind is EventKind.RESTORED:
             self.store.restore(item.key)
 
@@ -105,12 +110,12 @@ class Processor:
                 extra={"item": item.key, "event_rev": item.revision, "stored_rev": stored.revision},
             )
             return "stale"
-        item = _keep_status_date(item, stored)
+        item = keep_status_date(item, stored)
         self.store.upsert_item(item)
         return self.govern(item, previous=stored)
 
     def fetch(self, event: Event) -> WorkItem | None:
-        client = self.runtime.client(event.tracker)
+        client = self.resources.client(event.tracker)
         if client is None:
             log.warning("worker.partial_event_without_client", extra={"item": event.item_key})
             return None
@@ -123,9 +128,7 @@ class Processor:
 
     def govern(self, item: WorkItem, previous: WorkItem | None = None) -> str:
         """Evaluate the rules on the stored item and write back what changed."""
-        from webhooks.writeback import WriteBack
-
-        writer = WriteBack(self.runtime)
+        writer = WriteBack(self.resources)
         outcome = writer.govern(item)
         self.after_change(item.key, previous=previous, current=item)
         self.recheck_groups([i for i in (previous, item) if i is not None], skip=item.key)
@@ -133,13 +136,10 @@ class Processor:
 
     def recheck_groups(self, items: list[WorkItem], *, skip: str | None = None) -> None:
         """Portfolio rules: members of the item's groups (old and new) re-checked."""
-        from rules import Context
-        from webhooks.portfolio_rules import members_to_recheck
-
-        ruleset = self.runtime.rules.current()
-        context = Context(now=self.runtime.clock())
-        for key in members_to_recheck(self.runtime, ruleset, items, context) - {skip}:
-            self.runtime.tasks.regovern(key)
+        ruleset = self.resources.rules.current()
+        context = Context(now=self.resources.clock())
+        for key in members_to_recheck(self.resources, ruleset, items, context) - {skip}:
+            self.follow_ups.regovern(key)
 
     def after_change(
         self,
@@ -150,6 +150,4 @@ class Processor:
         current: WorkItem | None = None,
     ) -> None:
         """Hook for portfolio rollups: ancestors of a changed item are recomputed."""
-        self.runtime.rollups.on_item_changed(
-            key, deleted=deleted, previous=previous, current=current
-        )
+        self.rollups.on_item_changed(key, deleted=deleted, previous=previous, current=current)

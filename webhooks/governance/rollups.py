@@ -2,38 +2,32 @@
 
 When an item changes, only its ancestors are recomputed, each from its direct children
 and their stored rollups: the cost is (depth x children), never the size of the portfolio.
-Requests for the same parent are coalesced for a short window, so a bulk edit of 200
-stories gives one recompute, and one write at most, per parent."""
+Requests for the same parent are coalesced by the queue for a short window
+(`FollowUps.recompute_rollup`), so a bulk edit of 200 stories gives one recompute, and one
+write at most, per parent."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
 
 from connector.model import WorkItem
-from rules.rollup import ChildView, Rollup, RollupSpec, compute_rollup
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from rules.rollup import ChildView, Rollup, RollupSpec, compute_rollup, spec_for
+from webhooks.governance.followups import FollowUps
+from webhooks.governance.writeback import WriteBack
+from webhooks.queue.locks import item_lock
+from webhooks.resources import Resources
+from webhooks.store.rollups import RollupInputs
 
 log = logging.getLogger(__name__)
 
 
-def spec_for(ruleset: Any, item: WorkItem) -> RollupSpec | None:
-    for spec in getattr(ruleset, "rollups", ()):
-        if spec.applies_to(item):
-            return spec
-    return None
-
-
 class Rollups:
-    def __init__(self, runtime: Runtime, *, delay: float | None = None) -> None:
-        self.runtime = runtime
-        self.store = runtime.store
-        self.delay = runtime.settings.rollup_delay_seconds if delay is None else delay
-        self.task: Any = None  # set by register_tasks
+    def __init__(self, resources: Resources, follow_ups: FollowUps) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.follow_ups = follow_ups
 
-    # -- scheduling -----------------------------------------------------------------------
+    # -- what needs recomputing -----------------------------------------------------------
 
     def on_item_changed(
         self,
@@ -46,29 +40,18 @@ class Rollups:
         """A child changed: its parent (and, after a re-parenting, its old parent) need a
         fresh rollup."""
         parents = {p.parent for p in (previous, current) if p is not None and p.parent}
-        if current is not None and spec_for(self.runtime.rules.current(), current):
+        if current is not None and spec_for(self.resources.rules.current().rollups, current):
             parents.add(current.key)  # a parent's own fields (due date) feed its rollup
         for parent in parents:
-            self.request(parent)
-
-    def request(self, parent_key: str) -> bool:
-        """Schedule a recompute of `parent_key` unless one is already waiting."""
-        from webhooks.tasks import schedule_once
-
-        return schedule_once(
-            self.runtime.huey,
-            f"pmo-bridge:rollup-pending:{parent_key}",
-            lambda: self.task.schedule((parent_key,), delay=self.delay),
-        )
+            self.follow_ups.recompute_rollup(parent)
 
     def run(self, parent_key: str) -> None:
-        """The queued task: recompute, write back what the tracker does not show yet,
-        then move up one level."""
-        self.runtime.huey.delete(f"pmo-bridge:rollup-pending:{parent_key}")
+        """The queued recompute: recompute, write back what the tracker does not show
+        yet, then move up one level."""
         parent = self.store.get_item(parent_key)
         if parent is None:
             return
-        spec = spec_for(self.runtime.rules.current(), parent)
+        spec = spec_for(self.resources.rules.current().rollups, parent)
         if spec is None:
             return
         rollup, changed = self.refresh(parent, spec)
@@ -76,13 +59,10 @@ class Rollups:
         # here even though the stored figures did not change since.
         written = self.store.get_ledger(parent.key).rollup_hash == rollup.content_hash()
         if not written:
-            from webhooks.queue import item_lock
-            from webhooks.writeback import WriteBack
-
-            with item_lock(self.runtime.huey, parent.key):  # ItemLocked: the task re-queues
-                WriteBack(self.runtime).govern(parent, rollup=rollup, rollup_spec=spec)
+            with item_lock(self.resources.huey, parent.key):  # ItemLocked: the task re-queues
+                WriteBack(self.resources).govern(parent, rollup=rollup, rollup_spec=spec)
         if (changed or not written) and parent.parent:
-            self.request(parent.parent)
+            self.follow_ups.recompute_rollup(parent.parent)
 
     # -- computation ----------------------------------------------------------------------
 
@@ -105,7 +85,11 @@ class Rollups:
         return self._from_inputs(parent, spec, self.store.rollup_inputs(parent.key), fresh)
 
     def _from_inputs(
-        self, parent: WorkItem, spec: RollupSpec, inputs: Any, fresh: dict[str, Rollup] | None
+        self,
+        parent: WorkItem,
+        spec: RollupSpec,
+        inputs: RollupInputs,
+        fresh: dict[str, Rollup] | None,
     ) -> tuple[Rollup, Rollup | None]:
         children, stored, noncompliant, old = inputs
         if fresh:
@@ -113,19 +97,20 @@ class Rollups:
         views = [
             ChildView(child, stored.get(child.key), child.key in noncompliant) for child in children
         ]
-        return compute_rollup(spec, parent, views, self.runtime.clock()), old
+        return compute_rollup(spec, parent, views, self.resources.clock()), old
 
     def recompute_chain(self, key: str) -> list[Rollup]:
         """Recompute every ancestor of `key`, nearest first, without the queue (audits,
         sweeps and benchmarks), and store the changed ones in one transaction. Returns the
         rollups that changed."""
-        ruleset = self.runtime.rules.current()
+        ruleset = self.resources.rules.current()
         fresh: dict[str, Rollup] = {}
         changed = []
         for item, inputs in self.store.chain_inputs(
-            key, lambda i: spec_for(ruleset, i) is not None
+            key, lambda i: spec_for(ruleset.rollups, i) is not None
         ):
-            spec = spec_for(ruleset, item)
+            spec = spec_for(ruleset.rollups, item)
+            assert spec is not None  # chain_inputs yields rollup parents only
             rollup, old = self._from_inputs(item, spec, inputs, fresh)
             fresh[item.key] = rollup
             if old is None or old.content_hash() != rollup.content_hash():

@@ -5,25 +5,22 @@ written. Rollup parents are recomputed too: forecasts and slips move with the ca
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from rules import Context, evaluate
-from webhooks.portfolio_rules import across_findings
-from webhooks.rollups import spec_for
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from rules.rollup import spec_for
+from webhooks.governance.evaluation import evaluate_stored
+from webhooks.governance.followups import FollowUps
+from webhooks.resources import Resources
 
 log = logging.getLogger(__name__)
 IN_FLIGHT = ("todo", "in_progress")
 
 
-def sweep(runtime: Runtime) -> dict[str, int]:
+def sweep(resources: Resources, follow_ups: FollowUps) -> dict[str, int]:
     """Re-check every in-flight item; queue a re-govern only where the findings differ
     from the open ones in the store. Returns counts for the log and for tests."""
-    store = runtime.store
-    ruleset = runtime.rules.current()
-    now = runtime.clock()
+    store = resources.store
+    ruleset = resources.rules.current()
+    now = resources.clock()
     open_by_item: dict[str, set[str]] = {}
     for finding in store.open_findings():
         open_by_item.setdefault(finding.item_key, set()).add(finding.rule)
@@ -33,17 +30,12 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     by_key = {item.key: item for item in items}
     for item in items:
         checked += 1
-        parent = by_key.get(item.parent) if item.parent else None
-        if item.parent and parent is None:
-            parent = store.get_item(item.parent)
-        context = Context(now=now, parent=parent)
-        findings = evaluate(ruleset, item, context)
-        findings += across_findings(runtime, ruleset, item, context)
+        findings = evaluate_stored(resources, item, ruleset=ruleset, known=by_key, now=now)
         if {f.rule for f in findings} != open_by_item.get(item.key, set()):
-            runtime.tasks.regovern(item.key, delay=0)
+            follow_ups.regovern(item.key, delay=0)
             changed += 1
-        if spec_for(ruleset, item) is not None:
-            runtime.rollups.request(item.key)
+        if spec_for(ruleset.rollups, item) is not None:
+            follow_ups.recompute_rollup(item.key)
             parents += 1
     result = {"checked": checked, "changed": changed, "parents": parents}
     log.info("sweep.done", extra=result)

@@ -10,50 +10,56 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from connector.clients import TrackerClient
+from connector.document import Document
 from connector.errors import Conflict, ItemNotFound
 from connector.model import WorkItem
-from webhooks.comments import MARKER, compliance_document
-from webhooks.metrics import WRITES
-from webhooks.portfolio_rules import across_findings
-from webhooks.rollups import spec_for
-
-if TYPE_CHECKING:
-    from webhooks.runtime import Runtime
+from rules import Finding, RuleSet, plan_actions
+from rules.rollup import RAG_LABELS, Rollup, RollupSpec, field_values, rag_label, spec_for
+from webhooks.governance.comments import MARKER, compliance_document
+from webhooks.governance.evaluation import evaluate_stored
+from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.resources import Resources
+from webhooks.telemetry.metrics import WRITES
 
 log = logging.getLogger(__name__)
 
 
-def doc_hash(doc: Any) -> str:
+def doc_hash(doc: Document) -> str:
     return hashlib.sha256(doc.to_text().encode("utf-8")).hexdigest()[:32]
 
 
 class WriteBack:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.store = runtime.store
-        self.prefix = runtime.settings.label_prefix
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.prefix = resources.settings.label_prefix
 
-    def govern(self, item: WorkItem, *, rollup: Any = None, rollup_spec: Any = None) -> str:
+    def govern(
+        self,
+        item: WorkItem,
+        *,
+        rollup: Rollup | None = None,
+        rollup_spec: RollupSpec | None = None,
+    ) -> str:
         """Evaluate `item` and apply the difference. Returns a short outcome string."""
-        ruleset = self.runtime.rules.current()
+        ruleset = self.resources.rules.current()
         findings = self._evaluate(ruleset, item)
         if rollup is None:
             rollup = self.store.get_rollup(item.key)
-            rollup_spec = rollup_spec or (spec_for(ruleset, item) if rollup else None)
+            rollup_spec = rollup_spec or (spec_for(ruleset.rollups, item) if rollup else None)
 
-        client = self.runtime.client(item.tracker)
+        client = self.resources.client(item.tracker)
         if client is None:
             return f"evaluated ({len(findings)} findings; tracker has no write-back URL)"
         try:
             writes = self.apply(client, ruleset, item, findings, rollup, rollup_spec)
         except Conflict:
             # The item changed under us (Azure DevOps `test /rev`): re-read, re-plan once.
-            from webhooks.hierarchy import with_portfolio_parent
-
             # keep the cross-tracker owner (tag or field), as the worker does on intake
-            fresh = with_portfolio_parent(client.get_item(item.native_id), self.runtime.settings)
+            fresh = with_portfolio_parent(client.get_item(item.native_id), self.resources.settings)
             self.store.upsert_item(fresh)
             # The stored item is now the fresh one, so older deliveries will be skipped as
             # stale: what is written must follow from its findings, not the payload's.
@@ -61,29 +67,22 @@ class WriteBack:
             writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
         return f"{len(findings)} findings, {writes} writes"
 
-    def _evaluate(self, ruleset: Any, item: WorkItem) -> list[Any]:
+    def _evaluate(self, ruleset: RuleSet, item: WorkItem) -> list[Finding]:
         """The item's findings (its own rules and portfolio rules), saved to the store."""
-        from rules import Context, evaluate
-
-        now = self.runtime.clock()
-        parent = self.store.get_item(item.parent) if item.parent else None
-        context = Context(now=now, parent=parent)
-        findings = evaluate(ruleset, item, context)
-        findings += across_findings(self.runtime, ruleset, item, context)
+        now = self.resources.clock()
+        findings = evaluate_stored(self.resources, item, ruleset=ruleset, now=now)
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
 
     def apply(
         self,
-        client: Any,
-        ruleset: Any,
+        client: TrackerClient,
+        ruleset: RuleSet,
         item: WorkItem,
-        findings: list[Any],
-        rollup: Any = None,
-        rollup_spec: Any = None,
+        findings: list[Finding],
+        rollup: Rollup | None = None,
+        rollup_spec: RollupSpec | None = None,
     ) -> int:
-        from rules import plan_actions
-
         ledger = self.store.get_ledger(item.key)
         current = set(item.labels)
         if ledger.item_revision is not None and item.revision < ledger.item_revision:
@@ -106,8 +105,6 @@ class WriteBack:
         add = {a.label for a in actions if a.type == "add_label"}
         remove = {a.label for a in actions if a.type == "remove_label"}
         if rollup is not None and rollup_spec is not None and rollup_spec.write_back.labels:
-            from rules.rollup import RAG_LABELS, rag_label
-
             wanted_rag = rag_label(self.prefix, rollup.rag)
             add.add(wanted_rag)
             remove |= RAG_LABELS(self.prefix) - {wanted_rag}
@@ -129,8 +126,6 @@ class WriteBack:
         # -- fields: configured rollup fields and rule field actions ---------------------
         values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
         if rollup is not None and rollup_spec is not None and rollup_spec.write_back.fields:
-            from rules.rollup import field_values
-
             values.update(field_values(rollup_spec, rollup))
         changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
         if changed:
@@ -160,7 +155,9 @@ class WriteBack:
             log.info("writeback.applied", extra={"item": item.key, "writes": writes})
         return writes
 
-    def _write_comment(self, client: Any, item: WorkItem, comment_id: str | None, doc: Any) -> str:
+    def _write_comment(
+        self, client: TrackerClient, item: WorkItem, comment_id: str | None, doc: Document
+    ) -> str:
         if comment_id is None:
             # The ledger may have been lost (new store): adopt the comment already there.
             existing = client.find_managed_comment(item.native_id, MARKER)

@@ -1,4 +1,5 @@
-"""Operations endpoints: liveness, readiness, metrics, and the token-protected admin API."""
+"""Operations endpoints: liveness, readiness, metrics, and the token-protected admin API
+(dead letters, rules reload)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webhooks.errors import ApiError
-from webhooks.metrics import QUEUE_DEPTH, render_metrics
+from webhooks.http.errors import ApiError
+from webhooks.telemetry.metrics import QUEUE_DEPTH, render_metrics
+from webhooks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 
 
-def _runtime():
+def _runtime() -> Runtime:
     return current_app.extensions["pmo_bridge"]
 
 

@@ -10,8 +10,10 @@ from typing import Any
 from flask import Flask
 
 from config.settings import Settings, load_settings
-from webhooks.errors import register_error_handlers
-from webhooks.logs import configure_logging
+from webhooks.http import admin, intake, openapi, portfolio
+from webhooks.http.errors import register_error_handlers
+from webhooks.telemetry.logs import configure_logging, secret_env_names
+from webhooks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +23,8 @@ def create_app(
     *,
     settings: Settings | None = None,
     overrides: Mapping[str, Any] | None = None,
-    runtime: Any | None = None,
+    runtime: Runtime | None = None,
 ) -> Flask:
-    from webhooks.runtime import Runtime
-
     settings = settings or load_settings(config_path, overrides=overrides)
     app = Flask(__name__, static_folder=None)  # the dashboard inlines its CSS and SVG
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -33,19 +33,13 @@ def create_app(
     runtime = runtime or Runtime.from_settings(settings)
     app.extensions["pmo_bridge"] = runtime
 
-    configure_logging(
-        [t.webhook_secret_env for t in settings.trackers.values() if t.webhook_secret_env]
-        + [t.token_env for t in settings.trackers.values() if t.token_env]
-        + [settings.admin_token_env]
-    )
+    configure_logging(secret_env_names(settings))
     _warn_unsigned(settings)
 
     register_error_handlers(app)
-    from webhooks import openapi, ops, portfolio_views, views
-
-    app.register_blueprint(views.bp)
-    app.register_blueprint(ops.bp)
-    app.register_blueprint(portfolio_views.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(portfolio.bp)
     app.register_blueprint(openapi.bp)
     return app
 

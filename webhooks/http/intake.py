@@ -9,18 +9,18 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from connector import azure_devops, jira
+from config.settings import TrackerConfig
+from connector import trackers
 from connector.errors import PayloadError
 from connector.model import Ignored
 from connector.texts import rich_text_skipped
-from webhooks.errors import ApiError
-from webhooks.jsonbody import BodyError, decode_body
-from webhooks.metrics import EVENTS
+from webhooks.http.errors import ApiError
+from webhooks.http.jsonbody import BodyError, decode_body
+from webhooks.telemetry.metrics import EVENTS
+from webhooks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
-
-ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
 
 
 def _reply(code: int, **body: str) -> Response:
@@ -28,11 +28,11 @@ def _reply(code: int, **body: str) -> Response:
     return Response(json.dumps(body), code, mimetype="application/json")
 
 
-def _runtime():
+def _runtime() -> Runtime:
     return current_app.extensions["pmo_bridge"]
 
 
-def _tracker_for(name: str):
+def _tracker_for(name: str) -> TrackerConfig:
     """`/webhooks/jira` and `/webhooks/azure-devops` name a kind and take the first
     tracker of that kind; any configured tracker name works too."""
     settings = _runtime().settings
@@ -47,7 +47,7 @@ def _tracker_for(name: str):
 @bp.post("/webhooks/<name>")
 def receive(name: str):
     tracker = _tracker_for(name)
-    adapter = ADAPTERS[tracker.kind]
+    adapter = trackers.adapter(tracker)
     raw = request.get_data(cache=True)
     # One pass over the WSGI environ; the adapters look headers up case-insensitively.
     headers = dict(request.headers.items())

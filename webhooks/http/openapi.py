@@ -15,7 +15,7 @@ SPEC_FILE = "openapi.json"
 
 @functools.cache
 def spec_text() -> str:
-    return resources.files("webhooks").joinpath(SPEC_FILE).read_text(encoding="utf-8")
+    return resources.files("webhooks.http").joinpath(SPEC_FILE).read_text(encoding="utf-8")
 
 
 @bp.get("/openapi.json")

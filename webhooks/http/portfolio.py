@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify
+
+from webhooks.dashboard.page import render_dashboard
+from webhooks.dashboard.snapshot import build_portfolio
 
 bp = Blueprint("portfolio", __name__)
 
 
-def _data() -> dict:
-    from webhooks.portfolio import build_portfolio
-
+def _data() -> dict[str, Any]:
     return build_portfolio(current_app.extensions["pmo_bridge"])
 
 
@@ -20,6 +23,4 @@ def api_portfolio():
 
 @bp.get("/portfolio")
 def portfolio_page():
-    from webhooks.dashboard import render_dashboard
-
     return Response(render_dashboard(_data()), content_type="text/html; charset=utf-8")

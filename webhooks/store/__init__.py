@@ -5,7 +5,7 @@ and dead letters, on SQLite (default) or PostgreSQL.
     store.migrate()
 
 Every method is its own short transaction and safe to call from several threads and
-processes; rows come back as frozen records (`webhooks.store_records`), never ORM objects.
+processes; rows come back as frozen records (`webhooks.store.records`), never ORM objects.
 Deliveries live in `store_deliveries.py`, items in `store_items.py`, findings in
 `store_findings.py`, plumbing in `store_engine.py`.
 """
@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from webhooks.store_deliveries import DeliveryStore
-from webhooks.store_findings import FindingStore
-from webhooks.store_items import ItemStore
-from webhooks.store_models import DeadLetterRow, LedgerRow
-from webhooks.store_records import (
+from webhooks.store.deliveries import DeliveryStore
+from webhooks.store.findings import FindingStore
+from webhooks.store.items import ItemStore
+from webhooks.store.models import DeadLetterRow, LedgerRow
+from webhooks.store.records import (
     DELIVERY_STATUSES,
     DeadLetter,
     DeliveryRecord,
@@ -29,7 +29,7 @@ from webhooks.store_records import (
     Ledger,
     TrendPoint,
 )
-from webhooks.store_rollups import RollupStore
+from webhooks.store.rollups import RollupStore
 
 __all__ = [
     "DELIVERY_STATUSES",

@@ -1,6 +1,6 @@
 """Deliveries: the store's record of every webhook received, and the outbox intake writes.
 
-Intake commits a delivery as "received" and answers; the relay (`webhooks.relay`) claims
+Intake commits a delivery as "received" and answers; the relay (`webhooks.worker.relay`) claims
 received rows, marks them "queued" and puts their tasks on the Huey queue. The row is the
 durable record throughout: a task lost in a crash is queued again from it (recovery).
 """
@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 
-from webhooks.group_commit import GroupCommit, Pending
-from webhooks.store_engine import StoreBase
-from webhooks.store_models import DeliveryRow
-from webhooks.store_records import DELIVERY_STATUSES, RECOVERABLE_STATUSES, DeliveryRecord
+from webhooks.store.engine import StoreBase
+from webhooks.store.group_commit import GroupCommit, Pending
+from webhooks.store.models import DeliveryRow
+from webhooks.store.records import DELIVERY_STATUSES, RECOVERABLE_STATUSES, DeliveryRecord
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class DeliveryStore(StoreBase):
         On SQLite it runs on the process's intake connection with SQLAlchemy's compiled
         SQL and type processors (the Core execution and the pool checkout around a
         ~100 us commit cost twice that again), and inserts of several threads at once
-        share a transaction (`webhooks.group_commit`)."""
+        share a transaction (`webhooks.store.group_commit`)."""
         now = self.now()
         values: dict[str, Any] = {
             "tracker": tracker,

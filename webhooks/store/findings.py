@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from webhooks.store_engine import StoreBase
-from webhooks.store_models import FindingRow
-from webhooks.store_records import FindingRecord, TrendPoint
+from webhooks.store.engine import StoreBase
+from webhooks.store.models import FindingRow
+from webhooks.store.records import FindingRecord, TrendPoint
 
 MAX_TREND_DAYS = 366
 

@@ -12,9 +12,9 @@ from sqlalchemy import and_, false, func, or_, select, update
 
 from connector.model import WorkItem
 from rules.portfolio import person_key
-from rules.rollup_facts import ChildFacts
-from webhooks.store_engine import StoreBase
-from webhooks.store_models import ItemRow
+from rules.rollup import ChildFacts
+from webhooks.store.engine import StoreBase
+from webhooks.store.models import ItemRow
 
 _IN_CHUNK = 500  # keys per IN (...) list, well under every backend's parameter limit
 
@@ -83,7 +83,7 @@ class ItemStore(StoreBase):
     def get_item(self, key: str) -> WorkItem | None:
         """The stored item, or None when unknown or deleted."""
         with self._session() as session:
-            data = session.scalar(select(ItemRow.data).where(ItemRow.key == key, _live()))
+            data = session.scalar(select(ItemRow.data).where(ItemRow.key == key, live_items()))
         return WorkItem.from_dict(data) if data else None
 
     def get_items(self, keys: Iterable[str]) -> dict[str, WorkItem]:
@@ -93,7 +93,9 @@ class ItemStore(StoreBase):
         with self._session() as session:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
-                rows = session.scalars(select(ItemRow.data).where(ItemRow.key.in_(chunk), _live()))
+                rows = session.scalars(
+                    select(ItemRow.data).where(ItemRow.key.in_(chunk), live_items())
+                )
                 for data in rows:
                     out[data["key"]] = WorkItem.from_dict(data)
         return out
@@ -102,7 +104,7 @@ class ItemStore(StoreBase):
         with self._session() as session:
             rows = session.scalars(
                 select(ItemRow.data)
-                .where(ItemRow.parent_key == parent_key, _live())
+                .where(ItemRow.parent_key == parent_key, live_items())
                 .order_by(ItemRow.key)
             )
             return [WorkItem.from_dict(data) for data in rows]
@@ -116,7 +118,9 @@ class ItemStore(StoreBase):
             parent = session.scalar(select(ItemRow.parent_key).where(ItemRow.key == key))
             while parent and parent not in seen and len(found) < max_depth:
                 seen.add(parent)
-                data = session.scalar(select(ItemRow.data).where(ItemRow.key == parent, _live()))
+                data = session.scalar(
+                    select(ItemRow.data).where(ItemRow.key == parent, live_items())
+                )
                 if not data:
                     break
                 item = WorkItem.from_dict(data)
@@ -177,7 +181,7 @@ class ItemStore(StoreBase):
         categories = None if status_categories is None else [str(c) for c in status_categories]
         after = ""
         while True:
-            query = select(ItemRow.key, ItemRow.data).where(ItemRow.key > after, _live())
+            query = select(ItemRow.key, ItemRow.data).where(ItemRow.key > after, live_items())
             if categories is not None:
                 query = query.where(ItemRow.status_category.in_(categories))
             if tracker is not None:
@@ -194,7 +198,7 @@ class ItemStore(StoreBase):
         self, assignee_id: str, *, status_categories: Iterable[str] | None = None
     ) -> list[WorkItem]:
         """Live items whose assignee account id (or display name without one) matches."""
-        query = select(ItemRow.data).where(ItemRow.assignee_id == assignee_id, _live())
+        query = select(ItemRow.data).where(ItemRow.assignee_id == assignee_id, live_items())
         if status_categories is not None:
             query = query.where(ItemRow.status_category.in_([str(c) for c in status_categories]))
         with self._session() as session:
@@ -204,7 +208,7 @@ class ItemStore(StoreBase):
         """Live assigned items per assignee id, for portfolio rules such as WIP limits."""
         query = (
             select(ItemRow.assignee_id, func.count())
-            .where(ItemRow.assignee_id.is_not(None), _live())
+            .where(ItemRow.assignee_id.is_not(None), live_items())
             .group_by(ItemRow.assignee_id)
         )
         if status_categories is not None:
@@ -215,10 +219,10 @@ class ItemStore(StoreBase):
     def count_items(self, *, include_deleted: bool = False) -> int:
         query = select(func.count()).select_from(ItemRow)
         if not include_deleted:
-            query = query.where(_live())
+            query = query.where(live_items())
         with self._session() as session:
             return int(session.scalar(query) or 0)
 
 
-def _live() -> Any:
+def live_items() -> Any:
     return and_(ItemRow.deleted == false(), ItemRow.data.is_not(None))

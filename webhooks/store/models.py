@@ -112,7 +112,7 @@ class ItemRow(Base):
     stored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # when this row was written
     content_hash: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any] | None] = mapped_column(Json)  # None: a deletion tombstone
-    # what a parent's rollup reads of this item (rules.rollup_facts), so a rollup reads
+    # what a parent's rollup reads of this item (rules.rollup.facts), so a rollup reads
     # these small documents for every sibling instead of the whole `data`
     rollup_facts: Mapped[dict[str, Any] | None] = mapped_column(Json)
 

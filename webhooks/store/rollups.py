@@ -12,11 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from connector.model import WorkItem
-from rules.rollup import Rollup
-from rules.rollup_facts import ChildFacts
-from webhooks.store_engine import StoreBase
-from webhooks.store_items import _live
-from webhooks.store_models import FindingRow, ItemRow, RollupRow
+from rules.portfolio import group_key
+from rules.rollup import ChildFacts, Rollup
+from webhooks.store.engine import StoreBase
+from webhooks.store.items import live_items
+from webhooks.store.models import FindingRow, ItemRow, RollupRow
 
 _CHUNK = 500  # keys per IN (...) query: well inside every database's parameter limit
 
@@ -54,7 +54,7 @@ def _ancestors_query() -> Select:
         select(chain.c.hops, ItemRow.data, RollupRow.data)
         .join_from(chain, ItemRow, ItemRow.key == chain.c.key)
         .outerjoin(RollupRow, RollupRow.item_key == ItemRow.key)
-        .where(_live())
+        .where(live_items())
         .order_by(chain.c.hops)
     )
 
@@ -77,7 +77,7 @@ def _children_query() -> Select:
             stored_rollup.scalar_subquery(),
             open_finding,
         )
-        .where(ItemRow.parent_key.in_(bindparam("parents", expanding=True)), _live())
+        .where(ItemRow.parent_key.in_(bindparam("parents", expanding=True)), live_items())
         .order_by(ItemRow.parent_key, ItemRow.key)
     )
 
@@ -211,14 +211,12 @@ class RollupStore(StoreBase):
         elif field == "tracker":
             condition = ItemRow.tracker == value
         else:  # no column for it: filter in Python (reporter)
-            from rules.portfolio import group_key
-
             return [
                 item
                 for item in self.iter_items()  # type: ignore[attr-defined]
                 if group_key(field, item) == value
             ]
-        query = select(ItemRow.data).where(condition, _live()).order_by(ItemRow.key)
+        query = select(ItemRow.data).where(condition, live_items()).order_by(ItemRow.key)
         with self._session() as session:
             return [WorkItem.from_dict(d) for d in session.scalars(query)]
 

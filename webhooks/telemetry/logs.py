@@ -10,6 +10,8 @@ import os
 import sys
 from collections.abc import Iterable
 
+from config.settings import Settings
+
 _STANDARD = set(vars(logging.makeLogRecord({})))  # attributes every LogRecord has
 
 
@@ -48,3 +50,12 @@ def configure_logging(secret_env_names: Iterable[str] = (), level: str | None = 
     handler._pmo_bridge = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level or os.environ.get("PMO_BRIDGE_LOG_LEVEL", "INFO"))
+
+
+def secret_env_names(settings: Settings) -> list[str]:
+    """Every environment variable the configuration reads a secret from: each tracker's
+    webhook secret and API token, and the admin token. The one list every process masks."""
+    names = [t.webhook_secret_env for t in settings.trackers.values() if t.webhook_secret_env]
+    names += [t.token_env for t in settings.trackers.values() if t.token_env]
+    names.append(settings.admin_token_env)
+    return names

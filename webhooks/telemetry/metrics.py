@@ -5,6 +5,12 @@ sets it); otherwise each process reports its own."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+# In multiprocess mode each metric opens its file in the folder as it is created, below:
+# the folder must exist first (`serve` empties it at start; others only create it).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,

@@ -12,19 +12,40 @@ import logging
 import threading
 from typing import Any
 
+import huey
 from huey.consumer import Consumer
 
-from webhooks.runtime import RELAY_BATCH
+from webhooks.store import Store
+from webhooks.worker.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
 MAX_ERROR_PAUSE_SECONDS = 5.0
+RELAY_BATCH = 100  # deliveries per claim: short write transactions, intake waits little
+
+
+def relay_received(store: Store, tasks: Tasks, limit: int = RELAY_BATCH) -> int:
+    """Queue the tasks of up to `limit` received deliveries; returns how many. A task
+    lost between the claim and the enqueue (a crash, the queue down) is queued again
+    by recovery, which finds its row "queued" and stale."""
+    row_ids = store.claim_received(limit)
+    for n, row_id in enumerate(row_ids):
+        try:
+            tasks.enqueue_delivery(row_id)
+        except Exception:
+            log.error(
+                "relay.enqueue_failed",
+                extra={"delivery_row": row_id, "left_for_recovery": len(row_ids) - n},
+            )
+            raise
+    return len(row_ids)
 
 
 class Relay:
-    def __init__(self, runtime: Any, *, interval: float | None = None) -> None:
-        self.runtime = runtime
-        self.interval = runtime.settings.relay_interval_seconds if interval is None else interval
+    def __init__(self, store: Store, tasks: Tasks, *, interval: float) -> None:
+        self.store = store
+        self.tasks = tasks
+        self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = 0
@@ -41,7 +62,7 @@ class Relay:
 
     def step(self) -> int:
         """One round: queue what is waiting. Returns how many deliveries it queued."""
-        return self.runtime.relay_received()
+        return relay_received(self.store, self.tasks)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -65,8 +86,8 @@ class RelayingConsumer(Consumer):
     """Huey's consumer with the relay running beside its workers, started and stopped
     with them: wherever tasks are consumed, received deliveries are queued."""
 
-    def __init__(self, huey: Any, relay: Relay, **options: Any) -> None:
-        super().__init__(huey, **options)
+    def __init__(self, queue: huey.Huey, relay: Relay, **options: Any) -> None:
+        super().__init__(queue, **options)
         self.relay = relay
 
     def start(self) -> None:

@@ -15,8 +15,8 @@ import requests
 import responses
 
 from config.settings import TrackerConfig
-from connector.azure_client import merge_tags
-from connector.clients import TrackerClient, make_client
+from connector.azure_devops.client import merge_tags
+from connector.clients import TrackerClient
 from connector.document import MARKER, Document, Paragraph, Table
 from connector.errors import (
     Conflict,
@@ -25,63 +25,15 @@ from connector.errors import (
     RateLimited,
     TrackerUnavailable,
 )
-from tests.helpers import load_fixture
-from tests.helpers import sent as recorded
-from tests.spec_check import assert_documented
+from connector.trackers import make_client
+from tests.support.azure_devops import OPTIONS_BODY
+from tests.support.helpers import load_fixture
+from tests.support.helpers import sent as recorded
+from tests.support.spec_check import assert_documented
 
 URL = "https://dev.azure.com/fabrikam"
 ENV = {"AZURE_DEVOPS_PAT": "pat-s3cret"}
 PROJECT = "Fabrikam-Fiber"
-
-# The resource locations the library asks for with `OPTIONS {org}/_apis`: id, route
-# template and versions, as Azure DevOps lists them.
-LOCATIONS = [
-    (
-        "72c7ddf8-2cdc-4f60-90cd-ab71c14a399b",
-        "wit",
-        "workItems",
-        "{project}/_apis/{area}/{resource}/{id}",
-        3,
-    ),
-    (
-        "908509b6-4248-4475-a1cd-829139ba419f",
-        "wit",
-        "workItemsBatch",
-        "{project}/_apis/{area}/{resource}",
-        1,
-    ),
-    (
-        "1a9c53f7-f243-4447-b110-35ef023636e4",
-        "wit",
-        "wiql",
-        "{project}/{team}/_apis/{area}/{resource}/{id}",
-        2,
-    ),
-    (
-        "608aac0a-32e1-4493-a863-b9cf4566d257",
-        "wit",
-        "comments",
-        "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}",
-        4,
-    ),
-    ("00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/{resource}", 1),
-]
-OPTIONS_BODY = {
-    "count": len(LOCATIONS),
-    "value": [
-        {
-            "id": lid,
-            "area": area,
-            "resourceName": name,
-            "routeTemplate": template,
-            "resourceVersion": version,
-            "minVersion": "1.0",
-            "maxVersion": "7.1",
-            "releasedVersion": "7.1" if area == "wit" and name != "comments" else "0.0",
-        }
-        for lid, area, name, template, version in LOCATIONS
-    ],
-}
 
 
 def tracker(**changes) -> TrackerConfig:

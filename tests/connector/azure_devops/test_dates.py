@@ -11,7 +11,7 @@ from config.settings import TrackerConfig
 from connector import azure_devops as ado
 from connector.errors import PayloadError
 from connector.model import parse_date
-from tests.helpers import load_fixture
+from tests.support.helpers import load_fixture
 
 TRACKER = TrackerConfig(
     name="azure-devops", kind="azure-devops", url="https://dev.azure.com/fabrikam"

@@ -24,7 +24,7 @@ from connector.model import (
     Person,
     StatusCategory,
 )
-from tests.helpers import fixture_names, load_fixture
+from tests.support.helpers import fixture_names, load_fixture
 
 TRACKER = TrackerConfig(
     name="azure-devops", kind="azure-devops", url="https://dev.azure.com/fabrikam"
@@ -283,8 +283,8 @@ def test_html_to_text_never_raises(html) -> None:
 
 def test_a_description_the_parser_asserts_on_is_accepted(tmp_path, monkeypatch) -> None:
     """Intake answered 500 for it: the parser's AssertionError was not a payload error."""
-    from tests.service import AZURE_SECRET_ENV, azure_headers, make_settings
-    from webhooks.app import create_app
+    from tests.support.service import AZURE_SECRET_ENV, azure_headers, make_settings
+    from webhooks.http.app import create_app
 
     monkeypatch.setenv(AZURE_SECRET_ENV, "s")
     client = create_app(settings=make_settings(tmp_path)).test_client()

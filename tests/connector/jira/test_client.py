@@ -15,7 +15,7 @@ import requests
 import responses
 
 from config.settings import TrackerConfig
-from connector.clients import TrackerClient, make_client
+from connector.clients import TrackerClient
 from connector.document import MARKER, BulletList, Document, Paragraph
 from connector.errors import (
     Conflict,
@@ -24,8 +24,9 @@ from connector.errors import (
     RateLimited,
     TrackerUnavailable,
 )
-from tests.helpers import load_fixture
-from tests.spec_check import assert_documented
+from connector.trackers import make_client
+from tests.support.helpers import load_fixture
+from tests.support.spec_check import assert_documented
 
 URL = "https://acme.atlassian.net"
 ENV = {"JIRA_EMAIL": "bot@acme.example", "JIRA_API_TOKEN": "s3cret-token"}

@@ -12,7 +12,7 @@ import pytest
 from config.settings import TrackerConfig
 from connector import jira
 from connector.errors import PayloadError
-from connector.jira_text import adf_to_text, wiki_to_text
+from connector.jira.text import adf_to_text, wiki_to_text
 from connector.model import (
     Event,
     EventKind,
@@ -23,7 +23,7 @@ from connector.model import (
     Person,
     StatusCategory,
 )
-from tests.helpers import fixture_names, load_fixture
+from tests.support.helpers import fixture_names, load_fixture
 
 TRACKER = TrackerConfig(name="jira", kind="jira")
 CONFIGURED = TrackerConfig(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from webhooks.store_models import Base
+from webhooks.store.models import Base
 
 VERSION_TABLE = "pmo_bridge_version"
 

@@ -1,0 +1,132 @@
+"""What one process holds: settings, store, queue, rules and tracker clients.
+
+Web processes use it to accept deliveries; governance to read and write items. It is
+built once per process from settings, so a test can build one on a temporary folder. The
+queue's tasks come on top of it, in `webhooks.worker.runtime`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import huey
+from huey.storage import SqliteStorage
+
+from config.settings import Settings
+from connector.clients import TrackerClient
+from connector.model import Event
+from connector.trackers import make_client
+from webhooks.queue.backend import make_huey, ping, queue_depth
+from webhooks.queue.holds import HoldingClient
+from webhooks.rulesource import RuleSource
+from webhooks.store import DeadLetter, Store
+from webhooks.telemetry.metrics import record_tracker_call
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+ClientFactory = Callable[..., TrackerClient]
+Self = TypeVar("Self", bound="Resources")
+
+
+class Resources:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        queue: huey.Huey,
+        rules: RuleSource,
+        *,
+        client_factory: ClientFactory | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.huey = queue
+        self.rules = rules
+        self.clock = clock
+        self._client_factory = client_factory or make_client
+        self._clients: dict[str, TrackerClient] = {}
+        self._clients_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls: type[Self], settings: Settings, **kwargs: Any) -> Self:
+        store = Store(settings.database_url)
+        store.migrate()
+        queue = make_huey(settings)
+        _match_store_durability(queue)
+        return cls(settings, store, queue, RuleSource(settings.rules), **kwargs)
+
+    # -- intake -------------------------------------------------------------------------
+
+    def accept(self, tracker: str, delivery: str, event: Event, raw: bytes) -> int | None:
+        """Persist a delivery; None when this delivery was seen before.
+
+        One commit and nothing else: the row, "received", is the outbox from which the
+        relay of a worker (`relay_received`) queues the task. A 202 after it loses
+        nothing: the row outlives any process, and the relay or recovery queues it."""
+        return self.store.record_delivery(
+            tracker, delivery, event.native_event, raw, status="received"
+        )
+
+    # -- tracker clients ----------------------------------------------------------------
+
+    def client(self, tracker_name: str) -> TrackerClient | None:
+        """The write-back client for a tracker, or None when it has no URL configured
+        (intake-only: findings are recorded but nothing is written)."""
+        tracker = self.settings.tracker(tracker_name)
+        if not tracker.url:
+            return None
+        with self._clients_lock:
+            if tracker_name not in self._clients:
+                client = self._client_factory(tracker, on_call=record_tracker_call)
+                held = HoldingClient(client, self.huey, tracker_name)
+                self._clients[tracker_name] = cast(TrackerClient, held)
+            return self._clients[tracker_name]
+
+    # -- operations ---------------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        """Deliveries waiting: received ones the relay has not queued yet, and tasks."""
+        return self.store.received_count() + queue_depth(self.huey)
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        checks: dict[str, dict[str, Any]] = {}
+        for name, probe in (("store", self.store.ping), ("queue", lambda: ping(self.huey))):
+            try:
+                checks[name] = {"ok": bool(probe())}
+            except Exception as exc:
+                checks[name] = {"ok": False, "error": type(exc).__name__}
+        # Refused rules files do not make the service unready: the last good rules run on
+        # (taking traffic away would lose events); the errors are shown here instead.
+        rules = self.rules.status()
+        checks["rules"] = {
+            "ok": rules["ok"] or rules["running_last_good"],
+            **{k: v for k, v in rules.items() if k != "ok"},
+        }
+        return checks
+
+    def dead_letters(self, include_replayed: bool = False) -> list[DeadLetter]:
+        return self.store.list_dead_letters(include_replayed=include_replayed)
+
+    def reload_rules(self) -> dict[str, Any]:
+        return self.rules.reload(force=True)
+
+
+def _match_store_durability(queue: huey.Huey) -> None:
+    """Give an embedded SQLite queue the store's durability: WAL with synchronous=NORMAL,
+    where a commit survives a crash of the process (it is in the WAL file) and only a
+    power cut or OS crash can take back the last ones. SqliteHuey's default, FULL,
+    fsyncs on every enqueue; it tripled the cost of the enqueue half of intake while the
+    delivery row it points at (the record recovery works from) is NORMAL anyway.
+    Huey keeps one connection per storage; should it ever open another, that one is FULL
+    again, which is only slower."""
+    if isinstance(queue.storage, SqliteStorage):
+        queue.storage.sql("pragma synchronous = NORMAL")
