@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import io
 import json
+from pathlib import Path
 
 import pytest
 import responses
@@ -18,6 +19,7 @@ from config.settings import load_settings
 from connector.azure_devops.adapter import item_from_work_item
 from connector.jira.adapter import item_from_issue
 from rules import Context, evaluate, load_pack
+from tests.support.helpers import PACKS
 from tests.support.portfolio_gen import (
     ADO_ORG,
     ADO_PROJECT,
@@ -240,3 +242,26 @@ def test_apply_writes_back_as_the_service_would(setup, capsys):
     assert sorted(k for k, labels in fake.labels.items() if "pmo-unowned" in labels) == unowned
     assert sorted(fake.comments) == commented
     assert non_search_calls(rsps)  # PUT labels, POST comments
+
+
+def test_audit_shows_portfolio_rules_over_the_seeded_groups(setup, capsys):
+    """An `across:` rule (work in progress per person) is judged on the group the audit
+    seeded, as the worker judges it: each of Dana's three items in progress breaks the
+    limit of two; Ravi's one does not."""
+    config, fake, _rsps = setup
+    data = yaml.safe_load(Path(config).read_text())
+    data["rules"].append(str(PACKS / "portfolio-across.yaml"))
+    Path(config).write_text(yaml.safe_dump(data))
+    specs = [
+        Spec("jira", f"PAY-{n}", "story", f"Story {n}", "In Progress", 3.0,
+             assignee="dana@acme.io")
+        for n in (1, 2, 3)
+    ] + [Spec("jira", "PAY-4", "story", "Story 4", "In Progress", 3.0, assignee="ravi@acme.io")]  # fmt: skip
+    fake.search_issues = [jira_issue(s) for s in specs]
+
+    report = json.loads(audit(capsys, config, "--tracker", "jira", "--query", JQL,
+                              "--format", "json"))  # fmt: skip
+
+    wip = sorted(f["item"] for f in report["findings"] if f["rule"] == "wip-limit")
+    assert wip == ["jira:PAY-1", "jira:PAY-2", "jira:PAY-3"]
+    assert report["by_rule"]["wip-limit"] == 3
