@@ -9,11 +9,12 @@ is what brings back work that was in flight when a worker died.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import huey
 import redis
 from huey.storage import RedisStorage
+
+from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ QUEUE_NAME = "pmo-bridge"
 DEFAULT_LOCK_TTL = 300.0  # seconds; longer than any one item's processing
 
 
-def make_huey(settings: Any, *, name: str = QUEUE_NAME) -> huey.Huey:
+def make_huey(settings: Settings, *, name: str = QUEUE_NAME) -> huey.Huey:
     """RedisHuey when `settings.redis_url` is set, else SqliteHuey on `settings.queue_path`.
     The queue carries `settings.item_lock_seconds` as its item locks' default expiry."""
     if settings.redis_url:

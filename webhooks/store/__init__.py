@@ -6,17 +6,17 @@ and dead letters, on SQLite (default) or PostgreSQL.
 
 Every method is its own short transaction and safe to call from several threads and
 processes; rows come back as frozen records (`webhooks.store.records`), never ORM objects.
-Deliveries live in `store_deliveries.py`, items in `store_items.py`, findings in
-`store_findings.py`, plumbing in `store_engine.py`.
+Deliveries live in `deliveries.py`, items in `items.py`, findings in `findings.py`,
+rollups in `rollups.py`, plumbing in `engine.py`, the tables in `models.py`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select, update
 
+from config.settings import Settings
 from webhooks.store.deliveries import DeliveryStore
 from webhooks.store.findings import FindingStore
 from webhooks.store.items import ItemStore
@@ -62,7 +62,7 @@ class Store(DeliveryStore, ItemStore, FindingStore, RollupStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Store:
+    def from_settings(cls, settings: Settings) -> Store:
         return cls(settings.database_url)
 
     # -- write-back ledger -----------------------------------------------------------
