@@ -1,8 +1,8 @@
 """Tables of the durable store, as typed SQLAlchemy 2 declarative models.
 
-Only `webhooks/store*.py` and the Alembic migrations import these; everything else sees
-the frozen records in `webhooks/store_records.py`. A change here needs a new migration in
-`webhooks/migrations/versions/` (the test suite compares the two).
+Only `webhooks/store/` and the Alembic migrations import these; everything else sees
+the frozen records in `webhooks/store/records.py`. A change here needs a new migration in
+`webhooks/store/migrations/versions/` (the test suite compares the two).
 """
 
 from __future__ import annotations
