@@ -10,15 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.support.helpers import TESTS
-from webhooks.dashboard.page import (
-    build_view,
-    format_number,
-    meter_svg,
-    nice_date,
-    render_dashboard,
-    safe_url,
-    trend_svg,
-)
+from webhooks.dashboard.page import build_view, render_dashboard, safe_url
+from webhooks.dashboard.svg import format_number, meter_svg, nice_date, trend_svg
 
 SAMPLE = json.loads((TESTS / "dashboard" / "sample_portfolio.json").read_text())
 

@@ -5,8 +5,7 @@ Charts are inline SVG built here from numbers only; every piece of text that rea
 SVG or HTML is escaped (the Jinja environment autoescapes, and the SVG helpers escape
 explicitly because they return `Markup`).
 
-The SVG helpers and the number/date formatting live in `webhooks.dashboard.svg`; their
-public names are importable from here as before.
+The SVG helpers and the number/date formatting live in `webhooks.dashboard.svg`.
 """
 
 from __future__ import annotations
@@ -21,27 +20,15 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from webhooks.dashboard.svg import (
-    METER_TONES,
-    _date,
-    _num,
+    as_date,
+    as_number,
     format_number,
     meter_svg,
     nice_date,
     trend_svg,
 )
 
-__all__ = [
-    "METER_TONES",
-    "RAGS",
-    "SEVERITIES",
-    "build_view",
-    "format_number",
-    "meter_svg",
-    "nice_date",
-    "render_dashboard",
-    "safe_url",
-    "trend_svg",
-]
+__all__ = ["RAGS", "SEVERITIES", "build_view", "render_dashboard", "safe_url"]
 
 RAGS = ("green", "amber", "red")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -83,18 +70,18 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         else None,
         "generated_label": _generated_label(data.get("generated_at")),
         "totals": {
-            "items": int(_num(totals.get("items"))),
-            "open_findings": int(_num(totals.get("open_findings"))),
-            "noncompliant_items": int(_num(totals.get("noncompliant_items"))),
-            "compliant_pct": _num(totals.get("compliant_pct"), None),
-            "rag": {name: int(_num(rag.get(name))) for name in RAGS},
+            "items": int(as_number(totals.get("items"))),
+            "open_findings": int(as_number(totals.get("open_findings"))),
+            "noncompliant_items": int(as_number(totals.get("noncompliant_items"))),
+            "compliant_pct": as_number(totals.get("compliant_pct"), None),
+            "rag": {name: int(as_number(rag.get(name))) for name in RAGS},
         },
         "rows": rows,
         "projects": [_project(p) for p in _seq(data.get("compliance_by_project"))],
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],
         "trend": [_mapping(p) for p in _seq(data.get("trend"))],
-        "empty": not rows and not _num(totals.get("items")),
+        "empty": not rows and not as_number(totals.get("items")),
     }
 
 
@@ -114,7 +101,7 @@ def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
             "status": str(node.get("status") or ""),
             "status_category": str(node.get("status_category") or "todo"),
             "assignee": node.get("assignee"),
-            "open_findings": int(_num(node.get("open_findings"))),
+            "open_findings": int(as_number(node.get("open_findings"))),
             "depth": depth,
             "has_children": bool(children),
             "rollup": _rollup(rollup) if rollup is not None else None,
@@ -126,33 +113,33 @@ def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
 
 def _rollup(rollup: Mapping[str, Any]) -> dict[str, Any]:
     rag = str(rollup.get("rag") or "").lower()
-    progress = min(max(_num(rollup.get("progress")), 0.0), 1.0)
+    progress = min(max(as_number(rollup.get("progress")), 0.0), 1.0)
     return {
         "rag": rag if rag in RAGS else None,
         "rag_reasons": [str(r) for r in _seq(rollup.get("rag_reasons"))],
         "progress": progress,
         "progress_pct": round(progress * 100),
-        "children": int(_num(rollup.get("children"))),
+        "children": int(as_number(rollup.get("children"))),
         "points_total": format_number(rollup.get("points_total")),
         "points_done": format_number(rollup.get("points_done")),
         "due": rollup.get("due"),
         "forecast_end": rollup.get("forecast_end"),
         "slip_days": _slip_days(rollup.get("due"), rollup.get("forecast_end")),
-        "overdue": int(_num(rollup.get("overdue_children"))),
-        "blocked": int(_num(rollup.get("blocked_children"))),
-        "noncompliant": int(_num(rollup.get("noncompliant_children"))),
+        "overdue": int(as_number(rollup.get("overdue_children"))),
+        "blocked": int(as_number(rollup.get("blocked_children"))),
+        "noncompliant": int(as_number(rollup.get("noncompliant_children"))),
     }
 
 
 def _project(raw: Any) -> dict[str, Any]:
     row = _mapping(raw)
-    pct = min(max(_num(row.get("compliant_pct")), 0.0), 100.0)
+    pct = min(max(as_number(row.get("compliant_pct")), 0.0), 100.0)
     return {
         "tracker": str(row.get("tracker") or ""),
         "project": str(row.get("project") or ""),
-        "items": int(_num(row.get("items"))),
-        "noncompliant_items": int(_num(row.get("noncompliant_items"))),
-        "open_findings": int(_num(row.get("open_findings"))),
+        "items": int(as_number(row.get("items"))),
+        "noncompliant_items": int(as_number(row.get("noncompliant_items"))),
+        "open_findings": int(as_number(row.get("open_findings"))),
         "compliant_pct": pct,
         "tone": "green" if pct >= 90 else "amber" if pct >= 75 else "red",
     }
@@ -167,7 +154,7 @@ def _worst(raw: Any) -> dict[str, Any]:
         "url": safe_url(row.get("url")),
         "tracker": str(row.get("tracker") or ""),
         "project": str(row.get("project") or ""),
-        "open_findings": int(_num(row.get("open_findings"))),
+        "open_findings": int(as_number(row.get("open_findings"))),
         "max_severity": _severity(row.get("max_severity")),
         "rules": [str(r) for r in _seq(row.get("rules"))],
     }
@@ -180,12 +167,12 @@ def _rule(raw: Any) -> dict[str, Any]:
         "rule": rule,
         "title": str(row.get("title") or rule),
         "severity": _severity(row.get("severity")),
-        "open_findings": int(_num(row.get("open_findings"))),
+        "open_findings": int(as_number(row.get("open_findings"))),
     }
 
 
 def _slip_days(due: Any, forecast: Any) -> int | None:
-    due_d, forecast_d = _date(due), _date(forecast)
+    due_d, forecast_d = as_date(due), as_date(forecast)
     return (forecast_d - due_d).days if due_d and forecast_d else None
 
 

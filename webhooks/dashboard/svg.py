@@ -22,18 +22,18 @@ METER_TONES = frozenset({"progress", "green", "amber", "red", "muted"})
 
 
 def nice_date(value: Any) -> str:
-    parsed = _date(value)
+    parsed = as_date(value)
     if parsed is None:
         return str(value) if value else "—"
     return f"{parsed.day} {parsed:%b %Y}"
 
 
 def format_number(value: Any) -> str:
-    number = _num(value)
+    number = as_number(value)
     return str(int(number)) if number == int(number) else f"{number:.1f}"
 
 
-def _date(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -46,7 +46,7 @@ def _date(value: Any) -> date | None:
     return None
 
 
-def _num(value: Any, default: Any = 0.0) -> Any:
+def as_number(value: Any, default: Any = 0.0) -> Any:
     """A finite float, or `default`: SVG coordinates only ever come from here."""
     if isinstance(value, bool):
         return default
@@ -68,7 +68,7 @@ def _f(number: float) -> str:
 
 def meter_svg(fraction: Any, *, label: str, tone: str = "progress", width: int = 120) -> Markup:
     """A horizontal bar filled to `fraction` (0..1), e.g. progress or compliance."""
-    share = min(max(_num(fraction), 0.0), 1.0)
+    share = min(max(as_number(fraction), 0.0), 1.0)
     return Markup(
         '<svg class="meter" role="img" aria-label="{label}" width="{w}" height="10" '
         'viewBox="0 0 {w} 10" focusable="false"><rect class="meter-track" width="{w}" '
@@ -76,9 +76,9 @@ def meter_svg(fraction: Any, *, label: str, tone: str = "progress", width: int =
         'rx="5"/></svg>'
     ).format(
         label=label,
-        w=int(_num(width, 120)),
+        w=int(as_number(width, 120)),
         tone=tone if tone in METER_TONES else "progress",
-        fill=_f(_num(width, 120) * share),
+        fill=_f(as_number(width, 120) * share),
     )
 
 
@@ -86,7 +86,7 @@ def trend_svg(points: Iterable[Any], *, width: int = 640, height: int = 220) -> 
     """Area-and-line chart of open findings per day: y-axis 0..max, dates on the x-axis
     (at most ~8 labels), the lowest and highest day marked, a text summary for readers."""
     series = [
-        (str(p.get("date") or ""), max(_num(p.get("open_findings")), 0.0))
+        (str(p.get("date") or ""), max(as_number(p.get("open_findings")), 0.0))
         for p in points
         if isinstance(p, Mapping)
     ]
@@ -185,5 +185,5 @@ def _anchor(index: int, count: int) -> str:
 
 
 def _short(day: str) -> str:
-    parsed = _date(day)
+    parsed = as_date(day)
     return f"{parsed.day} {parsed:%b}" if parsed else day
