@@ -21,14 +21,14 @@ from typing import Any
 
 from config.settings import TrackerConfig
 from connector.azure_devops.changes import (
-    _field_changes,
-    _relation_changes,
-    _with_new_values,
+    field_changes,
+    relation_changes,
+    with_new_values,
 )
 from connector.azure_devops.item import (
-    _mapping,
-    _native_id,
+    as_mapping,
     item_from_work_item,
+    item_native_id,
     person,
     work_item_id_from_url,
 )
@@ -109,7 +109,7 @@ def _updated_item_id(resource: Mapping[str, Any], revision: Mapping[str, Any] | 
         candidates.append(work_item_id_from_url(links["parent"].get("href")))
     for candidate in candidates:
         if candidate not in (None, "", 0, "0"):
-            return _native_id(candidate, "resource.workItemId")
+            return item_native_id(candidate, "resource.workItemId")
     raise PayloadError("workitem.updated carries no work item id")
 
 
@@ -134,9 +134,9 @@ def _whole_item_parser(kind: EventKind) -> Callable[[Mapping[str, Any], TrackerC
     """created / deleted / restored / commented: `resource` is the work item itself."""
 
     def parse(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
-        resource = _mapping(payload.get("resource"), "resource")
-        native_id = _native_id(resource.get("id"), "resource.id")
-        fields = _mapping(resource.get("fields"), "resource.fields", required=False)
+        resource = as_mapping(payload.get("resource"), "resource")
+        native_id = item_native_id(resource.get("id"), "resource.id")
+        fields = as_mapping(resource.get("fields"), "resource.fields", required=False)
         if fields is None:  # the subscription sends minimal resource details
             return _event(kind, payload, tracker, native_id)
         item = item_from_work_item(resource, tracker)
@@ -154,20 +154,20 @@ def _whole_item_parser(kind: EventKind) -> Callable[[Mapping[str, Any], TrackerC
 
 
 def _parse_updated(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
-    resource = _mapping(payload.get("resource"), "resource")
-    fields = _mapping(resource.get("fields"), "resource.fields", required=False) or {}
-    relations = _mapping(resource.get("relations"), "resource.relations", required=False) or {}
-    revision = _mapping(resource.get("revision"), "resource.revision", required=False)
+    resource = as_mapping(payload.get("resource"), "resource")
+    fields = as_mapping(resource.get("fields"), "resource.fields", required=False) or {}
+    relations = as_mapping(resource.get("relations"), "resource.relations", required=False) or {}
+    revision = as_mapping(resource.get("revision"), "resource.revision", required=False)
     native_id = _updated_item_id(resource, revision)
 
-    changes = _field_changes(fields, tracker)
+    changes = field_changes(fields, tracker)
     parent_known = any(change.field == "parent" for change in changes)
-    changes += _relation_changes(relations, tracker, parent_known=parent_known)
+    changes += relation_changes(relations, tracker, parent_known=parent_known)
 
     item = actor = None
     if revision is not None:
-        item_fields = _with_new_values(
-            _mapping(revision.get("fields"), "resource.revision.fields"), fields
+        item_fields = with_new_values(
+            as_mapping(revision.get("fields"), "resource.revision.fields"), fields
         )
         item = item_from_work_item({**revision, "id": native_id, "fields": item_fields}, tracker)
         actor = person(item_fields.get("System.ChangedBy"))

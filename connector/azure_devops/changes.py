@@ -9,12 +9,12 @@ from typing import Any
 from config.settings import TrackerConfig
 from connector.azure_devops.item import (
     HIERARCHY_REVERSE,
-    _links,
-    _mapping,
-    _number,
-    _parent_key,
+    as_mapping,
+    as_number,
     field_ids,
     item_type,
+    links_of,
+    parent_key,
     person,
     tags,
     work_item_date,
@@ -60,10 +60,10 @@ def change_value(name: str, value: Any, tracker: TrackerConfig) -> Any:
     converters: dict[str, Callable[[Any], Any]] = {
         "labels": lambda v: list(tags(v)),
         "assignee": person,
-        "parent": lambda v: _parent_key(v, tracker),
+        "parent": lambda v: parent_key(v, tracker),
         "type": lambda v: None if v in (None, "") else item_type(v, tracker),
         "description": lambda v: html_to_text(str(v)) if v else "",
-        "estimate": _number,
+        "estimate": as_number,
         "start_date": work_item_date,
         "due_date": work_item_date,
         "priority": lambda v: None if v in (None, "") else str(v),
@@ -76,12 +76,12 @@ def change_value(name: str, value: Any, tracker: TrackerConfig) -> Any:
     return value
 
 
-def _field_changes(fields: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
+def field_changes(fields: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
     changes = []
     for field_id, change in fields.items():
         if field_id in NOISE_FIELDS:
             continue
-        change = _mapping(change, f"resource.fields[{field_id!r}]")
+        change = as_mapping(change, f"resource.fields[{field_id!r}]")
         name = change_name(field_id, tracker)
         old = change_value(name, change.get("oldValue"), tracker)
         new = change_value(name, change.get("newValue"), tracker)
@@ -89,11 +89,11 @@ def _field_changes(fields: Mapping[str, Any], tracker: TrackerConfig) -> list[Fi
     return changes
 
 
-def _relation_changes(
+def relation_changes(
     relations: Mapping[str, Any], tracker: TrackerConfig, *, parent_known: bool
 ) -> list[FieldChange]:
-    added = _links(relations.get("added"), "resource.relations.added", tracker)
-    removed = _links(relations.get("removed"), "resource.relations.removed", tracker)
+    added = links_of(relations.get("added"), "resource.relations.added", tracker)
+    removed = links_of(relations.get("removed"), "resource.relations.removed", tracker)
     changes = []
     new_parent = next((link.key for rel, link in added if rel == HIERARCHY_REVERSE), None)
     old_parent = next((link.key for rel, link in removed if rel == HIERARCHY_REVERSE), None)
@@ -107,7 +107,7 @@ def _relation_changes(
     return changes
 
 
-def _with_new_values(item_fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
+def with_new_values(item_fields: Mapping[str, Any], changes: Mapping[str, Any]) -> dict:
     # The revision should already hold the new values; Microsoft's own sample does not (its
     # revision still says State "New" after New -> Approved), so the update's values win.
     merged = dict(item_fields)

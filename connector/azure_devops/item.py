@@ -68,7 +68,7 @@ _WORK_ITEM_URL = re.compile(r"/_apis/wit/workitems/(\d+)/?$", re.IGNORECASE)
 _NAME_AND_UNIQUE = re.compile(r"^(?P<name>.*?)\s*<(?P<unique>[^<>]+)>$")
 
 
-def _mapping(value: Any, where: str, *, required: bool = True) -> Mapping[str, Any] | None:
+def as_mapping(value: Any, where: str, *, required: bool = True) -> Mapping[str, Any] | None:
     if value is None and not required:
         return None
     if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
@@ -76,7 +76,7 @@ def _mapping(value: Any, where: str, *, required: bool = True) -> Mapping[str, A
     return value
 
 
-def _native_id(value: Any, where: str) -> str:
+def item_native_id(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PayloadError(f"{where} must be a work item id, got {type(value).__name__}")
     text = str(value).strip()
@@ -137,7 +137,7 @@ def work_item_date(value: Any) -> dt.date | None:
     return parse_date(value)
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if value in (None, "") or isinstance(value, bool):
         return None
     try:
@@ -176,13 +176,13 @@ def _first(fields: Mapping[str, Any], ids: tuple[str, ...]) -> Any:
     return next((fields[i] for i in ids if fields.get(i) not in (None, "")), None)
 
 
-def _parent_key(value: Any, tracker: TrackerConfig) -> str | None:
+def parent_key(value: Any, tracker: TrackerConfig) -> str | None:
     if value in (None, "", 0) or isinstance(value, bool):
         return None
-    return f"{tracker.name}:{_native_id(value, 'System.Parent')}"
+    return f"{tracker.name}:{item_native_id(value, 'System.Parent')}"
 
 
-def _links(relations: Any, where: str, tracker: TrackerConfig) -> list[tuple[str, Link]]:
+def links_of(relations: Any, where: str, tracker: TrackerConfig) -> list[tuple[str, Link]]:
     """(rel, Link) for each relation; work item urls become item keys, others stay urls."""
     if relations is None:
         return []
@@ -190,7 +190,7 @@ def _links(relations: Any, where: str, tracker: TrackerConfig) -> list[tuple[str
         raise PayloadError(f"{where} must be a list, got {type(relations).__name__}")
     out = []
     for index, relation in enumerate(relations):
-        relation = _mapping(relation, f"{where}[{index}]")
+        relation = as_mapping(relation, f"{where}[{index}]")
         attributes = relation.get("attributes")
         name = attributes.get("name") if isinstance(attributes, Mapping) else None
         rel = str(relation.get("rel") or name or "")
@@ -212,11 +212,11 @@ def item_from_work_item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkIt
 
 
 def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
-    wi = _mapping(wi, "work item")
-    native_id = _native_id(wi.get("id"), "work item id")
-    fields = _mapping(wi.get("fields"), "work item fields")
-    relations = _links(wi.get("relations"), "work item relations", tracker)
-    parent = _parent_key(fields.get("System.Parent"), tracker) or next(
+    wi = as_mapping(wi, "work item")
+    native_id = item_native_id(wi.get("id"), "work item id")
+    fields = as_mapping(wi.get("fields"), "work item fields")
+    relations = links_of(wi.get("relations"), "work item relations", tracker)
+    parent = parent_key(fields.get("System.Parent"), tracker) or next(
         (link.key for rel, link in relations if rel == HIERARCHY_REVERSE), None
     )
     project = str(fields.get("System.TeamProject") or tracker.project or "")
@@ -249,7 +249,7 @@ def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
         reporter=person(fields.get("System.CreatedBy")),
         priority=None if priority in (None, "") else str(priority),
         labels=tags(fields.get("System.Tags")),
-        estimate=_number(_first(fields, field_ids(tracker, "estimate"))),
+        estimate=as_number(_first(fields, field_ids(tracker, "estimate"))),
         start_date=work_item_date(_first(fields, field_ids(tracker, "start_date"))),
         due_date=work_item_date(_first(fields, field_ids(tracker, "due_date"))),
         parent=parent,

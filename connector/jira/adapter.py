@@ -25,10 +25,10 @@ from connector.errors import PayloadError
 from connector.headers import header_value
 from connector.jira.changes import changes_from
 from connector.jira.item import (
-    _datetime,
-    _mapping,
-    _person,
+    as_datetime,
+    as_mapping,
     item_from_issue,
+    person_from,
 )
 from connector.jira.text import rich_text
 from connector.model import Comment, Event, EventKind, Ignored, Link
@@ -104,15 +104,15 @@ def _occurred(payload: Mapping[str, Any]) -> dt.datetime | None:
     if isinstance(stamp, str) and stamp.isdigit():
         stamp = int(stamp)
     if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-        return _datetime(stamp)
+        return as_datetime(stamp)
     return None
 
 
 def _comment(value: Any) -> Comment | None:
-    comment = _mapping(value, "comment")
+    comment = as_mapping(value, "comment")
     if comment.get("id") is None:
         return None
-    author = _person(comment.get("author"), "comment.author")
+    author = person_from(comment.get("author"), "comment.author")
     return Comment(str(comment["id"]), rich_text(comment.get("body")), author)
 
 
@@ -134,7 +134,7 @@ def _issue_event(payload: Mapping[str, Any], tracker: TrackerConfig, kind: Event
         native_event=payload["webhookEvent"],
         item=item,
         changes=tuple(changes),
-        actor=_person(payload.get("user"), "user"),
+        actor=person_from(payload.get("user"), "user"),
         occurred=occurred,
         revision=item.revision,
         comment=_comment(payload.get("comment")),
@@ -159,8 +159,8 @@ def _issue_deleted(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
 def _comment_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
     """comment_* events: the comment plus a slim issue (summary, type, status, project,
     assignee, priority), so the item is always partial."""
-    raw_comment = _mapping(payload.get("comment"), "comment")
-    issue = _mapping(payload.get("issue"), "issue")
+    raw_comment = as_mapping(payload.get("comment"), "comment")
+    issue = as_mapping(payload.get("issue"), "issue")
     item = item_from_issue(issue, tracker) if issue.get("key") else None
     issue_id = issue.get("id")
     if issue_id is None:
@@ -177,7 +177,7 @@ def _comment_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
         item_key=item.key if item else f"{tracker.name}:{issue_id}",
         native_event=payload["webhookEvent"],
         item=item,
-        actor=_person(actor, "comment.author"),
+        actor=person_from(actor, "comment.author"),
         occurred=_occurred(payload),
         revision=item.revision if item and item.updated else None,
         comment=_comment(raw_comment),
@@ -202,7 +202,7 @@ def _issuelink_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Even
         raise PayloadError(f"{payload['webhookEvent']} carries no issueLink object")
     source = _numeric_id(link.get("sourceIssueId"), "issueLink.sourceIssueId")
     target = _numeric_id(link.get("destinationIssueId"), "issueLink.destinationIssueId")
-    kind = _mapping(link.get("issueLinkType"), "issueLink.issueLinkType")
+    kind = as_mapping(link.get("issueLinkType"), "issueLink.issueLinkType")
     label = kind.get("outwardName") or kind.get("outward") or kind.get("name") or "relates to"
     created = payload["webhookEvent"] == "issuelink_created"
     return Event(

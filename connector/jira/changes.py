@@ -8,13 +8,13 @@ from typing import Any
 from config.settings import TrackerConfig
 from connector.errors import PayloadError
 from connector.jira.item import (
-    _PARENT_FIELDS,
-    _date,
-    _issue_ref,
-    _mapping,
-    _number,
-    _person,
+    PARENT_FIELDS,
+    as_date,
+    as_mapping,
+    as_number,
     field_ids,
+    issue_ref,
+    person_from,
 )
 from connector.model import FieldChange
 
@@ -50,7 +50,7 @@ def _changelog_names(tracker: TrackerConfig) -> dict[str, str]:
         if name not in tracker.fields:
             names.update(dict.fromkeys(aliases, name))
     for name, field_id in field_ids(tracker).items():
-        names[field_id.casefold()] = "parent" if name in _PARENT_FIELDS else name
+        names[field_id.casefold()] = "parent" if name in PARENT_FIELDS else name
     return names
 
 
@@ -58,27 +58,29 @@ def _change_value(field: str, raw: Any, shown: Any, tracker: TrackerConfig) -> A
     if field == "labels":
         return tuple(str(shown or "").split())
     if field in ("assignee", "reporter"):
-        return _person({"accountId": raw, "displayName": shown}, field) if raw or shown else None
+        return (
+            person_from({"accountId": raw, "displayName": shown}, field) if raw or shown else None
+        )
     if field == "parent":
-        return _issue_ref(tracker, shown or raw)
+        return issue_ref(tracker, shown or raw)
     if field in ("due_date", "start_date"):
-        return _date(raw) or _date(shown)
+        return as_date(raw) or as_date(shown)
     if field == "estimate":
-        number = _number(shown if shown is not None else raw)
+        number = as_number(shown if shown is not None else raw)
         return number if number is not None else shown
     return shown if shown is not None else raw
 
 
 def changes_from(payload: Mapping[str, Any], tracker: TrackerConfig) -> list[FieldChange]:
     """`FieldChange`s from `changelog.items`, under common-model names where they map."""
-    changelog = _mapping(payload.get("changelog"), "changelog")
+    changelog = as_mapping(payload.get("changelog"), "changelog")
     items = [] if changelog.get("items") is None else changelog["items"]
     if not isinstance(items, list):
         raise PayloadError("changelog.items must be a list")
     names = _changelog_names(tracker)
     changes = []
     for index, entry in enumerate(items):
-        entry = _mapping(entry, f"changelog.items[{index}]")
+        entry = as_mapping(entry, f"changelog.items[{index}]")
         ident = entry.get("fieldId") or entry.get("field")
         if not isinstance(ident, str):
             raise PayloadError(f"changelog.items[{index}] names no field")

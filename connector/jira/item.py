@@ -31,7 +31,7 @@ DEFAULT_FIELDS: Mapping[str, str] = {
     "start_date": "customfield_10015",
     "due_date": "duedate",
 }
-_PARENT_FIELDS = ("epic_link", "parent_link")
+PARENT_FIELDS = ("epic_link", "parent_link")
 _TYPES: Mapping[str, ItemType] = {
     "initiative": ItemType.INITIATIVE,
     "epic": ItemType.EPIC,
@@ -54,7 +54,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # --- small typed readers: wrong shapes become PayloadError, never KeyError -------------
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+def as_mapping(value: Any, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
     if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
@@ -70,12 +70,12 @@ def _text(value: Any, where: str) -> str | None:
     raise PayloadError(f"{where} must be a string, not {type(value).__name__}")
 
 
-def _person(value: Any, where: str) -> Person | None:
+def person_from(value: Any, where: str) -> Person | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):  # very old Server payloads name users by login only
         return Person(value, value)
-    user = _mapping(value, where)
+    user = as_mapping(value, where)
     ident = user.get("accountId") or user.get("name") or user.get("key")
     name = user.get("displayName") or ident
     if not name:
@@ -83,7 +83,7 @@ def _person(value: Any, where: str) -> Person | None:
     return Person(str(name), None if ident is None else str(ident))
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     value = plain_value(value)
     if isinstance(value, bool) or value is None:
         return None
@@ -93,24 +93,24 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _date(value: Any) -> dt.date | None:
+def as_date(value: Any) -> dt.date | None:
     try:
         return parse_date(plain_value(value))
     except (TypeError, ValueError):
         return None
 
 
-def _datetime(value: Any) -> dt.datetime | None:
+def as_datetime(value: Any) -> dt.datetime | None:
     try:
         return parse_datetime(value)
     except (TypeError, ValueError, OverflowError):
         return None
 
 
-def _issue_ref(tracker: TrackerConfig, value: Any) -> str | None:
+def issue_ref(tracker: TrackerConfig, value: Any) -> str | None:
     """An item key from an issue key, `{key: ...}` or Advanced Roadmaps `{data: {key}}`."""
     if isinstance(value, Mapping):
-        value = value.get("key") or _mapping(value.get("data"), "parent link").get("key")
+        value = value.get("key") or as_mapping(value.get("data"), "parent link").get("key")
     return f"{tracker.name}:{value}" if isinstance(value, str) and value else None
 
 
@@ -144,7 +144,7 @@ def _status_category(
             return StatusCategory(overrides[name.casefold()])
         except ValueError:
             log.warning("jira.config.bad_state_map", extra={"status": name})
-    category = _mapping(status.get("statusCategory"), "status.statusCategory")
+    category = as_mapping(status.get("statusCategory"), "status.statusCategory")
     # Older Server payloads omit the category; the localised name is never guessed at.
     return _CATEGORIES.get(str(category.get("key")), StatusCategory.TODO)
 
@@ -156,10 +156,10 @@ def _links(value: Any, tracker: TrackerConfig) -> list[Link]:
         raise PayloadError("fields.issuelinks must be a list")
     links = []
     for entry in value:
-        entry = _mapping(entry, "fields.issuelinks[]")
-        kind = _mapping(entry.get("type"), "issuelinks[].type")
+        entry = as_mapping(entry, "fields.issuelinks[]")
+        kind = as_mapping(entry.get("type"), "issuelinks[].type")
         for side, label in (("outwardIssue", "outward"), ("inwardIssue", "inward")):
-            other = _mapping(entry.get(side), f"issuelinks[].{side}")
+            other = as_mapping(entry.get(side), f"issuelinks[].{side}")
             if isinstance(other.get("key"), str):
                 name = kind.get(label) or kind.get("name") or label
                 links.append(Link(str(name), f"{tracker.name}:{other['key']}"))
@@ -180,46 +180,48 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
 
     Fields the payload lacks keep their model defaults, so a slim issue (comment events)
     still gives a usable, if partial, item. Raises `PayloadError` for wrong shapes."""
-    issue = _mapping(issue, "issue")
+    issue = as_mapping(issue, "issue")
     key = issue.get("key")
     if not isinstance(key, str) or not key.strip():
         raise PayloadError("issue has no key")
-    fields = _mapping(issue.get("fields"), "issue.fields")
+    fields = as_mapping(issue.get("fields"), "issue.fields")
     ids = field_ids(tracker)
-    status = _mapping(fields.get("status"), "fields.status")
+    status = as_mapping(fields.get("status"), "fields.status")
     status_name = _text(status.get("name"), "fields.status.name") or ""
-    project = _mapping(fields.get("project"), "fields.project")
+    project = as_mapping(fields.get("project"), "fields.project")
     labels = [] if fields.get("labels") is None else fields["labels"]
     if not isinstance(labels, list):
         raise PayloadError("fields.labels must be a list")
-    parent = _issue_ref(tracker, _mapping(fields.get("parent"), "fields.parent").get("key"))
-    for name in _PARENT_FIELDS:
+    parent = issue_ref(tracker, as_mapping(fields.get("parent"), "fields.parent").get("key"))
+    for name in PARENT_FIELDS:
         if parent is None and name in ids:
-            parent = _issue_ref(tracker, fields.get(ids[name]))
-    updated = _datetime(fields.get("updated"))
+            parent = issue_ref(tracker, fields.get(ids[name]))
+    updated = as_datetime(fields.get("updated"))
     site = _site(issue, tracker)
     return WorkItem(
         key=f"{tracker.name}:{key}",
         tracker=tracker.name,
         native_id=key,
         project=str(project.get("key") or key.rsplit("-", 1)[0]),
-        type=_item_type(_mapping(fields.get("issuetype"), "fields.issuetype"), tracker),
+        type=_item_type(as_mapping(fields.get("issuetype"), "fields.issuetype"), tracker),
         title=_text(fields.get("summary"), "fields.summary") or "",
         status=status_name,
         status_category=_status_category(status_name, status, tracker),
         description=rich_text(fields.get("description")),
-        assignee=_person(fields.get("assignee"), "fields.assignee"),
-        reporter=_person(fields.get("reporter"), "fields.reporter"),
-        priority=_text(_mapping(fields.get("priority"), "fields.priority").get("name"), "priority"),
+        assignee=person_from(fields.get("assignee"), "fields.assignee"),
+        reporter=person_from(fields.get("reporter"), "fields.reporter"),
+        priority=_text(
+            as_mapping(fields.get("priority"), "fields.priority").get("name"), "priority"
+        ),
         labels=tuple(str(label) for label in labels),
-        estimate=_number(fields.get(ids["estimate"])),
-        start_date=_date(fields.get(ids["start_date"])),
-        due_date=_date(fields.get(ids["due_date"])),
+        estimate=as_number(fields.get(ids["estimate"])),
+        start_date=as_date(fields.get(ids["start_date"])),
+        due_date=as_date(fields.get(ids["due_date"])),
         parent=parent,
         links=tuple(_links(fields.get("issuelinks"), tracker)),
-        created=_datetime(fields.get("created")),
+        created=as_datetime(fields.get("created")),
         updated=updated,
-        status_changed=_datetime(fields.get("statuscategorychangedate")),
+        status_changed=as_datetime(fields.get("statuscategorychangedate")),
         revision=(updated - _EPOCH) // dt.timedelta(milliseconds=1) if updated else 0,
         url=f"{site}/browse/{key}" if site else None,
         custom={
