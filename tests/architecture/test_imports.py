@@ -1,6 +1,7 @@
 """The product's import graph, read from the source with `ast`: no cycles, no imports of
 product modules inside functions (the usual way to hide a cycle), and imports that point
-one way, down the layers of docs/architecture.md:
+one way, down the layers of docs/architecture.md, and no module importing another's
+private (`_underscored`) names:
 
     http, commands  >  governance, worker, dashboard  >  resources  >  store, queue,
     rules source, telemetry  >  connector, rules  >  config
@@ -65,6 +66,7 @@ class Import:
     target: str
     line: int
     local: bool
+    names: tuple[str, ...] = ()
 
 
 def _module_name(path: Path) -> str:
@@ -115,6 +117,7 @@ def imports_of(name: str, path: Path) -> Iterator[Import]:
         return False
 
     for node in ast.walk(tree):
+        names: tuple[str, ...] = ()
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -124,11 +127,12 @@ def imports_of(name: str, path: Path) -> Iterator[Import]:
                 f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
                 for alias in node.names
             ]
+            names = tuple(alias.name for alias in node.names)
         else:
             continue
         for target in dict.fromkeys(targets):
             if _is_product(target):
-                yield Import(name, target, node.lineno, inside_function(node))
+                yield Import(name, target, node.lineno, inside_function(node), names)
 
 
 GRAPH = {name: list(imports_of(name, path)) for name, path in MODULES.items()}
@@ -226,3 +230,15 @@ def test_no_forbidden_imports():
         and any(i.target == b or i.target.startswith(b + ".") for b in banned)
     ]
     assert forbidden == []
+
+
+def test_no_private_names_cross_modules():
+    """A module's `_names` are its own: what another module needs is public."""
+    private = [
+        f"{i.source}:{i.line} imports {name} from {i.target}"
+        for found in GRAPH.values()
+        for i in found
+        for name in i.names
+        if name.startswith("_")
+    ]
+    assert private == []
