@@ -5,6 +5,7 @@ read only when needed so they never sit in a settings dump or a log line."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -12,6 +13,10 @@ from typing import Any
 
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from config.retention import Retention, RetentionSchema
+from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
+from connector.labels import PREFIX_MAX, label_problem
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_PACKS = PACKAGE_DIR / "packs"
@@ -40,6 +45,14 @@ class TrackerConfig:
     state_map: Mapping[str, str] = field(default_factory=dict)  # status name -> category
     type_map: Mapping[str, str] = field(default_factory=dict)  # tracker type name -> ItemType
     project: str | None = None  # Azure DevOps: default project for audits and registration
+    # Jira: the projects the webhook filter names (`project in (...)`) at registration.
+    projects: tuple[str, ...] = ()
+    # Ask the tracker not to notify watchers of the service's edits (Jira notifyUsers=false,
+    # Azure DevOps suppressNotifications=true): both need admin-level permission.
+    quiet_edits: bool = False
+    # Jira: ids found by name at the worker's start (name -> the site's field name, e.g.
+    # estimate -> "Story Points"), so changelog items that carry only the name still map.
+    field_labels: Mapping[str, str] = field(default_factory=dict)
 
     def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The webhook secret, read from the environment at the moment it is needed."""
@@ -81,7 +94,10 @@ class Settings:
     # how often an idle worker looks for received deliveries to queue (the outbox relay)
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
+    retention: Retention = field(default_factory=Retention)
     source: str | None = None  # the config file these settings came from
+    # where people reach this service (the dashboard link in long comments)
+    public_url: str | None = None
 
     def tracker(self, name: str) -> TrackerConfig:
         try:
@@ -129,6 +145,8 @@ class _TrackerSchema(Schema):
     )
     type_map = fields.Dict(keys=fields.String(), values=fields.String())
     project = fields.String()
+    projects = fields.List(fields.String(validate=validate.Length(min=1)))
+    quiet_edits = fields.Boolean()
 
 
 class _ConfigSchema(Schema):
@@ -156,6 +174,8 @@ class _ConfigSchema(Schema):
     recover_after_seconds = fields.Float(validate=validate.Range(min=0))
     relay_interval_seconds = fields.Float(validate=validate.Range(min=0.005, max=10))
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
+    public_url = fields.Url(require_tld=False, schemes={"http", "https"})
+    retention = fields.Nested(RetentionSchema)
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -198,6 +218,8 @@ def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
         state_map=dict(data.get("state_map") or {}),
         type_map={k.casefold(): v for k, v in (data.get("type_map") or {}).items()},
         project=data.get("project"),
+        projects=tuple(data.get("projects") or ()),
+        quiet_edits=bool(data.get("quiet_edits", False)),
     )
 
 
@@ -230,11 +252,46 @@ def load_settings(
     return settings
 
 
+_PREFIX = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why a label prefix cannot be used: every managed label starts with it, on Jira
+    (no spaces) and Azure DevOps (no ',' or ';') alike."""
+    if not prefix:
+        return "is empty: every label on an item would count as the service's own"
+    if not _PREFIX.match(prefix):
+        why = (
+            label_problem(prefix) or "has characters other than letters, digits, '.', '_', ':', '-'"
+        )
+        return f"{why}: use letters, digits, '.', '_', ':' and '-' only"
+    if len(prefix) > PREFIX_MAX:
+        return f"is {len(prefix)} characters: at most {PREFIX_MAX}"
+    return None
+
+
+def _position(path: Path, keys: tuple[str, ...]) -> str:
+    """`:LINE:COL` of the value at `keys` in a YAML file, or "" when it cannot be found."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return ""
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return ""
+        node = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        if node is None:
+            return ""
+    return f":{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
 def _apply_file(settings: Settings, path: Path) -> Settings:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(read_yaml_text(path), Loader=SafeNoAliasLoader)  # noqa: S506
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -265,8 +322,15 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         changes["rules"] = tuple(
             p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
+    if "retention" in data:
+        changes["retention"] = Retention(**data["retention"])
     if "labels" in data and "prefix" in data["labels"]:
-        changes["label_prefix"] = data["labels"]["prefix"]
+        prefix = data["labels"]["prefix"]
+        problem = prefix_problem(prefix)
+        if problem:
+            where = _position(path, ("labels", "prefix"))
+            raise ConfigError(f"{path}{where}: labels.prefix: {prefix!r} {problem}")
+        changes["label_prefix"] = prefix
     server = data.get("server") or {}
     if "host" in server:
         changes["host"] = str(server["host"])
@@ -286,6 +350,7 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "recover_after_seconds",
         "relay_interval_seconds",
         "item_lock_seconds",
+        "public_url",
     ):
         if key in data:
             changes[key] = data[key]

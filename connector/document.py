@@ -69,10 +69,21 @@ class Table:
         self, header: Iterable[str], rows: Iterable[Iterable[Inline | Iterable[Inline]]]
     ) -> None:
         object.__setattr__(self, "header", tuple(header))
-        object.__setattr__(self, "rows", tuple(tuple(_inlines(c) for c in row) for row in rows))
+        cells = (tuple(_inlines(c) for c in row) for row in rows)
+        object.__setattr__(self, "rows", tuple(row for row in cells if row))
 
 
 Block = Paragraph | BulletList | Table
+
+
+def _shown(block: Block) -> bool:
+    """Whether a block renders at all: ADF has no empty list (`bulletList` needs one
+    `listItem`) and no row without cells, so an empty list or table is left out."""
+    if isinstance(block, BulletList):
+        return bool(block.items)
+    if isinstance(block, Table):
+        return bool(block.header or block.rows)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +93,7 @@ class Document:
     marker: str = MARKER
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "blocks", tuple(self.blocks))
+        object.__setattr__(self, "blocks", tuple(b for b in self.blocks if _shown(b)))
 
     @property
     def heading(self) -> str:
@@ -127,7 +138,9 @@ class Document:
             elif isinstance(block, BulletList):
                 lines.extend(f"* {_wiki_inlines(item) or ' '}" for item in block.items)
             else:
-                lines.append("||" + "||".join(wiki_escape(h) or " " for h in block.header) + "||")
+                if block.header:
+                    head = "||".join(wiki_escape(h) or " " for h in block.header)
+                    lines.append(f"||{head}||")
                 for row in block.rows:
                     lines.append("|" + "|".join(_wiki_inlines(c) or " " for c in row) + "|")
         return "\n".join(lines)
@@ -144,11 +157,12 @@ class Document:
                 out.append(f"<ul>{items}</ul>")
             else:
                 head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
+                thead = f"<thead><tr>{head}</tr></thead>" if head else ""
                 body = "".join(
                     "<tr>" + "".join(f"<td>{_html_inlines(c)}</td>" for c in row) + "</tr>"
                     for row in block.rows
                 )
-                out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+                out.append(f"<table>{thead}<tbody>{body}</tbody></table>")
         return "".join(out)
 
     # -- plain text (logs, CLI, tests) ---------------------------------------------------
@@ -162,7 +176,8 @@ class Document:
             elif isinstance(block, BulletList):
                 lines.extend(f"- {_text_inlines(item)}" for item in block.items)
             else:
-                lines.append(" | ".join(_one_line(h) for h in block.header))
+                if block.header:
+                    lines.append(" | ".join(_one_line(h) for h in block.header))
                 lines.extend(" | ".join(_text_inlines(c) for c in row) for row in block.rows)
         return "\n".join(lines)
 
@@ -219,14 +234,10 @@ def _adf_block(block: Block) -> dict[str, Any]:
                 {"type": "listItem", "content": [_adf_paragraph(item)]} for item in block.items
             ],
         }
-    rows = [
-        {
-            "type": "tableRow",
-            "content": [
-                {"type": "tableHeader", "content": [_adf_paragraph((h,))]} for h in block.header
-            ],
-        }
-    ]
+    rows = []
+    if block.header:
+        header = [{"type": "tableHeader", "content": [_adf_paragraph((h,))]} for h in block.header]
+        rows.append({"type": "tableRow", "content": header})
     for row in block.rows:
         rows.append(
             {
@@ -241,18 +252,28 @@ def _adf_block(block: Block) -> dict[str, Any]:
     }
 
 
-# Characters with a meaning in Jira wiki markup (text effects, links, macros, tables,
-# lists, emoticons); a backslash makes each one literal.
-_WIKI_SPECIAL = re.compile(r"([\\*_+\-^~?{}\[\]|!#()])")
+# Characters the Jira wiki renderer can read as markup: text effects, links, macros, tables,
+# lists, emoticons (`:D`, `;)`, `(y)`), autolinks (`https://`, `mailto:`) and entities.
+# Each becomes a numeric character reference, shown as the character itself. A backslash
+# escape is not enough: `\\` is a forced line break, a table splits cells at `\|`, and
+# emoticons and bare URLs are not markup characters at all.
+_WIKI_SPECIAL = re.compile(r"[\\*_+\-^~?{}\[\]|!#()&:;]")
+# Block markers a line may start with once the characters above are inert: headings and
+# quotes (`h1.`, `bq.`, in any case).
+_WIKI_BLOCK_START = re.compile(r"^(h[1-6]|bq)\.", re.IGNORECASE)
+
+
+def _reference(match: re.Match[str]) -> str:
+    return f"&#{ord(match.group())};"
 
 
 def wiki_escape(text: str) -> str:
-    return _WIKI_SPECIAL.sub(r"\\\1", _one_line(text))
+    """Item text for wiki markup: one line, nothing in it read as markup."""
+    return _WIKI_SPECIAL.sub(_reference, _one_line(text))
 
 
 def _wiki_line_start(line: str) -> str:
-    # "h1." at the start of a line is a heading, "bq." a quote: break the pattern.
-    return re.sub(r"^(h[1-6]|bq)\.", r"\1\\.", line)
+    return _WIKI_BLOCK_START.sub(lambda m: f"{m.group(1)}&#46;", line)
 
 
 def _wiki_inlines(parts: Sequence[Inline]) -> str:

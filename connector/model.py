@@ -7,6 +7,7 @@ are frozen so an item can be shared between threads and cached without copies.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
@@ -136,7 +137,9 @@ class WorkItem:
             reporter=person(data.get("reporter")),
             priority=data.get("priority"),
             labels=tuple(data.get("labels") or ()),
-            estimate=None if data.get("estimate") is None else float(data["estimate"]),
+            estimate=None
+            if data.get("estimate") is None
+            else usable_number(float(data["estimate"])),
             start_date=parse_date(data.get("start_date")),
             due_date=parse_date(data.get("due_date")),
             parent=data.get("parent"),
@@ -201,6 +204,16 @@ class Ignored:
 
     native_event: str
     reason: str
+
+
+# Numbers a tracker field may carry into sums and forecasts: beyond this an estimate is
+# a typo or an attack, and sums of such values overflow to infinity.
+MAX_MAGNITUDE = 1e12
+
+
+def usable_number(number: float) -> float | None:
+    """`number` when finite and within MAX_MAGNITUDE, else None (read as missing)."""
+    return number if math.isfinite(number) and abs(number) <= MAX_MAGNITUDE else None
 
 
 def parse_date(value: Any) -> dt.date | None:

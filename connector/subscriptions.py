@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ JQL_FILTER = "issue-related-events-section"
 # Inputs Azure DevOps adds to a subscription itself; they say nothing about our settings.
 ADO_SERVER_INPUTS = frozenset({"tfsSubscriptionId"})
 ADO_ACTIVE = frozenset({"enabled", "onProbation"})
+ADO_SECRET_MAX = 256  # characters of a service hook's basic auth password
 
 
 @dataclass(frozen=True)
@@ -70,13 +72,31 @@ class JiraWebhookAdmin(JiraClient):
     OAuth apps only). The resource documents list, create, read and delete, not update,
     so a webhook that differs is replaced: the new one first, so no event goes missing."""
 
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
+    @staticmethod
+    def config_problem(
+        tracker: TrackerConfig, secret: str | None, *, all_projects: bool = False
+    ) -> str | None:
+        """What the config lacks for registering, as one line; None when nothing."""
+        if not all_projects and not jira_projects(tracker):
+            # An empty filter sends every issue event of every project on the site.
+            return (
+                "set `projects` (e.g. [PAY, WEB]) to filter the webhook to them, "
+                "or pass --all-projects"
+            )
+        return None
+
+    def reconcile(
+        self, target: str, secret: str | None, *, all_projects: bool = False
+    ) -> Iterator[Outcome]:
+        """Issue events are filtered to the tracker's projects (`project in (...)`), or
+        not at all with `all_projects`."""
+        jql = "" if all_projects else project_filter(jira_projects(self.tracker))
         name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
         wanted: dict[str, Any] = {
             "name": name,
             "url": target,
             "events": list(JIRA_EVENTS),
-            "filters": {JQL_FILTER: ""},
+            "filters": {JQL_FILTER: jql},
             "excludeBody": False,
         }
         ours = [h for h in self.list_webhooks() if _same_url(h.get("url"), target)]
@@ -121,6 +141,22 @@ class JiraWebhookAdmin(JiraClient):
         return self._jira._get_url(path, base=JIRA_ADMIN_BASE)
 
 
+def jira_projects(tracker: TrackerConfig) -> tuple[str, ...]:
+    return tracker.projects or ((tracker.project,) if tracker.project else ())
+
+
+def project_filter(projects: Iterable[str]) -> str:
+    """JQL for issue events of these projects: `project in (PAY, WEB)`; a key that is not
+    a plain project key is quoted."""
+    keys = []
+    for key in projects:
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", key):
+            keys.append(key)
+        else:
+            keys.append('"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return f"project in ({', '.join(keys)})" if keys else ""
+
+
 def _jira_id(hook: Mapping[str, Any]) -> str | None:
     """Jira lists admin webhooks by `self` link (…/webhook/{id}); some answers add `id`."""
     if hook.get("id") is not None:
@@ -136,7 +172,7 @@ def _jira_matches(hook: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return (
         hook.get("name") == wanted["name"]
         and set(hook.get("events") or ()) == set(wanted["events"])
-        and not (filters.get(JQL_FILTER) or "").strip()
+        and (filters.get(JQL_FILTER) or "").strip() == wanted["filters"][JQL_FILTER]
         and not hook.get("excludeBody")
         and hook.get("enabled", True) is not False
     )
@@ -164,7 +200,31 @@ class AzureHooksAdmin(AzureDevOpsClient):
         for client in (self._hooks, self._core):
             self._configure(client.config, timeout)
 
-    def reconcile(self, target: str, secret: str | None) -> Iterator[Outcome]:
+    @staticmethod
+    def config_problem(
+        tracker: TrackerConfig, secret: str | None, *, all_projects: bool = False
+    ) -> str | None:
+        """What the config lacks for registering, as one line; None when nothing. Service
+        hooks belong to one project, so `all_projects` changes nothing here."""
+        if not tracker.project:
+            return "set `project` to register service hooks"
+        if secret:
+            where = tracker.webhook_secret_env or "the webhook secret"
+            if any(ch.isspace() for ch in secret):
+                return (
+                    f"{where} contains whitespace, which Azure DevOps refuses in a service "
+                    "hook's basic auth password"
+                )
+            if len(secret) > ADO_SECRET_MAX:
+                return (
+                    f"{where} is {len(secret)} characters; Azure DevOps takes at most "
+                    f"{ADO_SECRET_MAX} in a service hook's basic auth password"
+                )
+        return None
+
+    def reconcile(
+        self, target: str, secret: str | None, *, all_projects: bool = False
+    ) -> Iterator[Outcome]:
         project_id = self.project_id(str(self.tracker.project))
         consumer = {
             "url": target,

@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
 from demo.script import play
-from demo.seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, PORTFOLIO_FIELD
+from demo.seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, JIRA_PROJECTS, PORTFOLIO_FIELD
 from sandbox import Sandbox
 from webhooks.commands.register import register
 from webhooks.http.app import create_app
@@ -155,6 +155,7 @@ class LiveStack:
         self.sandbox.azure_state.add_user(AZURE_BOT, "PMO Bot", pat=self.values[ENV["azure_pat"]])
         self.settings = self._settings()
         self.runtime = Runtime.from_settings(self.settings, clock=self.clock.now)
+        self.runtime.discover_fields()  # as a worker does at its start
         late.app = create_app(settings=self.settings, runtime=self.runtime)
         self._quiet_logs()
         self._server_thread = threading.Thread(
@@ -175,6 +176,7 @@ class LiveStack:
                 name="jira", kind="jira", url=self.sandbox.jira_url, deployment="cloud",
                 user_env=ENV["jira_user"], token_env=ENV["jira_token"],
                 webhook_secret_env=ENV["jira_secret"], bot_account=self.jira_bot_id,
+                projects=tuple(JIRA_PROJECTS),
             ),
             "azure-devops": TrackerConfig(
                 name="azure-devops", kind="azure-devops", url=self.sandbox.azure_url,

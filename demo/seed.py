@@ -19,6 +19,7 @@ from sandbox import Sandbox
 
 ORG = "fabrikam"
 AZURE_PROJECT = "Fabrikam"
+JIRA_PROJECTS = {"PAY": "Payments", "WEB": "Website"}
 PORTFOLIO_FIELD = "Custom.PortfolioParent"
 PARENT_REL = "System.LinkTypes.Hierarchy-Reverse"
 JIRA_BOT = "pmo-bot"
@@ -173,8 +174,8 @@ def add_people(sandbox: Sandbox, jira_token: str, azure_pat: str) -> None:
     for name, display in AZURE_PEOPLE.items():
         azure.add_user(name, display)
     azure.add_user(AZURE_BOT, "PMO Bot", pat=azure_pat)
-    jira.add_project("PAY", "Payments")
-    jira.add_project("WEB", "Website")
+    for key, name in JIRA_PROJECTS.items():
+        jira.add_project(key, name)
     azure.add_project(AZURE_PROJECT)
     azure.add_field(PORTFOLIO_FIELD)
 

@@ -31,6 +31,7 @@ from typing import Any
 from marshmallow import ValidationError
 from marshmallow import fields as mf
 
+from config.yamlsafe import TooLarge, read_yaml_text
 from connector.model import WorkItem, parse_datetime
 from rules.engine import Context, evaluate
 from rules.errors import RuleError
@@ -97,8 +98,8 @@ class CaseResult:
 
 def load_case_file(path: str) -> tuple[CaseFile | None, list[RuleError]]:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_yaml_text(path)
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
         return None, [RuleError(path, 1, 1, f"cannot read file: {exc}")]
     data, pos, errors = load_yaml(text, path)
     if errors:

@@ -6,13 +6,12 @@ pair them with `present: true` when the value is required. `equals` and `in` fai
 missing value equals nothing) and `not_in` passes. Text checks read a missing value as
 empty: `contains` and `min_length` fail, `matches` searches the empty string.
 Text comparisons (`equals`, `in`, `not_in`, `contains`) ignore case; `matches` is a
-case-sensitive `re.search` unless the pattern says `(?i)`.
+case-sensitive RE2 search (linear time) unless the pattern says `(?i)`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +29,7 @@ from rules.fields import (
     parse_moment,
     show,
 )  # fmt: skip
+from rules.regexes import compile_search
 
 Test = Callable[[Any, Any], bool]
 Describe = Callable[[Any, Any], str]
@@ -117,11 +117,11 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
         )  # fmt: skip
 
     if op == "matches":
-        search = re.compile(arg).search
+        found = compile_search(arg)
 
         def test_matches(item: Any, ctx: Any) -> bool:
             value = get(item, ctx)
-            return search("" if value is None else str(value)) is not None
+            return found("" if value is None else str(value))
 
         return Check(
             name, op, arg, test_matches,

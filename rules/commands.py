@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from config.settings import ConfigError, load_settings
 from rules.casefile import CaseResult, load_case_file, run_case_file
 from rules.errors import RuleError
 from rules.pack import is_tests_file, load_ruleset_with_errors
@@ -24,9 +25,13 @@ def validate_command(args: argparse.Namespace) -> int:
     ruleset, errors = load_ruleset_with_errors(rule_paths)
     for path in tests:
         errors += load_case_file(path)[1]
+    config_error = _config_error(getattr(args, "config", None))
+    if config_error:
+        print(config_error)
     if errors:
         for error in sorted(set(errors)):
             print(error)
+    if errors or config_error:
         return 1
     files = len(ruleset.packs) + len(tests)
     if files == 0:
@@ -37,6 +42,17 @@ def validate_command(args: argparse.Namespace) -> int:
         f"{_plural(len(ruleset.rollups), 'rollup')}"
     )
     return 0
+
+
+def _config_error(path: str | None) -> str | None:
+    """The config file's problem, as `PATH[:LINE:COL]: message`; None when it loads."""
+    if not path:
+        return None
+    try:
+        load_settings(path, environ={})
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def _tests_files(paths: list[str]) -> tuple[list[str], list[RuleError]]:

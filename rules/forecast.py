@@ -52,8 +52,10 @@ def forecast_end(
     if recent_done <= 0:
         return None
     # remaining / (recent_done / window) without the float error that turns 28.0 into 29
-    days = math.ceil(round(remaining * window_days / recent_done, 6))
-    return today + dt.timedelta(days=days)
+    ratio = round(remaining * window_days / recent_done, 6)
+    if not math.isfinite(ratio) or ratio > (dt.date.max - today).days:
+        return None  # beyond any calendar: as unknown as no throughput at all
+    return today + dt.timedelta(days=math.ceil(ratio))
 
 
 def slip_days(

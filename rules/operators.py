@@ -4,7 +4,6 @@ field. `rules.schema` uses them; an error message names what to write instead.""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from rules.fields import (
     parse_duration,
     parse_moment,
 )  # fmt: skip
+from rules.regexes import pattern_error
 
 
 def _scalar(value: Any) -> bool:
@@ -52,11 +52,8 @@ def _v_matches(arg: Any, kind: str) -> str | None:
         return f"matches applies to text fields, not a {kind} field"
     if not isinstance(arg, str):
         return "matches takes a regular expression"
-    try:
-        re.compile(arg)
-    except re.error as exc:
-        return f"bad regular expression {arg!r}: {exc}"
-    return None
+    problem = pattern_error(arg)
+    return f"bad regular expression {arg!r}: {problem}" if problem else None
 
 
 def _v_contains(arg: Any, kind: str) -> str | None:

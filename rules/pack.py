@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.yamlsafe import TooLarge, read_yaml_text
 from connector.model import ItemType, StatusCategory
 from rules.checks import Check, any_of, build_check
 from rules.checks import all_of as _all_of
@@ -149,8 +150,8 @@ def is_tests_file(path: str | Path) -> bool:
 def read_pack(path: str) -> tuple[Pack | None, Positions | None, list[RuleError]]:
     """(pack, positions, errors) for one file; pack is None when there are errors."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_yaml_text(path)
+    except (OSError, UnicodeDecodeError, TooLarge) as exc:
         return None, None, [RuleError(path, 1, 1, f"cannot read file: {exc}")]
     return parse_pack(text, path)
 

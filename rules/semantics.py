@@ -9,6 +9,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from connector.labels import NAME_MAX
 from rules.errors import RuleError
 from rules.fields import field_kind, field_names
 from rules.operators import OPERATORS, VALIDATORS, field_kinds_comparable
@@ -39,6 +40,14 @@ def validate_pack_data(data: Any, pos: Positions) -> list[RuleError]:
     return sorted(set(errors))
 
 
+def _too_long(what: str, name: str) -> str:
+    # Written to trackers with the prefix: Jira takes labels of at most 255 characters.
+    return (
+        f"{what} {name[:20]!r}... is {len(name)} characters: at most {NAME_MAX}, so that with "
+        "the label prefix it stays within Jira's 255-character labels"
+    )
+
+
 def _semantic_errors(
     data: Mapping[str, Any], pos: Positions, *, structure_ok: bool
 ) -> list[RuleError]:
@@ -67,6 +76,8 @@ def _semantic_errors(
                         f"bad rule id {rule_id!r}: use lower-case letters, digits and -",
                     )
                 )
+            elif len(rule_id) > NAME_MAX:
+                errors.append(pos.error((*path, "id"), _too_long("rule id", rule_id)))
             elif rule_id in seen:
                 errors.append(
                     pos.error(
@@ -90,6 +101,8 @@ def _semantic_errors(
                         f"bad label {label!r}: letters, digits, '.', '_', ':' and '-' only",
                     )
                 )
+            elif isinstance(label, str) and len(label) > NAME_MAX:
+                errors.append(pos.error((*path, "labels", i), _too_long("label", label)))
         actions = rule.get("actions")
         if isinstance(actions, Mapping) and isinstance(actions.get("set"), Mapping):
             for name, value in actions["set"].items():

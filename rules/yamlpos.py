@@ -1,6 +1,7 @@
 """YAML with positions: every key and value keeps the line and column it came from.
 
-The document is composed into nodes with PyYAML's safe loader (no arbitrary objects),
+The document is composed into nodes with PyYAML's safe loader (no arbitrary objects, no
+aliases: see `config.yamlsafe`),
 then turned into plain dicts, lists and scalars plus a `Positions` index keyed by the
 path of each value, e.g. ("rules", 2, "require", 0, "max").
 """
@@ -13,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from config.yamlsafe import SafeNoAliasLoader
 from rules.errors import RuleError
 
 Path = tuple[Hashable, ...]
@@ -52,7 +54,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, Positions, list[RuleError]]:
     syntax error. Duplicate keys and merge keys are errors rather than silent choices."""
     positions = Positions(file)
     errors: list[RuleError] = []
-    loader = yaml.SafeLoader(text)
+    loader = SafeNoAliasLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

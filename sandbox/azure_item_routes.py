@@ -83,6 +83,15 @@ def register_item_routes(app: Flask, state: AzureState) -> None:
     @app.patch(f"/<org>/<project>/_apis/wit/{WI}/<int:item_id>")
     def update_work_item(org: str, item_id: int, project: str | None = None, **_: str):
         check_project(state, project)
+        quiet = request.args.get("suppressNotifications", "").strip().lower() == "true"
+        if quiet and g.actor not in state.may_suppress:
+            # The permission is documented; the exact refusal is not (a 403 here).
+            raise AzureError(
+                403,
+                f"Access denied: {g.actor} needs the project permission 'Suppress "
+                "notifications for work item updates' to suppress notifications.",
+                "UnauthorizedRequestException",
+            )
         ops = json_patch_body()
         with state.lock:
             item = state.update_work_item(item_id, ops, actor=g.actor)

@@ -163,6 +163,10 @@ def apply(
                     changes[ref] = True
                 continue
             new = None if kind == "remove" else _coerce(state, ref, value)
+            if ref == "System.Tags" and kind == "add" and new is not None:
+                # The service merges an `add` on the tags into those already there; only
+                # `replace` or `remove` takes a tag away.
+                new = normalise_tags(f"{item.fields.get(ref) or ''};{new}")
             if item.fields.get(ref) != new:
                 if new is None:
                     item.fields.pop(ref, None)

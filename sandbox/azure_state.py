@@ -34,6 +34,9 @@ class AzureState(AzureComments):
         self.projects: dict[str, dict[str, Any]] = {}
         self.identities: dict[str, dict[str, Any]] = {}
         self.pats: dict[str, str] = {}
+        # identities holding the project permission "Suppress notifications for work item
+        # updates" (SUPPRESS_NOTIFICATIONS): only they may pass suppressNotifications=true
+        self.may_suppress: set[str] = set()
         self.items: dict[int, WorkItem] = {}
         self.extra_fields: set[str] = set()
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -72,10 +75,18 @@ class AzureState(AzureComments):
         )
 
     def add_user(
-        self, unique_name: str, display_name: str | None = None, *, pat: str | None = None
+        self,
+        unique_name: str,
+        display_name: str | None = None,
+        *,
+        pat: str | None = None,
+        suppress_notifications: bool = False,
     ) -> dict[str, Any]:
-        """An identity; `pat` maps a personal access token (Basic password) to it."""
+        """An identity; `pat` maps a personal access token (Basic password) to it;
+        `suppress_notifications` grants it the project permission of that name."""
         with self.lock:
+            if suppress_notifications:
+                self.may_suppress.add(unique_name)
             ident = self.identities.setdefault(
                 unique_name,
                 {

@@ -27,7 +27,11 @@ from sandbox.queries import QueryError
 from sandbox.validation import FieldError, parse_authorization
 from sandbox.webhooks import WebhookSender
 
-__all__ = ["ISSUE_MISSING", "create_jira_app", "jira_error"]
+__all__ = ["ISSUE_MISSING", "NOTIFY_USERS_REFUSED", "create_jira_app", "jira_error"]
+
+NOTIFY_USERS_REFUSED = (
+    "To discard the user notification either admin or project admin permissions are required."
+)
 
 
 def create_jira_app(
@@ -72,6 +76,11 @@ def create_jira_app(
         g.call.actor = g.actor
         state.user(g.actor)
         g.api = int((request.view_args or {}).get("version", 2))
+        quiet = request.args.get("notifyUsers", "").strip().lower() == "false"
+        if quiet and request.method != "GET" and g.actor not in state.admins:
+            # Cloud and Data Center both refuse the whole edit, whatever the docs say of
+            # the request being "ignored": nothing is written.
+            return jira_error(403, NOTIFY_USERS_REFUSED)
 
     @app.after_request
     def log_status(response):
@@ -132,7 +141,7 @@ def create_jira_app(
         return jira_error(404, f"No project could be found with key '{key}'.")
 
     register_issue_routes(app, state, api)
-    register_comment_routes(app, state, api)
+    register_comment_routes(app, state, api, cloud=deployment == "cloud")
     register_search_routes(app, state, api, cloud=deployment == "cloud")
     register_webhook_routes(app, state, cloud=deployment == "cloud")
     app.json.sort_keys = False

@@ -1,27 +1,48 @@
 """Jira sandbox routes for issue comments (`/rest/api/{2,3}/issue/{idOrKey}/comment`):
-plain text bodies on v2, Atlassian Document Format on v3."""
+plain text bodies on v2, Atlassian Document Format on v3.
+
+As Jira does, a v3 body that is not valid ADF (Atlassian's schema, `sandbox.adf`) is
+refused with `400 {"errorMessages": ["INVALID_INPUT"], "errors": {}}`, and a body over
+32,767 characters with the "too long" field error (Cloud writes the number with a comma,
+Server/Data Center without). How Cloud counts an ADF body is not documented: the sandbox
+counts its compact JSON, the stricter reading."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, g, jsonify, request
 
+from sandbox.adf import is_valid_adf
 from sandbox.jira_http import jira_error, request_body
 from sandbox.jira_render import comment_json
 from sandbox.jira_state import JiraState, NotFound
 from sandbox.validation import FieldError, adf_required, string_required, text_to_adf
 
+COMMENT_LIMIT = 32_767
 
-def register_comment_routes(app: Flask, state: JiraState, api: str) -> None:
+
+def register_comment_routes(app: Flask, state: JiraState, api: str, *, cloud: bool) -> None:
+    too_long = (
+        "The entered text is too long. It exceeds the allowed limit of "
+        f"{f'{COMMENT_LIMIT:,}' if cloud else COMMENT_LIMIT} characters."
+    )
+
     def _comment_body(body: dict[str, Any]) -> dict[str, Any]:
         value = body.get("body")
         if g.api >= 3:
             doc = adf_required(value, "comment")
+            size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
         else:
-            doc = text_to_adf(string_required(value, "comment") or "")
+            text = string_required(value, "comment") or ""
+            doc, size = text_to_adf(text), len(text)
         if doc is None:
             raise FieldError({"comment": "Comment body can not be empty!"})
+        if size > COMMENT_LIMIT:
+            raise FieldError({"comment": too_long})
+        if g.api >= 3 and not is_valid_adf(doc):
+            raise FieldError({}, ["INVALID_INPUT"])
         return doc
 
     @app.get(f"{api}/issue/<id_or_key>/comment")

@@ -37,6 +37,9 @@ class JiraState(JiraComments):
         self.projects: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.bearer_tokens: dict[str, str] = {}
+        # users with Administer Jira or Administer Projects: only they may pass
+        # notifyUsers=false on an edit
+        self.admins: set[str] = set()
         self.issues: dict[str, Issue] = {}
         self.extra_fields: dict[str, str] = {}  # custom field id -> name
         self.webhooks: dict[int, dict[str, Any]] = {}
@@ -70,9 +73,13 @@ class JiraState(JiraComments):
         email: str | None = None,
         account_id: str | None = None,
         token: str | None = None,
+        admin: bool = False,
     ) -> dict[str, Any]:
-        """A user known by `name` (the Basic-auth user); `token` maps a Bearer token to it."""
+        """A user known by `name` (the Basic-auth user); `token` maps a Bearer token to it;
+        `admin` gives it (project) admin rights."""
         with self.lock:
+            if admin:
+                self.admins.add(name)
             user = self.users.get(name) or {
                 "name": name,
                 "key": name,

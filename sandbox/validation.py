@@ -58,7 +58,12 @@ def check_labels(labels: Any, field_id: str = "labels") -> list[str]:
             # Jira refuses whitespace inside a label rather than splitting it
             raise FieldError({field_id: f"The label '{label}' contains spaces which is invalid."})
         if len(label) > 255:
-            raise FieldError({field_id: "The label must not exceed 255 characters."})
+            raise FieldError(
+                {
+                    field_id: f"The label '{label}' exceeds the maximum length for a single "
+                    "label of 255 characters."
+                }
+            )
     return list(dict.fromkeys(labels))
 
 

@@ -78,6 +78,13 @@ class RuleSource:
                 self._signature = signature
                 log.error("rules.reload_refused", extra={"errors": self._errors})
                 return self.status()
+            except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+                # Whatever else a hostile file provokes is a refusal too, never a crash
+                # of the process that reads it.
+                self._errors = [f"{', '.join(self.paths)}: unreadable rules ({type(exc).__name__})"]
+                self._signature = signature
+                log.error("rules.reload_refused", extra={"errors": self._errors})
+                return self.status()
             self._ruleset = ruleset
             self._signature = signature
             self._errors = []

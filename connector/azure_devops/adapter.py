@@ -32,6 +32,7 @@ from connector.azure_devops.item import (
     person,
     work_item_id_from_url,
 )
+from connector.bounds import azure_int32, checked_event
 from connector.errors import PayloadError
 from connector.headers import header_value
 from connector.html_text import html_to_text
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 SECRET_HEADER = "X-PMO-Bridge-Secret"  # noqa: S105 - a header name, not a secret
+# Event ids are GUIDs; a longer one (the store keeps 255 characters) is read as missing.
+MAX_DELIVERY_ID = 200
 
 
 # --- verification ---------------------------------------------------------------------
@@ -89,12 +92,14 @@ def delivery_id(headers: Mapping[str, str], payload: Mapping) -> str | None:
     if not isinstance(payload, Mapping):
         return None
     event_id = payload.get("id")
-    if isinstance(event_id, str) and event_id.strip():
+    if isinstance(event_id, str) and 0 < len(event_id.strip()) <= MAX_DELIVERY_ID:
         return event_id.strip()
     notification, subscription = payload.get("notificationId"), payload.get("subscriptionId")
-    if notification not in (None, "") and subscription not in (None, ""):
-        return f"{subscription}:{notification}"
-    return None
+    if isinstance(notification, str | int) and isinstance(subscription, str | int):
+        joined = f"{subscription}:{notification}"
+        if 2 < len(joined) <= MAX_DELIVERY_ID:
+            return joined
+    return None  # none usable (an id too long to store counts as none): the body's hash
 
 
 # --- events -------------------------------------------------------------------------
@@ -173,6 +178,8 @@ def _parse_updated(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
         actor = person(item_fields.get("System.ChangedBy"))
     actor = person(resource.get("revisedBy")) or actor
     rev = resource.get("rev")
+    if isinstance(rev, int) and not isinstance(rev, bool):
+        azure_int32(rev, "resource.rev")
     return _event(
         EventKind.UPDATED,
         payload,
@@ -231,7 +238,7 @@ def parse_event(payload: Any, tracker: TrackerConfig) -> Event | Ignored:
         reason = IGNORED_EVENTS.get(event_type, f"unsupported event type {event_type!r}")
         return Ignored(event_type, reason)
     try:
-        return parser(payload, tracker)
+        return checked_event(parser(payload, tracker))
     except PayloadError:
         raise
     except (TypeError, ValueError, AttributeError, LookupError, ArithmeticError) as exc:

@@ -32,9 +32,12 @@ COMMON_FIELDS = {
     "System.WorkItemType": "type",
     "Microsoft.VSTS.Common.Priority": "priority",
 }
-# Bookkeeping that changes on every save; never a change worth reporting.
+# Bookkeeping that changes on every save; never a change worth reporting. The service's
+# own tag write comes back with ChangedBy among the changed fields (it is the bot now),
+# so without it here that echo would look like a person's edit.
 NOISE_FIELDS = frozenset(
     {
+        "System.ChangedBy",
         "System.Rev",
         "System.AuthorizedDate",
         "System.RevisedDate",

@@ -16,6 +16,7 @@ Errors are translated once, in `_calling`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -51,7 +52,10 @@ from connector.clients import (
 )
 from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import Conflict, PermanentTrackerError, TrackerError
+from connector.labels import refuse_invalid_labels
 from connector.model import Comment, Person, WorkItem
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # workitemsbatch accepts at most 200 ids
 COMMENT_PAGE = 200
@@ -92,6 +96,8 @@ class AzureDevOpsClient:
         self._on_call = on_call
         self._local = threading.local()
         self._projects: dict[str, str] = {}  # work item id -> project, for comments
+        # `quiet_edits` asks for suppressNotifications=true; once refused, never again.
+        self._quiet = tracker.quiet_edits
         _, token = tracker.credentials(environ)
         creds = BasicAuthentication("", token or "")
         self._wit = WorkItemTrackingClient(base_url=tracker.url, creds=creds)
@@ -202,11 +208,14 @@ class AzureDevOpsClient:
         revision: int | None = None,
     ) -> int | None:
         """GET {org}/_apis/wit/workItems/{id}?fields=System.Tags, then (only when the tags
-        change) PATCH {org}/_apis/wit/workItems/{id}?suppressNotifications=true with
-        [test /rev, add /fields/System.Tags]. The tag string is computed from the item as
-        read; the test op makes the write fail (Conflict) if anyone changed it since."""
+        change) PATCH {org}/_apis/wit/workItems/{id} with [test /rev, replace
+        /fields/System.Tags]. `replace`, because the service merges an `add` on the tags
+        into those already there, so an `add` can never take one away. The tag string is
+        computed from the item as read; the test op makes the write fail (Conflict) if
+        anyone changed it since."""
         if not add and not remove:
             return None
+        refuse_invalid_labels("azure-devops", native_id, add)
         with self._calling("update_labels", native_id):
             current = self._wit.get_work_item(_int_id(native_id), fields=[TAGS])
         expected = current.rev if revision is None else revision
@@ -224,13 +233,13 @@ class AzureDevOpsClient:
             native_id,
             [
                 JsonPatchOperation(op="test", path="/rev", value=expected),
-                JsonPatchOperation(op="add", path=f"/fields/{TAGS}", value=new),
+                JsonPatchOperation(op="replace", path=f"/fields/{TAGS}", value=new),
             ],
         )
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
-        """PATCH {org}/_apis/wit/workItems/{id}?suppressNotifications=true with one `add`
-        op per field; names are mapped through the tracker's field map."""
+        """PATCH {org}/_apis/wit/workItems/{id} with one `add` op per field; names are
+        mapped through the tracker's field map."""
         if not values:
             return
         ops = [
@@ -242,10 +251,33 @@ class AzureDevOpsClient:
     # -- plumbing ------------------------------------------------------------------------
 
     def _patch(self, op: str, native_id: str, document: list[JsonPatchOperation]) -> int | None:
-        """PATCH the item; returns its new rev."""
+        """PATCH the item (?suppressNotifications=true only under `quiet_edits`); returns
+        its new rev. Suppressing needs the project permission "Suppress notifications for
+        work item updates", and Microsoft does not document how a caller without it is
+        refused: any 400/401/403 while asking is retried once without, and remembered,
+        so the edit still lands."""
+        if not self._quiet:
+            return self._update(op, native_id, document)
+        try:
+            return self._update(op, native_id, document, quiet=True)
+        except PermanentTrackerError as exc:
+            if exc.status not in (400, 401, 403):
+                raise
+            refusal = str(exc)
+        rev = self._update(op, native_id, document)
+        self._quiet = False
+        log.warning(
+            "azure_devops.client.quiet_edits_refused",
+            extra={"tracker": self.name, "reason": refusal},
+        )
+        return rev
+
+    def _update(
+        self, op: str, native_id: str, document: list[JsonPatchOperation], *, quiet: bool = False
+    ) -> int | None:
         with self._calling(op, native_id):
             updated = self._wit.update_work_item(
-                document, _int_id(native_id), suppress_notifications=True
+                document, _int_id(native_id), suppress_notifications=True if quiet else None
             )
         return getattr(updated, "rev", None)
 
@@ -340,3 +372,8 @@ def _person(identity: Any) -> Person | None:
 
 
 __all__ = ["AzureDevOpsClient", "merge_tags", "split_tags"]
+
+
+def comment_form(tracker: TrackerConfig) -> str:
+    """Azure DevOps comments are HTML."""
+    return "html"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from config.settings import TrackerConfig
+from connector.bounds import azure_int32, checked_item
 from connector.errors import PayloadError
 from connector.html_text import html_to_text
 from connector.model import (
@@ -22,10 +24,11 @@ from connector.model import (
     WorkItem,
     parse_date,
     parse_datetime,
+    usable_number,
 )
 
 # The adapter's logger, so log lines keep the source they had before this module split off.
-log = logging.getLogger("connector.azure_devops.adapter")
+log = logging.getLogger("connector.azure_devops")
 
 HIERARCHY_REVERSE = "System.LinkTypes.Hierarchy-Reverse"  # "Parent" link
 
@@ -80,9 +83,9 @@ def item_native_id(value: Any, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise PayloadError(f"{where} must be a work item id, got {type(value).__name__}")
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) <= 0:
-        raise PayloadError(f"{where} must be a positive work item id, got {text!r}")
-    return str(int(text))
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) <= 0:
+        raise PayloadError(f"{where} must be a positive work item id, got {text[:40]!r}")
+    return str(azure_int32(int(text), where))
 
 
 def work_item_id_from_url(url: Any) -> str | None:
@@ -94,14 +97,20 @@ def person(value: Any) -> Person | None:
     """Identity as newer payloads send it ({displayName, uniqueName, id}) or as older ones
     do ("Name <unique>" or just a name)."""
     if isinstance(value, Mapping):
-        name = value.get("displayName") or value.get("uniqueName")
-        return Person(str(name), value.get("uniqueName") or value.get("id")) if name else None
+        # identity fields that are not text are read as missing
+        unique, ident = _text_or_none(value.get("uniqueName")), _text_or_none(value.get("id"))
+        name = _text_or_none(value.get("displayName")) or unique
+        return Person(name, unique or ident) if name else None
     if isinstance(value, str) and value.strip():
         match = _NAME_AND_UNIQUE.match(value.strip())
         if match:
             return Person(match["name"] or match["unique"], match["unique"])
         return Person(value.strip())
     return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def tags(value: Any) -> tuple[str, ...]:
@@ -141,10 +150,13 @@ def as_number(value: Any) -> float | None:
     if value in (None, "") or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if usable_number(number) is None:  # "NaN", "Infinity", 1e300: no estimate
         log.warning("azure_devops.field.not_a_number", extra={"value": str(value)[:40]})
         return None
+    return number
 
 
 def item_type(name: Any, tracker: TrackerConfig) -> ItemType:
@@ -235,31 +247,33 @@ def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
         for name, field_id in tracker.fields.items()
         if name not in RESERVED_FIELD_NAMES
     }
-    return WorkItem(
-        key=f"{tracker.name}:{native_id}",
-        tracker=tracker.name,
-        native_id=native_id,
-        project=project,
-        type=item_type(fields.get("System.WorkItemType"), tracker),
-        title=str(fields.get("System.Title") or ""),
-        status=state,
-        status_category=status_category(state, tracker),
-        description=html_to_text(str(description)) if description else "",
-        assignee=person(fields.get("System.AssignedTo")),
-        reporter=person(fields.get("System.CreatedBy")),
-        priority=None if priority in (None, "") else str(priority),
-        labels=tags(fields.get("System.Tags")),
-        estimate=as_number(_first(fields, field_ids(tracker, "estimate"))),
-        start_date=work_item_date(_first(fields, field_ids(tracker, "start_date"))),
-        due_date=work_item_date(_first(fields, field_ids(tracker, "due_date"))),
-        parent=parent,
-        links=tuple(link for rel, link in relations if rel != HIERARCHY_REVERSE),
-        created=parse_datetime(fields.get("System.CreatedDate")),
-        updated=parse_datetime(fields.get("System.ChangedDate")),
-        status_changed=parse_datetime(fields.get("Microsoft.VSTS.Common.StateChangeDate")),
-        revision=int(rev or 0),
-        url=url,
-        custom=custom,
+    return checked_item(
+        WorkItem(
+            key=f"{tracker.name}:{native_id}",
+            tracker=tracker.name,
+            native_id=native_id,
+            project=project,
+            type=item_type(fields.get("System.WorkItemType"), tracker),
+            title=str(fields.get("System.Title") or ""),
+            status=state,
+            status_category=status_category(state, tracker),
+            description=html_to_text(str(description)) if description else "",
+            assignee=person(fields.get("System.AssignedTo")),
+            reporter=person(fields.get("System.CreatedBy")),
+            priority=None if priority in (None, "") else str(priority),
+            labels=tags(fields.get("System.Tags")),
+            estimate=as_number(_first(fields, field_ids(tracker, "estimate"))),
+            start_date=work_item_date(_first(fields, field_ids(tracker, "start_date"))),
+            due_date=work_item_date(_first(fields, field_ids(tracker, "due_date"))),
+            parent=parent,
+            links=tuple(link for rel, link in relations if rel != HIERARCHY_REVERSE),
+            created=parse_datetime(fields.get("System.CreatedDate")),
+            updated=parse_datetime(fields.get("System.ChangedDate")),
+            status_changed=parse_datetime(fields.get("Microsoft.VSTS.Common.StateChangeDate")),
+            revision=azure_int32(int(rev or 0), "work item rev"),
+            url=url,
+            custom=custom,
+        )
     )
 
 

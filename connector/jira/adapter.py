@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
+from connector.bounds import checked_event, jira_issue_id
 from connector.errors import PayloadError
 from connector.headers import header_value
 from connector.jira.changes import changes_from
@@ -110,8 +111,8 @@ def _occurred(payload: Mapping[str, Any]) -> dt.datetime | None:
 
 def _comment(value: Any) -> Comment | None:
     comment = as_mapping(value, "comment")
-    if comment.get("id") is None:
-        return None
+    if not isinstance(comment.get("id"), str | int) or isinstance(comment.get("id"), bool):
+        return None  # no id, or one of the wrong type: no comment to speak of
     author = person_from(comment.get("author"), "comment.author")
     return Comment(str(comment["id"]), rich_text(comment.get("body")), author)
 
@@ -127,6 +128,11 @@ def _issue_event(payload: Mapping[str, Any], tracker: TrackerConfig, kind: Event
     status_moved = any(change.field == "status" for change in changes)
     if status_moved and occurred is not None:
         item = item.with_changes(status_changed=max(occurred, item.status_changed or occurred))
+    # An Epic Link / Parent Link change names the new parent even where the issue's own
+    # fields do not (the custom field's id not configured, or not in the payload).
+    new_parent = next((c.new for c in reversed(changes) if c.field == "parent" and c.new), None)
+    if item.parent is None and isinstance(new_parent, str):
+        item = item.with_changes(parent=new_parent)
     return Event(
         kind=kind,
         tracker=tracker.name,
@@ -166,6 +172,8 @@ def _comment_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
     if issue_id is None:
         found = _COMMENT_ISSUE_ID.search(str(raw_comment.get("self") or ""))
         issue_id = found.group(1) if found else None
+    if issue_id is not None:
+        issue_id = jira_issue_id(issue_id, "issue.id")
     if item is None and issue_id is None:
         raise PayloadError(f"{payload['webhookEvent']} names no issue")
     deleted = payload["webhookEvent"] == "comment_deleted"
@@ -186,11 +194,7 @@ def _comment_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
 
 
 def _numeric_id(value: Any, where: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.isdigit():
-        return value
-    raise PayloadError(f"{where} must be a numeric issue id")
+    return jira_issue_id(value, where)
 
 
 def _issuelink_event(payload: Mapping[str, Any], tracker: TrackerConfig) -> Event:
@@ -285,7 +289,7 @@ def parse_event(payload: Any, tracker: TrackerConfig) -> Event | Ignored:
     if parser is None:
         return Ignored(event, IGNORED_EVENTS.get(event) or f"unknown event {event!r}")
     try:
-        return parser(payload, tracker)
+        return checked_event(parser(payload, tracker))
     except PayloadError:
         raise
     except (

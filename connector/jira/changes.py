@@ -49,6 +49,8 @@ def _changelog_names(tracker: TrackerConfig) -> dict[str, str]:
     for name, aliases in _DEFAULT_FIELD_NAMES.items():
         if name not in tracker.fields:
             names.update(dict.fromkeys(aliases, name))
+    for name, label in tracker.field_labels.items():  # found by name on this site
+        names[label.casefold()] = "parent" if name in PARENT_FIELDS else name
     for name, field_id in field_ids(tracker).items():
         names[field_id.casefold()] = "parent" if name in PARENT_FIELDS else name
     return names

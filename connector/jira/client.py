@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from jira import JIRA, JIRAError
@@ -35,6 +36,7 @@ from connector.clients import (
 from connector.document import MARKER, Document, body_text, contains_marker
 from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
 from connector.jira.item import item_from_issue
+from connector.labels import refuse_invalid_labels
 from connector.model import Comment, Person, WorkItem
 
 log = logging.getLogger(__name__)
@@ -78,13 +80,15 @@ class JiraClient:
         # the serverInfo call it would otherwise make.
         self._jira.deploymentType = "Cloud" if self.cloud else "Server"
         self._jira._session.hooks["response"].append(self._record_response)
+        # `quiet_edits` asks for notifyUsers=false; once Jira refuses it, never again.
+        self._quiet = tracker.quiet_edits
 
     # -- reading -------------------------------------------------------------------------
 
     def get_item(self, native_id: str) -> WorkItem:
         """GET /rest/api/{v}/issue/{key}"""
         with self._calling("get_item", native_id):
-            raw = self._jira.issue(native_id).raw
+            raw = self._jira.issue(_segment(native_id)).raw
         return self._item(raw)
 
     def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
@@ -158,7 +162,7 @@ class JiraClient:
         while True:
             with self._calling("find_managed_comment", native_id):
                 page = self._jira._get_json(
-                    f"issue/{native_id}/comment",
+                    f"issue/{_segment(native_id)}/comment",
                     params={"startAt": start, "maxResults": COMMENT_PAGE},
                 )
             comments = page.get("comments") or []
@@ -170,6 +174,14 @@ class JiraClient:
             if not comments or start >= int(page.get("total") or 0):
                 break
         return pick_managed_comment(found, self.tracker.bot_account)
+
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET /rest/api/{v}/field"""
+        with self._calling("list_fields"):
+            fields = self._jira._get_json("field")
+        if not isinstance(fields, list):
+            raise error_for_status(502, {}, "jira list_fields: answer is not a list")
+        return [f for f in fields if isinstance(f, dict)]
 
     def whoami(self) -> Person:
         """GET /rest/api/{v}/myself"""
@@ -183,15 +195,17 @@ class JiraClient:
     def add_comment(self, native_id: str, doc: Document) -> str:
         """POST /rest/api/{v}/issue/{key}/comment  {"body": ADF (v3) | wiki markup (v2)}"""
         with self._calling("add_comment", native_id, write=True):
-            created = self._jira.add_comment(native_id, self._body(doc))
+            created = self._jira.add_comment(_segment(native_id), self._body(doc))
         return str(created.raw.get("id") if created.raw else created.id)
 
     def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None:
         """PUT /rest/api/{v}/issue/{key}/comment/{id}  {"body": ...}
-        (Cloud: ?notifyUsers=false, so watchers get no mail for a bot edit)."""
+        (?notifyUsers=false only under `quiet_edits`)."""
         with self._calling("update_comment", native_id, write=True):
             self._put(
-                f"issue/{native_id}/comment/{comment_id}", {"body": self._body(doc)}, quiet=True
+                f"issue/{_segment(native_id)}/comment/{_segment(comment_id)}",
+                {"body": self._body(doc)},
+                quiet=True,
             )
 
     def update_labels(
@@ -207,13 +221,14 @@ class JiraClient:
         survive; Jira has no revision check, so `revision` is not used. Returns the time of
         the write in epoch ms: Jira items' revision is their `updated` time, so any payload
         with a lower revision was sent before this write."""
+        refuse_invalid_labels("jira", native_id, add)
         ops = [{"add": label} for label in sorted(add - remove)]
         ops += [{"remove": label} for label in sorted(remove - add)]
         if not ops:
             return None
         written_at = int(time.time() * 1000)
         with self._calling("update_labels", native_id, write=True):
-            self._put(f"issue/{native_id}", {"update": {"labels": ops}}, quiet=True)
+            self._put(f"issue/{_segment(native_id)}", {"update": {"labels": ops}}, quiet=True)
         return written_at
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
@@ -223,7 +238,7 @@ class JiraClient:
             return
         fields = {field_id(self.tracker, name): value for name, value in values.items()}
         with self._calling("set_fields", native_id, write=True):
-            self._put(f"issue/{native_id}", {"fields": fields}, quiet=True)
+            self._put(f"issue/{_segment(native_id)}", {"fields": fields}, quiet=True)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -237,10 +252,25 @@ class JiraClient:
         return self._jira._get_json(path, params=dict(body), use_post=True)
 
     def _put(self, path: str, body: Mapping[str, Any], *, quiet: bool = False) -> None:
-        # notifyUsers=false: documented for Cloud, and "ignored" there without admin
-        # rights. Server/DC may refuse it without admin rights, so it is not sent there.
-        params = {"notifyUsers": "false"} if quiet and self.cloud else None
-        self._jira._session.put(self._jira._get_url(path), params=params, data=json.dumps(body))
+        # notifyUsers=false needs Administer Jira or Administer Projects. The docs say a
+        # caller without them is "ignored"; live sites refuse the whole edit with a 403
+        # and write nothing. So it is sent only under `quiet_edits`, and a 403 to it is
+        # retried once without it and remembered: the edit matters, the quiet does not.
+        url, data = self._jira._get_url(path), json.dumps(body)
+        if not (quiet and self._quiet):
+            self._jira._session.put(url, data=data)
+            return
+        try:
+            self._jira._session.put(url, params={"notifyUsers": "false"}, data=data)
+        except JIRAError as exc:
+            if exc.status_code != 403:
+                raise
+            self._jira._session.put(url, data=data)
+            self._quiet = False
+            log.warning(
+                "jira.client.quiet_edits_refused",
+                extra={"tracker": self.name, "reason": short_message(exc.text)},
+            )
 
     def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if self._on_call is not None:
@@ -290,3 +320,14 @@ def _person(raw: Any) -> Person | None:
     if not display:
         return None
     return Person(str(display), str(account) if account else None)
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: `/`, `?`, `#`, `..` and the rest percent-encoded, so a key or
+    id can only ever name itself (intake checks formats too; this holds for any caller)."""
+    return quote(str(value), safe="")
+
+
+def comment_form(tracker: TrackerConfig) -> str:
+    """Comments are ADF on Jira Cloud (REST v3), wiki markup on Server/Data Center (v2)."""
+    return "wiki" if tracker.deployment == "server" else "adf"

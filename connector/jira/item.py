@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
+from connector.bounds import checked_item, jira_issue_key
 from connector.errors import PayloadError
 from connector.jira.text import plain_value, rich_text
 from connector.model import (
@@ -20,10 +21,11 @@ from connector.model import (
     WorkItem,
     parse_date,
     parse_datetime,
+    usable_number,
 )
 
 # The adapter's logger, so log lines keep the source they had before this module split off.
-log = logging.getLogger("connector.jira.adapter")
+log = logging.getLogger("connector.jira")
 
 RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: Mapping[str, str] = {
@@ -71,26 +73,38 @@ def _text(value: Any, where: str) -> str | None:
 
 
 def person_from(value: Any, where: str) -> Person | None:
+    """A user; identity fields that are not text (or numbers) are read as missing."""
     if value is None or value == "":
         return None
     if isinstance(value, str):  # very old Server payloads name users by login only
         return Person(value, value)
     user = as_mapping(value, where)
-    ident = user.get("accountId") or user.get("name") or user.get("key")
-    name = user.get("displayName") or ident
+    ident = _identity(user.get("accountId")) or _identity(user.get("name"))
+    ident = ident or _identity(user.get("key"))
+    name = _identity(user.get("displayName")) or ident
     if not name:
         return None
-    return Person(str(name), None if ident is None else str(ident))
+    return Person(name, ident)
+
+
+def _identity(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def as_number(value: Any) -> float | None:
+    """A usable number, else None: "NaN", "Infinity" and 1e300 are no estimate."""
     value = plain_value(value)
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return usable_number(number)
 
 
 def as_date(value: Any) -> dt.date | None:
@@ -111,7 +125,9 @@ def issue_ref(tracker: TrackerConfig, value: Any) -> str | None:
     """An item key from an issue key, `{key: ...}` or Advanced Roadmaps `{data: {key}}`."""
     if isinstance(value, Mapping):
         value = value.get("key") or as_mapping(value.get("data"), "parent link").get("key")
-    return f"{tracker.name}:{value}" if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value:
+        return None
+    return f"{tracker.name}:{jira_issue_key(value, 'parent')}"
 
 
 # --- the issue -------------------------------------------------------------------------
@@ -162,7 +178,8 @@ def _links(value: Any, tracker: TrackerConfig) -> list[Link]:
             other = as_mapping(entry.get(side), f"issuelinks[].{side}")
             if isinstance(other.get("key"), str):
                 name = kind.get(label) or kind.get("name") or label
-                links.append(Link(str(name), f"{tracker.name}:{other['key']}"))
+                other_key = jira_issue_key(other["key"], f"issuelinks[].{side}.key")
+                links.append(Link(str(name), f"{tracker.name}:{other_key}"))
     return links
 
 
@@ -184,6 +201,7 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
     key = issue.get("key")
     if not isinstance(key, str) or not key.strip():
         raise PayloadError("issue has no key")
+    key = jira_issue_key(key, "issue.key")
     fields = as_mapping(issue.get("fields"), "issue.fields")
     ids = field_ids(tracker)
     status = as_mapping(fields.get("status"), "fields.status")
@@ -198,35 +216,37 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
             parent = issue_ref(tracker, fields.get(ids[name]))
     updated = as_datetime(fields.get("updated"))
     site = _site(issue, tracker)
-    return WorkItem(
-        key=f"{tracker.name}:{key}",
-        tracker=tracker.name,
-        native_id=key,
-        project=str(project.get("key") or key.rsplit("-", 1)[0]),
-        type=_item_type(as_mapping(fields.get("issuetype"), "fields.issuetype"), tracker),
-        title=_text(fields.get("summary"), "fields.summary") or "",
-        status=status_name,
-        status_category=_status_category(status_name, status, tracker),
-        description=rich_text(fields.get("description")),
-        assignee=person_from(fields.get("assignee"), "fields.assignee"),
-        reporter=person_from(fields.get("reporter"), "fields.reporter"),
-        priority=_text(
-            as_mapping(fields.get("priority"), "fields.priority").get("name"), "priority"
-        ),
-        labels=tuple(str(label) for label in labels),
-        estimate=as_number(fields.get(ids["estimate"])),
-        start_date=as_date(fields.get(ids["start_date"])),
-        due_date=as_date(fields.get(ids["due_date"])),
-        parent=parent,
-        links=tuple(_links(fields.get("issuelinks"), tracker)),
-        created=as_datetime(fields.get("created")),
-        updated=updated,
-        status_changed=as_datetime(fields.get("statuscategorychangedate")),
-        revision=(updated - _EPOCH) // dt.timedelta(milliseconds=1) if updated else 0,
-        url=f"{site}/browse/{key}" if site else None,
-        custom={
-            name: plain_value(fields.get(field_id))
-            for name, field_id in tracker.fields.items()
-            if name not in RESERVED_FIELDS
-        },
+    return checked_item(
+        WorkItem(
+            key=f"{tracker.name}:{key}",
+            tracker=tracker.name,
+            native_id=key,
+            project=str(project.get("key") or key.rsplit("-", 1)[0]),
+            type=_item_type(as_mapping(fields.get("issuetype"), "fields.issuetype"), tracker),
+            title=_text(fields.get("summary"), "fields.summary") or "",
+            status=status_name,
+            status_category=_status_category(status_name, status, tracker),
+            description=rich_text(fields.get("description")),
+            assignee=person_from(fields.get("assignee"), "fields.assignee"),
+            reporter=person_from(fields.get("reporter"), "fields.reporter"),
+            priority=_text(
+                as_mapping(fields.get("priority"), "fields.priority").get("name"), "priority"
+            ),
+            labels=tuple(str(label) for label in labels),
+            estimate=as_number(fields.get(ids["estimate"])),
+            start_date=as_date(fields.get(ids["start_date"])),
+            due_date=as_date(fields.get(ids["due_date"])),
+            parent=parent,
+            links=tuple(_links(fields.get("issuelinks"), tracker)),
+            created=as_datetime(fields.get("created")),
+            updated=updated,
+            status_changed=as_datetime(fields.get("statuscategorychangedate")),
+            revision=(updated - _EPOCH) // dt.timedelta(milliseconds=1) if updated else 0,
+            url=f"{site}/browse/{key}" if site else None,
+            custom={
+                name: plain_value(fields.get(field_id))
+                for name, field_id in tracker.fields.items()
+                if name not in RESERVED_FIELDS
+            },
+        )
     )

@@ -4,7 +4,8 @@ one way, down the layers of docs/architecture.md, and no module importing anothe
 private (`_underscored`) names:
 
     http, commands  >  governance, worker, dashboard  >  resources  >  store, queue,
-    rules source, telemetry  >  connector, rules  >  config
+    rules source, telemetry  >  connector, rules  >  config  >  the model (connector.model,
+    connector.errors, connector.labels)
 
 The service package never imports the demo or a sandbox tracker."""
 
@@ -33,22 +34,25 @@ LOCAL_IMPORTS_ALLOWED = {
 # Module prefix -> layer; the longest matching prefix wins. An import may only go to
 # the same layer or a lower one.
 LAYERS = {
-    "config": 0,
-    "connector": 1,
-    "rules": 1,
-    "webhooks.telemetry": 2,
-    "webhooks.store": 2,
-    "webhooks.queue": 2,
-    "webhooks.rulesource": 2,
-    "webhooks.resources": 3,
-    "webhooks.governance": 4,
-    "webhooks.worker": 4,
-    "webhooks.dashboard": 4,
-    "webhooks.http": 5,
-    "webhooks.commands": 5,
-    "webhooks": 5,
-    "demo": 6,
-    "sandbox": 6,
+    "connector.model": 0,  # the common model, and what any layer may raise or check
+    "connector.errors": 0,
+    "connector.labels": 0,
+    "config": 1,
+    "connector": 2,
+    "rules": 2,
+    "webhooks.telemetry": 3,
+    "webhooks.store": 3,
+    "webhooks.queue": 3,
+    "webhooks.rulesource": 3,
+    "webhooks.resources": 4,
+    "webhooks.governance": 5,
+    "webhooks.worker": 5,
+    "webhooks.dashboard": 5,
+    "webhooks.http": 6,
+    "webhooks.commands": 6,
+    "webhooks": 6,
+    "demo": 7,
+    "sandbox": 7,
 }
 # Within a layer: the worker runs governance; governance asks the worker only through
 # the FollowUps protocol.

@@ -4,6 +4,7 @@ input it cannot use."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,48 @@ def test_bad_now_exits_2(capsys):
         capsys, "--rules", STANDARD, "--tracker", "jira", "--payload", EXAMPLE, "--now", "yesterday"
     )
     assert code == 2 and "--now" in err
+
+
+def _strict_json(text: str):
+    def refuse(name: str):
+        raise AssertionError(f"{name} in the output is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"[" * 10_000 + b"]" * 10_000, "nests deeper than"),
+        (
+            json.dumps({"webhookEvent": "jira:issue_updated"})[:-1].encode() + b', "x": NaN}',
+            "NaN is not a JSON value",
+        ),
+        (
+            json.dumps({"webhookEvent": "jira:issue_updated"})[:-1].encode() + b', "x": -Infinity}',
+            "-Infinity is not a JSON value",
+        ),
+    ],
+    ids=["deep", "nan", "infinity"],
+)
+def test_hostile_payloads_exit_2_with_one_line(tmp_path, capsys, content, fragment):
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(content)
+    code, out, err = run(
+        capsys, "--rules", STANDARD, "--tracker", "jira", "--payload", str(payload)
+    )
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1
+    assert fragment in err and "Traceback" not in err
+
+
+def test_a_nan_estimate_is_read_as_missing_and_the_output_stays_json(tmp_path, capsys):
+    example = json.loads(Path(EXAMPLE).read_text())
+    example["issue"]["fields"]["customfield_10016"] = "NaN"
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(example))
+    code, out, err = run(
+        capsys, "--rules", STANDARD, "--tracker", "jira", "--payload", str(payload), "--now", NOW
+    )
+    assert code == 0, err
+    assert _strict_json(out)["item"]["estimate"] is None

@@ -24,7 +24,7 @@ import yaml
 from config.settings import load_settings
 from connector.azure_devops.adapter import EVENT_PARSERS as ADO_EVENTS
 from connector.jira.adapter import EVENT_PARSERS as JIRA_EVENTS
-from connector.subscriptions import secret_fingerprint
+from connector.subscriptions import project_filter, secret_fingerprint
 from tests.support import spec_check
 from tests.support.helpers import ROOT, SPECS
 from webhooks.commands import main as cli
@@ -50,6 +50,7 @@ trackers:
     url: {JIRA_URL}
     auth: {{user_env: JIRA_EMAIL, token_env: JIRA_API_TOKEN}}
     webhook_secret_env: JIRA_WEBHOOK_SECRET
+    projects: [PAY, WEB]
   azure-devops:
     kind: azure-devops
     url: {ADO_URL}
@@ -142,7 +143,13 @@ class FakeJira:
         )
 
     def add(
-        self, url: str, *, name: str = "pmo-bridge jira", events=None, secret=None, jql=""
+        self,
+        url: str,
+        *,
+        name: str = "pmo-bridge jira",
+        events=None,
+        secret=None,
+        jql="project in (PAY, WEB)",
     ) -> int:
         hook_id = self.next_id
         self.next_id += 1
@@ -213,7 +220,7 @@ def test_jira_first_run_creates_one_signed_webhook(config, jira, capsys):
         "name": f"pmo-bridge jira [{fingerprint}]",
         "url": OUR_JIRA_URL,
         "events": list(JIRA_EVENTS),
-        "filters": {"issue-related-events-section": ""},
+        "filters": {"issue-related-events-section": "project in (PAY, WEB)"},
         "excludeBody": False,
         "secret": "jira-secret-1",
     }
@@ -255,6 +262,7 @@ def test_jira_changed_secret_replaces_the_webhook_new_one_first(config, jira, ca
     [
         {"events": ["jira:issue_created", "jira:issue_updated"]},
         {"jql": "project = PAY"},
+        {"jql": ""},  # registered before the filter named the projects: every project
         {"name": "pmo-bridge jira"},  # registered before a secret was set
     ],
 )
@@ -267,9 +275,32 @@ def test_jira_webhook_with_other_settings_is_updated(config, jira, capsys, chang
     assert old not in jira.hooks
     (new,) = jira.hooks.values()
     assert set(new["events"]) == set(JIRA_EVENTS)
-    assert new["filters"] == {"issue-related-events-section": ""}
+    assert new["filters"] == {"issue-related-events-section": "project in (PAY, WEB)"}
     assert capsys.readouterr().out.startswith("updated ")
     jira_calls(jira)
+
+
+def test_jira_all_projects_widens_the_filter(config, jira, capsys):
+    assert run(config, "jira", "--all-projects") == 0
+    (hook,) = jira.hooks.values()
+    assert hook["filters"] == {"issue-related-events-section": ""}
+    capsys.readouterr()
+    assert run(config, "jira") == 0  # back to the configured projects: replaced
+    (hook,) = jira.hooks.values()
+    assert hook["filters"] == {"issue-related-events-section": "project in (PAY, WEB)"}
+
+
+def test_jira_without_projects_is_exit_2_before_any_call(config, capsys):
+    config.write_text(CONFIG.replace("    projects: [PAY, WEB]\n", ""), encoding="utf-8")
+    with responses.RequestsMock():
+        assert run(config, "jira") == 2
+    assert "set `projects`" in capsys.readouterr().err
+
+
+def test_project_filter_quotes_what_is_not_a_plain_key():
+    assert project_filter(["PAY"]) == "project in (PAY)"
+    assert project_filter(["PAY", 'A "B"']) == 'project in (PAY, "A \\"B\\"")'
+    assert project_filter([]) == ""
 
 
 def test_jira_other_urls_are_never_touched_and_duplicates_at_ours_go(config, jira, capsys):
@@ -661,6 +692,20 @@ def test_azure_unknown_project_is_exit_1(config, capsys, hooks_spec):
         assert run(config, "azure-devops") == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert "HTTP 404" in line and "TF200016" in line
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [("ado secret", "contains whitespace"), ("x" * 257, "at most 256")],
+)
+def test_azure_secret_it_would_refuse_is_exit_2_before_any_call(
+    config, capsys, monkeypatch, secret, message
+):
+    monkeypatch.setenv("AZURE_DEVOPS_WEBHOOK_SECRET", secret)
+    with responses.RequestsMock():
+        assert run(config, "azure-devops") == 2
+    err = capsys.readouterr().err
+    assert message in err and secret not in err
 
 
 # -- configuration errors: exit 2, nothing sent ----------------------------------------

@@ -3,10 +3,11 @@ marker always present and every piece of user text escaped."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.document import (
@@ -20,6 +21,7 @@ from connector.document import (
     contains_marker,
     wiki_escape,
 )
+from sandbox.adf import adf_problems
 
 DOC = Document(
     "PAY-12 needs attention",
@@ -32,29 +34,10 @@ DOC = Document(
     ],
 )
 
-# ADF: which node types may contain which (the subset this renderer emits).
-ADF_CHILDREN = {
-    "doc": {"heading", "paragraph", "bulletList", "table"},
-    "heading": {"text"},
-    "paragraph": {"text"},
-    "bulletList": {"listItem"},
-    "listItem": {"paragraph"},
-    "table": {"tableRow"},
-    "tableRow": {"tableHeader", "tableCell"},
-    "tableHeader": {"paragraph"},
-    "tableCell": {"paragraph"},
-}
 
-
-def assert_valid_adf(node, parent="doc"):
-    if node["type"] == "text":
-        assert isinstance(node["text"], str) and node["text"], "ADF text nodes must not be empty"
-        for mark in node.get("marks", []):
-            assert mark["type"] == "link" and mark["attrs"]["href"].startswith("http")
-        return
-    for child in node.get("content", []):
-        assert child["type"] in ADF_CHILDREN[node["type"]], (node["type"], child["type"])
-        assert_valid_adf(child, node["type"])
+def assert_valid_adf(document):
+    """Atlassian's own JSON schema (`@atlaskit/adf-schema`), as Jira Cloud applies it."""
+    assert adf_problems(document) == []
 
 
 # -- the marker ------------------------------------------------------------------------
@@ -140,15 +123,15 @@ def test_adf_drops_empty_text_and_unsafe_links():
 def test_wiki_markup_layout():
     assert DOC.to_wiki() == "\n".join(
         [
-            f"h3. PAY\\-12 needs attention · {MARKER}",
+            f"h3. PAY&#45;12 needs attention · {MARKER}",
             "",
             "2 rules fail. [PMO standard|https://pmo.example/standard#2.1]",
             "",
             "* Epics in progress need an owner",
-            "* Estimate missing: [fix|https://x/y]",
+            "* Estimate missing&#58; [fix|https://x/y]",
             "",
             "||Rule||Severity||How to fix||",
-            "|epic\\-has\\-owner|high|Assign someone|",
+            "|epic&#45;has&#45;owner|high|Assign someone|",
         ]
     )
 
@@ -156,30 +139,51 @@ def test_wiki_markup_layout():
 @pytest.mark.parametrize(
     ("text", "escaped"),
     [
-        ("*bold* _it_", r"\*bold\* \_it\_"),
-        ("a|b", r"a\|b"),
-        ("[link|http://evil]", r"\[link\|http://evil\]"),
-        ("{code}", r"\{code\}"),
-        ("!image.png!", r"\!image.png\!"),
+        ("*bold* _it_", "&#42;bold&#42; &#95;it&#95;"),
+        ("[link|http://evil]", "&#91;link&#124;http&#58;//evil&#93;"),
+        ("{code}", "&#123;code&#125;"),
+        ("!image.png!", "&#33;image.png&#33;"),
         (
             "-strike- +under+ ^sup^ ~sub~ ??cite??",
-            r"\-strike\- \+under\+ \^sup\^ \~sub\~ \?\?cite\?\?",
+            "&#45;strike&#45; &#43;under&#43; &#94;sup&#94; &#126;sub&#126; &#63;&#63;cite&#63;&#63;",
         ),
-        ("# not a list", r"\# not a list"),
-        ("(y) (on)", r"\(y\) \(on\)"),
-        ("back\\slash", r"back\\slash"),
+        ("# not a list", "&#35; not a list"),
         ("line\nbreak", "line break"),
+        # a backslash escape would double it, and "\\" is a forced line break
+        ("must match /^[A-Z]+-\\d+/", "must match /&#94;&#91;A&#45;Z&#93;&#43;&#45;&#92;d&#43;/"),
+        # "\|" still splits a table cell: the pipe must not be in the markup at all
+        ("a|b", "a&#124;b"),
+        # emoticons render as images
+        (":D :P :) :( ;)", "&#58;D &#58;P &#58;&#41; &#58;&#40; &#59;&#41;"),
+        (
+            "(y) (on) (*r) (/) (flag)",
+            "&#40;y&#41; &#40;on&#41; &#40;&#42;r&#41; &#40;/&#41; &#40;flag&#41;",
+        ),
+        # bare URLs become live links
+        ("T=https://evil.example/login", "T=https&#58;//evil.example/login"),
+        ("mail mailto:x@evil.example", "mail mailto&#58;x@evil.example"),
+        # an entity typed by a person is shown as typed
+        ("&#124; &amp;", "&#38;&#35;124&#59; &#38;amp&#59;"),
     ],
 )
 def test_wiki_escape(text, escaped):
     assert wiki_escape(text) == escaped
 
 
-def test_wiki_user_text_cannot_start_a_heading_or_break_a_table():
-    doc = Document("t", [Paragraph("h1. Big"), Table(["h"], [["x\n|y"]])])
-    wiki = doc.to_wiki()
-    assert "\nh1. Big" not in wiki and "h1\\. Big" in wiki
-    assert wiki.endswith("|x \\|y|")
+@pytest.mark.parametrize("start", ["h1. Big", "H2. Big", "bq. quote", "BQ. quote", "h6.x"])
+def test_wiki_user_text_cannot_start_a_heading_or_quote(start):
+    wiki = Document("t", [Paragraph(start)]).to_wiki()
+    paragraph = wiki.splitlines()[-1]
+    assert not re.match(r"(?i)(h[1-6]|bq)\.", paragraph)
+    assert html.unescape(paragraph) == start
+
+
+def test_wiki_user_text_cannot_break_a_table():
+    wiki = Document("t", [Table(["h|x"], [["x\n|y", "a\\\\b"]])]).to_wiki()
+    header, row = wiki.splitlines()[-2:]
+    assert header == "||h&#124;x||"
+    assert row == "|x &#124;y|a&#92;&#92;b|"
+    assert row.count("|") == 3 and "\\" not in row
 
 
 def test_wiki_unsafe_link_is_plain_text():
@@ -254,7 +258,9 @@ def test_html_never_lets_markup_through(text):
 @given(user_text)
 def test_wiki_escaping_round_trips(text):
     one_line = " ".join(text.split())
-    assert re.sub(r"\\(.)", r"\1", wiki_escape(text)) == one_line
+    escaped = wiki_escape(text)
+    assert html.unescape(escaped) == one_line
+    assert not re.search(r"[\\|*_+^~?{}\[\]!#()]|:[)(DPdp]|;\)|://", re.sub(r"&#\d+;", "", escaped))
     body = Document(text, [Paragraph(text)]).to_wiki()
     assert contains_marker(body)
     assert body.count("\n") == 2  # heading, blank, paragraph: user text adds no lines
@@ -276,3 +282,49 @@ def test_marker_survives_angle_brackets_in_wiki_text():
     # "<" in a title and ">" further down must not read as an HTML tag around the marker.
     wiki = Document("x < y", [Paragraph("a > b")]).to_wiki()
     assert contains_marker(wiki)
+
+
+# -- properties: every document the builder makes is valid in every format ----------------
+
+inline = st.one_of(
+    user_text,
+    st.builds(Link, user_text, st.sampled_from(["https://x.example/a", "javascript:x()", ""])),
+)
+inlines = st.one_of(inline, st.lists(inline, max_size=3))
+blocks = st.one_of(
+    st.builds(lambda parts: Paragraph(*parts), st.lists(inline, max_size=3)),
+    st.builds(BulletList, st.lists(inlines, max_size=3)),
+    st.builds(
+        Table, st.lists(user_text, max_size=3), st.lists(st.lists(inlines, max_size=3), max_size=3)
+    ),
+)
+documents = st.builds(Document, user_text, st.lists(blocks, max_size=5))
+WIKI_BLOCK_START = re.compile(r"(?i)(h[1-6]|bq)\.|[*#-]+ |\||\{|----|!")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_every_document_is_valid_adf(doc):
+    assert_valid_adf(doc.to_adf())
+
+
+@given(documents)
+def test_no_wiki_line_starts_a_block_the_document_did_not_ask_for(doc):
+    lines = doc.to_wiki().splitlines()
+    assert lines[0].startswith("h3. ") and contains_marker(doc.to_wiki())
+    for line in lines[1:]:
+        if line.startswith(("* ", "|")):  # the document's own lists and tables
+            assert "\\\\" not in line
+            continue
+        assert not WIKI_BLOCK_START.match(line), line
+
+
+def test_empty_list_and_table_are_left_out_of_every_format():
+    doc = Document("t", [BulletList([]), Table([], []), Table([], [[]]), Paragraph("x")])
+    assert doc.blocks == (Paragraph("x"),)
+    assert [b["type"] for b in doc.to_adf()["content"]] == ["heading", "paragraph"]
+    assert_valid_adf(doc.to_adf())
+    assert "<ul>" not in doc.to_html() and "<table>" not in doc.to_html()
+    headless = Document("t", [Table([], [["a", "b"]])])
+    assert_valid_adf(headless.to_adf())
+    assert headless.to_wiki().splitlines()[-1] == "|a|b|"

@@ -155,6 +155,16 @@ NASTY_STRINGS = [
     "9" * 5000,
     "-1",
     "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    "ZZZ-1/../PAY-1",  # keys that would steer tracker calls to other paths
+    "PAY-1?expand=changelog",
+    "PAY-1#x",
+    "10001/../10002",
+    "A" * 256 + "-1",  # wider than the store's key columns
+    "k" * 300,
+    str(2**63),  # past the store's integers
 ]
 
 hostile_text = st.one_of(

@@ -235,3 +235,25 @@ def test_every_fixture_is_accepted_or_ignored(client):
                 response = post_azure(client, json.dumps(payload).encode())
             assert response.status_code in (200, 202), (name, response.get_json())
             assert response.get_json()["status"] in ("accepted", "ignored"), name
+
+
+def _counted(client, labels: str) -> float:
+    prefix = "pmo_bridge_events_total{" + labels + "} "
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(prefix):
+            return float(line[len(prefix) :])
+    return 0.0
+
+
+def test_invented_event_names_are_counted_as_unknown(client):
+    """One time series per known event, never one per name a sender invents."""
+    unknown = 'event="unknown",outcome="ignored",tracker="jira"'
+    sprint = 'event="sprint_started",outcome="ignored",tracker="jira"'
+    before = _counted(client, unknown), _counted(client, sprint)
+    for n in range(5):
+        body = json.dumps({"webhookEvent": f"invented_{n}_event"}).encode()
+        assert post_jira(client, body, delivery=f"inv-{n}").status_code == 202
+    body = json.dumps({"webhookEvent": "sprint_started"}).encode()
+    assert post_jira(client, body, delivery="known-ignored").status_code == 202
+    assert "invented_" not in client.get("/metrics").get_data(as_text=True)
+    assert (_counted(client, unknown), _counted(client, sprint)) == (before[0] + 5, before[1] + 1)

@@ -454,7 +454,8 @@ def test_item_text_is_not_expanded_or_unescaped(tmp_path):
     assert "{assignee}" in html and "{title}" in html
 
     wiki = document.to_wiki()
-    assert r"\{assignee\}" in wiki and r"\[x\|javascript:a\]" in wiki and r"\*b\*" in wiki
+    assert "&#123;assignee&#125;" in wiki and "&#42;b&#42;" in wiki
+    assert "&#91;x&#124;javascript&#58;a&#93;" in wiki
 
     adf = json.dumps(document.to_adf())
     assert "{assignee}" in adf and "<script>alert(1)</script>" in adf  # ADF text is not markup

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import ConfigError, load_settings
 from tests.support.helpers import CONFIG_PACKS, RULES_FILES
 from webhooks.commands.main import main
 
@@ -63,6 +64,34 @@ def test_validate_errors_one_line_each_and_exit_1(
     lines = out.splitlines()
     assert len(lines) == 7
     assert all(re.match(rf"{re.escape(broken)}:\d+:\d+: \S", line) for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "why"),
+    [
+        ('"pmo "', "'pmo ' contains whitespace (Jira labels cannot)"),
+        ('"pmo;"', "'pmo;' contains ',' or ';' (Azure DevOps tag separators)"),
+        ('"pmo,"', "'pmo,' contains ',' or ';' (Azure DevOps tag separators)"),
+        ('""', "'' is empty: every label on an item would count as the service's own"),
+        ("x" * 33, f"'{'x' * 33}' is 33 characters: at most 32"),
+    ],
+)
+def test_validate_with_config_refuses_a_prefix_trackers_would_refuse(
+    capsys: pytest.CaptureFixture[str], team: Path, prefix: str, why: str
+) -> None:
+    config = team / "pmo-bridge.yaml"
+    config.write_text(f"trackers:\n  jira: {{kind: jira}}\nlabels:\n  prefix: {prefix}\n")
+    assert main(["rules", "validate", str(team / "team.yaml"), "--config", str(config)]) == 1
+    assert (
+        capsys.readouterr().out.splitlines()[0].startswith(f"{config}:4:11: labels.prefix: {why}")
+    )
+
+
+def test_validate_with_a_good_config(capsys: pytest.CaptureFixture[str], team: Path) -> None:
+    config = team / "pmo-bridge.yaml"
+    config.write_text("trackers:\n  jira: {kind: jira}\nlabels:\n  prefix: pmo.gov-\n")
+    assert main(["rules", "validate", str(team / "team.yaml"), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 1 file, 2 rules")
 
 
 def test_validate_missing_path(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -175,3 +204,78 @@ def test_bundled_tests_cover_every_per_item_rule_passing_and_failing() -> None:
             if rule.id not in c["expect_fail"] and rule.id in c.get("only", [rule.id])
         ]
         assert fails and passes, rule.id
+
+
+# -- hostile rules files: aliases and size -------------------------------------------------
+
+ALIAS_BOMB = (
+    'version: 1\nrules: []\na: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{n}: &{n} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n"
+        for p, n in zip("abcd", "bcde", strict=True)  # 9**5 strings once expanded
+    )
+)
+SELF_ALIAS = "version: 1\nrules: &r\n  - id: a\n    require: *r\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"), [(ALIAS_BOMB, "4:8"), (SELF_ALIAS, "4:14")], ids=["bomb", "cycle"]
+)
+def test_validate_refuses_yaml_aliases_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, where: str
+) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(text)
+    code, out = run(capsys, "rules", "validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:{where}: invalid YAML: aliases (*name) are not supported: write the value out"
+    ]
+
+
+def test_rules_test_refuses_aliases_in_a_tests_file(
+    capsys: pytest.CaptureFixture[str], team: Path
+) -> None:
+    (team / "team.tests.yaml").write_text(
+        TESTS.replace("item: {type: story, estimate: 5}", "item: &story {type: story}").replace(
+            "    item: {type: story}\n", "    item: *story\n"
+        )
+    )
+    code, out = run(capsys, "rules", "test", str(team))
+    assert code == 1
+    assert (
+        f"{team / 'team.tests.yaml'}:8:11: invalid YAML: aliases (*name) are not supported" in out
+    )
+    assert "Traceback" not in out
+
+
+def test_validate_refuses_a_rules_file_over_the_size_cap(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text(RULES + "# padding\n" * 200_000)
+    code, out = run(capsys, "rules", "validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [f"{path}:1:1: cannot read file: file is larger than 1024 KB"]
+
+
+def test_a_config_file_with_aliases_is_refused_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "pmo-bridge.yaml"
+    config.write_text("trackers:\n  jira: &t\n    kind: jira\n  other: *t\nrules: []\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert str(caught.value).startswith(f"{config}:4:10: not valid YAML (aliases")
+
+
+def test_validate_refuses_deep_nesting_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("version: 1\nrules: " + "[" * 5000 + "]" * 5000 + "\n")
+    code, out = run(capsys, "rules", "validate", str(path))
+    assert code == 1
+    assert out.splitlines() == [f"{path}:2:71: invalid YAML: nested deeper than 64 levels"]
+    config = tmp_path / "pmo-bridge.yaml"
+    config.write_text("rules: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r":1:71: not valid YAML \(nested deeper than 64"):
+        load_settings(config)

@@ -4,9 +4,11 @@ dates, parent fields, messages, error findings, scope and enforcement levels."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
+import re2
 
 from connector.model import WorkItem
 from rules import Context, Finding, RuleSet, evaluate
@@ -14,6 +16,7 @@ from rules.checks import _build_generic
 from rules.fastpath import fast_test
 from rules.fields import compile_field
 from rules.pack import Pack, parse_pack
+from rules.regexes import compile_search
 
 NOW = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -460,3 +463,34 @@ def test_across_rules_are_not_evaluated_per_item() -> None:
 def test_naive_now_is_taken_as_utc() -> None:
     ctx = Context(dt.datetime(2026, 11, 1, 9, 0))
     assert ctx.now.tzinfo is dt.UTC and ctx.today == dt.date(2026, 11, 1)
+
+
+def test_a_catastrophic_regex_answers_at_once_instead_of_freezing_the_worker() -> None:
+    # With a backtracking engine `^(a+)+$` takes seconds at 30 characters and doubles per
+    # character; the rule engine's regexes run in linear time, so this answers at once.
+    compiled = one_rule("{field: title, matches: '^(a+)+$'}")
+    hostile = item(title="a" * 30 + "!")
+    result: list[list[str]] = []
+    worker = threading.Thread(target=lambda: result.append(failing(compiled, hostile)), daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert result == [["r"]], "the check did not finish: the regex engine backtracks"
+    assert failing(compiled, item(title="a" * 10_000)) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^[A-Z]", "Checkout"),
+        ("^[A-Z]", "checkout"),
+        ("^$", ""),
+        ("(?i)success criteria", "SUCCESS CRITERIA: y"),
+        ("é+$", "café"),
+        ("^.{3}$", "日本語"),
+        (r"\bPAY-\d+\b", "see PAY-12."),
+        ("x*", "abc"),
+    ],
+)
+def test_the_fast_match_agrees_with_the_re2_module_search(pattern: str, text: str) -> None:
+    public = re2.compile(pattern).search(text) is not None
+    assert compile_search(pattern)(text) is public

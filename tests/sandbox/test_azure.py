@@ -8,6 +8,7 @@ import re
 
 import pytest
 import requests
+from azure.devops import client as ado_client
 from azure.devops.connection import Connection
 from azure.devops.exceptions import AzureDevOpsServiceError
 from azure.devops.v7_1.work_item_tracking.models import (
@@ -19,6 +20,8 @@ from azure.devops.v7_1.work_item_tracking.models import (
 from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
+from config.settings import TrackerConfig
+from connector.trackers import make_client
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
 from sandbox.receiver import Receiver
@@ -274,6 +277,66 @@ def test_bot_pat_identity_marks_its_own_edits(azure_env, receiver):
     update = delivered(receiver, sender, 2)[1].json["resource"]
     assert update["revisedBy"]["uniqueName"] == "pmo-bot@fabrikam.com"
     assert update["fields"]["System.ChangedBy"]["newValue"] == "PMO Bot <pmo-bot@fabrikam.com>"
+
+
+def test_tags_add_merges_and_only_replace_or_remove_take_tags_away(azure_env):
+    _, url, _ = azure_env
+    client = wit(url)
+    story = create(client, "Story", "User Story", "Fabrikam")
+    tags = "/fields/System.Tags"
+    step = client.update_work_item([Op(op="add", path=tags, value="pmo-amber; Customer")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-amber"
+    step = client.update_work_item([Op(op="add", path=tags, value="Customer; pmo-red")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-amber; pmo-red"  # merged
+    step = client.update_work_item([Op(op="replace", path=tags, value="Customer; pmo-red")], 1)
+    assert step.fields["System.Tags"] == "Customer; pmo-red"
+    step = client.update_work_item([Op(op="remove", path=tags)], story.id)
+    assert "System.Tags" not in step.fields
+
+
+def product_client(url: str, **changes):
+    tracker = TrackerConfig(
+        name="azure-devops", kind="azure-devops", url=url, token_env="ADO_PAT",
+        project="Fabrikam", bot_account="pmo-bot@fabrikam.com", **changes,
+    )  # fmt: skip
+    return make_client(tracker, environ={"ADO_PAT": "bot-pat"})
+
+
+def test_the_service_client_takes_managed_tags_away(azure_env, monkeypatch):
+    """Against the sandbox's `add` merge, a tag goes away only because the client writes
+    System.Tags with `replace`: an amber epic turned red loses pmo-rag-amber."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Epic", "Epic", "Fabrikam",
+                   Op(op="add", path="/fields/System.Tags", value="Customer; pmo-rag-amber"))  # fmt: skip
+    client = product_client(url)
+    client.update_labels(str(story.id), {"pmo-rag-red"}, {"pmo-rag-amber"})
+    assert state.items[story.id].fields["System.Tags"] == "Customer; pmo-rag-red"
+    rev = state.items[story.id].rev
+    client.update_labels(str(story.id), {"pmo-rag-red"}, {"pmo-rag-amber"})
+    assert state.items[story.id].rev == rev  # nothing left to write: no new revision
+
+
+def test_the_service_client_quiet_edits_without_the_permission(azure_env, monkeypatch):
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    client = product_client(url, quiet_edits=True)
+    client.set_fields(str(story.id), {"Microsoft.VSTS.Scheduling.StoryPoints": 5})
+    client.set_fields(str(story.id), {"Microsoft.VSTS.Scheduling.StoryPoints": 8})
+    assert state.items[story.id].fields["Microsoft.VSTS.Scheduling.StoryPoints"] == 8
+
+
+def test_suppress_notifications_needs_the_project_permission(azure_env):
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    ops = [Op(op="add", path="/fields/Microsoft.VSTS.Scheduling.StoryPoints", value=3)]
+    with pytest.raises(AzureDevOpsServiceError, match="Suppress notifications"):
+        wit(url, "bot-pat").update_work_item(ops, story.id, suppress_notifications=True)
+    assert "Microsoft.VSTS.Scheduling.StoryPoints" not in state.items[story.id].fields
+    state.add_user("pmo-bot@fabrikam.com", suppress_notifications=True)
+    done = wit(url, "bot-pat").update_work_item(ops, story.id, suppress_notifications=True)
+    assert done.fields["Microsoft.VSTS.Scheduling.StoryPoints"] == 3
 
 
 def test_service_hook_subscriptions(azure_env, receiver):

@@ -11,6 +11,8 @@ import jira
 import pytest
 import requests
 
+from config.settings import TrackerConfig
+from connector.trackers import make_client
 from sandbox.jira_app import create_jira_app
 from sandbox.jira_state import JiraState
 from sandbox.receiver import Receiver
@@ -38,7 +40,7 @@ def jira_env(receiver):
     state = JiraState()
     state.add_project("PAY", "Payments")
     state.add_project("WEB", "Website")
-    state.add_user("pm", "Pat Manager")
+    state.add_user("pm", "Pat Manager", admin=True)
     state.add_user("bob", "Bob Builder")
     state.add_user("pmo-bot", "PMO Bot")
     sender = WebhookSender(retry_delays=(0.01, 0.02))
@@ -110,6 +112,49 @@ def test_get_and_update_fields_and_labels_with_the_real_client(jira_env, receive
     assert items["customfield_10016"]["fieldtype"] == "custom"
     assert items["labels"]["toString"] == "pmo-red payments"
     assert hooks[2].json["changelog"]["items"][0]["toString"] == "pmo-red escalated"
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_notify_users_false_is_refused_for_a_non_admin_and_writes_nothing(jira_env, version):
+    state, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    bot = client(url, "pmo-bot", version)
+    with pytest.raises(jira.JIRAError) as refused:
+        bot.issue(issue.key).update(fields={"labels": ["pmo-red"]}, notify=False)
+    assert refused.value.status_code == 403
+    assert refused.value.response.json() == {
+        "errorMessages": [
+            "To discard the user notification either admin or project admin "
+            "permissions are required."
+        ],
+        "errors": {},
+    }
+    assert state.get(issue.key).fields["labels"] == []
+    comment = bot.add_comment(issue.key, "hello" if version == "2" else ADF)
+    body = ADF if version == "3" else "hello again"
+    with pytest.raises(jira.JIRAError):
+        bot._session.put(
+            f"{url}/rest/api/{version}/issue/{issue.key}/comment/{comment.id}",
+            params={"notifyUsers": "false"},
+            data=json.dumps({"body": body}),
+        )
+    # without the parameter the same edit goes through; an admin may pass it
+    bot.issue(issue.key).update(fields={"labels": ["pmo-red"]})
+    client(url, "pm", version).issue(issue.key).update(fields={"labels": ["x"]}, notify=False)
+    assert state.get(issue.key).fields["labels"] == ["x"]
+
+
+def test_the_service_client_with_quiet_edits_and_a_non_admin_bot_still_writes(jira_env):
+    state, app, url, _ = jira_env
+    issue = new_issue(client(url))
+    tracker = TrackerConfig(name="jira", kind="jira", url=url, user_env="U", token_env="T",
+                            quiet_edits=True)  # fmt: skip
+    service = make_client(tracker, environ={"U": "pmo-bot", "T": "token"})
+    service.update_labels(issue.key, {"pmo-red"}, set())
+    service.update_labels(issue.key, {"pmo-late"}, set())
+    assert state.get(issue.key).fields["labels"] == ["pmo-red", "pmo-late"]
+    calls = app.extensions["sandbox"]["calls"]
+    assert calls[("PUT", '/rest/api/<any("2", "3"):version>/issue/<id_or_key>')] == 3
 
 
 def test_webhooks_are_signed_and_carry_jira_headers(jira_env, receiver):
@@ -309,6 +354,84 @@ def test_rejections_look_like_jira(jira_env):
     assert bad_jql.status_code == 400 and api_error(bad_jql)["errorMessages"]
     bearer = requests.get(put, headers={"Authorization": "Bearer pat"}, timeout=5)
     assert bearer.status_code == 200
+
+
+def test_labels_over_255_characters_are_refused(jira_env):
+    _, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    put = f"{url}/rest/api/3/issue/{issue.key}"
+    long = requests.put(
+        put, auth=("pm", "token"), timeout=5, json={"update": {"labels": [{"add": "x" * 256}]}}
+    )
+    assert long.status_code == 400
+    assert "maximum length for a single label of 255" in api_error(long)["errors"]["labels"]
+    fits = requests.put(
+        put, auth=("pm", "token"), timeout=5, json={"update": {"labels": [{"add": "x" * 255}]}}
+    )
+    assert fits.status_code == 204
+
+
+def adf_doc(*blocks):
+    return {"type": "doc", "version": 1, "content": list(blocks)}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        adf_doc({"type": "bulletList", "content": []}),  # minItems 1
+        adf_doc({"type": "paragraph", "content": [{"type": "text", "text": ""}]}),
+        adf_doc({"type": "heading", "content": [{"type": "text", "text": "x"}]}),  # no level
+        adf_doc({"type": "paragraph", "content": [{"type": "listItem", "content": []}]}),
+        adf_doc({"type": "paragraph", "attrs": {"colour": "red"}, "content": []}),
+    ],
+)
+def test_comments_that_are_not_valid_adf_are_refused_as_cloud_does(jira_env, body):
+    state, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    post = requests.post(
+        f"{url}/rest/api/3/issue/{issue.key}/comment",
+        auth=("pm", "token"),
+        json={"body": body},
+        timeout=5,
+    )
+    assert post.status_code == 400
+    assert post.json() == {"errorMessages": ["INVALID_INPUT"], "errors": {}}
+    assert state.issues[issue.key].comments == []
+    with pytest.raises(jira.JIRAError) as refused:  # the real client, PUT of a valid one
+        j = client(url)
+        comment = j.add_comment(issue.key, ADF)
+        j._session.put(
+            f"{url}/rest/api/3/issue/{issue.key}/comment/{comment.id}",
+            data=json.dumps({"body": body}),
+        )
+    assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize(("deployment", "number"), [("cloud", "32,767"), ("server", "32767")])
+def test_comments_over_32767_characters_are_refused(deployment, number):
+    state = JiraState()
+    state.add_project("PAY")
+    url, stop = run_in_thread(create_jira_app(state, deployment=deployment))
+    try:
+        j = client(url, version="2")
+        issue = new_issue(j, kind="Story")
+        with pytest.raises(jira.JIRAError) as refused:
+            j.add_comment(issue.key, "x" * 32_768)
+        assert refused.value.status_code == 400
+        assert refused.value.response.json()["errors"] == {
+            "comment": "The entered text is too long. It exceeds the allowed limit of "
+            f"{number} characters."
+        }
+        j.add_comment(issue.key, "x" * 32_767)
+        if deployment == "cloud":
+            # v3: the compact JSON of the document counts (the stricter reading)
+            text = {"type": "text", "text": "x" * 32_700}
+            big = adf_doc({"type": "paragraph", "content": [text]})
+            with pytest.raises(jira.JIRAError):
+                client(url).add_comment(issue.key, big)
+        assert len(state.issues[issue.key].comments) == 1
+    finally:
+        stop()
 
 
 def test_registered_webhooks_receive_matching_events(jira_env, receiver):

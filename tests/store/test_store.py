@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import random
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -459,32 +462,66 @@ def test_dead_letters(store: Store) -> None:
 # -- two processes on one SQLite file -------------------------------------------------
 
 WRITER = """
-import sys
+import sys, time
+from pathlib import Path
 from webhooks.store import Store
 store = Store(sys.argv[1])
+# Every process waits at the barrier, so all of them migrate the fresh file at the same
+# moment however loaded the machine is and however long each took to start.
+folder = Path(sys.argv[3])
+(folder / f"ready-{sys.argv[2]}").touch()
+while not (folder / "go").exists():
+    time.sleep(0.005)
 store.migrate()
 for n in range(150):
     store.record_delivery("jira", f"{sys.argv[2]}-{n}", "e", b"{}")
     store.save_findings(f"jira:{sys.argv[2]}-{n % 5}", [{"rule": f"r{n % 3}"}], store.now())
 """
+NAMES = ("web", "worker", "sweep", "web-2", "worker-2", "worker-3")
 
 
 def test_web_and_worker_processes_share_a_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, name], stderr=subprocess.PIPE, cwd=ROOT
+            [sys.executable, "-c", WRITER, url, name, str(barrier)],
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
         )
-        for name in ("web", "worker", "sweep")
+        for name in NAMES
     ]
+    deadline = time.monotonic() + 120
+    while len(list(barrier.glob("ready-*"))) < len(NAMES):
+        assert all(p.poll() is None for p in procs), [p.communicate()[1] for p in procs]
+        assert time.monotonic() < deadline, "processes did not reach the barrier"
+        time.sleep(0.01)
+    (barrier / "go").touch()
     errors = [p.communicate(timeout=120)[1].decode() for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    assert [p.returncode for p in procs] == [0] * len(NAMES), errors
     store = Store(url)
-    assert store.delivery_counts()["queued"] == 450
+    assert store.delivery_counts()["queued"] == 150 * len(NAMES)
     with store._engine.connect() as conn:
-        assert (
-            conn.execute(
-                sa.text("SELECT count(*) FROM findings WHERE resolved_at IS NULL")
-            ).scalar()
-            == 15
-        )
+        assert conn.execute(
+            sa.text("SELECT count(*) FROM findings WHERE resolved_at IS NULL")
+        ).scalar() == 5 * len(NAMES)
+
+
+def test_sqlite_migrations_wait_for_the_migration_file_lock(tmp_path: Path) -> None:
+    """A second process's upgrade waits while one holds the lock: it never sees a half-made
+    schema and never races to create the same tables."""
+    database = tmp_path / "fresh.db"
+    store = Store(f"sqlite:///{database}")
+    fd = os.open(f"{database}-migratelock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    done = threading.Event()
+    upgrade = threading.Thread(target=lambda: (store.migrate(), done.set()), daemon=True)
+    try:
+        upgrade.start()
+        assert not done.wait(1.0), "migrate() ran without taking the migration lock"
+        assert store.schema_revision() is None
+    finally:
+        os.close(fd)
+    assert done.wait(60)
+    assert store.schema_revision() is not None

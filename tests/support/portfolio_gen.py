@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connector.model import ItemType, Person, StatusCategory, WorkItem
+from tests.support.spec_check import INVALID_INPUT, comment_problems
 
 JIRA_SITE = "https://acme.atlassian.net"
 ADO_ORG = "https://dev.azure.com/fabrikam"
@@ -455,8 +456,10 @@ class FakeTrackers:
     def _jira_comment_add(self, request: Any) -> tuple[int, dict, str]:
         import json
 
-        key, cid = self._jira_key(request), str(next(self._ids))
-        body = json.loads(request.body)
+        key, body = self._jira_key(request), json.loads(request.body)
+        if comment_problems("3", body):  # Jira Cloud refuses it, as the sandbox does
+            return 400, {}, json.dumps(INVALID_INPUT)
+        cid = str(next(self._ids))
         self.comments.setdefault(key, {})[cid] = json.dumps(body["body"])
         self.writes.append(Write(key, "comment_add", body))
         return 201, {}, json.dumps({"id": cid})
@@ -468,6 +471,8 @@ class FakeTrackers:
         key = self._jira_key(request)
         cid = re.search(r"/comment/(\d+)", request.url).group(1)
         body = json.loads(request.body)
+        if comment_problems("3", body):
+            return 400, {}, json.dumps(INVALID_INPUT)
         self.comments.setdefault(key, {})[cid] = json.dumps(body["body"])
         self.writes.append(Write(key, "comment_update", body))
         return 200, {}, json.dumps({"id": cid})

@@ -15,6 +15,9 @@ What is checked, against tests/specs/:
   tracker would silently ignore is exactly what this should catch.
 - Azure DevOps: `api-version` (query, or `Accept: ...;api-version=` as the Python library
   sends it) has the operation's version number, and is a preview where the operation is.
+- Jira Cloud comments (`POST`/`PUT /rest/api/3/issue/{key}/comment[/{id}]`): the body is a
+  valid document under Atlassian's ADF JSON schema (`sandbox.adf`), and every comment
+  body (ADF as compact JSON, or wiki markup) is within Jira's 32,767 characters.
 
 Normalisations, each a documented property of the vendor APIs rather than a leniency:
 - Jira: the spec lists the Cloud v3 paths; `/rest/api/2/...` is checked against the same
@@ -34,6 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.adf import adf_problems
 from tests.support.helpers import SPECS
 
 JIRA_SPEC = SPECS / "jira" / "platform-swagger.v3.json"
@@ -98,6 +102,24 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
 }
 
 _OPTIONAL_ADO_SEGMENTS = ("{project}", "{team}")
+JIRA_COMMENT = re.compile(r"^rest/api/3/issue/[^/]+/comment(/[^/]+)?$")
+JIRA_COMMENT_LIMIT = 32_767
+# What Jira Cloud answers (400) to a comment body that is not valid ADF.
+INVALID_INPUT = {"errorMessages": ["INVALID_INPUT"], "errors": {}}
+
+
+def comment_problems(version: str, body: Any) -> list[str]:
+    """Problems with a Jira comment write's JSON body: ADF on v3, size on both."""
+    value = body.get("body") if isinstance(body, Mapping) else None
+    if version == "3":
+        problems = [f"comment body is not valid ADF: {p}" for p in adf_problems(value)]
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+    else:
+        problems = [] if isinstance(value, str) else ["comment body is not wiki markup text"]
+        size = len(value) if isinstance(value, str) else 0
+    if size > JIRA_COMMENT_LIMIT:
+        problems.append(f"comment body has {size} characters, over {JIRA_COMMENT_LIMIT}")
+    return problems
 
 
 @functools.cache
@@ -254,8 +276,6 @@ def _operation_problems(
 
 def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
     """Problems with one recorded request; [] when the vendor documents it."""
-    spec = load_spec(tracker)
-    method = request.method.lower()
     path = urlsplit(request.url).path
     base_path = urlsplit(base_url).path.rstrip("/")
     same_host = urlsplit(request.url).netloc.lower() == urlsplit(base_url).netloc.lower()
@@ -273,6 +293,18 @@ def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
     ]
     if not candidates:
         return [f"{request.method} {path}: no such path in the {tracker} spec"]
+    problems = _operations_problems(tracker, candidates, request)
+    comment = JIRA_COMMENT.match(relative) if tracker == "jira" else None
+    if comment and request.method in ("POST", "PUT"):
+        body_text = request.body.decode() if isinstance(request.body, bytes) else request.body
+        version = "2" if path[len(base_path) :].strip("/").startswith("rest/api/2/") else "3"
+        problems += comment_problems(version, json.loads(body_text or "null"))
+    return problems
+
+
+def _operations_problems(tracker: str, candidates: list[Any], request: Any) -> list[str]:
+    spec = load_spec(tracker)
+    method = request.method.lower()
     # The most literal template wins (".../comment/{id}" over "{a}/{b}/{c}/{d}").
     best = max(sum(not s.startswith("{") for s in segs) for segs, _, _ in candidates)
     candidates = [c for c in candidates if sum(not s.startswith("{") for s in c[0]) == best]

@@ -14,6 +14,15 @@ JIRA = "https://acme.atlassian.net"
 ADO = "https://dev.azure.com/fabrikam"
 
 
+def adf(*blocks):
+    return {"type": "doc", "version": 1, "content": list(blocks)}
+
+
+ADF = adf({"type": "paragraph", "content": [{"type": "text", "text": "x"}]})
+EMPTY_LIST = adf({"type": "bulletList", "content": []})
+LONG_ADF = adf({"type": "paragraph", "content": [{"type": "text", "text": "x" * 32_700}]})
+
+
 def req(method: str, url: str, body=None, *, headers=None, params=None):
     data = None if body is None else json.dumps(body)
     hdrs = {"Content-Type": "application/json", **(headers or {})}
@@ -43,10 +52,11 @@ def ado(method: str, url: str, body=None, *, version="7.1", content_type="applic
             {"update": {"labels": [{"add": "pmo-x"}, {"remove": "pmo-y"}]}},
         ),
         req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12", {"fields": {"customfield_10100": 40}}),
-        req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"body": {"type": "doc"}}),
+        req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"body": ADF}),
         req(
-            "PUT", f"{JIRA}/rest/api/3/issue/PAY-12/comment/10001?notifyUsers=false", {"body": "x"}
+            "PUT", f"{JIRA}/rest/api/3/issue/PAY-12/comment/10001?notifyUsers=false", {"body": ADF}
         ),
+        req("PUT", f"{JIRA}/rest/api/2/issue/PAY-12/comment/10001", {"body": "h3. x"}),
         req("GET", f"{JIRA}/rest/api/3/issue/PAY-12/comment?startAt=0&maxResults=100"),
         req("POST", f"{JIRA}/rest/api/2/search", {"jql": "project = PAY", "startAt": 0}),
         req("POST", f"{JIRA}/rest/api/3/search/jql", {"jql": "x", "nextPageToken": "t"}),
@@ -72,6 +82,19 @@ def test_documented_jira_requests_pass(request_):
         ),
         (req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12?notify=false", {"fields": {}}), "'notify'"),
         (req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"text": "x"}), "key 'text'"),
+        (req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"body": "x"}), "not valid ADF"),
+        (
+            req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"body": EMPTY_LIST}),
+            "not valid ADF: content/0/content: [] should be non-empty",
+        ),
+        (
+            req("PUT", f"{JIRA}/rest/api/2/issue/PAY-12/comment/1", {"body": "x" * 32_768}),
+            "32768 characters, over 32767",
+        ),
+        (
+            req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12/comment/1", {"body": LONG_ADF}),
+            "over 32767",
+        ),
         (req("POST", f"{JIRA}/rest/api/3/search/jql", {"jql": "x", "startAt": 50}), "'startAt'"),
         (req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12"), "request body required"),
         (req("GET", "https://other.example/rest/api/3/myself"), "not under the tracker URL"),

@@ -20,6 +20,7 @@ from tests.support.worker_helpers import (
     ADO_PROJECT,
     ADO_URL,
     BOT,
+    DANA,
     LENA,
     mock_azure_discovery,
     reset_azure_location_caches,
@@ -99,7 +100,8 @@ def mock_first_round(mock, rev=3, tags=HUMAN_TAGS):
 def tags_patch(rev, tags):
     return [
         {"op": "test", "path": "/rev", "value": rev},
-        {"op": "add", "path": "/fields/System.Tags", "value": tags},
+        # replace: the service merges an `add` on System.Tags, so it could not remove
+        {"op": "replace", "path": "/fields/System.Tags", "value": tags},
     ]
 
 
@@ -115,7 +117,7 @@ def test_noncompliant_story_gets_a_tag_and_one_comment(service, mock):
     assert write == (
         "PATCH",
         ITEM_PATH,
-        {"suppressNotifications": "true"},
+        {},
         tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned"),
     )
     assert mock.calls[2].request.headers["Content-Type"].startswith("application/json-patch+json")
@@ -165,7 +167,7 @@ def test_fix_removes_the_pmo_tag_keeps_human_tags_and_edits_the_comment(service,
     assert write == (
         "PATCH",
         ITEM_PATH,
-        {"suppressNotifications": "true"},
+        {},
         tags_patch(5, HUMAN_TAGS),
     )
     assert comment[:3] == ("PATCH", f"{COMMENTS_PATH}/42", {})
@@ -198,10 +200,10 @@ def test_stale_revision_is_reread_and_replanned_once(service, mock):
     calls = api_calls(mock)
     assert [(m, p, q) for m, p, q, _ in calls] == [
         ("GET", ITEM_PATH, {"fields": "System.Tags"}),
-        ("PATCH", ITEM_PATH, {"suppressNotifications": "true"}),
+        ("PATCH", ITEM_PATH, {}),
         ("GET", ITEM_PATH, {"$expand": "relations"}),
         ("GET", ITEM_PATH, {"fields": "System.Tags"}),
-        ("PATCH", ITEM_PATH, {"suppressNotifications": "true"}),
+        ("PATCH", ITEM_PATH, {}),
         ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),  # project known from re-read
         ("POST", COMMENTS_PATH, {}),
     ]
@@ -250,6 +252,38 @@ def test_own_edit_starts_no_new_round(service, mock):
     drain(runtime)
     assert len(mock.calls) == 0
     assert runtime.store.delivery_counts()["ignored"] == 2
+
+
+def test_own_tag_write_echo_with_bookkeeping_fields_is_dropped_at_once(service, mock):
+    """The echo of the service's own tag write names every field the save touched:
+    ChangedBy (now the bot), ChangedDate, Rev, AuthorizedDate, Watermark, ... Those are
+    bookkeeping, so the echo is recognised as the service's own edit before any work."""
+    app, runtime = service
+    mock_first_round(mock)
+    deliver(app, unowned())
+    drain(runtime)
+    mock.calls.reset()
+
+    tagged = f"{HUMAN_TAGS}; pmo-unowned"
+    echo = unowned(rev=4, tags=tagged, old_tags=HUMAN_TAGS, by=BOT, only_tags=True)
+    changes = echo["resource"]["fields"]
+    changes["System.ChangedBy"] = {
+        "oldValue": f"{DANA['displayName']} <{DANA['uniqueName']}>",
+        "newValue": f"{BOT['displayName']} <{BOT['uniqueName']}>",
+    }
+    for name, old, new in (
+        ("System.AuthorizedDate", "2024-05-01T10:00:00Z", "2024-05-02T10:00:00Z"),
+        ("System.RevisedDate", "2024-05-02T10:00:00Z", "9999-01-01T00:00:00Z"),
+        ("System.Watermark", 41, 42),
+        ("System.AuthorizedAs", DANA["uniqueName"], BOT["uniqueName"]),
+        ("System.PersonId", 1, 2),
+    ):
+        changes[name] = {"oldValue": old, "newValue": new}
+    deliver(app, echo)
+    drain(runtime)
+    assert len(mock.calls) == 0
+    assert runtime.store.delivery_counts()["ignored"] == 1
+    assert runtime.store.get_delivery(2).error == "the service's own edit"
 
 
 def test_wrong_or_missing_basic_password_is_refused(service, mock):

@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 
 from tests.support.helpers import ROOT
 from tests.support.service import SERVICE_PACK, jira_headers
+from tests.support.spec_check import INVALID_INPUT, comment_problems
 from tests.support.worker_helpers import JIRA_BOT, jira_unowned
 from webhooks.http.app import create_app
 
@@ -64,6 +65,8 @@ class StubJira:
 
         @app.post(f"{api}/comment")
         def add_comment(key: str):
+            if comment_problems("3", request.get_json()):  # as Jira Cloud refuses it
+                return jsonify(INVALID_INPUT), 400
             body = request.get_json()["body"]
             with self.lock:
                 self.calls.append(("POST", "comment", key))
@@ -78,6 +81,8 @@ class StubJira:
 
         @app.put(f"{api}/comment/<comment_id>")
         def edit_comment(key: str, comment_id: str):
+            if comment_problems("3", request.get_json()):
+                return jsonify(INVALID_INPUT), 400
             body = request.get_json()["body"]
             with self.lock:
                 self.calls.append(("PUT", "edit_comment", key))

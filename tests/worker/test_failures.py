@@ -416,12 +416,59 @@ def test_exhausted_retries_dead_letter_then_replay_applies_once(
     jira.check_documented()
 
 
-def test_bad_request_is_dead_lettered_without_retrying(sqlite_service, jira):
+def test_refused_labels_still_let_the_comment_be_written(sqlite_service, jira, caplog):
+    """A permanent refusal of the labels (here Jira's 403 to a bot without the right) is
+    not retried and does not block the comment; the delivery says which part failed and
+    why, and the log and /readyz say it once for the tracker, not once per event."""
     app, runtime = sqlite_service
-    jira.script("labels", "TEST-1", (400, {}))
+    jira.script("labels", "*", (403, {}), (403, {}))
+    with caplog.at_level("INFO"):
+        deliver(app, jira_unowned("TEST-1"), "d1")
+        drain(runtime)
+        deliver(app, jira_unowned("TEST-2"), "d2")
+        drain(runtime)
+    for key in ("TEST-1", "TEST-2"):
+        assert jira.ops(key) == [("labels", 403), ("comments", 200), ("comment", 201)]
+    assert MARKER in json.dumps(jira.comments["TEST-1"][0]["body"])
+    record = first_delivery(runtime)
+    assert (record.status, record.attempts) == ("done", 1)
+    assert record.error.startswith("labels refused: jira update_labels TEST-1: HTTP 403")
+    assert runtime.dead_letters() == []
+    refused = [r for r in caplog.records if r.message == "writeback.refused"]
+    assert [(r.tracker, r.part) for r in refused] == [("jira", "labels")]
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200
+    writes = ready.get_json()["checks"]["writes"]
+    assert list(writes["refused"]["jira"]) == ["labels"]
+    assert writes["refused"]["jira"]["labels"].startswith("HTTP 403")
+    # the labels go through again: the refusal is forgotten
+    deliver(app, jira_unowned("TEST-3"), "d3")
+    drain(runtime)
+    assert jira.ops("TEST-3")[0] == ("labels", 204)
+    assert app.test_client().get("/readyz").get_json()["checks"]["writes"]["refused"] == {}
+
+
+def test_refused_comment_still_lets_the_labels_be_written(sqlite_service, jira):
+    app, runtime = sqlite_service
+    jira.script("comment", "TEST-1", (400, {}))
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
-    assert jira.ops() == [("labels", 400)]
+    assert jira.ops() == [("labels", 204), ("comments", 200), ("comment", 400)]
+    assert jira.labels["TEST-1"]  # written
+    record = first_delivery(runtime)
+    assert record.status == "done" and record.error.startswith("comment refused:")
+    assert runtime.dead_letters() == []
+
+
+def test_every_part_refused_is_dead_lettered_without_retrying(sqlite_service, jira):
+    """Nothing written at all (labels and comment both refused): kept as a dead letter,
+    to be replayed once the tracker's side is fixed."""
+    app, runtime = sqlite_service
+    jira.script("labels", "TEST-1", (400, {}))
+    jira.script("comment", "TEST-1", (400, {}))
+    deliver(app, jira_unowned(), "d1")
+    drain(runtime)
+    assert jira.ops() == [("labels", 400), ("comments", 200), ("comment", 400)]
     assert (first_delivery(runtime).status, first_delivery(runtime).attempts) == ("dead", 1)
     (letter,) = runtime.dead_letters()
     assert letter.error.startswith("PermanentTrackerError:") and letter.attempts == 1

@@ -15,6 +15,7 @@ from connector import trackers
 from connector.errors import PayloadError
 from connector.model import Ignored, parse_datetime
 from rules import Context, RulesFileError, evaluate, load_ruleset, plan_actions
+from webhooks.http.jsonbody import BodyError, decode_body
 
 
 class UnusableInput(Exception):
@@ -28,10 +29,10 @@ def _read_payload(source: str) -> Any:
         raise UnusableInput(f"cannot read {source}: {exc.strerror or exc}") from None
     if not raw.strip():
         raise UnusableInput(f"{source} is empty")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UnusableInput(f"{source} is not valid JSON: {exc}") from None
+    try:  # as intake reads bodies: bounded depth, no NaN or Infinity, no lone surrogates
+        return decode_body(raw)
+    except BodyError as exc:
+        raise UnusableInput(f"{source}: {exc}") from None
 
 
 def evaluate_payload(
@@ -85,8 +86,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
         result = evaluate_payload(
             payload, args.tracker, list(args.rules), config=args.config, now=now
         )
+        # Strict JSON out: a value JSON cannot hold is an error here, not invalid output.
+        text = json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
     except (UnusableInput, ConfigError) as exc:
         print(f"pmo-bridge: evaluate: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+    except (ValueError, RecursionError) as exc:
+        print(f"pmo-bridge: evaluate: cannot evaluate this payload: {exc}", file=sys.stderr)
+        return 2
+    print(text)
     return 0

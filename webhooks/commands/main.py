@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     validate = rules_sub.add_parser("validate", help="check rules files; PATH:LINE:COL errors")
     validate.add_argument("paths", nargs="+", metavar="PATH", help="rules files or folders")
+    validate.add_argument(
+        "--config", metavar="FILE", help="also check this config file (labels.prefix, trackers)"
+    )
     test = rules_sub.add_parser("test", help="run the *.tests.yaml cases next to rules files")
     test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
 
@@ -105,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="PUBLIC_URL",
         help="where the tracker reaches this service, e.g. https://pmo.example.com",
+    )
+    register.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="Jira: send issue events of every project, not only the configured `projects`",
     )
     return parser
 

@@ -23,7 +23,10 @@ from config.settings import ConfigError, TrackerConfig, load_settings
 from connector.clients import DEFAULT_TIMEOUT
 from connector.errors import TrackerError
 from connector.subscriptions import Outcome
-from connector.trackers import subscription_admin
+from connector.trackers import subscription_admin, subscription_config_problem
+
+# Azure DevOps refuses a webHooks consumer whose basicAuthPassword has whitespace or is
+# longer than this; checked here, before any call, so nothing is left half-registered.
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,8 @@ def register_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     tracker = settings.tracker(args.tracker)
     target = webhook_url(args.url, tracker.name)
-    check_config(tracker)
+    all_projects = bool(getattr(args, "all_projects", False))
+    check_config(tracker, all_projects=all_projects)
     if target.startswith("http://"):
         print(
             f"pmo-bridge: warning: {target} is plain http; Jira Cloud and Azure DevOps "
@@ -63,7 +67,7 @@ def register_command(args: argparse.Namespace) -> int:
         )
     try:
         # printed as they happen, so a failure part-way still shows what was done
-        for outcome in register(tracker, target):
+        for outcome in register(tracker, target, all_projects=all_projects):
             print(outcome.line(), flush=True)
     except TrackerError as exc:
         print(f"pmo-bridge: register {tracker.name}: {exc}", file=sys.stderr)
@@ -77,17 +81,24 @@ def register(
     *,
     environ: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    all_projects: bool = False,
 ) -> Iterator[Outcome]:
     """Make the tracker's subscriptions for `target` what the config says, one outcome
-    at a time. Raises
-    ConfigError for what the config lacks and TrackerError for what the tracker refuses."""
-    check_config(tracker, environ)
+    at a time. A Jira webhook is filtered to the tracker's `projects` unless
+    `all_projects`. Raises ConfigError for what the config lacks and TrackerError for
+    what the tracker refuses."""
+    check_config(tracker, environ, all_projects=all_projects)
     secret = tracker.secret(environ)
     admin = subscription_admin(tracker, timeout=timeout, environ=environ)
-    yield from admin.reconcile(target, secret)
+    yield from admin.reconcile(target, secret, all_projects=all_projects)
 
 
-def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = None) -> None:
+def check_config(
+    tracker: TrackerConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    all_projects: bool = False,
+) -> None:
     """What registration needs from the config, each missing piece as one ConfigError."""
     if not tracker.url:
         raise ConfigError(f"tracker {tracker.name!r} has no url: nothing to register with")
@@ -95,5 +106,8 @@ def check_config(tracker: TrackerConfig, environ: Mapping[str, str] | None = Non
     if not token:
         name = tracker.token_env or "auth.token_env"
         raise ConfigError(f"tracker {tracker.name!r}: no API token ({name} is not set)")
-    if tracker.kind == "azure-devops" and not tracker.project:
-        raise ConfigError(f"tracker {tracker.name!r}: set `project` to register service hooks")
+    problem = subscription_config_problem(
+        tracker, tracker.secret(environ), all_projects=all_projects
+    )
+    if problem:
+        raise ConfigError(f"tracker {tracker.name!r}: {problem}")

@@ -48,6 +48,7 @@ def worker(args: argparse.Namespace) -> int:
         runtime = Runtime.from_settings(settings)
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"worker start-up: {first_line(exc)}") from None
+    runtime.discover_fields()
     threads = args.threads or settings.worker_threads
     consumer = build_consumer(runtime, threads)
     _follow_supervisor()

@@ -15,6 +15,7 @@ issue PAY-1, `4711` on a Jira issue is Azure DevOps work item 4711."""
 from __future__ import annotations
 
 from config.settings import Settings
+from connector.bounds import MAX_STORED_TEXT
 from connector.model import WorkItem
 from connector.trackers import other_kind
 
@@ -22,8 +23,10 @@ LABEL_PREFIX = "portfolio:"
 
 
 def owner_key(value: object, item: WorkItem, settings: Settings) -> str | None:
+    """The owner's item key, or None; a name too long to be a key (the store keeps 255
+    characters) names nothing."""
     text = str(value or "").strip()
-    if not text:
+    if not text or len(text) > MAX_STORED_TEXT:
         return None
     name, sep, rest = text.partition(":")
     if sep and name in settings.trackers and rest:
@@ -33,7 +36,8 @@ def owner_key(value: object, item: WorkItem, settings: Settings) -> str | None:
     candidates = settings.trackers_of_kind(other) if other else []
     if not candidates:
         return None
-    return f"{candidates[0].name}:{text}"
+    key = f"{candidates[0].name}:{text}"
+    return key if len(key) <= MAX_STORED_TEXT else None
 
 
 def with_portfolio_parent(item: WorkItem, settings: Settings) -> WorkItem:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from connector import trackers
 from connector.errors import ItemNotFound
@@ -45,6 +46,7 @@ class Processor:
         self.store = resources.store
         self.follow_ups = follow_ups
         self.rollups = Rollups(resources, follow_ups)
+        self._local = threading.local()  # the writes refused while handling this delivery
 
     def process(self, record: DeliveryRecord) -> str:
         settings = self.resources.settings
@@ -59,10 +61,14 @@ class Processor:
             log.info("worker.own_edit_ignored", extra={"item": event.item_key})
             return "own-edit"
 
+        self._local.refused = []
         with item_lock(self.resources.huey, event.item_key):  # raises ItemLocked: re-queued
             self.store.mark_delivery(record.id, "processing")  # counts real attempts only
             outcome = self.handle(event)
-        self.store.mark_delivery(record.id, "done")
+        # Done, even when the tracker refused a part for good: the other parts are written,
+        # and retrying cannot change a refusal. The delivery says which part and why.
+        refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
+        self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
         EVENTS.labels(tracker.name, event.native_event, "processed").inc()
         received = getattr(record, "received_at", None)
         if received is not None:
@@ -130,6 +136,9 @@ class Processor:
         """Evaluate the rules on the stored item and write back what changed."""
         writer = WriteBack(self.resources)
         outcome = writer.govern(item)
+        refused = getattr(self._local, "refused", None)
+        if refused is not None:
+            refused.extend(writer.refused)
         self.after_change(item.key, previous=previous, current=item)
         self.recheck_groups([i for i in (previous, item) if i is not None], skip=item.key)
         return outcome

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 from connector.clients import TrackerClient
 from connector.document import Document
-from connector.errors import Conflict, ItemNotFound
+from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
 from connector.model import WorkItem
+from connector.trackers import comment_form
 from rules import Finding, RuleSet, plan_actions
 from rules.rollup import RAG_LABELS, Rollup, RollupSpec, field_values, rag_label, spec_for
 from webhooks.governance.comments import MARKER, compliance_document
@@ -36,6 +39,9 @@ class WriteBack:
         self.resources = resources
         self.store = resources.store
         self.prefix = resources.settings.label_prefix
+        # (part, reason) of each write the tracker refused for good in this run
+        self.refused: list[tuple[str, str]] = []
+        self._refusals: list[PermanentTrackerError] = []  # those of the current apply()
 
     def govern(
         self,
@@ -100,6 +106,7 @@ class WriteBack:
         )
         writes = 0
         new_ledger = ledger
+        self._refusals = []
 
         # -- labels: only prefixed labels are ever removed ------------------------------
         add = {a.label for a in actions if a.type == "add_label"}
@@ -115,13 +122,18 @@ class WriteBack:
         )
         new_ledger = replace(new_ledger, labels=managed)
         if add or remove:
-            written = client.update_labels(item.native_id, add, remove, revision=item.revision)
-            WRITES.labels(item.tracker, "labels").inc()
-            writes += 1
-            watermark = written if written is not None else item.revision + 1
-            new_ledger = replace(new_ledger, item_revision=watermark)
-            # Recorded at once: if a later write fails, the retry does not send this again.
-            self.store.save_ledger(item.key, new_ledger)
+            with self._part(item, "labels") as done:
+                written = client.update_labels(item.native_id, add, remove, revision=item.revision)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "labels").inc()
+                writes += 1
+                watermark = written if written is not None else item.revision + 1
+                new_ledger = replace(new_ledger, item_revision=watermark)
+                # Recorded at once: if a later write fails, the retry does not send it again.
+                self.store.save_ledger(item.key, new_ledger)
+            else:  # refused: the ledger keeps what the item really carries
+                new_ledger = replace(new_ledger, labels=ledger.labels)
 
         # -- fields: configured rollup fields and rule field actions ---------------------
         values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
@@ -129,23 +141,35 @@ class WriteBack:
             values.update(field_values(rollup_spec, rollup))
         changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
         if changed:
-            client.set_fields(item.native_id, changed)
-            WRITES.labels(item.tracker, "fields").inc()
-            writes += 1
-            new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
-            self.store.save_ledger(item.key, new_ledger)
+            with self._part(item, "fields") as done:
+                client.set_fields(item.native_id, changed)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "fields").inc()
+                writes += 1
+                new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
+                self.store.save_ledger(item.key, new_ledger)
 
         # -- the one managed comment, edited in place ------------------------------------
         wants_comment = any(a.type == "comment" for a in actions)
         show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
         if wants_comment or show_rollup:
-            doc = compliance_document(item, findings, rollup if show_rollup else None)
+            doc = compliance_document(
+                item,
+                findings,
+                rollup if show_rollup else None,
+                dashboard_url=self.resources.settings.public_url,
+                form=comment_form(self.resources.settings.tracker(item.tracker)),
+            )
             digest = doc_hash(doc)
             if digest != ledger.comment_hash:
-                comment_id = self._write_comment(client, item, ledger.comment_id, doc)
-                WRITES.labels(item.tracker, "comment").inc()
-                writes += 1
-                new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
+                with self._part(item, "comment") as done:
+                    comment_id = self._write_comment(client, item, ledger.comment_id, doc)
+                    done.append(True)
+                if done:
+                    WRITES.labels(item.tracker, "comment").inc()
+                    writes += 1
+                    new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
 
         if rollup is not None:
             new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
@@ -153,7 +177,34 @@ class WriteBack:
             self.store.save_ledger(item.key, new_ledger)
         if writes:
             log.info("writeback.applied", extra={"item": item.key, "writes": writes})
+        elif self._refusals:
+            # Every write was refused (a revoked token, a bot without any permission):
+            # nothing went through, so the delivery goes to the dead letters, to be
+            # replayed once the tracker's side is fixed.
+            raise self._refusals[0]
         return writes
+
+    @contextmanager
+    def _part(self, item: WorkItem, part: str) -> Iterator[list[bool]]:
+        """One part of the write-back (labels, fields, comment). A permanent refusal of it
+        is recorded and swallowed, so the other parts are still written; everything else
+        (rate limits, outages, conflicts, the item gone) propagates to the retry policy.
+        The body appends to the yielded list once its write went through."""
+        done: list[bool] = []
+        try:
+            yield done
+        except PermanentTrackerError as exc:
+            if isinstance(exc, ItemNotFound):
+                raise
+            text = str(exc)
+            # "jira update_labels PAY-1: HTTP 403 ..." -> the tracker's reason, not the item's
+            reason = text.partition(": ")[2] or text
+            self.refused.append((part, text))
+            self._refusals.append(exc)
+            # logged once per tracker and part there, not once per event here
+            self.resources.refusals.note(item.tracker, part, reason)
+            return
+        self.resources.refusals.clear(item.tracker, part)
 
     def _write_comment(
         self, client: TrackerClient, item: WorkItem, comment_id: str | None, doc: Document

@@ -7,7 +7,8 @@ and dead letters, on SQLite (default) or PostgreSQL.
 Every method is its own short transaction and safe to call from several threads and
 processes; rows come back as frozen records (`webhooks.store.records`), never ORM objects.
 Deliveries live in `deliveries.py`, items in `items.py`, findings in `findings.py`,
-rollups in `rollups.py`, plumbing in `engine.py`, the tables in `models.py`.
+rollups in `rollups.py`, plumbing in `engine.py`, the tables in
+`models.py`, retention in `retention.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 
 from sqlalchemy import select, update
 
+from config.retention import Retention
 from config.settings import Settings
 from webhooks.store.deliveries import DeliveryStore
 from webhooks.store.findings import FindingStore
@@ -29,6 +31,7 @@ from webhooks.store.records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store.retention import RetentionStore
 from webhooks.store.rollups import RollupStore
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "DeliveryRecord",
     "FindingRecord",
     "Ledger",
+    "Retention",
     "Store",
     "TrendPoint",
 ]
@@ -58,7 +62,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore):
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.store.engine import StoreBase
 from webhooks.store.group_commit import GroupCommit, Pending
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 # request path; this much WAL (pages of 4 KiB, ~40 MB) is the backstop should that fall
 # behind.
 INTAKE_AUTOCHECKPOINT_PAGES = 10_000
+# The readiness probe writes (and rolls back) a row this large: more pages than a full
+# database file or a full disk has left to give, as a large delivery would need.
+WRITE_PROBE_BYTES = 64 * 1024
 CHECKPOINT_EVERY_SECONDS = 1.0
 
 
@@ -216,6 +220,30 @@ class DeliveryStore(StoreBase):
             self._intake.connection.close()
         self._intake = None
         super().close()
+
+    def probe_write(self) -> bool:
+        """True when a delivery could be written now: a delivery-sized row is inserted and
+        rolled back. A full disk or database file, a read-only file or a read-only replica
+        fail it as they would fail intake. Never raises."""
+        now = self.now()
+        probe = insert(DeliveryRow).values(
+            tracker="~readiness",
+            delivery_id=f"probe-{os.getpid()}-{threading.get_ident()}",
+            native_event="readiness probe",
+            payload=bytes(WRITE_PROBE_BYTES),
+            status="received",
+            attempts=0,
+            received_at=now,
+            updated_at=now,
+        )
+        try:
+            with self._writing(), self._write_engine.connect() as conn:
+                conn.execute(probe)
+                conn.rollback()
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("store.write_probe.failed", extra={"error": type(exc).__name__})
+            return False
+        return True
 
     def checkpoint(self) -> None:
         """Copy the SQLite WAL back into the database without blocking writers (PASSIVE);

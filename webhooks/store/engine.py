@@ -147,6 +147,25 @@ class WriteTurn:
             self._path = None
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """flock(2) of `<database>-migratelock` for an SQLite file; nothing otherwise (an
+    in-memory database has one process, PostgreSQL takes an advisory lock)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    if database.startswith("file:"):
+        yield
+        return
+    fd = os.open(f"{database}-migratelock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 class StoreBase:
     """Connection handling shared by the parts of `webhooks.store.Store`."""
 
@@ -220,11 +239,12 @@ class StoreBase:
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision. Idempotent, and safe when several
         processes start at once: PostgreSQL serialises them on an advisory lock, SQLite on
-        the write lock that BEGIN IMMEDIATE takes for the whole upgrade."""
+        flock(2) of `<database>-migratelock` held for the whole upgrade (and the write
+        lock BEGIN IMMEDIATE takes), so a second process finds the schema made."""
         config = AlembicConfig()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         postgres = self.dialect == "postgresql"
-        with self._write_engine.connect() as conn:
+        with _migration_lock(self._engine), self._write_engine.connect() as conn:
             if postgres:
                 conn.execute(select(func.pg_advisory_lock(MIGRATION_LOCK_KEY)))
                 conn.commit()

@@ -77,6 +77,10 @@ class Tasks:
             self.recover_task = huey.periodic_task(crontab(minute="*/5"), name="recover_pending")(
                 self.recover_now
             )
+        # the periodic maintenance: whatever the sweep's interval, the store stays bounded
+        self.retention_task: TaskWrapper = huey.periodic_task(
+            crontab(minute="30"), name="retention"
+        )(self.apply_retention)
 
     # -- putting work on the queue ------------------------------------------------------
 
@@ -179,6 +183,10 @@ class Tasks:
                 WriteBack(self.resources).govern(item)
         except ItemLocked:
             self.regovern_task.schedule((key,), delay=LOCK_RETRY_SECONDS)
+
+    def apply_retention(self) -> dict[str, int]:
+        """Drop what the store's retention settings say it no longer keeps."""
+        return self.resources.store.apply_retention(self.settings.retention, self.resources.clock())
 
     def recover_now(self, *, at_start: bool = False) -> int:
         """Queue deliveries that were persisted but never finished (a crash between the

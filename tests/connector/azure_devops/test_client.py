@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -267,7 +268,9 @@ def test_project_is_remembered_from_reads(mock, client):
     assert [c.request.method for c in api_calls(mock)] == ["GET", "POST"]
 
 
-def test_update_labels_tests_the_revision_and_merges_tags(mock, client):
+def test_update_labels_tests_the_revision_and_replaces_tags(mock, client):
+    """`replace`, not `add`: Azure DevOps merges an `add` on System.Tags into the tags
+    already there, so a tag could never be taken away."""
     mock.get(wi_url(), json=work_item(rev=7, tags="Customer; pmo-old; Blocked"))
     mock.patch(wi_url(), json=work_item(rev=8))
     client.update_labels("5", {"pmo-late", "BLOCKED"}, {"PMO-OLD"}, revision=7)
@@ -276,10 +279,14 @@ def test_update_labels_tests_the_revision_and_merges_tags(mock, client):
     assert write == (
         "PATCH",
         "/fabrikam/_apis/wit/workItems/5",
-        {"suppressNotifications": "true"},
+        {},
         [
             {"op": "test", "path": "/rev", "value": 7},
-            {"op": "add", "path": "/fields/System.Tags", "value": "Customer; Blocked; pmo-late"},
+            {
+                "op": "replace",
+                "path": "/fields/System.Tags",
+                "value": "Customer; Blocked; pmo-late",
+            },
         ],
     )
     patch = api_calls(mock)[1].request
@@ -305,6 +312,46 @@ def test_update_labels_stale_revision_is_a_conflict_without_writing(mock, client
     with pytest.raises(Conflict, match="rev 9"):
         client.update_labels("5", {"pmo-x"}, set(), revision=7)
     assert [c.request.method for c in api_calls(mock)] == ["GET"]
+
+
+SUPPRESS_REFUSED = {
+    "$id": "1",
+    "innerException": None,
+    "message": "Access denied: the caller needs 'Suppress notifications for work item updates'.",
+    "typeName": "Microsoft.TeamFoundation.Framework.Server.UnauthorizedRequestException",
+    "typeKey": "UnauthorizedRequestException",
+    "errorCode": 0,
+    "eventId": 3000,
+}
+
+
+def test_writes_ask_for_no_suppression_by_default(mock, client):
+    mock.patch(wi_url(), json=work_item())
+    client.set_fields("5", {"estimate": 8})
+    assert sent(api_calls(mock)[0])[2] == {}
+
+
+def test_quiet_edits_refused_retry_once_without_and_remember(mock, caplog):
+    """suppressNotifications=true needs the project permission SUPPRESS_NOTIFICATIONS;
+    refused, the edit is sent again without it, and the answer is kept and logged once."""
+    quiet = make_client(tracker(quiet_edits=True), environ=ENV)
+    with_param = [responses.matchers.query_param_matcher({"suppressNotifications": "true"})]
+    mock.patch(wi_url(), status=403, json=SUPPRESS_REFUSED, match=with_param)
+    mock.patch(wi_url(), json=work_item(rev=8))
+    with caplog.at_level("WARNING", logger="connector.azure_devops.client"):
+        quiet.set_fields("5", {"estimate": 8})
+        quiet.set_fields("5", {"estimate": 5})
+    queries = [sent(c)[2] for c in api_calls(mock)]
+    assert queries == [{"suppressNotifications": "true"}, {}, {}]
+    refused = [r for r in caplog.records if r.message == "azure_devops.client.quiet_edits_refused"]
+    assert len(refused) == 1
+
+
+def test_quiet_edits_with_the_permission_suppress_notifications(mock):
+    quiet = make_client(tracker(quiet_edits=True), environ=ENV)
+    mock.patch(wi_url(), json=work_item(rev=8))
+    quiet.set_fields("5", {"estimate": 8})
+    assert sent(api_calls(mock)[0])[2] == {"suppressNotifications": "true"}
 
 
 def test_set_fields_adds_each_mapped_field(mock, client):
@@ -450,3 +497,20 @@ def test_every_request_carries_the_timeout(mock):
     client = make_client(tracker(), environ=ENV, timeout=2.5)
     client.get_item("5")
     assert [c.request.req_kwargs["timeout"] for c in mock.calls] == [2.5, 2.5]  # OPTIONS too
+
+
+def test_ids_and_projects_are_never_more_than_one_path_segment(mock, client):
+    """Ids travel as integers; the project (read from the item) is percent-encoded by the
+    library's route serialiser, so neither can name another path."""
+    hostile = "Fab/../Other?x=1#y"
+    item = work_item()
+    item["fields"]["System.TeamProject"] = hostile
+    mock.get(wi_url(), json=item)
+    quoted = "Fab%2F..%2FOther%3Fx%3D1%23y"
+    mock.post(re.compile(re.escape(URL) + r"/.*comments"), json={"id": 1})
+    client.add_comment("5", DOC)
+    _, add = api_calls(mock)
+    assert urlsplit(add.request.url).path == f"/fabrikam/{quoted}/_apis/wit/workItems/5/comments"
+    assert "x=1" not in urlsplit(add.request.url).query
+    with pytest.raises(PermanentTrackerError, match="not a work item id"):
+        client.get_item("5/../6")

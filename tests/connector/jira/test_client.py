@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -235,7 +236,7 @@ def test_find_managed_comment_none_when_absent(mock, cloud):
 # -- writing -----------------------------------------------------------------------------
 
 
-def test_cloud_comments_are_adf_and_edits_do_not_notify(mock, cloud):
+def test_cloud_comments_are_adf_and_edits_ask_for_no_quiet(mock, cloud):
     mock.post(api("3", "issue/PAY-12/comment"), json={"id": "10010"}, status=201)
     mock.put(api("3", "issue/PAY-12/comment/10010"), json={"id": "10010"})
     assert cloud.add_comment("PAY-12", DOC) == "10010"
@@ -247,10 +248,11 @@ def test_cloud_comments_are_adf_and_edits_do_not_notify(mock, cloud):
         {},
         {"body": DOC.to_adf()},
     )
+    # notifyUsers=false needs admin rights: not sent unless the config opts in
     assert sent(mock.calls[1]) == (
         "PUT",
         "/rest/api/3/issue/PAY-12/comment/10010",
-        {"notifyUsers": "false"},
+        {},
         {"body": DOC.to_adf()},
     )
 
@@ -261,7 +263,6 @@ def test_server_comments_are_wiki_markup(mock, server):
     assert server.add_comment("A-1", DOC) == "7"
     server.update_comment("A-1", "7", DOC)
     assert sent(mock.calls[0])[3] == {"body": DOC.to_wiki()}
-    # Server/DC may refuse notifyUsers=false without admin rights: not sent there.
     assert sent(mock.calls[1]) == (
         "PUT",
         "/rest/api/2/issue/A-1/comment/7",
@@ -277,7 +278,7 @@ def test_update_labels_uses_the_update_form(mock, cloud):
     assert sent(mock.calls[0]) == (
         "PUT",
         "/rest/api/3/issue/PAY-12",
-        {"notifyUsers": "false"},
+        {},
         {"update": {"labels": [{"add": "pmo-a"}, {"add": "pmo-b"}, {"remove": "pmo-old"}]}},
     )
 
@@ -296,9 +297,57 @@ def test_set_fields_maps_configured_names(mock, cloud):
     assert sent(mock.calls[0]) == (
         "PUT",
         "/rest/api/3/issue/PAY-12",
-        {"notifyUsers": "false"},
+        {},
         {"fields": {"customfield_10016": 5, "customfield_10100": 40}},
     )
+
+
+NOTIFY_REFUSED = {
+    "errorMessages": [
+        "To discard the user notification either admin or project admin permissions are required."
+    ],
+    "errors": {},
+}
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "server"])
+def test_quiet_edits_refused_retry_once_without_and_remember(mock, deployment, caplog):
+    """A bot that is no (project) admin: Jira refuses the whole edit with a 403. The edit
+    is sent again without notifyUsers, and the refusal is remembered and logged once."""
+    version = "3" if deployment == "cloud" else "2"
+    client = make_client(tracker(deployment, quiet_edits=True), environ=ENV)
+    url = api(version, "issue/PAY-12")
+    mock.put(
+        url,
+        status=403,
+        json=NOTIFY_REFUSED,
+        match=[responses.matchers.query_param_matcher({"notifyUsers": "false"})],
+    )
+    mock.put(url, status=204, match=[responses.matchers.query_param_matcher({})])
+    with caplog.at_level("WARNING", logger="connector.jira.client"):
+        client.update_labels("PAY-12", {"pmo-a"}, set())
+        client.set_fields("PAY-12", {"estimate": 3})
+    queries = [sent(call)[2] for call in mock.calls]
+    assert queries == [{"notifyUsers": "false"}, {}, {}]
+    refusals = [r for r in caplog.records if r.message == "jira.client.quiet_edits_refused"]
+    assert len(refusals) == 1
+
+
+def test_quiet_edits_for_an_admin_bot_ask_for_no_notification(mock):
+    client = make_client(tracker("cloud", quiet_edits=True), environ=ENV)
+    mock.put(api("3", "issue/PAY-12/comment/7"), json={"id": "7"})
+    client.update_comment("PAY-12", "7", DOC)
+    assert sent(mock.calls[0])[2] == {"notifyUsers": "false"}
+
+
+def test_quiet_edits_other_403_is_not_retried_twice(mock):
+    """A 403 that stays a 403 without notifyUsers is the bot's real permission problem."""
+    client = make_client(tracker("cloud", quiet_edits=True), environ=ENV)
+    mock.put(api("3", "issue/PAY-12"), status=403, json={"errorMessages": ["No edit permission"]})
+    mock.put(api("3", "issue/PAY-12"), status=403, json={"errorMessages": ["No edit permission"]})
+    with pytest.raises(PermanentTrackerError, match="No edit permission"):
+        client.update_labels("PAY-12", {"pmo-a"}, set())
+    assert len(mock.calls) == 2
 
 
 # -- error translation -------------------------------------------------------------------
@@ -393,3 +442,33 @@ def test_cloud_search_without_the_count_endpoint_reports_an_unknown_total(mock, 
     assert total == 0
     assert [i.native_id for i in items] == ["PAY-1"]
     assert len(mock.calls) == 2
+
+
+HOSTILE_KEY = "ZZZ-1/../PAY-1?expand=x#frag"
+QUOTED_KEY = "ZZZ-1%2F..%2FPAY-1%3Fexpand%3Dx%23frag"
+
+
+def test_keys_and_ids_are_one_quoted_path_segment_in_every_call(mock, cloud):
+    """Intake refuses such keys; the client still never lets one name another path."""
+    any_url = re.compile(re.escape(URL) + r"/.*")
+    mock.get(any_url, json={**issue_json(), "comments": [], "total": 0})
+    mock.post(any_url, json={"id": "1"}, status=201)
+    mock.put(any_url, status=204)
+    mock.assert_all_requests_are_fired = False
+    cloud.get_item(HOSTILE_KEY)
+    cloud.find_managed_comment(HOSTILE_KEY)
+    cloud.add_comment(HOSTILE_KEY, DOC)
+    cloud.update_comment(HOSTILE_KEY, "10/../1", DOC)
+    cloud.update_labels(HOSTILE_KEY, {"pmo-a"}, set())
+    cloud.set_fields(HOSTILE_KEY, {"estimate": 3})
+    paths = [urlsplit(call.request.url).path for call in mock.calls]
+    base = f"/rest/api/3/issue/{QUOTED_KEY}"
+    assert paths == [
+        base,
+        f"{base}/comment",
+        f"{base}/comment",
+        f"{base}/comment/10%2F..%2F1",
+        base,
+        base,
+    ]
+    assert all("PAY-1" not in urlsplit(call.request.url).query for call in mock.calls)

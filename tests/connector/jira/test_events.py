@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from config.settings import TrackerConfig
+from config.settings import STANDARD_PACK, TrackerConfig
 from connector import jira
 from connector.errors import PayloadError
 from connector.jira.text import adf_to_text, wiki_to_text
@@ -23,6 +23,7 @@ from connector.model import (
     Person,
     StatusCategory,
 )
+from rules import Context, evaluate, load_pack
 from tests.support.helpers import fixture_names, load_fixture
 
 TRACKER = TrackerConfig(name="jira", kind="jira")
@@ -185,8 +186,35 @@ def test_epic_link_change_on_server_becomes_parent():
     assert event.changes == (FieldChange("parent", None, "jira:PROJ-7"),)
     assert event.item.assignee == Person("Anna Huber", "anna.huber")
     assert event.item.url == "https://jira.example.org/browse/PROJ-42"
-    assert event.item.parent is None  # Epic Link field id not configured
+    # the Epic Link field id is not configured: the changelog item names the parent
+    assert event.item.parent == "jira:PROJ-7"
     assert parse("issue_updated__epic_link_server", CONFIGURED).item.parent == "jira:PROJ-7"
+
+
+@pytest.mark.parametrize(("label", "field_id"), [("Epic Link", "customfield_10014"),
+                                                 ("Parent Link", "customfield_10018")])  # fmt: skip
+def test_cloud_epic_or_parent_link_change_gives_the_item_its_parent(label, field_id):
+    """A story put into an epic: the changelog names it, the issue's fields hold it under
+    a custom field id this tracker has not configured. The story has a parent."""
+    payload = load_fixture("jira", "issue_updated__status_cloud")
+    payload["issue"]["fields"]["issuetype"] = {"name": "Story", "subtask": False}
+    payload["issue"]["fields"][field_id] = "TES-12"
+    payload["changelog"]["items"] = [
+        {"field": label, "fieldtype": "custom", "fieldId": field_id,
+         "from": None, "fromString": None, "to": "10012", "toString": "TES-12"}
+    ]  # fmt: skip
+    event = jira.parse_event(payload, TRACKER)
+    assert event.changes == (FieldChange("parent", None, "jira:TES-12"),)
+    assert event.item.parent == "jira:TES-12"
+    ruleset = load_pack(STANDARD_PACK)
+    failing = {f.rule for f in evaluate(ruleset, event.item, Context(now=event.occurred))}
+    assert "story-has-parent" not in failing
+    payload["changelog"]["items"] = []
+    unlinked = jira.parse_event(payload, TRACKER).item
+    assert unlinked.parent is None
+    assert "story-has-parent" in {
+        f.rule for f in evaluate(ruleset, unlinked, Context(now=event.occurred))
+    }
 
 
 def test_transition_is_dated_by_the_later_of_category_change_and_event():

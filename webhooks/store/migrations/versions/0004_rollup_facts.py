@@ -1,4 +1,4 @@
-"""Items: the facts a parent's rollup reads of each child (rules.rollup_facts), so one
+"""Items: the facts a parent's rollup reads of each child (rules.rollup.facts), so one
 child's event reads its siblings' small facts, not their whole items.
 
 The facts are the same-named fields of the stored item JSON; the backfill copies them in

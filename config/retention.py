@@ -1,0 +1,28 @@
+"""Retention settings: how long the store keeps each kind of record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import RAISE, Schema, fields, validate
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the store keeps each kind of record, in days (0: for ever); applied by
+    the periodic maintenance (`webhooks.store.retention`)."""
+
+    bodies_days: int = 7  # payloads of done and ignored deliveries
+    deliveries_days: int = 30  # done, ignored and dead delivery rows
+    findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
+    dead_letters_days: int = 90
+
+
+class RetentionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    bodies_days = fields.Integer(validate=validate.Range(min=0))
+    deliveries_days = fields.Integer(validate=validate.Range(min=0))
+    findings_days = fields.Integer(validate=validate.Range(min=0))
+    dead_letters_days = fields.Integer(validate=validate.Range(min=0))
