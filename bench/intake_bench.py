@@ -9,10 +9,11 @@ Starts, on free loopback ports in a temporary folder:
   webhook secrets set, so every request is verified, parsed and stored (the outbox a
   worker's relay queues from);
 - `bench/noop_app.py`, a Flask app that reads the body and answers 202, under the same
-  gunicorn settings (gthread, same worker and thread counts).
+  gunicorn settings (waitress workers, same worker and thread counts).
 This process is the client: `--concurrency` threads, one keep-alive connection each,
 posting real fixture payloads (tests/fixtures/jira and azure-devops, the events intake
-acts on; signed Jira bodies, Basic-auth Azure DevOps ones), each with a unique delivery id.
+acts on; signed Jira bodies, Basic-auth Azure DevOps ones), each with a unique delivery id
+and a body of its own (Jira `timestamp`, Azure DevOps event `id`).
 Each side gets a warm-up, then `--rounds` interleaved timed rounds; the best round counts
 (as timeit does). After intake, the store and the queue must hold every accepted delivery,
 or the bench fails. A last round runs `serve` with its embedded worker processing events
@@ -37,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,17 +101,19 @@ def acted_on_fixtures() -> dict[str, list[tuple[str, bytes]]]:
 def build_requests(
     fixtures: dict[str, list[tuple[str, bytes]]], count: int, tag: str
 ) -> list[Request]:
-    jira_signed = [
-        (raw, "sha256=" + hmac.new(JIRA_SECRET.encode(), raw, hashlib.sha256).hexdigest())
-        for _, raw in fixtures["jira"]
-    ]
+    jira = [json.loads(raw) for _, raw in fixtures["jira"]]
     azure = [json.loads(raw) for _, raw in fixtures["azure-devops"]]
     basic = "Basic " + base64.b64encode(f"pmo:{AZURE_SECRET}".encode()).decode()
     out = []
     for n in range(count):
         delivery = f"{tag}-{n}"
         if n % 2 == 0:
-            raw, signature = jira_signed[(n // 2) % len(jira_signed)]
+            # Each event's body differs, as Jira's do (its timestamp at least): the same
+            # body again would be a replay, answered "duplicate".
+            stamp = 1_700_000_000_000 + zlib.crc32(tag.encode()) * 100_000 + n
+            payload = dict(jira[(n // 2) % len(jira)], timestamp=stamp)
+            raw = json.dumps(payload).encode()
+            signature = "sha256=" + hmac.new(JIRA_SECRET.encode(), raw, hashlib.sha256).hexdigest()
             headers = {
                 "Content-Type": "application/json",
                 "X-Hub-Signature": signature,
@@ -308,7 +312,7 @@ def main() -> int:
         f"{platform.system()} {platform.release()} {platform.machine()}"
     )
     print(
-        f"servers: gunicorn gthread, {args.workers} workers x {WEB_THREADS} threads, loopback; "
+        f"servers: gunicorn with waitress workers, {args.workers} x {WEB_THREADS} threads, loopback; "
         f"client: {args.concurrency} threads, keep-alive, this process"
     )
     fixtures = acted_on_fixtures()

@@ -53,6 +53,8 @@ class TrackerConfig:
     # Jira: ids found by name at the worker's start (name -> the site's field name, e.g.
     # estimate -> "Story Points"), so changelog items that carry only the name still map.
     field_labels: Mapping[str, str] = field(default_factory=dict)
+    # Without a secret, deliveries are refused (401) unless the config asks for this.
+    allow_unsigned: bool = False
 
     def secret(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The webhook secret, read from the environment at the moment it is needed."""
@@ -83,6 +85,16 @@ class Settings:
     port: int = 8080
     max_body_bytes: int = 5 * 1024 * 1024
     admin_token_env: str = "PMO_BRIDGE_ADMIN_TOKEN"
+    # Who may read the dashboard, /api/portfolio, /metrics and /readyz detail
+    # (`webhooks.http.viewer`): holders of this token; with none, loopback clients only.
+    viewer_token_env: str = "PMO_BRIDGE_VIEWER_TOKEN"
+    trusted_proxy_header: str | None = None  # e.g. X-Auth-Request-Email from oauth2-proxy
+    # The same body from the same tracker within this window is a replay, whatever its
+    # delivery id says.
+    replay_window_seconds: int = 24 * 3600
+    dashboard_cache_seconds: float = 5.0  # a portfolio snapshot is reused this long
+    # `serve`: a request not received whole this long after it began is dropped
+    request_read_timeout_seconds: float = 30.0
     sweep_interval_minutes: int = 60
     worker_threads: int = 2
     max_retries: int = 6
@@ -112,6 +124,10 @@ class Settings:
     def admin_token(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
         return env.get(self.admin_token_env) or None
+
+    def viewer_token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        env = os.environ if environ is None else environ
+        return env.get(self.viewer_token_env) or None
 
     @property
     def embedded_queue(self) -> bool:
@@ -147,6 +163,7 @@ class _TrackerSchema(Schema):
     project = fields.String()
     projects = fields.List(fields.String(validate=validate.Length(min=1)))
     quiet_edits = fields.Boolean()
+    allow_unsigned = fields.Boolean(truthy={True}, falsy={False})
 
 
 class _ConfigSchema(Schema):
@@ -166,6 +183,13 @@ class _ConfigSchema(Schema):
     )
     max_body_bytes = fields.Integer(validate=validate.Range(min=1024))
     admin_token_env = fields.String()
+    viewer_token_env = fields.String()
+    trusted_proxy_header = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{1,64}$", error="an HTTP header name")
+    )
+    replay_window_seconds = fields.Integer(validate=validate.Range(min=0, max=30 * 24 * 3600))
+    dashboard_cache_seconds = fields.Float(validate=validate.Range(min=0, max=300))
+    request_read_timeout_seconds = fields.Float(validate=validate.Range(min=1, max=600))
     sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
     worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
@@ -220,6 +244,7 @@ def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
         project=data.get("project"),
         projects=tuple(data.get("projects") or ()),
         quiet_edits=bool(data.get("quiet_edits", False)),
+        allow_unsigned=data.get("allow_unsigned", False),
     )
 
 
@@ -342,6 +367,11 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         "queue_path",
         "max_body_bytes",
         "admin_token_env",
+        "viewer_token_env",
+        "trusted_proxy_header",
+        "replay_window_seconds",
+        "dashboard_cache_seconds",
+        "request_read_timeout_seconds",
         "sweep_interval_minutes",
         "worker_threads",
         "max_retries",

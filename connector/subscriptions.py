@@ -1,11 +1,11 @@
 """What `pmo-bridge register` asks of each tracker: list, create, replace and delete the
 subscriptions at our URL, one `Outcome` per wanted subscription.
 
-Neither tracker hands a secret back once stored, so a changed secret could not be seen.
-A fingerprint of it (HMAC-SHA256 keyed by the secret over a fixed label, 12 hex digits;
-it tells two secrets apart and reveals nothing usable about either) is kept where the
-tracker echoes it: the Jira webhook's name and the Azure DevOps Basic-auth user name,
-which the service ignores when it checks the password.
+Neither tracker hands a secret back once stored, and nothing derived from the secret is
+put where the tracker shows it: a fingerprint in a webhook's name would let anyone who
+can read the name test guesses of the secret offline. Names are derived from the config
+alone (`pmo-bridge <tracker>`, Basic user `pmo-bridge`), so a changed secret is pushed
+when register is told (`--secret-changed`); only its presence is compared otherwise.
 
 Clients reuse the write-back clients' construction (timeouts, library retries off) and
 their one error translation, by extending them with the registration calls.
@@ -13,8 +13,6 @@ their one error translation, by extending them with the registration calls.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,7 +32,7 @@ from connector.clients import DEFAULT_TIMEOUT, error_for_status
 from connector.jira.adapter import EVENT_PARSERS as JIRA_EVENTS
 from connector.jira.client import JiraClient
 
-FINGERPRINT_LABEL = b"pmo-bridge webhook secret fingerprint v1"
+BASIC_USER = "pmo-bridge"  # the service checks only the password
 JIRA_ADMIN_BASE = "{server}/rest/webhooks/1.0/{path}"
 JQL_FILTER = "issue-related-events-section"
 # Inputs Azure DevOps adds to a subscription itself; they say nothing about our settings.
@@ -53,10 +51,6 @@ class Outcome:
     def line(self) -> str:
         ident = f" (id {self.ident})" if self.ident else ""
         return f"{self.action:<9} {self.subject} -> {self.target}{ident}"
-
-
-def secret_fingerprint(secret: str) -> str:
-    return hmac.new(secret.encode(), FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:12]
 
 
 def _same_url(a: str | None, b: str) -> bool:
@@ -86,12 +80,18 @@ class JiraWebhookAdmin(JiraClient):
         return None
 
     def reconcile(
-        self, target: str, secret: str | None, *, all_projects: bool = False
+        self,
+        target: str,
+        secret: str | None,
+        *,
+        all_projects: bool = False,
+        secret_changed: bool = False,
     ) -> Iterator[Outcome]:
         """Issue events are filtered to the tracker's projects (`project in (...)`), or
-        not at all with `all_projects`."""
+        not at all with `all_projects`; `secret_changed` replaces the webhook even when it
+        looks the same (a stored secret cannot be read back to compare)."""
         jql = "" if all_projects else project_filter(jira_projects(self.tracker))
-        name = f"pmo-bridge {self.name}" + (f" [{secret_fingerprint(secret)}]" if secret else "")
+        name = f"pmo-bridge {self.name}"
         wanted: dict[str, Any] = {
             "name": name,
             "url": target,
@@ -100,7 +100,7 @@ class JiraWebhookAdmin(JiraClient):
             "excludeBody": False,
         }
         ours = [h for h in self.list_webhooks() if _same_url(h.get("url"), target)]
-        keep = next((h for h in ours if _jira_matches(h, wanted)), None)
+        keep = None if secret_changed else next((h for h in ours if _jira_matches(h, wanted)), None)
         subject = f"jira webhook {name!r}"
         if keep is None:
             created = self.create_webhook({**wanted, **({"secret": secret} if secret else {})})
@@ -223,7 +223,12 @@ class AzureHooksAdmin(AzureDevOpsClient):
         return None
 
     def reconcile(
-        self, target: str, secret: str | None, *, all_projects: bool = False
+        self,
+        target: str,
+        secret: str | None,
+        *,
+        all_projects: bool = False,
+        secret_changed: bool = False,
     ) -> Iterator[Outcome]:
         project_id = self.project_id(str(self.tracker.project))
         consumer = {
@@ -233,7 +238,7 @@ class AzureHooksAdmin(AzureDevOpsClient):
             "detailedMessagesToSend": "none",
         }
         if secret:
-            consumer["basicAuthUsername"] = f"pmo-bridge-{secret_fingerprint(secret)}"
+            consumer["basicAuthUsername"] = BASIC_USER
             consumer["basicAuthPassword"] = secret
         ours = [
             s
@@ -251,7 +256,9 @@ class AzureHooksAdmin(AzureDevOpsClient):
                 consumer_inputs=dict(consumer),
             )
             same_event = [s for s in ours if s.event_type == event_type]
-            keep = next((s for s in same_event if _ado_matches(s, wanted)), None)
+            keep = None
+            if not secret_changed:
+                keep = next((s for s in same_event if _ado_matches(s, wanted)), None)
             if keep is None and same_event:
                 keep = same_event[0]
                 wanted.status = "enabled"

@@ -50,7 +50,12 @@ class FieldDiscovery(Protocol):
 
 class SubscriptionAdmin(Protocol):
     def reconcile(
-        self, target: str, secret: str | None, *, all_projects: bool = False
+        self,
+        target: str,
+        secret: str | None,
+        *,
+        all_projects: bool = False,
+        secret_changed: bool = False,
     ) -> Iterator[Outcome]: ...
 
 

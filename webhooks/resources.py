@@ -83,7 +83,12 @@ class Resources:
         relay of a worker (`relay_received`) queues the task. A 202 after it loses
         nothing: the row outlives any process, and the relay or recovery queues it."""
         return self.store.record_delivery(
-            tracker, delivery, event.native_event, raw, status="received"
+            tracker,
+            delivery,
+            event.native_event,
+            raw,
+            status="received",
+            replay_window=self.settings.replay_window_seconds,
         )
 
     # -- tracker clients ----------------------------------------------------------------
@@ -185,6 +190,7 @@ class Resources:
             "ok": rules["ok"] or rules["running_last_good"],
             **{k: v for k, v in rules.items() if k != "ok"},
         }
+        checks["webhooks"] = self._webhook_auth()
         return checks
 
     def _store_check(self) -> dict[str, Any]:
@@ -193,6 +199,15 @@ class Resources:
         if not self.store.probe_write():  # a full disk, a read-only file or replica
             return {"ok": False, "error": "the store does not take writes"}
         return {"ok": True}
+
+    def _webhook_auth(self) -> dict[str, Any]:
+        """Trackers whose deliveries nothing authenticates (allowed by config), and those
+        refusing every delivery for want of a secret: neither stops readiness."""
+        unsigned, refusing = [], []
+        for tracker in self.settings.trackers.values():
+            if tracker.secret() is None:
+                (unsigned if tracker.allow_unsigned else refusing).append(tracker.name)
+        return {"ok": True, "unsigned": unsigned, "no_secret_refusing": refusing}
 
     def dead_letters(self, include_replayed: bool = False) -> list[DeadLetter]:
         return self.store.list_dead_letters(include_replayed=include_replayed)

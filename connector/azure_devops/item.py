@@ -28,7 +28,7 @@ from connector.model import (
 )
 
 # The adapter's logger, so log lines keep the source they had before this module split off.
-log = logging.getLogger("connector.azure_devops")
+log = logging.getLogger("connector.azure_devops.adapter")
 
 HIERARCHY_REVERSE = "System.LinkTypes.Hierarchy-Reverse"  # "Parent" link
 

@@ -25,7 +25,7 @@ from connector.model import (
 )
 
 # The adapter's logger, so log lines keep the source they had before this module split off.
-log = logging.getLogger("connector.jira")
+log = logging.getLogger("connector.jira.adapter")
 
 RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: Mapping[str, str] = {

@@ -24,7 +24,7 @@ import yaml
 from config.settings import load_settings
 from connector.azure_devops.adapter import EVENT_PARSERS as ADO_EVENTS
 from connector.jira.adapter import EVENT_PARSERS as JIRA_EVENTS
-from connector.subscriptions import project_filter, secret_fingerprint
+from connector.subscriptions import project_filter
 from tests.support import spec_check
 from tests.support.helpers import ROOT, SPECS
 from webhooks.commands import main as cli
@@ -215,9 +215,8 @@ def test_jira_first_run_creates_one_signed_webhook(config, jira, capsys):
     assert run(config, "jira") == 0
     assert jira_calls(jira) == [("GET", ADMIN_PATH), ("POST", ADMIN_PATH)]
     body = body_of(jira.rsps.calls[1].request)
-    fingerprint = secret_fingerprint("jira-secret-1")
     assert body == {
-        "name": f"pmo-bridge jira [{fingerprint}]",
+        "name": "pmo-bridge jira",
         "url": OUR_JIRA_URL,
         "events": list(JIRA_EVENTS),
         "filters": {"issue-related-events-section": "project in (PAY, WEB)"},
@@ -226,7 +225,7 @@ def test_jira_first_run_creates_one_signed_webhook(config, jira, capsys):
     }
     out = capsys.readouterr()
     assert out.out.splitlines() == [
-        f"created   jira webhook 'pmo-bridge jira [{fingerprint}]' -> {OUR_JIRA_URL} (id 100)"
+        f"created   jira webhook 'pmo-bridge jira' -> {OUR_JIRA_URL} (id 100)"
     ]
     assert out.err == ""
 
@@ -246,7 +245,7 @@ def test_jira_changed_secret_replaces_the_webhook_new_one_first(config, jira, ca
     monkeypatch.setenv("JIRA_WEBHOOK_SECRET", "jira-secret-2")
     first = len(jira.rsps.calls)
     capsys.readouterr()
-    assert run(config, "jira") == 0
+    assert run(config, "jira", "--secret-changed") == 0
     assert jira_calls(jira)[first:] == [
         ("GET", ADMIN_PATH),
         ("POST", ADMIN_PATH),
@@ -263,14 +262,11 @@ def test_jira_changed_secret_replaces_the_webhook_new_one_first(config, jira, ca
         {"events": ["jira:issue_created", "jira:issue_updated"]},
         {"jql": "project = PAY"},
         {"jql": ""},  # registered before the filter named the projects: every project
-        {"name": "pmo-bridge jira"},  # registered before a secret was set
+        {"name": "pmo-bridge jira [1a2b3c4d5e6f]"},  # an older release's fingerprinted name
     ],
 )
 def test_jira_webhook_with_other_settings_is_updated(config, jira, capsys, changes):
-    old = jira.add(
-        OUR_JIRA_URL,
-        **{"name": f"pmo-bridge jira [{secret_fingerprint('jira-secret-1')}]", **changes},
-    )
+    old = jira.add(OUR_JIRA_URL, **{"name": "pmo-bridge jira", **changes})
     assert run(config, "jira") == 0
     assert old not in jira.hooks
     (new,) = jira.hooks.values()
@@ -304,7 +300,7 @@ def test_project_filter_quotes_what_is_not_a_plain_key():
 
 
 def test_jira_other_urls_are_never_touched_and_duplicates_at_ours_go(config, jira, capsys):
-    name = f"pmo-bridge jira [{secret_fingerprint('jira-secret-1')}]"
+    name = "pmo-bridge jira"
     other = jira.add("https://other.example.com/hook", name=name)
     staging = jira.add(f"{PUBLIC}/staging/webhooks/jira", name=name)
     ours = jira.add(OUR_JIRA_URL, name=name)
@@ -532,7 +528,7 @@ def wanted_consumer(secret: str = ENV["AZURE_DEVOPS_WEBHOOK_SECRET"]) -> dict[st
         "resourceDetailsToSend": "all",
         "messagesToSend": "none",
         "detailedMessagesToSend": "none",
-        "basicAuthUsername": f"pmo-bridge-{secret_fingerprint(secret)}",
+        "basicAuthUsername": "pmo-bridge",
         "basicAuthPassword": secret,
     }
 
@@ -583,7 +579,7 @@ def test_azure_changed_secret_updates_every_subscription_in_place(config, ado, c
     monkeypatch.setenv("AZURE_DEVOPS_WEBHOOK_SECRET", "ado-secret-2")
     start = len(ado.rsps.calls)
     capsys.readouterr()
-    assert run(config, "azure-devops") == 0
+    assert run(config, "azure-devops", "--secret-changed") == 0
     calls = ado_calls(ado, start)
     assert [m for m, _ in calls] == ["GET", "GET"] + ["PUT"] * len(ADO_EVENTS)
     assert set(ado.subs) == ids
@@ -603,7 +599,7 @@ def test_azure_changed_secret_updates_every_subscription_in_place(config, ado, c
         {"publisherInputs": {"projectId": PROJECT_ID, "areaPath": "Fabrikam-Fiber\\Web"}},
         {"status": "disabledBySystem"},
         {"resourceVersion": "5.1-preview.3"},
-        {"consumer": {"basicAuthUsername": "pmo-bridge-000000000000"}},  # an older secret
+        {"consumer": {"basicAuthUsername": "pmo-bridge-1a2b3c4d5e6f"}},  # an older release
     ],
 )
 def test_azure_subscription_with_other_settings_is_updated(config, ado, capsys, changes):
@@ -767,11 +763,35 @@ def test_plain_http_warns(config, jira, capsys):
     assert jira.hooks[100]["url"] == "http://pmo.internal:8080/webhooks/jira"
 
 
-def test_fingerprint_tells_secrets_apart_and_shows_none():
-    assert secret_fingerprint("s3cret") == secret_fingerprint("s3cret")
-    assert secret_fingerprint("s3cret") != secret_fingerprint("s3cret2")
-    assert re.fullmatch(r"[0-9a-f]{12}", secret_fingerprint("s3cret"))
-    assert "s3c" not in secret_fingerprint("s3cret")
+def test_nothing_derived_from_the_secret_reaches_jira(config, jira, monkeypatch):
+    """A fingerprint of the secret in a name would let whoever reads it test guesses
+    offline: the webhook's name is the same whatever the secret."""
+    names = []
+    for secret in ("jira-secret-1", "another-secret"):
+        monkeypatch.setenv("JIRA_WEBHOOK_SECRET", secret)
+        assert run(config, "jira", "--secret-changed") == 0
+        (hook,) = jira.hooks.values()
+        names.append(hook["name"])
+    assert names == ["pmo-bridge jira", "pmo-bridge jira"]
+
+
+def test_nothing_derived_from_the_secret_reaches_azure_devops(config, ado, monkeypatch):
+    users = []
+    for secret in ("ado-secret-1", "another-secret"):
+        monkeypatch.setenv("AZURE_DEVOPS_WEBHOOK_SECRET", secret)
+        assert run(config, "azure-devops", "--secret-changed") == 0
+        users.append({s["consumerInputs"]["basicAuthUsername"] for s in ado.subs.values()})
+    assert users == [{"pmo-bridge"}, {"pmo-bridge"}]
+    assert set(ado.passwords.values()) == {"another-secret"}
+
+
+def test_a_changed_secret_without_the_flag_changes_nothing(config, jira, capsys, monkeypatch):
+    assert run(config, "jira") == 0
+    monkeypatch.setenv("JIRA_WEBHOOK_SECRET", "jira-secret-2")
+    capsys.readouterr()
+    assert run(config, "jira") == 0
+    assert capsys.readouterr().out.startswith("unchanged ")
+    assert jira.secrets[100] == "jira-secret-1"
 
 
 # -- deployment files -----------------------------------------------------------------------
@@ -786,8 +806,10 @@ def test_example_config_loads_and_names_every_key():
     assert {t.kind for t in settings.trackers.values()} == {"jira", "azure-devops"}
     assert all(Path(p).exists() for p in settings.rules)
     raw = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    # Keys left commented out on purpose: setting them switches engines.
-    assert set(raw) | {"redis_url"} == {f.data_key or n for n, f in _ConfigSchema().fields.items()}
+    # Keys left commented out on purpose: setting them switches engines, or trusts a header.
+    assert set(raw) | {"redis_url", "trusted_proxy_header"} == {
+        f.data_key or n for n, f in _ConfigSchema().fields.items()
+    }
     tracker_keys = {f.data_key or n for n, f in _TrackerSchema().fields.items()}
     assert set().union(*(set(t) for t in raw["trackers"].values())) == tracker_keys
     assert "redis_url:" in EXAMPLE.read_text(encoding="utf-8")

@@ -193,14 +193,14 @@ def test_service_keeps_serving_after_bad_input(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
 
 
-def test_unsigned_deliveries_accepted_when_no_secret_is_configured(tmp_path, monkeypatch):
+def test_unsigned_deliveries_refused_when_no_secret_is_configured(tmp_path, monkeypatch):
     monkeypatch.delenv(JIRA_SECRET_ENV, raising=False)
     app = create_app(settings=make_settings(tmp_path))
     body = fixture_bytes("jira", "issue_created__server_zulip")
     response = app.test_client().post(
         "/webhooks/jira", data=body, headers={"Content-Type": "application/json"}
     )
-    assert response.status_code == 202
+    assert response.status_code == 401
 
 
 def test_readiness_and_metrics(client):
@@ -257,3 +257,63 @@ def test_invented_event_names_are_counted_as_unknown(client):
     assert post_jira(client, body, delivery="known-ignored").status_code == 202
     assert "invented_" not in client.get("/metrics").get_data(as_text=True)
     assert (_counted(client, unknown), _counted(client, sprint)) == (before[0] + 5, before[1] + 1)
+
+
+def test_the_same_signed_body_under_new_delivery_ids_is_a_duplicate(app, client):
+    body = fixture_bytes("jira", "issue_updated__status_cloud")
+    assert post_jira(client, body, delivery="first").status_code == 202
+    for replay in ("second", "third", None):
+        again = post_jira(client, body, delivery=replay)
+        assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+    other = fixture_bytes("jira", "issue_updated__assignee_cloud")
+    assert post_jira(client, other, delivery="fourth").status_code == 202
+    azure = fixture_bytes("azure-devops", "workitem.updated__msdocs")
+    assert post_azure(client, azure).status_code == 202
+    replayed = json.loads(azure)
+    replayed["id"] = "a-new-event-id"  # a new id means a new body: not a replay
+    assert post_azure(client, json.dumps(replayed).encode()).status_code == 202
+    assert post_azure(client, azure).get_json()["status"] == "duplicate"
+    assert runtime_of(app).store.delivery_counts()["received"] == 4
+
+
+def test_the_replay_window_can_be_closed_and_ages_out(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from webhooks.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.migrate()
+    clock = {"now": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)}
+    store._clock = lambda: clock["now"]
+    day = 24 * 3600
+    assert store.record_delivery("jira", "a", "e", b"{}", replay_window=day) is not None
+    assert store.record_delivery("jira", "b", "e", b"{}", replay_window=day) is None
+    assert store.record_delivery("other", "b", "e", b"{}", replay_window=day) is not None
+    assert store.record_delivery("jira", "c", "e", b"{}") is not None  # no window: no check
+    clock["now"] += dt.timedelta(days=1, seconds=1)
+    assert store.record_delivery("jira", "d", "e", b"{}", replay_window=day) is not None
+    store.close()
+
+
+@pytest.mark.postgres
+def test_body_replays_are_duplicates_on_postgresql_too(postgres_url):
+    import threading
+
+    from webhooks.store import Store
+
+    store = Store(postgres_url)
+    store.migrate()
+    results: list = []
+    barrier = threading.Barrier(6)
+
+    def deliver(n: int) -> None:
+        barrier.wait()
+        results.append(store.record_delivery("jira", f"d{n}", "e", b'{"x": 1}', replay_window=60))
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sum(r is not None for r in results) == 1 and len(results) == 6
+    store.close()

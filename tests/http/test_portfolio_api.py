@@ -101,3 +101,39 @@ def test_dashboard_page_shows_the_same_figures(service):
     assert 'data-compliant-pct="80.0"' in page and "Fabrikam: 80.0% compliant" in page
     assert 'data-open-findings="7"' in page and 'data-noncompliant-items="3"' in page
     assert "amber" in page.lower() and "green" in page.lower()
+
+
+def test_links_are_built_from_the_configured_tracker_urls(service):
+    """A stored item's url came from the payload (`_links.html.href`, `self`): whatever its
+    sender wrote. The dashboard links each item from the configured tracker URL instead."""
+    import dataclasses
+
+    from tests.support.portfolio_gen import ADO_ORG, JIRA_SITE
+
+    for key in ("jira:PAY-12", "azure-devops:512"):
+        item = service.store.get_item(key)
+        service.store.upsert_item(
+            dataclasses.replace(item, url="https://phish.example/login", revision=item.revision + 1)
+        )
+    data = service.client.get("/api/portfolio").get_json()
+    links = {node["key"]: node["url"] for node in walk(data["tree"])}
+    links.update({w["key"]: w["url"] for w in data["worst_items"]})
+    assert links["jira:PAY-12"] == f"{JIRA_SITE}/browse/PAY-12"
+    assert links["azure-devops:512"] == f"{ADO_ORG}/Fabrikam/_workitems/edit/512"
+    assert all(url is None or url.startswith((JIRA_SITE, ADO_ORG)) for url in links.values())
+    page = service.client.get("/portfolio").get_data(as_text=True)
+    assert "phish.example" not in page
+
+
+def test_long_text_is_cut_on_the_dashboard_and_in_the_api(service):
+    import dataclasses
+
+    item = service.store.get_item("jira:PAY-12")
+    huge = "Migrate the ledger " + "x" * 4_000_000
+    service.store.upsert_item(dataclasses.replace(item, title=huge, revision=item.revision + 1))
+    data = service.client.get("/api/portfolio").get_json()
+    (node,) = [n for n in walk(data["tree"]) if n["key"] == "jira:PAY-12"]
+    assert len(node["title"]) == 200 and node["title"].startswith("Migrate the ledger x")
+    assert node["title"].endswith("\u2026")
+    page = service.client.get("/portfolio").get_data()
+    assert len(page) < 500_000

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hmac
+import io
 import json
 import logging
 import re
@@ -96,8 +97,9 @@ def test_jira_signature_is_compared_in_constant_time(client, compare_digest_spy)
     assert compare_digest_spy["calls"] == 1
     # The verdict is compare_digest's: forced True, a wrong signature passes.
     compare_digest_spy["force"] = True
-    wrong = jira_headers(body, "not-the-secret", "b")
-    assert client.post("/webhooks/jira", data=body, headers=wrong).status_code == 202
+    other = body.replace(b'"timestamp": 1364403238369', b'"timestamp": 1364403238370')
+    wrong = jira_headers(other, "not-the-secret", "b")
+    assert client.post("/webhooks/jira", data=other, headers=wrong).status_code == 202
 
 
 @pytest.mark.parametrize("via", ["basic", "header"])
@@ -227,6 +229,40 @@ def test_oversize_bodies_are_413_json_even_when_signed(client, tracker):
     response = client.post(f"/webhooks/{tracker}", data=body, headers=headers)
     assert response.status_code == 413
     assert response.get_json() == {"error": "request body too large"}
+
+
+def post_chunked(client, tracker: str, body: bytes, headers: dict[str, str]):
+    """As a server that de-chunks delivers it: no Content-Length, a terminated stream."""
+    return client.post(
+        f"/webhooks/{tracker}",
+        input_stream=io.BytesIO(body),
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        environ_base={"wsgi.input_terminated": True},
+    )
+
+
+@pytest.mark.parametrize("tracker", ["jira", "azure-devops"])
+def test_chunked_bodies_over_the_limit_are_413_not_truncated(client, tracker):
+    payload = load_fixture(tracker, "issue_created__server_zulip" if tracker == "jira"
+                           else "workitem.created__sample")  # fmt: skip
+    small = json.dumps(payload).encode()
+    big = small + b" " * 20_000  # valid JSON padded past the 16 KiB limit
+    for body, expected in ((small, 202), (big, 413)):
+        headers = (
+            jira_headers(body, JIRA_SECRET, f"chunk-{len(body)}")
+            if tracker == "jira"
+            else azure_headers(AZURE_SECRET)
+        )
+        response = post_chunked(client, tracker, body, headers)
+        assert response.status_code == expected, response.get_json()
+    assert response.get_json() == {"error": "request body too large"}
+
+
+def test_chunked_body_of_exactly_the_limit_is_read_whole(client):
+    body = json.dumps(load_fixture("jira", "issue_created__server_zulip")).encode()
+    body += b" " * (16 * 1024 - len(body))
+    response = post_chunked(client, "jira", body, jira_headers(body, JIRA_SECRET, "exact"))
+    assert response.status_code == 202
 
 
 def test_oversize_admin_body_is_413_json(client):

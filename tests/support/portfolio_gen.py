@@ -596,11 +596,12 @@ def tracker_configs() -> dict[str, Any]:
         "jira": TrackerConfig(
             name="jira", kind="jira", url=JIRA_SITE, deployment="cloud",
             user_env="TEST_JIRA_EMAIL", token_env="TEST_JIRA_TOKEN", bot_account="pmo-bot",
+            allow_unsigned=True,  # the generated deliveries are unsigned
         ),
         "azure-devops": TrackerConfig(
             name="azure-devops", kind="azure-devops", url=ADO_ORG, token_env="TEST_ADO_PAT",
             bot_account="pmo-bot@fabrikam.com", project=ADO_PROJECT,
-            fields={"portfolio_link": ADO_PORTFOLIO_FIELD},
+            fields={"portfolio_link": ADO_PORTFOLIO_FIELD}, allow_unsigned=True,
         ),
     }  # fmt: skip
 

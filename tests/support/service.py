@@ -41,6 +41,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "queue_path": str(tmp_path / "queue.db"),
         "retry_base_seconds": 0.05,
         "rules": (str(SERVICE_PACK),),
+        "dashboard_cache_seconds": 0,  # tests read their own writes at once
     }
     values.update(overrides)
     return Settings(**values)

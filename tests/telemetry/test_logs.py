@@ -32,6 +32,7 @@ def test_the_list_names_every_secret_the_config_reads(tmp_path):
     settings = make_settings(tmp_path)
     names = secret_env_names(settings)
     assert settings.admin_token_env in names
+    assert settings.viewer_token_env in names
     assert JIRA_SECRET_ENV in names
     for tracker in settings.trackers.values():
         assert tracker.webhook_secret_env in names

@@ -182,6 +182,9 @@ def write_config(tmp_path: Path, tracker_url: str) -> str:
         "retry_base_seconds": 0.05,
         "rollup_delay_seconds": 0.0,
         "sweep_interval_minutes": 0,
+        # Two webhooks send the same change with the same body: both must reach a worker
+        # here, so the body-hash dedupe (which would take the second as a replay) is off.
+        "replay_window_seconds": 0,
         # Both default to 5 minutes: a delivery the killed worker had in flight is retaken
         # by a worker starting this long after it was taken, and the item lock the killed
         # worker held expires after this long (longer than one item's processing).

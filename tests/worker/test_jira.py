@@ -104,7 +104,8 @@ def test_same_delivery_twice_and_same_state_twice_write_once(service):
     payload = status_payload()
     assert deliver(app, payload, "same").status_code == 202
     assert deliver(app, payload, "same").get_json()["status"] == "duplicate"
-    assert deliver(app, payload, "other-delivery-same-state").status_code == 202
+    later = {**payload, "timestamp": payload["timestamp"] + 1000}  # the same state again
+    assert deliver(app, later, "other-delivery-same-state").status_code == 202
     drain(runtime)
     assert len(responses.calls) == 3  # one label write, one comment lookup, one comment
 
@@ -225,6 +226,7 @@ def test_server_deployment_writes_wiki_markup_on_v2(tmp_path, monkeypatch):
         url="http://localhost:2990/jira",
         deployment="server",
         token_env="TEST_JIRA_TOKEN",
+        allow_unsigned=True,
     )
     app = create_app(settings=make_settings(tmp_path, trackers={"jira": tracker}))
     runtime = app.extensions["pmo_bridge"]

@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Jira: send issue events of every project, not only the configured `projects`",
     )
+    register.add_argument(
+        "--secret-changed",
+        action="store_true",
+        help="send the current webhook secret to every subscription (after a rotation)",
+    )
     return parser
 
 

@@ -67,7 +67,9 @@ def register_command(args: argparse.Namespace) -> int:
         )
     try:
         # printed as they happen, so a failure part-way still shows what was done
-        for outcome in register(tracker, target, all_projects=all_projects):
+        for outcome in register(
+            tracker, target, all_projects=all_projects, secret_changed=args.secret_changed
+        ):
             print(outcome.line(), flush=True)
     except TrackerError as exc:
         print(f"pmo-bridge: register {tracker.name}: {exc}", file=sys.stderr)
@@ -82,15 +84,19 @@ def register(
     environ: Mapping[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     all_projects: bool = False,
+    secret_changed: bool = False,
 ) -> Iterator[Outcome]:
     """Make the tracker's subscriptions for `target` what the config says, one outcome
     at a time. A Jira webhook is filtered to the tracker's `projects` unless
-    `all_projects`. Raises ConfigError for what the config lacks and TrackerError for
-    what the tracker refuses."""
+    `all_projects`; `secret_changed` sends the current secret to every subscription (the
+    trackers never show a stored secret, so a change cannot be seen). Raises ConfigError
+    for what the config lacks and TrackerError for what the tracker refuses."""
     check_config(tracker, environ, all_projects=all_projects)
     secret = tracker.secret(environ)
     admin = subscription_admin(tracker, timeout=timeout, environ=environ)
-    yield from admin.reconcile(target, secret, all_projects=all_projects)
+    yield from admin.reconcile(
+        target, secret, all_projects=all_projects, secret_changed=secret_changed
+    )
 
 
 def check_config(

@@ -1,8 +1,10 @@
 """`pmo-bridge serve`: gunicorn, plus the embedded worker (`pmo-bridge worker`, in
 `webhooks.commands.worker`).
 
-`serve` runs gunicorn's master in this process with gthread workers; each web worker
-builds the app with `create_app` after the fork. With the embedded queue (no Redis URL)
+`serve` runs gunicorn's master in this process with waitress-based workers
+(`webhooks.http.waitress_worker`: requests are read whole before a thread takes them, so slow
+clients cost buffers, not threads); each web worker builds the app with `create_app`
+after the fork. With the embedded queue (no Redis URL)
 the master also supervises one `pmo-bridge worker` child:
 
 - started once the listening socket is bound, with `PMO_BRIDGE_SUPERVISOR_PID` set so it
@@ -43,6 +45,7 @@ from gunicorn.arbiter import Arbiter
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import ConfigError, Settings, load_settings
+from webhooks.http.waitress_worker import ServeLimits, WaitressWorker
 from webhooks.queue.backend import make_huey, ping
 from webhooks.rulesource import RuleSource
 from webhooks.store import Store
@@ -230,7 +233,11 @@ def run_gunicorn(
     *,
     threads: int = WEB_THREADS,
     queue_worker: QueueWorker | None = None,
+    limits: Any = None,
 ) -> None:
+    limits = limits or ServeLimits()
+    WaitressWorker.limits = limits  # inherited by the forked workers
+
     class ServeArbiter(Arbiter):
         """gunicorn's master, also minding the queue worker between its own rounds."""
 
@@ -262,8 +269,9 @@ def run_gunicorn(
             settings = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "gthread",
+                "worker_class": "webhooks.http.waitress_worker.WaitressWorker",
                 "threads": threads,
+                "worker_connections": limits.connection_limit,
                 "accesslog": None,
                 "errorlog": "-",
                 "loglevel": "warning",
@@ -315,6 +323,10 @@ def serve(args: argparse.Namespace) -> int:
             port,
             args.workers,
             queue_worker=queue_worker,
+            limits=ServeLimits(
+                request_read_timeout=settings.request_read_timeout_seconds,
+                max_body_bytes=2 * settings.max_body_bytes + 64 * 1024,
+            ),
         )
     finally:
         # gunicorn's web workers are forks of this process and leave through here too.

@@ -31,12 +31,19 @@ from webhooks.dashboard.svg import (
 __all__ = ["RAGS", "SEVERITIES", "build_view", "render_dashboard", "safe_url"]
 
 RAGS = ("green", "amber", "red")
+PAGE_ROWS = 250  # portfolio rows per page: 2,000 items on one page made 1.5 MB of HTML
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-def render_dashboard(data: Mapping[str, Any]) -> str:
-    """The whole dashboard page for one portfolio snapshot."""
-    return _environment().get_template("portfolio.html").render(view=build_view(data))
+def render_dashboard(data: Mapping[str, Any], page: int = 1) -> str:
+    """The dashboard page for one portfolio snapshot, with page `page` of its rows."""
+    return _environment().get_template("portfolio.html").render(view=build_view(data, page))
+
+
+def page_count(data: Mapping[str, Any]) -> int:
+    """How many pages the snapshot's portfolio rows take (at least one)."""
+    rows = sum(1 for _ in _flatten(_seq(data.get("tree")), depth=0))
+    return max(1, -(-rows // PAGE_ROWS))
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +63,7 @@ def _environment() -> Environment:
 # --- view model: tolerant of missing keys so a partial snapshot still renders ---------
 
 
-def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
+def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
     totals = _mapping(data.get("totals"))
     rag = _mapping(totals.get("rag"))
     rules = sorted(
@@ -64,6 +71,9 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
         key=lambda r: (-r["open_findings"], SEVERITIES.index(r["severity"]), r["rule"]),
     )
     rows = list(_flatten(_seq(data.get("tree")), depth=0))
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    page = min(max(page, 1), pages)
+    first = (page - 1) * PAGE_ROWS
     return {
         "generated_at": data.get("generated_at")
         if isinstance(data.get("generated_at"), str)
@@ -76,7 +86,14 @@ def build_view(data: Mapping[str, Any]) -> dict[str, Any]:
             "compliant_pct": as_number(totals.get("compliant_pct"), None),
             "rag": {name: int(as_number(rag.get(name))) for name in RAGS},
         },
-        "rows": rows,
+        "rows": rows[first : first + PAGE_ROWS],
+        "paging": {
+            "page": page,
+            "pages": pages,
+            "first": first + 1,
+            "last": min(first + PAGE_ROWS, len(rows)),
+            "rows": len(rows),
+        },
         "projects": [_project(p) for p in _seq(data.get("compliance_by_project"))],
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],

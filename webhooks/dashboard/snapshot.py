@@ -5,8 +5,11 @@ items most out of line, and the trend of open findings."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
+from config.settings import TrackerConfig
 from connector.model import WorkItem
 from rules.rollup import spec_for
 from webhooks.resources import Resources
@@ -15,10 +18,14 @@ _SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 MAX_CHILDREN_SHOWN = 200
 TREND_DAYS = 14
 WORST_ITEMS = 10
+# Text a tracker holds may be megabytes long; the dashboard shows this much of it (a 4 MB
+# title made a 14 MB page).
+MAX_TEXT = 200
 
 
 def build_portfolio(runtime: Resources) -> dict[str, Any]:
     store = runtime.store
+    trackers = runtime.settings.trackers
     ruleset = runtime.rules.current()
     items = {item.key: item for item in store.iter_items()}
     findings_by_item: dict[str, list[Any]] = defaultdict(list)
@@ -37,14 +44,14 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         kids = sorted(children.get(item.key, ()), key=lambda i: (i.type.value, i.key))
         return {
             "key": item.key,
-            "title": item.title,
+            "title": clip(item.title),
             "type": item.type.value,
             "tracker": item.tracker,
-            "project": item.project,
-            "url": item.url,
-            "status": item.status,
+            "project": clip(item.project),
+            "url": item_link(trackers, item),
+            "status": clip(item.status),
             "status_category": item.status_category.value,
-            "assignee": item.assignee.display_name if item.assignee else None,
+            "assignee": clip(item.assignee.display_name) if item.assignee else None,
             "due_date": item.due_date.isoformat() if item.due_date else None,
             "rollup": rollup.to_dict() if rollup is not None else None,
             "open_findings": len(findings_by_item.get(item.key, ())),
@@ -71,7 +78,7 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
             (item.tracker, item.project),
             {
                 "tracker": item.tracker,
-                "project": item.project,
+                "project": clip(item.project),
                 "items": 0,
                 "noncompliant_items": 0,
                 "open_findings": 0,
@@ -91,7 +98,7 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         by_rule.append(
             {
                 "rule": rule_id,
-                "title": rule.title if rule else rule_id,
+                "title": clip(rule.title) if rule else rule_id,
                 "severity": rule.severity if rule else "medium",
                 "open_findings": count,
             }
@@ -112,10 +119,10 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         worst_items.append(
             {
                 "key": key,
-                "title": item.title,
-                "url": item.url,
+                "title": clip(item.title),
+                "url": item_link(trackers, item),
                 "tracker": item.tracker,
-                "project": item.project,
+                "project": clip(item.project),
                 "open_findings": len(found),
                 "max_severity": top.severity,
                 "rules": sorted(f.rule for f in found),
@@ -142,6 +149,25 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
             for p in store.findings_trend(TREND_DAYS, now=runtime.clock())
         ],
     }
+
+
+def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """At most `limit` characters, an ellipsis marking the cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "\u2026"
+
+
+def item_link(trackers: Mapping[str, TrackerConfig], item: WorkItem) -> str | None:
+    """The item's page, built from the configured tracker URL: a delivery's own links
+    (`_links.html.href`, `self`) are whatever its sender wrote. No URL, no link."""
+    tracker = trackers.get(item.tracker)
+    if tracker is None or not tracker.url:
+        return None
+    native = item.key.split(":", 1)[-1]
+    if tracker.kind == "jira":
+        return f"{tracker.url}/browse/{quote(native, safe='')}"
+    return f"{tracker.url}/{quote(item.project, safe='')}/_workitems/edit/{quote(native, safe='')}"
 
 
 def _pct(part: int, whole: int) -> float:

@@ -9,6 +9,7 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from webhooks.http.errors import ApiError
+from webhooks.http.viewer import require_viewer, viewer_allowed
 from webhooks.telemetry.metrics import QUEUE_DEPTH, render_metrics
 from webhooks.worker.runtime import Runtime
 
@@ -29,11 +30,19 @@ def healthz():
 def readyz():
     checks = _runtime().readiness()
     ready = all(check["ok"] for check in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), (200 if ready else 503)
+    status = "ready" if ready else "not ready"
+    code = 200 if ready else 503
+    # The bare status is for load balancers; paths and errors are for viewers.
+    if not viewer_allowed():
+        return jsonify(status=status), code
+    return jsonify(status=status, checks=checks), code
 
 
 @bp.get("/metrics")
 def metrics():
+    refusal = require_viewer()
+    if refusal is not None:
+        return refusal
     try:
         QUEUE_DEPTH.set(_runtime().queue_depth())
     except Exception:  # the queue being down must not hide every other metric

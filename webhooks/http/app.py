@@ -46,12 +46,15 @@ def create_app(
 
 def _warn_unsigned(settings: Settings) -> None:
     for tracker in settings.trackers.values():
-        if not tracker.secret():
-            log.warning(
-                "config.webhook_secret_missing",
-                extra={
-                    "tracker": tracker.name,
-                    "detail": f"no secret in ${tracker.webhook_secret_env}: unsigned "
-                    "deliveries are accepted",
-                },
+        if tracker.secret():
+            continue
+        if tracker.allow_unsigned:
+            detail = "allow_unsigned: unsigned deliveries are accepted unchecked"
+        else:
+            detail = (
+                f"no secret in ${tracker.webhook_secret_env}: every delivery is refused "
+                "(set the secret, or allow_unsigned: true for a test setup)"
             )
+        log.warning(
+            "config.webhook_secret_missing", extra={"tracker": tracker.name, "detail": detail}
+        )

@@ -14,6 +14,7 @@ from connector import trackers
 from connector.errors import PayloadError
 from connector.model import Ignored
 from connector.texts import rich_text_skipped
+from webhooks.http.bodies import read_body
 from webhooks.http.errors import ApiError
 from webhooks.http.jsonbody import BodyError, decode_body
 from webhooks.telemetry.metrics import EVENTS
@@ -54,12 +55,18 @@ def _event_label(adapter, name: str) -> str:
 def receive(name: str):
     tracker = _tracker_for(name)
     adapter = trackers.adapter(tracker)
-    raw = request.get_data(cache=True)
+    raw = read_body(request, current_app.config["MAX_CONTENT_LENGTH"])
     # One pass over the WSGI environ; the adapters look headers up case-insensitively.
     headers = dict(request.headers.items())
 
-    # Authenticate the raw bytes before anything looks inside them.
-    if not adapter.verify_request(headers, raw, tracker.secret()):
+    # Authenticate the raw bytes before anything looks inside them. No secret fails
+    # closed: a misspelt variable must not open the endpoint to anyone.
+    secret = tracker.secret()
+    if secret is None and not tracker.allow_unsigned:
+        EVENTS.labels(tracker.name, "unknown", "unauthorized").inc()
+        log.warning("webhook.no_secret_refused", extra={"tracker": tracker.name})
+        raise ApiError(401, "missing or invalid signature or credentials")
+    if not adapter.verify_request(headers, raw, secret):
         EVENTS.labels(tracker.name, "unknown", "unauthorized").inc()
         log.warning("webhook.unauthorized", extra={"tracker": tracker.name})
         raise ApiError(401, "missing or invalid signature or credentials")

@@ -7,19 +7,21 @@ durable record throughout: a task lost in a crash is queued again from it (recov
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import hashlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.store.engine import StoreBase
 from webhooks.store.group_commit import GroupCommit, Pending
-from webhooks.store.models import DeliveryRow
+from webhooks.store.models import DeliveryRow, UtcDateTime
 from webhooks.store.records import DELIVERY_STATUSES, RECOVERABLE_STATUSES, DeliveryRecord
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,22 @@ class _Intake(NamedTuple):
     checkpointer: Checkpointer
 
 
+def _bound(values: Mapping[str, Any], order: tuple, processors: tuple) -> tuple:
+    return tuple(
+        process(values[name]) if process else values[name]
+        for name, process in zip(order, processors, strict=True)
+    )
+
+
+def _run_intake(cursor: Any, statements: list[tuple[str, tuple]]) -> Any:
+    """An intake write: the INSERT, after the replay check when there is one; a seen body
+    gives no row, as a repeated delivery id does."""
+    *check, (insert_sql, insert_params) = statements
+    if check and cursor.execute(*check[0]).fetchone()[0]:
+        return None
+    return cursor.execute(insert_sql, insert_params).fetchone()
+
+
 def _delivery(row: DeliveryRow) -> DeliveryRecord:
     return DeliveryRecord(
         id=row.id,
@@ -108,10 +126,14 @@ class DeliveryStore(StoreBase):
         headers_subset: Mapping[str, Any] | None = None,
         *,
         status: str = "queued",
+        replay_window: float = 0,
     ) -> int | None:
         """Insert a delivery and return its row id; None when this tracker already sent
         `delivery_id` (a redelivery). A None delivery_id is never a duplicate. Intake
         inserts "received" (the outbox); a caller that queues the task itself, "queued".
+        With a `replay_window` (seconds), the same body from the same tracker received
+        within it is a duplicate too, whatever its delivery id (a replayed signed body):
+        checked and inserted in one write transaction, so two copies cannot both pass.
 
         One INSERT .. ON CONFLICT DO NOTHING RETURNING id: intake calls this per request.
         On SQLite it runs on the process's intake connection with SQLAlchemy's compiled
@@ -131,11 +153,22 @@ class DeliveryStore(StoreBase):
         }
         if headers_subset is not None:
             values["headers"] = dict(headers_subset)
+        check = None
+        if replay_window > 0:
+            values["body_hash"] = hashlib.sha256(values["payload"]).hexdigest()
+            since = now - dt.timedelta(seconds=replay_window)
+            check = {"tracker": tracker, "body_hash": values["body_hash"], "since": since}
         if self.dialect == "sqlite":
-            row_id = self._insert_delivery_sqlite(values)
+            row_id = self._insert_delivery_sqlite(values, check)
         else:
             with self._write_engine.begin() as conn:
-                row_id = conn.execute(self._delivery_insert(), values).scalar()
+                seen = False
+                if check is not None:
+                    # Same-body inserts take turns; other deliveries do not wait.
+                    lock_key = int(values["body_hash"][:15], 16)
+                    conn.execute(select(func.pg_advisory_xact_lock(lock_key)))
+                    seen = bool(conn.execute(self._replay_check(), check).scalar())
+                row_id = None if seen else conn.execute(self._delivery_insert(), values).scalar()
         if row_id is None:
             log.info(
                 "store.delivery.duplicate",
@@ -151,7 +184,31 @@ class DeliveryStore(StoreBase):
             .returning(DeliveryRow.id)
         )
 
-    def _insert_delivery_sqlite(self, values: dict[str, Any]) -> int | None:
+    @staticmethod
+    def _replay_check() -> Any:
+        """Was this body received from this tracker since `since`?"""
+        return select(
+            exists().where(
+                DeliveryRow.tracker == bindparam("tracker"),
+                DeliveryRow.body_hash == bindparam("body_hash"),
+                DeliveryRow.received_at >= bindparam("since", type_=UtcDateTime()),
+            )
+        )
+
+    @functools.cached_property
+    def _sqlite_replay_check(self) -> tuple[str, tuple, tuple]:
+        dialect = self._engine.dialect
+        compiled = self._replay_check().compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ())
+        processors = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in order
+        )
+        return str(compiled), order, processors
+
+    def _insert_delivery_sqlite(
+        self, values: dict[str, Any], check: dict[str, Any] | None = None
+    ) -> int | None:
         keys = tuple(values)
         prepared = self._sqlite_inserts.get(keys)
         if prepared is None:
@@ -164,11 +221,11 @@ class DeliveryStore(StoreBase):
             )
             prepared = self._sqlite_inserts[keys] = (str(compiled), order, processors)
         sql, order, processors = prepared
-        params = tuple(
-            process(values[name]) if process else values[name]
-            for name, process in zip(order, processors, strict=True)
-        )
-        return self._intake_batches.submit((sql, params))
+        statements = [(sql, _bound(values, order, processors))]
+        if check is not None:
+            check_sql, check_order, check_processors = self._sqlite_replay_check
+            statements.insert(0, (check_sql, _bound(check, check_order, check_processors)))
+        return self._intake_batches.submit(statements)
 
     @functools.cached_property
     def _intake_batches(self) -> GroupCommit:
@@ -184,7 +241,7 @@ class DeliveryStore(StoreBase):
                 cursor = connection.cursor()
                 cursor.execute("BEGIN IMMEDIATE")
                 try:
-                    rows = [cursor.execute(*each.args).fetchone() for each in batch]
+                    rows = [_run_intake(cursor, each.args) for each in batch]
                     connection.commit()
                 except BaseException:
                     connection.rollback()

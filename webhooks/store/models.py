@@ -77,6 +77,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("tracker", "delivery_id"),
         Index(None, "status", "updated_at"),
+        Index(None, "tracker", "body_hash", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -84,6 +85,8 @@ class DeliveryRow(Base):
     delivery_id: Mapped[str | None] = mapped_column(String(255))
     native_event: Mapped[str] = mapped_column(String(128))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # sha256 of the body as intake received it: a replay under a new delivery id
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     headers: Mapped[dict[str, Any] | None] = mapped_column(Json)
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)

@@ -54,8 +54,9 @@ def configure_logging(secret_env_names: Iterable[str] = (), level: str | None = 
 
 def secret_env_names(settings: Settings) -> list[str]:
     """Every environment variable the configuration reads a secret from: each tracker's
-    webhook secret and API token, and the admin token. The one list every process masks."""
+    webhook secret and API token, the admin token and the viewer token. The one list every
+    process masks."""
     names = [t.webhook_secret_env for t in settings.trackers.values() if t.webhook_secret_env]
     names += [t.token_env for t in settings.trackers.values() if t.token_env]
-    names.append(settings.admin_token_env)
+    names += [settings.admin_token_env, settings.viewer_token_env]
     return names
