@@ -24,21 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.rules_bench import NOW, make_items
 from config.settings import STANDARD_PACK, Settings
 from rules import Context, evaluate
-from webhooks import sweep as sweep_module
-from webhooks.portfolio_rules import across_findings
-from webhooks.runtime import Runtime
-from webhooks.store_items import _assignee_id, content_hash
-from webhooks.store_models import FindingRow, ItemRow
-from webhooks.sweep import IN_FLIGHT, sweep
+from rules.portfolio import person_key
+from rules.rollup import ChildFacts
+from webhooks.governance import evaluation
+from webhooks.governance.portfolio_groups import across_findings
+from webhooks.governance.sweep import IN_FLIGHT, sweep
+from webhooks.resources import Resources
+from webhooks.store.items import _assignee_id, content_hash
+from webhooks.store.models import FindingRow, ItemRow
 
 CHUNK = 2000
 
 
-def seed(runtime: Runtime, items: list, changed: set[str]) -> int:
+def seed(runtime: Resources, items: list, changed: set[str]) -> int:
     """Items and their open findings, written in chunks; returns the findings stored."""
-    from rules.portfolio import person_key
-    from rules.rollup_facts import ChildFacts
-
     store = runtime.store
     ruleset = runtime.rules.current()
     rows = []
@@ -97,14 +96,19 @@ def _stale_finding() -> dict[str, str]:
             "message": "fixed since the last sweep", "status": "fail"}  # fmt: skip
 
 
-class CountingTasks:
-    """Stands in for the queue's tasks: counts the re-governs the sweep asks for."""
+class CountingFollowUps:
+    """Stands in for the queue's tasks: counts the re-governs and rollups the sweep asks."""
 
     def __init__(self) -> None:
         self.regoverned: list[str] = []
+        self.rollups: list[str] = []
 
     def regovern(self, key: str, *, delay: float = 0.5) -> bool:
         self.regoverned.append(key)
+        return True
+
+    def recompute_rollup(self, key: str) -> bool:
+        self.rollups.append(key)
         return True
 
 
@@ -129,7 +133,7 @@ def main() -> None:
             queue_path=str(folder / "queue.db"),
             sweep_interval_minutes=0,
         )
-        runtime = Runtime.from_settings(settings, clock=lambda: NOW)
+        runtime = Resources.from_settings(settings, clock=lambda: NOW)
         items = make_items(args.items, args.seed, 0.3)
         in_flight = [i.key for i in unique(items) if i.status_category.value in IN_FLIGHT]
         changed = set(random.Random(args.seed).sample(in_flight, min(args.changed, len(in_flight))))
@@ -137,24 +141,21 @@ def main() -> None:
         findings = seed(runtime, items, changed)
         print(f"seeded {len(unique(items)):,} items, {findings:,} open findings "
               f"({time.monotonic() - started:.1f} s)")  # fmt: skip
-        runtime.tasks = CountingTasks()  # type: ignore[assignment]
-        requested: list[str] = []
-        runtime.rollups.request = lambda key: requested.append(key) or True  # type: ignore[method-assign]
         if args.baseline:
-            real = sweep_module.across_findings
-            sweep_module.across_findings = lambda runtime, ruleset, item, context, *_: real(
+            real = evaluation.across_findings
+            evaluation.across_findings = lambda runtime, ruleset, item, context, *_: real(
                 runtime, ruleset, item, context
             )
             wall = time.monotonic()
-            sweep(runtime)
+            sweep(runtime, CountingFollowUps())
             print(f"baseline sweep (groups per member) wall {time.monotonic() - wall:.1f} s")
-            sweep_module.across_findings = real
-            runtime.tasks = CountingTasks()  # type: ignore[assignment]
-            requested.clear()
+            evaluation.across_findings = real
+        follow_ups = CountingFollowUps()
         cpu, wall = time.process_time(), time.monotonic()
-        result = sweep(runtime)
+        result = sweep(runtime, follow_ups)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
-        queued = set(runtime.tasks.regoverned)
+        queued = set(follow_ups.regoverned)
+        requested = follow_ups.rollups
         print(f"sweep: checked {result['checked']:,}, re-governs queued {result['changed']:,} "
               f"(changed items {len(changed):,}, missed {len(changed - queued)}, "
               f"unchanged queued {len(queued - changed)}), rollups requested {len(requested):,}")  # fmt: skip

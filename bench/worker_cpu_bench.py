@@ -11,7 +11,8 @@ change nothing.
 
 `--against REV` runs the same stream, in alternating rounds, on the code of commit REV
 (a `git archive` of it in a temporary folder, this script copied in) as the baseline,
-and prints the ratio of the means.
+and prints the ratio of the means. REV must have the service's present layout (the
+rooms of docs/architecture.md): the script imports its modules by those names.
 """
 
 from __future__ import annotations
@@ -45,12 +46,11 @@ from bench.replay_stream import (
     write_pack,
 )
 from config.settings import Settings, TrackerConfig
-from connector import azure_devops, jira
+from connector import trackers
 from sandbox import Sandbox
-from webhooks.runtime import Runtime
-from webhooks.worker import Processor
+from webhooks.governance.process import Processor
+from webhooks.worker.runtime import Runtime
 
-ADAPTERS = {"jira": jira, "azure-devops": azure_devops}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -95,14 +95,14 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
         plan = Plan(events=args.events, items=args.items, seed=args.seed)
         batch = [d for d in deliveries(stream, plan) if not isinstance(d, float)]
         runtime = Runtime.from_settings(settings_for(folder, sandbox, pack, args.postgres))
-        processor = Processor(runtime)
+        processor = Processor(runtime, runtime.tasks)
         cpu: dict[str, list[float]] = {"no-op": [], "state-changing": [], "duplicate": []}
         profiler = cProfile.Profile() if args.profile else None
         outcomes: Counter[str] = Counter()
         for d in batch:
             payload = json.loads(d.body)
             tracker = runtime.settings.tracker(d.tracker)
-            event = ADAPTERS[tracker.kind].parse_event(payload, tracker)
+            event = trackers.adapter(tracker).parse_event(payload, tracker)
             row = runtime.accept(d.tracker, d.delivery_id, event, d.body)
             if row is None:
                 cpu["duplicate"].append(0.0)
