@@ -50,6 +50,9 @@ class TrackerConfig:
     # Ask the tracker not to notify watchers of the service's edits (Jira notifyUsers=false,
     # Azure DevOps suppressNotifications=true): both need admin-level permission.
     quiet_edits: bool = False
+    # Audits: how many bulk reads (Jira issue/bulkfetch, Azure DevOps workitemsbatch) may
+    # be in flight at once; a 429's Retry-After holds them all.
+    read_concurrency: int = 4
     # Jira: ids found by name at the worker's start (name -> the site's field name, e.g.
     # estimate -> "Story Points"), so changelog items that carry only the name still map.
     field_labels: Mapping[str, str] = field(default_factory=dict)
@@ -163,6 +166,7 @@ class _TrackerSchema(Schema):
     project = fields.String()
     projects = fields.List(fields.String(validate=validate.Length(min=1)))
     quiet_edits = fields.Boolean()
+    read_concurrency = fields.Integer(strict=True, validate=validate.Range(min=1, max=16))
     allow_unsigned = fields.Boolean(truthy={True}, falsy={False})
 
 
@@ -244,6 +248,7 @@ def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
         project=data.get("project"),
         projects=tuple(data.get("projects") or ()),
         quiet_edits=bool(data.get("quiet_edits", False)),
+        read_concurrency=data.get("read_concurrency", 4),
         allow_unsigned=data.get("allow_unsigned", False),
     )
 

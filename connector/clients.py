@@ -44,7 +44,12 @@ class TrackerClient(Protocol):
 
     def get_item(self, native_id: str) -> WorkItem: ...
 
-    def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]: ...
+    def search(
+        self, query: str, *, page_size: int = 100, links: bool = True
+    ) -> tuple[int, Iterator[WorkItem]]:
+        """(total, the items). `links=False`: no rule reads links, so a client may
+        leave them out where that makes the read cheaper."""
+        ...
 
     def find_managed_comment(self, native_id: str, marker: str = MARKER) -> Comment | None: ...
 

@@ -12,7 +12,7 @@ Rollup computation lives in `rules.rollup` and `rules.forecast`.
 
 from rules.engine import Context, Finding, evaluate
 from rules.errors import RuleError, RulesFileError
-from rules.pack import Pack, Rule, RuleSet, load_pack, load_ruleset, validate_paths
+from rules.pack import Pack, Rule, RuleSet, load_pack, load_ruleset, reads_field, validate_paths
 from rules.plan import Action, plan_actions
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "load_pack",
     "load_ruleset",
     "plan_actions",
+    "reads_field",
     "validate_paths",
 ]

@@ -12,7 +12,7 @@ case-sensitive RE2 search (linear time) unless the pattern says `(?i)`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -257,7 +257,8 @@ def all_of(checks: list[Check]) -> Check:
     def describe(item: Any, ctx: Any) -> str:
         return " and ".join(c.describe(item, ctx) for c in checks if not c.test(item, ctx))
 
-    return Check(checks[0].field, "all", None, test_all, describe, " ".join(c.hint for c in checks))
+    hint = " ".join(c.hint for c in checks)
+    return Check(checks[0].field, "all", tuple(checks), test_all, describe, hint)
 
 
 def any_of(alternatives: list[Check]) -> Check:
@@ -276,7 +277,19 @@ def any_of(alternatives: list[Check]) -> Check:
         )
 
     hint = " Or: ".join(c.hint for c in alternatives)
-    return Check("any", "any", None, test_any, describe, hint)
+    return Check("any", "any", tuple(alternatives), test_any, describe, hint)
+
+
+def fields_checked(check: Check) -> Iterator[str]:
+    """The model fields a check reads (an `any`/`all` check: its parts'; a comparison
+    with another field: that one too)."""
+    if check.op in ("any", "all") and isinstance(check.arg, tuple):
+        for part in check.arg:
+            yield from fields_checked(part)
+        return
+    yield check.field
+    if isinstance(check.arg, str):
+        yield check.arg
 
 
 def _number(value: Any) -> Any:

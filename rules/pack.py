@@ -17,7 +17,7 @@ from typing import Any
 
 from config.yamlsafe import TooLarge, read_yaml_text
 from connector.model import ItemType, StatusCategory
-from rules.checks import Check, any_of, build_check
+from rules.checks import Check, any_of, build_check, fields_checked
 from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
 from rules.fields import TEXT, compile_field
@@ -119,6 +119,16 @@ class RuleSet:
                 if rule.id == rule_id:
                     return rule
         return None
+
+
+def reads_field(ruleset: RuleSet, name: str) -> bool:
+    """Whether any rule's `when` or checks read the model field `name` (on the item or
+    on its parent, e.g. `parent.links`): readers that can leave a field out ask first."""
+    for rule in ruleset.rules:
+        read = [*rule.when, *(f for check in rule.checks for f in fields_checked(check))]
+        if any(name in str(field_name).split(".") for field_name in read):
+            return True
+    return False
 
 
 def as_ruleset(pack_or_ruleset: Pack | RuleSet) -> RuleSet:

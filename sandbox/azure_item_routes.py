@@ -33,6 +33,13 @@ def register_item_routes(app: Flask, state: AzureState) -> None:
     def _items(
         ids: list[Any], expand: str | None, fields: list[str] | None, policy: str | None
     ) -> dict[str, Any]:
+        if fields and (expand or "none").lower() != "none":
+            # what the service answers to both (seen from its client libraries' users)
+            raise AzureError(
+                400,
+                "The expand parameter can not be used with the fields parameter.",
+                "ArgumentException",
+            )
         out = []
         with state.lock:
             for item_id in ids:

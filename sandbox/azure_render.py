@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sandbox.azure_catalog import IDENTITY_FIELDS, LINK_NAMES
+from sandbox.azure_catalog import IDENTITY_FIELDS, LINK_NAMES, PARENT
 
 if TYPE_CHECKING:
     from sandbox.azure_state import AzureState, WorkItem
@@ -63,6 +63,9 @@ def work_item_json(
 ) -> dict[str, Any]:
     expand = (expand or "none").lower()
     values = fields_json(state, item)
+    parent = next((r["target"] for r in item.relations if r["rel"] == PARENT), None)
+    if parent is not None:  # Azure DevOps Services shows the parent link as a field too
+        values.setdefault("System.Parent", parent)
     if fields:
         values = {k: v for k, v in values.items() if k in fields}
     out: dict[str, Any] = {"id": item.id, "rev": item.rev, "fields": values}

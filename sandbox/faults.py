@@ -2,6 +2,7 @@
 
     faults.outage(30)                  # every API call answers 503 for 30 s
     faults.throttle(3, retry_after=2)  # the next 3 calls answer 429, Retry-After: 2
+    faults.latency(0.2)                # every call answers 200 ms later (a distant tracker)
     faults.calls()                     # [Call(time, method, path, status, actor), ...]
 
 Each app checks its switches before any other work (after counting the call), so a
@@ -31,6 +32,7 @@ class Faults:
         self._outage_status = 503
         self._throttled = 0
         self._retry_after = 0.0
+        self._latency = 0.0
         self._calls: list[Call] = []
 
     # -- switches --------------------------------------------------------------------
@@ -46,6 +48,11 @@ class Faults:
             self._throttled = count
             self._retry_after = retry_after
 
+    def latency(self, seconds: float) -> None:
+        """Hold every later call `seconds` before answering (calls overlap, as over a WAN)."""
+        with self._lock:
+            self._latency = max(0.0, seconds)
+
     def clear(self) -> None:
         with self._lock:
             self._outage_until = 0.0
@@ -55,6 +62,8 @@ class Faults:
     def arrive(self, method: str, path: str) -> tuple[Call, tuple[int, dict[str, str]] | None]:
         """Log a call; (call, (status, headers)) when a switch refuses it."""
         call = Call(time.time(), method, path)
+        if self._latency:
+            time.sleep(self._latency)
         with self._lock:
             self._calls.append(call)
             if call.time < self._outage_until:

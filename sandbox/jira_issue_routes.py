@@ -11,7 +11,10 @@ from flask import Flask, g, jsonify, request
 from sandbox.jira_catalog import ISSUE_TYPES, TRANSITIONS
 from sandbox.jira_http import fields_param, jira_error, request_body
 from sandbox.jira_render import issue_json, status_json
-from sandbox.jira_state import JiraState
+from sandbox.jira_state import JiraState, NotFound
+
+KEY_PAGE_MAX = 5000  # search/jql page when only ids or keys are asked for
+BULK_FETCH_MAX = 100  # issues per /issue/bulkfetch call (more only for narrow field lists)
 
 
 def register_issue_routes(app: Flask, state: JiraState, api: str) -> None:
@@ -143,18 +146,51 @@ def register_search_routes(app: Flask, state: JiraState, api: str, *, cloud: boo
                 start = int(base64.urlsafe_b64decode(token).decode()) if token else 0
             except ValueError:
                 return jira_error(400, "The provided next page token is invalid or expired.")
-            size = max(1, min(int(args.get("maxResults") or 50), 100))
+            wanted = fields_param(args.get("fields"))
+            # pages of ids (or keys) only may be far larger than pages with fields
+            key_only = not wanted or set(wanted) <= {"id", "key"}
+            limit = KEY_PAGE_MAX if key_only else 100
+            size = max(1, min(int(args.get("maxResults") or 50), limit))
             with state.lock:
                 found = state.search(args.get("jql"))
-                wanted = fields_param(args.get("fields"))
                 page = found[start : start + size]
                 # the enhanced search returns only ids unless fields are asked for
                 issues = (
                     [issue_json(state, i, 3, wanted) for i in page]
-                    if wanted
-                    else [{"id": str(i.id)} for i in page]
+                    if not key_only
+                    else [_id_and_key(i, wanted) for i in page]
                 )
             out: dict[str, Any] = {"issues": issues, "isLast": start + size >= len(found)}
             if not out["isLast"]:
                 out["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
             return jsonify(out)
+
+        @app.post("/rest/api/3/issue/bulkfetch")
+        def bulk_fetch():
+            # Up to 100 issues by id or key; unknown ones are left out (not errors);
+            # the issues come back in ascending id order.
+            body = request_body()
+            wanted_ids = body.get("issueIdsOrKeys")
+            if not isinstance(wanted_ids, list) or not wanted_ids:
+                return jira_error(400, "issueIdsOrKeys must be a non-empty list.")
+            if len(wanted_ids) > BULK_FETCH_MAX:
+                return jira_error(400, f"You can request at most {BULK_FETCH_MAX} issues.")
+            wanted = fields_param(body.get("fields"))
+            found = {}
+            with state.lock:
+                for ref in wanted_ids:
+                    try:
+                        issue = state.get(str(ref))
+                    except NotFound:
+                        continue
+                    found[issue.id] = issue
+                issues = [issue_json(state, found[i], 3, wanted) for i in sorted(found)]
+            return jsonify({"issues": issues, "issueErrors": []})
+
+
+def _id_and_key(issue: Any, wanted: list[str] | None) -> dict[str, Any]:
+    """The enhanced search returns only ids unless fields are asked for; `key` on request."""
+    out = {"id": str(issue.id)}
+    if wanted and "key" in wanted:
+        out["key"] = issue.key
+    return out

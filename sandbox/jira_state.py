@@ -41,6 +41,7 @@ class JiraState(JiraComments):
         # notifyUsers=false on an edit
         self.admins: set[str] = set()
         self.issues: dict[str, Issue] = {}
+        self._by_id: dict[str, Issue] = {}  # str(issue.id) -> issue: bulk reads by id
         self.extra_fields: dict[str, str] = {}  # custom field id -> name
         self.webhooks: dict[int, dict[str, Any]] = {}
         self._listeners: list[Callable[[JiraChange], None]] = []
@@ -111,10 +112,10 @@ class JiraState(JiraComments):
     def get(self, id_or_key: str | int) -> Issue:
         with self.lock:
             text = str(id_or_key)
-            for issue in self.issues.values():
-                if not issue.deleted and (issue.key == text.upper() or str(issue.id) == text):
-                    return issue
-            raise NotFound(text)
+            issue = self.issues.get(text.upper()) or self._by_id.get(text)
+            if issue is None or issue.deleted:
+                raise NotFound(text)
+            return issue
 
     def search(self, jql: str | None) -> list[Issue]:
         matcher = compile_jql(jql)
@@ -186,6 +187,7 @@ class JiraState(JiraComments):
             )
             issue.fields.update(values)
             self.issues[key] = issue
+            self._by_id[str(issue.id)] = issue
             self._emit(
                 JiraChange(
                     "issue_created", self._snapshot(issue), self.user(actor), ms, "issue_created"

@@ -116,6 +116,10 @@ class Sandbox:
         for faults in self.faults(tracker):
             faults.throttle(count, retry_after)
 
+    def latency(self, seconds: float, tracker: str | None = None) -> None:
+        for faults in self.faults(tracker):
+            faults.latency(seconds)
+
     def request_log(self) -> list[tuple[str, Call]]:
         """Every API call both trackers received, as (tracker, call), by arrival time."""
         out = [

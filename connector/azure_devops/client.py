@@ -40,7 +40,8 @@ from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientException, ClientRequestError
 
 from config.settings import TrackerConfig
-from connector.azure_devops.item import item_from_work_item
+from connector.azure_devops.item import item_from_work_item, work_item_fields
+from connector.bulk import fetch_all
 from connector.clients import (
     DEFAULT_TIMEOUT,
     OnCall,
@@ -58,6 +59,7 @@ from connector.model import Comment, Person, WorkItem
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # workitemsbatch accepts at most 200 ids
+WORK_ITEMS_BATCH = "908509b6-4248-4475-a1cd-829139ba419f"  # its resource location id
 COMMENT_PAGE = 200
 TAGS = "System.Tags"
 # A failed `test /rev` is documented as 412; these markers also catch a 400 variant.
@@ -122,27 +124,36 @@ class AzureDevOpsClient:
             wi = self._wit.get_work_item(_int_id(native_id), expand="relations")
         return self._item(wi)
 
-    def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
+    def search(
+        self, query: str, *, page_size: int = 100, links: bool = True
+    ) -> tuple[int, Iterator[WorkItem]]:
         """POST {org}/{project}/_apis/wit/wiql (ids), then POST
-        {org}/{project}/_apis/wit/workitemsbatch per batch of up to 200 ids."""
+        {org}/{project}/_apis/wit/workitemsbatch per batch of up to 200 ids,
+        `read_concurrency` batches in flight. Without `links` (no rule reads them) a
+        batch asks only for the fields the mapping reads; with them it asks for the
+        relations, and so for every field: the service refuses `fields` beside `$expand`."""
         size = max(1, min(page_size, BATCH_SIZE))
         context = TeamContext(project=self.tracker.project) if self.tracker.project else None
         with self._calling("search"):
             result = self._wit.query_by_wiql(Wiql(query=query), team_context=context)
         ids = [ref.id for ref in result.work_items or []]
+        fields = None if links else work_item_fields(self.tracker)
 
-        def items() -> Iterator[WorkItem]:
-            for start in range(0, len(ids), size):
-                request = WorkItemBatchGetRequest(
-                    ids=ids[start : start + size], expand="relations", error_policy="omit"
-                )
-                with self._calling("search"):
-                    batch = self._wit.get_work_items_batch(request, project=self.tracker.project)
-                for wi in batch or []:
-                    if wi is not None:  # errorPolicy=omit: deleted since the query
-                        yield self._item(wi)
+        def fetch(batch: list[int]) -> list[WorkItem]:
+            request = WorkItemBatchGetRequest(
+                ids=batch,
+                expand="relations" if fields is None else None,
+                fields=fields,
+                error_policy="omit",
+            )
+            with self._calling("search"):
+                found = self._batch(request)
+            # errorPolicy=omit: an item deleted since the query comes back as null
+            return [self._raw_item(wi) for wi in found if isinstance(wi, Mapping)]
 
-        return len(ids), items()
+        batches = [ids[start : start + size] for start in range(0, len(ids), size)]
+        concurrency = self.tracker.read_concurrency
+        return len(ids), fetch_all(batches, fetch, concurrency=concurrency)
 
     def find_managed_comment(self, native_id: str, marker: str = MARKER) -> Comment | None:
         """GET {org}/{project}/_apis/wit/workItems/{id}/comments?$top=200&order=asc
@@ -299,6 +310,28 @@ class AzureDevOpsClient:
         if len(self._projects) > 10_000:  # bounded: a long-running worker sees many items
             self._projects.clear()
         self._projects[native_id] = project
+
+    def _batch(self, request: WorkItemBatchGetRequest) -> list[Any]:
+        """POST workitemsbatch as the library's `get_work_items_batch` sends it (same
+        route, version and body), the answer kept as JSON: turning 200 work items into
+        the library's models and back costs more CPU than the call's wait."""
+        project = self.tracker.project
+        route = {"project": self._wit._serialize.url("project", project, "str")} if project else {}
+        response = self._wit._send(
+            http_method="POST",
+            location_id=WORK_ITEMS_BATCH,
+            version="7.1-preview.1",
+            route_values=route,
+            content=self._wit._serialize.body(request, "WorkItemBatchGetRequest"),
+        )
+        found = self._wit._unwrap_collection(response)
+        return found if isinstance(found, list) else []
+
+    def _raw_item(self, raw: Mapping[str, Any]) -> WorkItem:
+        project = (raw.get("fields") or {}).get("System.TeamProject")
+        if project:
+            self._remember(str(raw.get("id")), project)
+        return item_from_work_item(raw, self.tracker)
 
     def _item(self, wi: Any) -> WorkItem:
         raw = wi.serialize(keep_readonly=True)

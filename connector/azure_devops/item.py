@@ -184,6 +184,26 @@ def field_ids(tracker: TrackerConfig, name: str) -> tuple[str, ...]:
     return (configured,) if configured else DEFAULT_FIELDS.get(name, ())
 
 
+# The fields `item_from_work_item` reads by fixed id (see there); audits ask for these and
+# the configured ones (`work_item_fields`) rather than every field of the process.
+MAPPED_FIELDS = (
+    *("System.Id", "System.Rev", "System.Parent", "System.TeamProject", "System.State"),
+    *("System.WorkItemType", "System.Title", "System.AssignedTo", "System.CreatedBy"),
+    *("System.Tags", "System.CreatedDate", "System.ChangedDate", "System.Description"),
+    *("Microsoft.VSTS.TCM.ReproSteps", "Microsoft.VSTS.Common.Priority"),
+    "Microsoft.VSTS.Common.StateChangeDate",
+)
+
+
+def work_item_fields(tracker: TrackerConfig) -> list[str]:
+    """The field ids an audit asks for so `item_from_work_item` sees all it maps."""
+    wanted = dict.fromkeys(MAPPED_FIELDS)
+    for name in DEFAULT_FIELDS:
+        wanted.update(dict.fromkeys(field_ids(tracker, name)))
+    wanted.update(dict.fromkeys(tracker.fields.values()))
+    return list(wanted)
+
+
 def _first(fields: Mapping[str, Any], ids: tuple[str, ...]) -> Any:
     return next((fields[i] for i in ids if fields.get(i) not in (None, "")), None)
 

@@ -183,6 +183,22 @@ def _links(value: Any, tracker: TrackerConfig) -> list[Link]:
     return links
 
 
+# The issue fields `item_from_issue` reads by fixed id (see there); audits ask for
+# these and the configured ones (`issue_fields`) rather than every field of the site.
+MAPPED_FIELDS = (
+    *("summary", "status", "project", "labels", "parent", "issuetype", "description"),
+    *("assignee", "reporter", "priority", "issuelinks", "created", "updated"),
+    "statuscategorychangedate",
+)
+
+
+def issue_fields(tracker: TrackerConfig) -> list[str]:
+    """The field ids an audit must ask for so `item_from_issue` sees all it maps."""
+    wanted = dict.fromkeys(MAPPED_FIELDS)
+    wanted.update(dict.fromkeys(field_ids(tracker).values()))
+    return list(wanted)
+
+
 def _site(issue: Mapping[str, Any], tracker: TrackerConfig) -> str | None:
     if tracker.url:
         return tracker.url.rstrip("/")

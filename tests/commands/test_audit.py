@@ -1,6 +1,7 @@
 """`pmo-bridge audit` over mocked trackers of 5,000 items each: Jira Cloud's enhanced
-search (approximate count, then pages of 100 chained by nextPageToken) and Azure DevOps
-(WIQL, then workitemsbatch in 200s). The report must equal evaluating the same items one
+search (approximate count, then pages of ids chained by nextPageToken, then the issues by
+issue/bulkfetch in 100s with only the mapped fields) and Azure DevOps (WIQL, then
+workitemsbatch in 200s with only the mapped fields). The report must equal evaluating the same items one
 by one; nothing is written without `--apply`; the store is seeded for rollups."""
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import yaml
 
 from config.settings import load_settings
 from connector.azure_devops.adapter import item_from_work_item
+from connector.azure_devops.item import work_item_fields
 from connector.jira.adapter import item_from_issue
+from connector.jira.item import issue_fields
 from rules import Context, evaluate, load_pack
 from tests.support.helpers import PACKS
 from tests.support.portfolio_gen import (
@@ -37,8 +40,8 @@ from webhooks.governance.hierarchy import with_portfolio_parent
 
 JQL = "project = PAY ORDER BY key"
 WIQL = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
-SEARCH_ENDPOINTS = ("/search/approximate-count", "/search/jql", "/_apis/wit/wiql",
-                    "/_apis/wit/workItemsBatch", "/_apis")  # fmt: skip
+SEARCH_ENDPOINTS = ("/search/approximate-count", "/search/jql", "/issue/bulkfetch",
+                    "/_apis/wit/wiql", "/_apis/wit/workItemsBatch", "/_apis")  # fmt: skip
 
 
 def jira_portfolio(epics: int, stories_per_epic: int) -> list[Spec]:
@@ -146,19 +149,22 @@ def test_jira_audit_of_5000_items_pages_evaluates_and_writes_nothing(setup, caps
     report = json.loads(audit(capsys, config, "--tracker", "jira", "--query", JQL,
                               "--format", "json"))  # fmt: skip
 
-    # one count, then 50 pages of 100, each asking with the token the last one gave
+    # one count, then one page of ids (no fields asked: the largest page), then the
+    # issues in 50 bulk fetches of 100 ids, each with the mapped fields only
     urls = [c.request.url for c in rsps.calls]
     assert urls[0] == f"{JIRA_SITE}/rest/api/3/search/approximate-count"
     assert json.loads(rsps.calls[0].request.body) == {"jql": JQL}
-    assert len(fake.search_bodies) == 50
-    assert [b.get("nextPageToken") for b in fake.search_bodies] == [None] + [
-        f"start-{n}" for n in range(100, 5000, 100)
-    ]
-    assert {(b["jql"], b["maxResults"]) for b in fake.search_bodies} == {(JQL, 100)}
-    assert non_search_calls(rsps) == []  # a dry run writes nothing
-
+    assert fake.search_bodies == [{"jql": JQL, "maxResults": 5000}]
     settings = load_settings(config)
     tracker = settings.tracker("jira")
+    assert len(fake.bulk_bodies) == 50
+    asked = sorted(i for b in fake.bulk_bodies for i in b["issueIdsOrKeys"])
+    assert asked == sorted(issue["id"] for issue in fake.search_issues)
+    assert {len(b["issueIdsOrKeys"]) for b in fake.bulk_bodies} == {100}
+    assert {tuple(b["fields"]) for b in fake.bulk_bodies} == {tuple(issue_fields(tracker))}
+    assert "*all" not in issue_fields(tracker) and "issuelinks" in issue_fields(tracker)
+    assert non_search_calls(rsps) == []  # a dry run writes nothing
+
     items = [item_from_issue(issue, tracker) for issue in fake.search_issues]
     rows = expected_rows(config, items)
     assert report["items"] == 5000
@@ -194,13 +200,14 @@ def test_azure_devops_audit_of_5000_items_in_batches_of_200_as_csv(setup, capsys
 
     wiql = [c for c in rsps.calls if c.request.url.split("?")[0].endswith("/_apis/wit/wiql")]
     assert len(wiql) == 1 and json.loads(wiql[0].request.body) == {"query": WIQL}
-    assert len(fake.batch_ids) == 25
-    assert [ids for ids in fake.batch_ids] == [
-        fake.ado_search[n : n + 200] for n in range(0, 5000, 200)
-    ]
+    assert len(fake.batch_ids) == 25  # several in flight: any order
+    assert sorted(fake.batch_ids) == [fake.ado_search[n : n + 200] for n in range(0, 5000, 200)]
     assert non_search_calls(rsps) == []
-
     tracker = load_settings(config).tracker("azure-devops")
+    # no rule reads links: the mapped fields only, so no relations (ADO refuses both)
+    assert {tuple(b["fields"]) for b in fake.batch_bodies} == {tuple(work_item_fields(tracker))}
+    assert not any("$expand" in b for b in fake.batch_bodies)
+
     items = [item_from_work_item(ado_work_item(s), tracker) for s in specs]
     rows = expected_rows(config, items)
     table = list(csv.DictReader(io.StringIO(out)))

@@ -376,6 +376,8 @@ class FakeTrackers:
         self.search_bodies: list[dict[str, Any]] = []
         self.ado_search: list[int] = []
         self.batch_ids: list[list[int]] = []
+        self.batch_bodies: list[dict[str, Any]] = []
+        self.bulk_bodies: list[dict[str, Any]] = []  # Jira issue/bulkfetch
         self._ids = iter(range(10500, 10**9))
 
     def know(self, spec: Spec) -> Spec:
@@ -418,6 +420,7 @@ class FakeTrackers:
         )
         add("POST", re.compile(rf"{api}/search/approximate-count{tail}"), self._jira_count)
         add("POST", re.compile(rf"{api}/search/jql{tail}"), self._jira_search)
+        add("POST", re.compile(rf"{api}/issue/bulkfetch{tail}"), self._jira_bulk_fetch)
         rsps.add("OPTIONS", f"{ADO_ORG}/_apis", json=OPTIONS_BODY)
         add("GET", re.compile(rf"{org}/_apis/wit/workItems/(\d+){tail}"), self._ado_get)
         add("PATCH", re.compile(rf"{org}/_apis/wit/workItems/(\d+){tail}"), self._ado_patch)
@@ -490,13 +493,35 @@ class FakeTrackers:
         self.search_bodies.append(body)
         token = body.get("nextPageToken")
         start = int(token.split("-")[1]) if token else 0
-        size = int(body["maxResults"])
-        page = {"issues": self.search_issues[start : start + size]}
+        key_only = "fields" not in body  # the enhanced search then gives ids only
+        size = min(int(body["maxResults"]), 5000 if key_only else 100)
+        issues = self.search_issues[start : start + size]
+        if key_only:
+            issues = [{"id": issue["id"]} for issue in issues]
+        page: dict[str, Any] = {"issues": issues}
         if start + size < len(self.search_issues):
             page["nextPageToken"] = f"start-{start + size}"
         else:
             page["isLast"] = True
         return 200, {}, json.dumps(page)
+
+    def _jira_bulk_fetch(self, request: Any) -> tuple[int, dict, str]:
+        """Up to 100 issues by id, ascending, with only the fields asked for."""
+        import json
+
+        body = json.loads(request.body)
+        self.bulk_bodies.append(body)
+        ids = body["issueIdsOrKeys"]
+        if len(ids) > 100:
+            return 400, {}, json.dumps({"errorMessages": ["at most 100 issues"], "errors": {}})
+        by_id = {issue["id"]: issue for issue in self.search_issues}
+        wanted = set(body.get("fields") or ())
+        issues = []
+        for ref in sorted(ids, key=int):
+            issue = by_id[ref]
+            fields = {k: v for k, v in issue["fields"].items() if not wanted or k in wanted}
+            issues.append({**issue, "fields": fields})
+        return 200, {}, json.dumps({"issues": issues, "issueErrors": []})
 
     # -- Azure DevOps --------------------------------------------------------------------
 
@@ -569,9 +594,17 @@ class FakeTrackers:
     def _ado_batch(self, request: Any) -> tuple[int, dict, str]:
         import json
 
-        ids = json.loads(request.body)["ids"]
+        body = json.loads(request.body)
+        ids = body["ids"]
         self.batch_ids.append(ids)
+        self.batch_bodies.append(body)
         value = [self._ado_item(str(i)) for i in ids]
+        if body.get("fields"):  # only those fields, and no relations
+            wanted = set(body["fields"])
+            for wi in value:
+                wi["fields"] = {k: v for k, v in wi["fields"].items() if k in wanted}
+                wi.pop("relations", None)
+                wi.pop("_links", None)  # given only with $expand=links or all
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
 

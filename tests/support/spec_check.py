@@ -23,7 +23,8 @@ Normalisations, each a documented property of the vendor APIs rather than a leni
 - Jira: the spec lists the Cloud v3 paths; `/rest/api/2/...` is checked against the same
   operation (v2 and v3 differ in body formats such as ADF, not in paths or parameters).
 - Jira: `SUPPLEMENT` adds operations published after the stored spec snapshot
-  (enhanced JQL search), transcribed from Atlassian's reference pages.
+  (enhanced JQL search, bulk fetch of issues), transcribed from Atlassian's reference
+  pages.
 - Azure DevOps: the `{project}` and `{team}` route segments are optional (the reference
   pages list `project` as not required; the library drops missing optional segments).
 """
@@ -62,6 +63,17 @@ _ENHANCED_SEARCH_BODY = {
         )
     },
 }
+_BULK_FETCH_BODY = {
+    "type": "object",
+    "required": ["issueIdsOrKeys"],
+    "properties": {
+        "expand": {"type": "array", "items": {"type": "string"}},
+        "fields": {"type": "array", "items": {"type": "string"}},
+        "fieldsByKeys": {"type": "boolean"},
+        "issueIdsOrKeys": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        "properties": {"type": "array", "items": {"type": "string"}},
+    },
+}
 SUPPLEMENT: dict[str, dict[str, Any]] = {
     "/rest/api/3/search/jql": {
         "get": {
@@ -86,6 +98,16 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
                 "content": {"application/json": {"schema": _ENHANCED_SEARCH_BODY}},
             }
         },
+    },
+    # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/
+    # (Bulk fetch issues): up to 100 issues by id or key, with the fields asked for.
+    "/rest/api/3/issue/bulkfetch": {
+        "post": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _BULK_FETCH_BODY}},
+            }
+        }
     },
     "/rest/api/3/search/approximate-count": {
         "post": {
@@ -182,6 +204,8 @@ def _schema_problems(spec: Mapping[str, Any], schema: Any, value: Any, where: st
     problems: list[str] = []
     for part in schema.get("allOf") or []:
         problems += _schema_problems(spec, part, value, where)
+    if isinstance(value, list) and len(value) > schema.get("maxItems", len(value)):
+        problems.append(f"body {where}: {len(value)} items, at most {schema['maxItems']}")
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             problems += _schema_problems(spec, schema["items"], item, f"{where}[{i}]")
@@ -190,6 +214,9 @@ def _schema_problems(spec: Mapping[str, Any], schema: Any, value: Any, where: st
         if schema.get("enum") and value not in schema["enum"]:
             problems.append(f"body {where}: {value!r} not one of {schema['enum']}")
         return problems
+    for key in schema.get("required") or () if schema.get("type") == "object" else ():
+        if key not in value:
+            problems.append(f"body {where or '/'}: required key {key!r} missing")
     properties = schema.get("properties")
     if properties is not None:
         for key, item in value.items():

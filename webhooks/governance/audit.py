@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from connector.model import WorkItem
+from rules import reads_field
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
 from webhooks.governance.writeback import WriteBack
@@ -72,8 +73,10 @@ def run_audit(
     client = resources.client(tracker_name)
     if client is None:
         raise SystemExit(f"pmo-bridge: audit: tracker {tracker_name!r} has no url configured")
-    # each client caps the page at its tracker's maximum (Jira 100, Azure DevOps 200)
-    total, items = client.search(query, page_size=200)
+    ruleset = resources.rules.current()
+    # each client caps the page at its tracker's maximum (Jira 100, Azure DevOps 200);
+    # links are left out of the read where that is cheaper and no rule reads them
+    total, items = client.search(query, page_size=200, links=reads_field(ruleset, "links"))
     report = AuditReport(tracker_name, query)
     bar = progress(total) if progress is not None else _NoBar()
     seen: list[WorkItem] = []
@@ -84,7 +87,6 @@ def run_audit(
         bar.update(1)
     bar.close()
     # Evaluate after seeding so parent.<field> checks see parents fetched later in the page.
-    ruleset = resources.rules.current()
     now = resources.clock()
     writer = WriteBack(resources) if apply else None
     for item in seen:

@@ -17,6 +17,7 @@ import responses
 
 from config.settings import TrackerConfig
 from connector.azure_devops.client import merge_tags
+from connector.azure_devops.item import work_item_fields
 from connector.clients import TrackerClient
 from connector.document import MARKER, Document, Paragraph, Table
 from connector.errors import (
@@ -148,30 +149,49 @@ def test_get_item(mock, client, calls):
     assert ("azure-devops", "get_item", 200) in [c[:3] for c in calls]
 
 
-def test_search_runs_wiql_then_batches_of_200(mock, client):
-    ids = list(range(1, 251))
+def batch_answer(bodies: list[dict]):
+    """workitemsbatch on a mock: answers with the ids asked for, whatever the order."""
+
+    def answer(request):
+        body = json.loads(request.body)
+        bodies.append(body)
+        value = [work_item(i) for i in body["ids"]]
+        return 200, {}, json.dumps({"count": len(value), "value": value})
+
+    return answer
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_search_runs_wiql_then_batches_of_200_several_in_flight(mock, links):
+    """With links (a rule reads them): relations, so every field (Azure DevOps refuses
+    `fields` beside `$expand`); without: only the fields the mapping reads."""
+    ids = list(range(1, 451))
     mock.post(
         f"{URL}/{PROJECT}/_apis/wit/wiql",
         json={"workItems": [{"id": i, "url": "u"} for i in ids], "queryType": "flat"},
     )
-    mock.post(
-        f"{URL}/{PROJECT}/_apis/wit/workItemsBatch",
-        json={"count": 200, "value": [work_item(i) for i in ids[:200]]},
+    bodies: list[dict] = []
+    batch_url = f"{URL}/{PROJECT}/_apis/wit/workItemsBatch"
+    mock.add_callback(
+        "POST", batch_url, callback=batch_answer(bodies), content_type="application/json"
     )
-    mock.post(
-        f"{URL}/{PROJECT}/_apis/wit/workItemsBatch",
-        json={"count": 50, "value": [work_item(i) for i in ids[200:]]},
-    )
+    client = make_client(tracker(read_concurrency=3), environ=ENV)
     query = "SELECT [System.Id] FROM WorkItems WHERE [System.State] = 'Active'"
-    total, items = client.search(query, page_size=500)
-    assert total == 250
+    total, items = client.search(query, page_size=500, links=links)
+    assert total == 450
     assert len(api_calls(mock)) == 1  # batches are read as the caller iterates
-    assert [i.native_id for i in items] == [str(i) for i in ids]
-    wiql, first, second = (sent(c) for c in api_calls(mock))
+    assert [i.native_id for i in items] == [str(i) for i in ids]  # in the query's order
+    wiql, *batches = (sent(c) for c in api_calls(mock))
     assert wiql == ("POST", f"/fabrikam/{PROJECT}/_apis/wit/wiql", {}, {"query": query})
-    assert first[:2] == ("POST", f"/fabrikam/{PROJECT}/_apis/wit/workItemsBatch")
-    assert first[3] == {"ids": ids[:200], "$expand": "relations", "errorPolicy": "omit"}
-    assert second[3]["ids"] == ids[200:]
+    assert {b[:2] for b in batches} == {("POST", f"/fabrikam/{PROJECT}/_apis/wit/workItemsBatch")}
+    assert sorted(b["ids"] for b in bodies) == [ids[:200], ids[200:400], ids[400:]]
+    if links:
+        assert {(b["$expand"], b.get("fields")) for b in bodies} == {("relations", None)}
+    else:
+        fields = work_item_fields(tracker())
+        assert {tuple(b["fields"]) for b in bodies} == {tuple(fields)}
+        assert not any("$expand" in b for b in bodies)
+        assert "System.Parent" in fields and "System.Tags" in fields
 
 
 def test_find_managed_comment_follows_continuation_and_prefers_the_bot(mock, client):
