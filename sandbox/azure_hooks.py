@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, g, jsonify, request
 
-from sandbox.azure_catalog import AzureError
+from sandbox.azure_catalog import AzureError, stable_id
 from sandbox.azure_render import identity_ref
 from sandbox.azure_state import AzureState, ado_time
 
@@ -34,6 +34,20 @@ def _hooks_error(status: int, message: str, type_key: str) -> AzureError:
 
 def register_hook_routes(app: Flask, state: AzureState) -> None:
     # core/projects/get (7.1): a project by name or id
+    @app.get("/<org>/_apis/ConnectionData")
+    def connection_data(org: str):
+        """Who the caller is: what a client reads to learn its own account."""
+        ident = state.identity(g.actor)
+        user = {
+            "id": ident["id"],
+            "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{ident['uniqueName']}",
+            "providerDisplayName": ident["displayName"],
+            "isActive": True,
+            "properties": {"Account": {"$type": "System.String", "$value": ident["uniqueName"]}},
+        }
+        return jsonify({"authenticatedUser": user, "authorizedUser": user,
+                        "instanceId": stable_id("org", org)})  # fmt: skip
+
     @app.get("/<org>/_apis/projects/<project_id>")
     def get_project(org: str, project_id: str):
         project = state.project(project_id)

@@ -79,6 +79,15 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
         "7.0",
     ),
     (
+        "00d9565f-ed9c-4a06-9a50-00e7896ccab4",
+        "Location",
+        "ConnectionData",
+        "_apis/{resource}",
+        1,
+        "7.1",
+        "0.0",
+    ),
+    (
         "fc50d02a-849f-41fb-8af1-0a5216103269",
         "hooks",
         "Subscriptions",

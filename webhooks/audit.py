@@ -18,6 +18,7 @@ from typing import Any
 from config.settings import load_settings
 from connector.errors import TrackerError
 from webhooks.hierarchy import with_portfolio_parent
+from webhooks.preflight import ready_for_tracker_command
 
 
 @dataclass
@@ -145,8 +146,10 @@ def format_report(report: AuditReport, fmt: str) -> str:
 def audit_command(args: argparse.Namespace) -> int:
     from webhooks.runtime import Runtime
 
-    settings = load_settings(args.config)
-    settings.tracker(args.tracker)  # one clear line for an unknown name
+    overrides = {"rules": tuple(args.rules)} if getattr(args, "rules", None) else None
+    settings = load_settings(args.config, overrides=overrides)
+    # before the store exists: a command refused on its config leaves no files behind
+    ready_for_tracker_command(settings, args.tracker)
     runtime = Runtime.from_settings(settings)
     try:
         report = run_audit(

@@ -8,6 +8,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from webhooks.cli_first_hour import add_first_hour_commands
+
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code
 HANDLERS = {
     "demo": "webhooks.demo:run",
@@ -20,6 +22,10 @@ HANDLERS = {
     "deadletters list": "webhooks.admin:deadletters_list",
     "deadletters replay": "webhooks.admin:deadletters_replay",
     "register": "webhooks.register:register_command",
+    "schema": "webhooks.jsonschemas:schema_command",
+    "init": "webhooks.init:init_command",
+    "doctor": "webhooks.doctor:doctor_command",
+    "completion": "webhooks.completion:completion_command",
 }
 
 
@@ -39,7 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     demo = sub.add_parser("demo", help="run the whole product on local sandbox trackers")
-    demo.add_argument("--keep-running", action="store_true", help="leave everything up to browse")
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave everything up to browse (the default on a terminal)",
+    )
+    demo.add_argument("--exit", action="store_true", help="end after the story, even on a terminal")
+    demo.add_argument(
+        "--dir",
+        metavar="FOLDER",
+        default=".",
+        help="where a demo that stays up writes pmo-bridge.demo.yaml and its env file",
+    )
     demo.add_argument(
         "--port", type=int, default=0, help="port for the service (default: a free one)"
     )
@@ -82,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(audit)
     audit.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
     audit.add_argument("--query", required=True, metavar="JQL_OR_WIQL", help="which items")
+    audit.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        help="rules file or folder instead of the config's `rules` (repeatable)",
+    )
     audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
     audit.add_argument("--apply", action="store_true", help="also write back to the tracker")
     audit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -114,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the current webhook secret to every subscription (after a rotation)",
     )
+    add_first_hour_commands(sub, config_arg)
     return parser
 
 
