@@ -31,6 +31,8 @@ def add_first_hour_commands(
         "--azure-url", metavar="URL", help="organisation, e.g. https://dev.azure.com/org"
     )
     init.add_argument("--azure-project", metavar="NAME", help="Azure DevOps project")
+    init.add_argument("--azure-bot-account", metavar="NAME", help="the bot's unique name")
+    init.add_argument("--jira-bot-account", metavar="ID", help="the bot's account id (Cloud)")
     init.add_argument(
         "--field",
         action="append",

@@ -41,6 +41,7 @@ class Answers:
     azure_project: str | None = None
     fields: dict[str, dict[str, str]] = field(default_factory=dict)
     pack: str = "pmo-standard"
+    bots: dict[str, str] = field(default_factory=dict)
 
 
 def answers_from(args: argparse.Namespace, ask: Callable[[str], str] | None) -> Answers:
@@ -49,6 +50,8 @@ def answers_from(args: argparse.Namespace, ask: Callable[[str], str] | None) -> 
     a.jira_deployment = args.jira_deployment or "cloud"
     a.jira_projects = _keys(args.jira_projects)
     a.pack = args.pack or "pmo-standard"
+    a.bots = {k: v for k, v in (("jira", args.jira_bot_account),
+                                ("azure-devops", args.azure_bot_account)) if v}  # fmt: skip
     for entry in args.field:
         tracker, _, rest = entry.partition(".")
         name, _, field_id = rest.partition("=")
@@ -97,6 +100,7 @@ def config_document(a: Answers) -> dict[str, Any]:
             "auth": {"user_env": names["user_env"], "token_env": names["token_env"]},
             "webhook_secret_env": names["webhook_secret_env"],
             "projects": a.jira_projects,
+            **({"bot_account": a.bots["jira"]} if "jira" in a.bots else {}),
             **({"fields": a.fields["jira"]} if a.fields.get("jira") else {}),
         }
     if a.azure_url:
@@ -107,6 +111,7 @@ def config_document(a: Answers) -> dict[str, Any]:
             "project": a.azure_project,
             "auth": {"token_env": names["token_env"]},
             "webhook_secret_env": names["webhook_secret_env"],
+            **({"bot_account": a.bots["azure-devops"]} if "azure-devops" in a.bots else {}),
             **({"fields": a.fields["azure-devops"]} if a.fields.get("azure-devops") else {}),
         }
     return {"trackers": trackers, "rules": [f"{RULES_DIR}/"]}
