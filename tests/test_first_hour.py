@@ -124,7 +124,7 @@ def test_first_hour_from_the_demo_to_doctor(tmp_path):
         )
         assert init.returncode == 0, init.stderr
         assert "pmo-bridge rules test" in init.stdout and "pmo-bridge register" in init.stdout
-        tests = shell("pmo-bridge rules test rules", tmp_path)
+        tests = shell("pmo-bridge rules test pmo-rules", tmp_path)
         assert tests.returncode == 0, tests.stdout
 
         secrets = {

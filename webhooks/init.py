@@ -18,7 +18,7 @@ from webhooks.jsonschemas import modeline
 from webhooks.preflight import rules_loadable
 
 CONFIG_NAME = "pmo-bridge.yaml"
-RULES_DIR = "rules"
+RULES_DIR = "pmo-rules"  # not "rules": a path that exists in the cwd wins over the config folder
 ENV_NAMES = {
     "jira": {
         "user_env": "JIRA_EMAIL",
