@@ -79,6 +79,15 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
         "7.0",
     ),
     (
+        "b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94",
+        "wit",
+        "fields",
+        "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}",
+        3,
+        "7.1",
+        "0.0",
+    ),
+    (
         "00d9565f-ed9c-4a06-9a50-00e7896ccab4",
         "Location",
         "ConnectionData",

@@ -81,12 +81,21 @@ def test_a_withheld_permission_and_an_unknown_project_are_red(sandbox):
     assert found["read NOPE"][0] is False and "404" in found["read NOPE"][1]
 
 
-def test_azure_devops_wrong_pat_and_right_pat(sandbox):
+def test_azure_devops_wrong_pat_right_pat_and_fields(sandbox):
     tracker = TrackerConfig(
         name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="ADO_PAT",
         bot_account="bot@fabrikam.com", project="Fabrikam",
+        fields={"estimate": "Microsoft.VSTS.Scheduling.StoryPoints", "risk": "Custom.Gone",
+                "due_date": "Target Date"},
     )  # fmt: skip
     good = lines(tracker)
+    assert good["field estimate"] == (
+        True,
+        "Microsoft.VSTS.Scheduling.StoryPoints (Story Points)",
+        "",
+    )
+    assert good["field risk"][:2] == (False, "no field 'Custom.Gone' on the site")
+    assert good["field due_date"][2] == "fields.due_date: Microsoft.VSTS.Scheduling.TargetDate"
     assert good["credentials"] == (True, "signed in as PMO Bot", "")
     assert good["bot account"][0] is True and good["read Fabrikam"][0] is True
     bad = lines(tracker, {**GOOD, "ADO_PAT": "wrong"})

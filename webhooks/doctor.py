@@ -16,7 +16,7 @@ import requests
 from config.settings import ConfigError, TrackerConfig, load_settings
 from connector.azure_devops import EVENT_PARSERS as AZURE_EVENTS
 from connector.errors import TrackerError
-from webhooks.doctor_probes import JIRA_PERMISSIONS, JiraProbe, ping
+from webhooks.doctor_probes import JIRA_PERMISSIONS, AzureProbe, JiraProbe, ping
 from webhooks.preflight import tracker_reachable
 from webhooks.register import webhook_url
 from webhooks.register_admin import AzureHooksAdmin
@@ -101,10 +101,11 @@ def _jira(tracker: TrackerConfig, environ: Mapping[str, str] | None) -> Iterator
             detail = "allowed" if not missing else f"missing {', '.join(missing)}"
             fix = f"grant the bot {', '.join(missing)} in {key}'s permission scheme"
             yield Check(name, f"{what} {key}", not missing, detail, fix)
-    yield from _jira_fields(tracker, probe)
+    yield from _fields(tracker, probe, "see GET /rest/api/3/field")
 
 
-def _jira_fields(tracker: TrackerConfig, probe: JiraProbe) -> Iterator[Check]:
+def _fields(tracker: TrackerConfig, probe: JiraProbe | AzureProbe, where: str) -> Iterator[Check]:
+    """Each configured field id exists; one given by its name is told the id to use."""
     if not tracker.fields:
         return
     try:
@@ -124,13 +125,13 @@ def _jira_fields(tracker: TrackerConfig, probe: JiraProbe) -> Iterator[Check]:
                         f"fields.{common}: {real}")  # fmt: skip
         else:
             hint = [f"{i} ({n})" for i, n in by_id.items() if common.casefold() in n.casefold()]
-            fix = f"use one of: {', '.join(hint[:3])}" if hint else "see GET /rest/api/3/field"
+            fix = f"use one of: {', '.join(hint[:3])}" if hint else where
             yield Check(tracker.name, label, False, f"no field {field_id!r} on the site", fix)
 
 
 def _azure(tracker: TrackerConfig, environ: Mapping[str, str] | None) -> Iterator[Check]:
     name = tracker.name
-    probe = AzureHooksAdmin(tracker, timeout=TIMEOUT, environ=environ)
+    probe = AzureProbe(tracker, timeout=TIMEOUT, environ=environ)
     try:
         me = probe.whoami()
     except TrackerError as exc:
@@ -148,6 +149,7 @@ def _azure(tracker: TrackerConfig, environ: Mapping[str, str] | None) -> Iterato
     # Azure DevOps tells of a work item write permission only by refusing a write.
     yield Check(name, "comment, tags", None, "Azure DevOps answers only on a write",
                 "the first write-back reports a refusal as a dead letter")  # fmt: skip
+    yield from _fields(tracker, probe, "see GET {org}/{project}/_apis/wit/fields")
 
 
 def _delivery(

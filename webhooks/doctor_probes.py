@@ -14,7 +14,7 @@ import requests
 
 from config.settings import TrackerConfig
 from connector.jira import SIGNATURE_HEADER
-from webhooks.register_admin import BASIC_USER, JiraWebhookAdmin
+from webhooks.register_admin import BASIC_USER, AzureHooksAdmin, JiraWebhookAdmin
 
 # Jira permission keys the service's writes need (built-in permissions of a scheme).
 JIRA_PERMISSIONS = {
@@ -37,6 +37,14 @@ class JiraProbe(JiraWebhookAdmin):
             answer = self._jira.my_permissions(projectKey=key, permissions=",".join(wanted))
         held = answer.get("permissions", {}) if isinstance(answer, dict) else {}
         return [k for k in wanted if not (held.get(k) or {}).get("havePermission")]
+
+
+class AzureProbe(AzureHooksAdmin):
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET {org}/{project}/_apis/wit/fields: [{name, referenceName}] of the project."""
+        with self._calling("list_fields"):
+            found = self._wit.get_work_item_fields(project=self.tracker.project)
+        return [{"id": f.reference_name, "name": f.name} for f in found or []]
 
 
 def ping(tracker: TrackerConfig, target: str, secret: str | None, timeout: float = 10.0) -> int:
