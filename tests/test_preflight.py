@@ -51,3 +51,13 @@ def test_audit_with_broken_rules_creates_no_file_and_points_at_the_line(
     assert code == 2
     assert f"{rules}:4:" in err and "dreadful" in err
     assert sorted(p.name for p in empty_folder.iterdir()) == ["mine.yaml", "pmo.yaml"]
+
+
+def test_worker_commands_with_broken_rules_create_no_store(empty_folder, capsys):
+    rules = empty_folder / "mine.yaml"
+    rules.write_text("version: 1\nrules: [{id: r1, require: [x], colour: red}]\n")
+    config = empty_folder / "pmo.yaml"
+    config.write_text(f"trackers:\n  jira: {{kind: jira}}\nrules: [{rules}]\n")
+    assert main(["deadletters", "list", "--config", str(config)]) == 2
+    assert "unknown key 'colour'" in capsys.readouterr().err
+    assert sorted(p.name for p in empty_folder.iterdir()) == ["mine.yaml", "pmo.yaml"]

@@ -63,11 +63,12 @@ class Runtime:
         from webhooks.queue import make_huey
         from webhooks.store import Store
 
+        rules = RuleSource(settings.rules)  # broken rules refuse before any file exists
         store = Store(settings.database_url)
         store.migrate()
         huey = make_huey(settings)
         _match_store_durability(huey)
-        return cls(settings, store, huey, RuleSource(settings.rules), **kwargs)
+        return cls(settings, store, huey, rules, **kwargs)
 
     # -- intake -------------------------------------------------------------------------
 
