@@ -14,9 +14,10 @@ import requests
 
 from config.settings import TrackerConfig
 from connector.jira import SIGNATURE_HEADER
-from webhooks.register_admin import BASIC_USER, AzureHooksAdmin, JiraWebhookAdmin
+from webhooks.register_admin import AzureHooksAdmin, JiraWebhookAdmin
 
 # Jira permission keys the service's writes need (built-in permissions of a scheme).
+PING_USER = "pmo-bridge-doctor"  # the service checks only the Basic password
 JIRA_PERMISSIONS = {
     "read": ("BROWSE_PROJECTS",),
     "comment": ("ADD_COMMENTS", "EDIT_OWN_COMMENTS"),
@@ -60,7 +61,7 @@ def ping(tracker: TrackerConfig, target: str, secret: str | None, timeout: float
         body = json.dumps({"id": "doctor-ping", "eventType": "pmo-bridge.doctor.ping"}).encode()
         headers = {"Content-Type": "application/json"}
         if secret:
-            token = base64.b64encode(f"{BASIC_USER}:{secret}".encode()).decode()
+            token = base64.b64encode(f"{PING_USER}:{secret}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
     response = requests.post(target, data=body, headers=headers, timeout=timeout)
     return response.status_code
