@@ -17,8 +17,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 from marshmallow_jsonschema import JSONSchema
 
-from config.settings import PACKAGE_DIR, _ConfigSchema
-from rules.casefile import _CaseFile
+from config.settings import PACKAGE_DIR, ConfigFileSchema
+from rules.casefile import CaseFileSchema
 from rules.schema import PackSchema
 
 SCHEMA_DIR = PACKAGE_DIR / "schemas"
@@ -28,8 +28,8 @@ WAIVERS_SCHEMA: type[Schema] | None = None
 
 SOURCES: dict[str, tuple[type[Schema] | None, str]] = {
     "rules": (PackSchema, "pmo-bridge rules file (a rule pack)"),
-    "tests": (_CaseFile, "pmo-bridge rule-pack tests file (<pack>.tests.yaml)"),
-    "config": (_ConfigSchema, "pmo-bridge configuration file"),
+    "tests": (CaseFileSchema, "pmo-bridge rule-pack tests file (<pack>.tests.yaml)"),
+    "config": (ConfigFileSchema, "pmo-bridge configuration file"),
     "waivers": (WAIVERS_SCHEMA, "pmo-bridge waivers file"),
 }
 
