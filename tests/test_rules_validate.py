@@ -36,7 +36,7 @@ def errors_of(text: str) -> list[str]:
 CASES = [
     ("unknown top-level key",
      "version: 1\nrulez: []\nrules: []\n",
-     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, rules, rollups)"]),
+     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, rules, rollups, escalate)"]),
     ("unknown rule key",
      HEAD + "    severty: high\n" + OK,
      [f"r.yaml:4:5: unknown key 'severty' (allowed: {RULE_KEYS})"]),

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from config.settings import TrackerConfig
-from connector.document import MARKER, Document, Link, Paragraph, Table
+from connector.document import MARKER, BulletList, Document, Link, Mention, Paragraph, Table
 from connector.model import WorkItem
 
 __all__ = ["COMMENT_LIMIT", "MARKER", "comment_form", "compliance_document", "rendered_size"]
@@ -40,10 +40,16 @@ def compliance_document(
     dashboard_url: str | None = None,
     form: str | None = None,
     limit: int = COMMENT_LIMIT - _HEADROOM,
+    escalations: Sequence[Any] = (),
 ) -> Document:
+    """`escalations`: steps fired in the item's open episodes (`store.open_escalations`);
+    those reaching people by `mention` are listed, each person mentioned."""
     shown = [f for f in findings if f.enforcement in _SHOWN]
     failing = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
     doc = _document(failing, len(failing), rollup, dashboard_url)
+    notes = escalation_notes(escalations, {f.rule for f in failing})
+    if notes:
+        doc = Document(title=doc.title, blocks=(*doc.blocks, notes), marker=doc.marker)
     if rendered_size(doc, form) <= limit:
         return doc
     fits, too_many = 0, len(failing)  # the most rows that fit, the fewest that do not
@@ -55,6 +61,25 @@ def compliance_document(
         else:
             too_many = middle
     return _document(failing[:fits], len(failing), rollup, dashboard_url)
+
+
+def escalation_notes(escalations: Sequence[Any], failing: set[str]) -> BulletList | None:
+    """ "Escalated to @Priya Shah (programme lead) on 3 Dec: rule", one line per step fired
+    by mention while its rule is listed; dates only, so the text stays the same all day."""
+    lines = []
+    for fired in escalations:
+        if "mention" not in fired.via or fired.rule not in failing:
+            continue
+        role = f" ({fired.role})" if fired.role else ""
+        when = f"{fired.fired_at.day} {fired.fired_at:%b}"
+        lines.append(
+            (
+                "Escalated to",
+                Mention(fired.person, fired.account),
+                f"{role} on {when}: {fired.rule}",
+            )
+        )
+    return BulletList(lines[:20]) if lines else None
 
 
 def comment_form(tracker: TrackerConfig) -> str:

@@ -50,6 +50,7 @@ class Runtime:
         self._clients_lock = threading.Lock()
         self._readiness_lock = threading.Lock()
         self._readiness: tuple[float, dict[str, dict[str, Any]]] | None = None
+        from webhooks.escalation_tasks import register_escalation_tasks
         from webhooks.refusals import Refusals
         from webhooks.rollups import Rollups
         from webhooks.tasks import register_tasks
@@ -57,6 +58,7 @@ class Runtime:
         self.refusals = Refusals(huey)
         self.rollups = Rollups(self)
         self.tasks = register_tasks(self)
+        self.escalation = register_escalation_tasks(self)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Runtime:

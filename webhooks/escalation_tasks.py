@@ -1,0 +1,70 @@
+"""The periodic governance that reaches people: every minute, fire due escalation steps
+and drain the notification outbox; send scheduled reports when due."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from huey import crontab
+
+from webhooks.escalation import Escalator, chains_of, unknown_channels
+from webhooks.escalation_people import UserDirectory
+from webhooks.notify_delivery import Delivery
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EscalationTasks:
+    escalator: Escalator
+    delivery: Delivery
+    tick_task: Any  # periodic: escalate, then deliver
+    deliver_task: Any  # deliver now (after a run queued messages)
+
+
+def _user_search(runtime: Runtime) -> Any:
+    def search_for(tracker: str) -> Any:
+        client = runtime.client(tracker)
+        return getattr(client, "find_user", None) if client is not None else None
+
+    return search_for
+
+
+def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
+    settings, huey = runtime.settings, runtime.huey
+    escalator = Escalator(
+        runtime.store,
+        settings.notify,
+        UserDirectory(_user_search(runtime)),
+        regovern=lambda key: runtime.tasks.regovern(key),
+        public_url=settings.public_url,
+    )
+    delivery = Delivery(
+        runtime.store,
+        settings.notify,
+        client_for=runtime.client,
+        max_retries=settings.max_retries,
+        retry_base_seconds=settings.retry_base_seconds,
+    )
+
+    def deliver() -> dict[str, int]:
+        return delivery.run(runtime.clock())
+
+    def tick() -> dict[str, int]:
+        chains = chains_of(runtime.rules.current())
+        problems = unknown_channels(chains.values(), settings.notify)
+        if problems:  # fail closed: a chain that names no real channel reaches nobody
+            log.error("escalation.config_error", extra={"problems": problems[:10]})
+            return {"fired": 0}
+        fired = escalator.run(chains, runtime.clock())
+        counts = delivery.run(runtime.clock())
+        return {"fired": len(fired), **counts}
+
+    tick_task = huey.periodic_task(crontab(minute="*"), name="escalate")(tick)
+    deliver_task = huey.task(name="deliver_notifications")(deliver)
+    return EscalationTasks(escalator, delivery, tick_task, deliver_task)
