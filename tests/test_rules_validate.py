@@ -23,7 +23,7 @@ OPERATORS = (
 )
 RULE_KEYS = (
     "id, title, description, severity, enforcement, when, across, require, message, hint, "
-    "labels, actions"
+    "labels, actions, escalate"
 )
 HEAD = "version: 1\nrules:\n  - id: a\n"
 OK = "    require: [{field: title, present: true}]\n"
