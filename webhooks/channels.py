@@ -18,6 +18,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -34,6 +35,20 @@ SIGNATURE_HEADER = "X-PMO-Bridge-Signature"
 TIMESTAMP_HEADER = "X-PMO-Bridge-Timestamp"
 
 
+@dataclass(frozen=True)
+class Message:
+    """What a payload shows: a queued Notification, or a report sent directly."""
+
+    subject: str
+    body: str
+    link: str | None = None
+    recipient: str = ""
+    id: int = 0
+
+
+Shown = Notification | Message
+
+
 class SendFailed(Exception):
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
         super().__init__(message)
@@ -45,20 +60,20 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _subject(messages: Sequence[Notification]) -> str:
+def _subject(messages: Sequence[Shown]) -> str:
     if len(messages) == 1:
         return messages[0].subject
     return f"PMO digest: {len(messages)} notifications"
 
 
-def _lines(messages: Sequence[Notification]) -> list[tuple[str, str, str | None]]:
+def _lines(messages: Sequence[Shown]) -> list[tuple[str, str, str | None]]:
     return [(m.subject, m.body, m.link) for m in messages[:MAX_MESSAGES]]
 
 
 # -- e-mail ------------------------------------------------------------------------------
 
 
-def email_message(channel: Channel, messages: Sequence[Notification]) -> EmailMessage:
+def email_message(channel: Channel, messages: Sequence[Shown]) -> EmailMessage:
     recipients = sorted({*channel.to, *(m.recipient for m in messages if "@" in m.recipient)})
     msg = EmailMessage()
     msg["Subject"] = _subject(messages)
@@ -74,8 +89,11 @@ def email_message(channel: Channel, messages: Sequence[Notification]) -> EmailMe
     return msg
 
 
-def _send_smtp(channel: Channel, messages: Sequence[Notification], env: Mapping[str, str]) -> None:
-    msg = email_message(channel, messages)
+def _send_smtp(channel: Channel, messages: Sequence[Shown], env: Mapping[str, str]) -> None:
+    _smtp_deliver(channel, email_message(channel, messages), env)
+
+
+def _smtp_deliver(channel: Channel, msg: EmailMessage, env: Mapping[str, str]) -> None:
     if not msg["To"]:
         raise SendFailed("no recipient has an e-mail address", retryable=False)
     try:
@@ -105,7 +123,7 @@ def _send_smtp(channel: Channel, messages: Sequence[Notification], env: Mapping[
 # -- chat and webhooks -------------------------------------------------------------------
 
 
-def slack_payload(messages: Sequence[Notification]) -> dict[str, Any]:
+def slack_payload(messages: Sequence[Shown]) -> dict[str, Any]:
     """Block Kit: a header, then a section (mrkdwn) and an optional link per message."""
     blocks: list[dict[str, Any]] = [
         {
@@ -128,7 +146,7 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def teams_payload(messages: Sequence[Notification]) -> dict[str, Any]:
+def teams_payload(messages: Sequence[Shown]) -> dict[str, Any]:
     """An Adaptive Card 1.4 in a message attachment, the form Teams incoming webhooks and
     workflow ("When a Teams webhook request is received") triggers both accept."""
     body: list[dict[str, Any]] = [
@@ -166,7 +184,7 @@ def teams_payload(messages: Sequence[Notification]) -> dict[str, Any]:
     }
 
 
-def webhook_payload(messages: Sequence[Notification]) -> dict[str, Any]:
+def webhook_payload(messages: Sequence[Shown]) -> dict[str, Any]:
     return {
         "type": "pmo-bridge.notification",
         "subject": _subject(messages),
@@ -228,12 +246,38 @@ def _post(
     )
 
 
+def send_document(
+    channel: Channel,
+    subject: str,
+    text: str,
+    html_body: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    session: Any = None,
+) -> None:
+    """A report: e-mailed as text with an HTML alternative, or posted as one message
+    (chat messages carry the text, cut to what the channel takes)."""
+    env = environ if environ is not None else os.environ
+    if channel.kind == "smtp":
+        msg = EmailMessage()
+        msg["Subject"], msg["From"] = subject, channel.sender
+        msg["To"] = ", ".join(channel.to)
+        msg["Date"] = email.utils.formatdate(localtime=False)
+        msg["Message-ID"] = email.utils.make_msgid(domain="pmo-bridge")
+        msg.set_content(text)
+        if html_body:
+            msg.add_alternative(html_body, subtype="html")
+        _smtp_deliver(channel, msg, env)
+        return
+    _post(channel, PAYLOADS[channel.kind]([Message(subject, text)]), env, session)
+
+
 PAYLOADS = {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_payload}
 
 
 def send(
     channel: Channel,
-    messages: Sequence[Notification],
+    messages: Sequence[Shown],
     *,
     environ: Mapping[str, str] | None = None,
     session: Any = None,

@@ -20,6 +20,7 @@ HANDLERS = {
     "deadletters list": "webhooks.admin:deadletters_list",
     "deadletters replay": "webhooks.admin:deadletters_replay",
     "register": "webhooks.register:register_command",
+    "report": "webhooks.report_command:report_command",
 }
 
 
@@ -113,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret-changed",
         action="store_true",
         help="send the current webhook secret to every subscription (after a rotation)",
+    )
+    report = sub.add_parser("report", help="the PMO report: RAG changes, findings, escalations")
+    config_arg(report)
+    report.add_argument("--since", default="7d", help="the period, e.g. 7d or 2w (default 7d)")
+    report.add_argument("--format", choices=("md", "html", "csv"), default="md")
+    report.add_argument("--send", metavar="CHANNEL", help="send it on a configured channel")
+    report.add_argument("--out", metavar="FILE", help="write it to a file")
+    report.add_argument(
+        "--project", action="append", metavar="KEY", help="only these projects (repeatable)"
     )
     return parser
 

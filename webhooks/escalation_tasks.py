@@ -1,5 +1,5 @@
-"""The periodic governance that reaches people: every minute, fire due escalation steps
-and drain the notification outbox; send scheduled reports when due."""
+"""The periodic governance that reaches people: every minute, fire due escalation steps,
+drain the notification outbox, and send the scheduled reports that are due."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from huey import crontab
 from webhooks.escalation import Escalator, chains_of, unknown_channels
 from webhooks.escalation_people import UserDirectory
 from webhooks.notify_delivery import Delivery
+from webhooks.report_command import run_scheduled_reports
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -60,10 +61,11 @@ def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
         problems = unknown_channels(chains.values(), settings.notify)
         if problems:  # fail closed: a chain that names no real channel reaches nobody
             log.error("escalation.config_error", extra={"problems": problems[:10]})
-            return {"fired": 0}
+            return {"fired": 0, "reports": 0}
         fired = escalator.run(chains, runtime.clock())
         counts = delivery.run(runtime.clock())
-        return {"fired": len(fired), **counts}
+        reports = run_scheduled_reports(runtime.store, settings.notify, runtime.clock())
+        return {"fired": len(fired), **counts, "reports": len(reports)}
 
     tick_task = huey.periodic_task(crontab(minute="*"), name="escalate")(tick)
     deliver_task = huey.task(name="deliver_notifications")(deliver)

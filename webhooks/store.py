@@ -30,6 +30,7 @@ from webhooks.store_records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store_reports import ReportStore
 from webhooks.store_retention import RetentionStore
 from webhooks.store_rollups import RollupStore
 
@@ -61,7 +62,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, ReportStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

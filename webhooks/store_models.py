@@ -233,3 +233,16 @@ class NotificationRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReportRow(Base):
+    """A PMO report sent: when, where, and each parent's RAG then, so the next report
+    can say what changed colour since."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(128), index=True)  # "mon 08:00 -> pmo-mail"
+    sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    destination: Mapped[str] = mapped_column(String(1024))
+    rag: Mapped[dict[str, Any]] = mapped_column(Json)

@@ -1,4 +1,4 @@
-"""Escalation steps fired per failing episode, and the notification outbox.
+"""Escalation steps fired per failing episode, the notification outbox, reports sent.
 
 Revision ID: 0006_escalation
 Revises: 0005
@@ -58,8 +58,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name="uq_notifications_dedupe_key"),
     )
     op.create_index("ix_notifications_status", "notifications", ["status"])
+    op.create_table(
+        "reports",
+        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        sa.Column("schedule", sa.String(128), nullable=False),
+        sa.Column("sent_at", WHEN, nullable=False),
+        sa.Column("destination", sa.String(1024), nullable=False),
+        sa.Column("rag", JSON, nullable=False),
+    )
+    op.create_index("ix_reports_schedule", "reports", ["schedule"])
 
 
 def downgrade() -> None:
+    op.drop_table("reports")
     op.drop_table("notifications")
     op.drop_table("escalations")
