@@ -97,6 +97,7 @@ class Settings:
     # `serve`: a request not received whole this long after it began is dropped
     request_read_timeout_seconds: float = 30.0
     sweep_interval_minutes: int = 60
+    escalation_interval_minutes: int = 1  # escalation, notifications, scheduled reports; 0: off
     worker_threads: int = 2
     max_retries: int = 6
     retry_base_seconds: float = 2.0
@@ -193,6 +194,7 @@ class _ConfigSchema(Schema):
     dashboard_cache_seconds = fields.Float(validate=validate.Range(min=0, max=300))
     request_read_timeout_seconds = fields.Float(validate=validate.Range(min=1, max=600))
     sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
+    escalation_interval_minutes = fields.Integer(validate=validate.Range(min=0, max=60))
     worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
     retry_base_seconds = fields.Float(validate=validate.Range(min=0))

@@ -118,7 +118,7 @@ class Escalator:
         self, chain: Chain, episode: Episode, item: WorkItem, step: EscalationStep, now: Any
     ) -> Escalation | None:
         target = resolve_target(step.to, item, self.notify)
-        account = None
+        account, unfilled = None, target is None
         if target is None:  # recorded all the same: the report shows the gap
             target = Target(f"nobody ({step.to} not set)")
         else:
@@ -138,6 +138,8 @@ class Escalator:
             f"{item.key} ({item.title}) has failed the PMO rule {chain.title} "
             f"({chain.severity}) since {since}: {episode.message}"
         )
+        if unfilled:
+            return record  # recorded for the report; there is nobody to send to
         subject = f"PMO escalation: {item.key} {chain.title}"
         key = f"{episode.finding_id}:{step.index}"
         if "comment" in step.via:

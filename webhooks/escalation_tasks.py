@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 class EscalationTasks:
     escalator: Escalator
     delivery: Delivery
-    tick_task: Any  # periodic: escalate, then deliver
-    deliver_task: Any  # deliver now (after a run queued messages)
+    tick: Any  # escalate, deliver, send due reports: once, now
+    tick_task: Any  # the same, periodic; None when `escalation_interval_minutes` is 0
 
 
 def _user_search(runtime: Runtime) -> Any:
@@ -53,9 +53,6 @@ def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
         retry_base_seconds=settings.retry_base_seconds,
     )
 
-    def deliver() -> dict[str, int]:
-        return delivery.run(runtime.clock())
-
     def tick() -> dict[str, int]:
         chains = chains_of(runtime.rules.current())
         problems = unknown_channels(chains.values(), settings.notify)
@@ -67,6 +64,9 @@ def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
         reports = run_scheduled_reports(runtime.store, settings.notify, runtime.clock())
         return {"fired": len(fired), **counts, "reports": len(reports)}
 
-    tick_task = huey.periodic_task(crontab(minute="*"), name="escalate")(tick)
-    deliver_task = huey.task(name="deliver_notifications")(deliver)
-    return EscalationTasks(escalator, delivery, tick_task, deliver_task)
+    minutes = settings.escalation_interval_minutes
+    tick_task = None
+    if minutes > 0:
+        every = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
+        tick_task = huey.periodic_task(every, name="escalate")(tick)
+    return EscalationTasks(escalator, delivery, tick, tick_task)
