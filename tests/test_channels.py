@@ -30,6 +30,7 @@ from tests.notify_servers import (
 )
 from tests.spec_check import assert_documented
 from webhooks.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, slack_payload
+from webhooks.cli import main
 from webhooks.escalation import TRACKER_COMMENT
 from webhooks.notify_delivery import Delivery, window_end
 from webhooks.store import Store
@@ -266,3 +267,18 @@ def test_a_comment_step_posts_one_tracker_comment_with_the_mention(store, deploy
     else:
         assert body.endswith("\n\n[~priya.shah] PAY&#45;7 is blocked.")
     assert [n.status for n in store.notifications()] == ["sent"]
+
+
+def test_dead_notifications_are_listed_with_their_error(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "pmo.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'cli.db'}\n")
+    store = Store(f"sqlite:///{tmp_path / 'cli.db'}")
+    store.migrate()
+    queue(store, "teams", "Priya Shah")
+    [note] = store.notifications()
+    store.notification_outcome([note.id], status="dead", now=T0, error="teams answered 404")
+    assert main(["notifications", "list", "--config", str(config), "--status", "dead"]) == 0
+    line = capsys.readouterr().out
+    assert "dead" in line and "teams answered 404" in line and "attempts 1" in line
+    assert main(["notifications", "list", "--config", str(config), "--status", "pending"]) == 0
+    assert capsys.readouterr().out == "no notifications with status pending\n"

@@ -21,6 +21,7 @@ HANDLERS = {
     "deadletters replay": "webhooks.admin:deadletters_replay",
     "register": "webhooks.register:register_command",
     "report": "webhooks.report_command:report_command",
+    "notifications list": "webhooks.notifications_command:notifications_list",
 }
 
 
@@ -115,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the current webhook secret to every subscription (after a rotation)",
     )
+    notes = sub.add_parser("notifications", help="escalation and report messages")
+    notes_sub = notes.add_subparsers(dest="notes_command", required=True, metavar="ACTION")
+    notes_list = notes_sub.add_parser("list", help="list the notification outbox")
+    config_arg(notes_list)
+    notes_list.add_argument("--status", choices=("pending", "sent", "dead"))
+    notes_list.add_argument("--format", choices=("table", "json"), default="table")
+
     report = sub.add_parser("report", help="the PMO report: RAG changes, findings, escalations")
     config_arg(report)
     report.add_argument("--since", default="7d", help="the period, e.g. 7d or 2w (default 7d)")
@@ -129,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     name = args.command
-    for nested in ("rules_command", "dead_command"):
+    for nested in ("rules_command", "dead_command", "notes_command"):
         if getattr(args, nested, None):
             name = f"{name} {getattr(args, nested)}"
     module_name, func = HANDLERS[name].split(":")
