@@ -90,13 +90,14 @@ class Escalator:
         if not chains or self.notify.quiet_hours.quiet(now):
             return []
         fired: list[Escalation] = []
-        for episode in self.store.open_episodes(chains):
-            if episode.status != "fail":  # waived, rule error: nobody is chased
-                continue
+        # waived findings and rule errors: nobody is chased
+        episodes = [e for e in self.store.open_episodes(chains) if e.status == "fail"]
+        already = self.store.fired_steps_of(e.finding_id for e in episodes)
+        for episode in episodes:
             due = due_steps(
                 chains[episode.rule].steps,
                 episode.first_seen,
-                self.store.fired_steps(episode.finding_id),
+                already.get(episode.finding_id, set()),
                 now,
             )
             if not due:

@@ -92,6 +92,20 @@ class EscalationStore(StoreBase):
         with self._session() as session:
             return set(session.scalars(query))
 
+    def fired_steps_of(self, finding_ids: Iterable[int]) -> dict[int, set[int]]:
+        """Steps fired per episode, for many episodes in few queries (a run reads them all
+        every minute)."""
+        ids = sorted(set(finding_ids))
+        out: dict[int, set[int]] = {}
+        with self._session() as session:
+            for start in range(0, len(ids), 500):
+                query = select(EscalationRow.finding_id, EscalationRow.step).where(
+                    EscalationRow.finding_id.in_(ids[start : start + 500])
+                )
+                for finding_id, step in session.execute(query):
+                    out.setdefault(int(finding_id), set()).add(int(step))
+        return out
+
     def record_escalation(self, fired: Escalation) -> bool:
         """Claim the step for its episode; False when it was already fired (by this or
         another worker), so the caller sends nothing."""
