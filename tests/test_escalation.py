@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config.notify import Channel, Contact, Notify, QuietHours
+from config.retention import Retention
 from connector.model import ItemType, Person, StatusCategory, WorkItem
 from rules.escalate import compile_steps
 from rules.pack import load_ruleset
@@ -233,3 +234,31 @@ def test_chains_come_from_rules_and_pack_defaults(tmp_path: Path) -> None:
     assert unknown_channels(chains.values(), NOTIFY) == [
         "b: escalate[0].via: unknown channel 'teams'"
     ]
+
+
+def test_retention_forgets_old_escalations_and_finished_notifications(store: Store) -> None:
+    fail(store, MON)
+    run_days(escalator(store), MON, 14)
+    [first, *_] = store.notifications()
+    store.notification_outcome([first.id], status="sent", now=MON + 6 * DAY)
+    store.record_report("mon 08:00 -> pmo-mail", MON, "pmo-mail", {})
+    later = MON + 500 * DAY
+    counts = store.apply_retention(Retention(escalations_days=400, notifications_days=90), later)
+    assert (counts["escalations"], counts["notifications"]) == (3, 1)
+    assert store.escalations() == [] and store.last_report("mon 08:00 -> pmo-mail") is None
+    assert [n.status for n in store.notifications()] == ["pending", "pending"]  # kept: unsent
+
+
+def test_a_comment_cut_to_the_limit_keeps_who_was_reached(store: Store) -> None:
+    fail(store, MON)
+    escalator(store).run(CHAINS, MON + 3 * DAY)
+    many = [
+        type("F", (), {"rule": RULE if n == 0 else f"rule-{n}", "severity": "high",
+                       "enforcement": "advise", "status": "fail", "message": "x" * 900})()
+        for n in range(60)
+    ]  # fmt: skip
+    doc = compliance_document(
+        make_item(), many, escalations=store.open_escalations("jira:PAY-7"), limit=8_000
+    )
+    assert "more findings are not listed here" in doc.to_text()
+    assert "Escalated to @Sam Lee (assignee)" in doc.to_text()

@@ -46,21 +46,25 @@ def compliance_document(
     those reaching people by `mention` are listed, each person mentioned."""
     shown = [f for f in findings if f.enforcement in _SHOWN]
     failing = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
-    doc = _document(failing, len(failing), rollup, dashboard_url)
     notes = escalation_notes(escalations, {f.rule for f in failing})
-    if notes:
-        doc = Document(title=doc.title, blocks=(*doc.blocks, notes), marker=doc.marker)
+
+    def document(listed: Sequence[Any]) -> Document:
+        doc = _document(listed, len(failing), rollup, dashboard_url)
+        if notes is None:
+            return doc
+        return Document(title=doc.title, blocks=(*doc.blocks, notes), marker=doc.marker)
+
+    doc = document(failing)
     if rendered_size(doc, form) <= limit:
         return doc
     fits, too_many = 0, len(failing)  # the most rows that fit, the fewest that do not
     while too_many - fits > 1:
         middle = (fits + too_many) // 2
-        shorter = _document(failing[:middle], len(failing), rollup, dashboard_url)
-        if rendered_size(shorter, form) <= limit:
+        if rendered_size(document(failing[:middle]), form) <= limit:
             fits = middle
         else:
             too_many = middle
-    return _document(failing[:fits], len(failing), rollup, dashboard_url)
+    return document(failing[:fits])
 
 
 def escalation_notes(escalations: Sequence[Any], failing: set[str]) -> BulletList | None:

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webhooks.store_engine import StoreBase
-from webhooks.store_models import EscalationRow, FindingRow, NotificationRow
+from webhooks.store_models import EscalationRow, FindingRow, NotificationRow, ReportRow
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,8 @@ class EscalationStore(StoreBase):
     def forget_escalation_history(
         self, escalations_before: dt.datetime | None, notifications_before: dt.datetime | None
     ) -> dict[str, int]:
-        """Retention: fired steps and finished notifications older than the cut-offs."""
+        """Retention: fired steps (and reports sent, whose RAG snapshots go with them) and
+        finished notifications older than the cut-offs."""
         counts = {"escalations": 0, "notifications": 0}
         with self._session(write=True) as session:
             if escalations_before is not None:
@@ -211,6 +212,7 @@ class EscalationStore(StoreBase):
                     delete(EscalationRow).where(EscalationRow.fired_at < escalations_before)
                 )
                 counts["escalations"] = done.rowcount
+                session.execute(delete(ReportRow).where(ReportRow.sent_at < escalations_before))
             if notifications_before is not None:
                 done = session.execute(
                     delete(NotificationRow).where(
