@@ -282,3 +282,13 @@ def test_dead_notifications_are_listed_with_their_error(tmp_path: Path, capsys) 
     assert "dead" in line and "teams answered 404" in line and "attempts 1" in line
     assert main(["notifications", "list", "--config", str(config), "--status", "pending"]) == 0
     assert capsys.readouterr().out == "no notifications with status pending\n"
+
+
+def test_an_http_date_retry_after_is_read_and_a_garbled_one_falls_back(store, receiver) -> None:
+    notify = Notify(channels=chat_channels(receiver.url))
+    queue(store, "slack", "Priya Shah")
+    receiver.fail_next(503, {"Retry-After": "not a date"})
+    delivery = Delivery(store, notify, environ=env_for(receiver.url), retry_base_seconds=1)
+    assert delivery.run(T0)["retry"] == 1
+    wait = store.notifications()[0].next_attempt_at - T0
+    assert dt.timedelta(seconds=0.5) <= wait <= dt.timedelta(seconds=1)  # backoff, attempt 0

@@ -214,8 +214,11 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
     if value.strip().isdigit():
         return float(min(int(value.strip()), 3600))
-    when = email.utils.parsedate_to_datetime(value) if value else None
-    return max(0.0, min(3600.0, when.timestamp() - time.time())) if when else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # unreadable: our own backoff applies
+    return max(0.0, min(3600.0, when.timestamp() - time.time()))
 
 
 def _post(

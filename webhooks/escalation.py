@@ -77,13 +77,11 @@ class Escalator:
         directory: UserDirectory,
         *,
         regovern: Callable[[str], Any] | None = None,
-        public_url: str | None = None,
     ) -> None:
         self.store = store
         self.notify = notify
         self.directory = directory
         self.regovern = regovern  # re-renders the managed comment after a mention
-        self.public_url = public_url
 
     def run(self, chains: dict[str, Chain], now: Any) -> list[Escalation]:
         """Fire the due steps at `now`; returns the steps fired by this run."""

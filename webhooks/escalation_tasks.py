@@ -43,7 +43,6 @@ def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
         settings.notify,
         UserDirectory(_user_search(runtime)),
         regovern=lambda key: runtime.tasks.regovern(key),
-        public_url=settings.public_url,
     )
     delivery = Delivery(
         runtime.store,

@@ -87,11 +87,6 @@ class EscalationStore(StoreBase):
                 for r in session.scalars(query)
             ]
 
-    def fired_steps(self, finding_id: int) -> set[int]:
-        query = select(EscalationRow.step).where(EscalationRow.finding_id == finding_id)
-        with self._session() as session:
-            return set(session.scalars(query))
-
     def fired_steps_of(self, finding_ids: Iterable[int]) -> dict[int, set[int]]:
         """Steps fired per episode, for many episodes in few queries (a run reads them all
         every minute)."""
