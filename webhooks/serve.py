@@ -75,11 +75,17 @@ def check_startup(settings: Settings, host: str | None = None, port: int | None 
 def _check_services(settings: Settings) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from webhooks.escalation import chains_of, unknown_channels
     from webhooks.queue import make_huey, ping
     from webhooks.rulesource import RuleSource
     from webhooks.store import Store
 
-    RuleSource(settings.rules)
+    rules = RuleSource(settings.rules)
+    problems = unknown_channels(chains_of(rules.current()).values(), settings.notify)
+    if problems:  # an escalation that names no channel would reach nobody
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        known = ", ".join(sorted(settings.notify.channels)) or "none"
+        raise ConfigError(f"rules: {problems[0]}{more}; channels configured: {known}")
     shown = _without_password(settings.database_url)
     try:
         store = Store(settings.database_url)
