@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from config.settings import ConfigError, Settings, load_settings
+from webhooks.escalation import chains_of, unknown_channels
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +73,23 @@ def check_startup(settings: Settings, host: str | None = None, port: int | None 
         _check_bindable(host or settings.host, port)
 
 
+def check_escalation_channels(settings: Settings, ruleset: Any) -> None:
+    """An escalation that names a channel the config lacks would reach nobody: refuse."""
+    problems = unknown_channels(chains_of(ruleset).values(), settings.notify)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        known = ", ".join(sorted(settings.notify.channels)) or "none"
+        raise ConfigError(f"rules: {problems[0]}{more}; channels configured: {known}")
+
+
 def _check_services(settings: Settings) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from webhooks.escalation import chains_of, unknown_channels
     from webhooks.queue import make_huey, ping
     from webhooks.rulesource import RuleSource
     from webhooks.store import Store
 
-    rules = RuleSource(settings.rules)
-    problems = unknown_channels(chains_of(rules.current()).values(), settings.notify)
-    if problems:  # an escalation that names no channel would reach nobody
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        known = ", ".join(sorted(settings.notify.channels)) or "none"
-        raise ConfigError(f"rules: {problems[0]}{more}; channels configured: {known}")
+    check_escalation_channels(settings, RuleSource(settings.rules).current())
     shown = _without_password(settings.database_url)
     try:
         store = Store(settings.database_url)
@@ -399,6 +403,7 @@ def worker(args: argparse.Namespace) -> int:
         runtime = Runtime.from_settings(settings)
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"worker start-up: {_first_line(exc)}") from None
+    check_escalation_channels(settings, runtime.rules.current())
     runtime.discover_fields()
     threads = args.threads or settings.worker_threads
     consumer = build_consumer(runtime, threads)
