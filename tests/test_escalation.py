@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,7 @@ def test_quiet_hours_across_midnight_and_offset() -> None:
 def test_targets_from_assignee_roles_and_named_people() -> None:
     item = make_item()
     assert resolve_target("assignee", item, NOTIFY) == Target(
-        "Sam Lee", "assignee", None, {"jira": "557058:sam"}
+        "Sam Lee", "assignee", None, {}, "557058:sam"
     )
     assert (
         resolve_target("role:programme_lead", item, NOTIFY).label == "Priya Shah (programme lead)"
@@ -262,3 +263,19 @@ def test_a_comment_cut_to_the_limit_keeps_who_was_reached(store: Store) -> None:
     )
     assert "more findings are not listed here" in doc.to_text()
     assert "Escalated to @Sam Lee (assignee)" in doc.to_text()
+
+
+def test_azure_devops_mentions_take_only_a_configured_identity_id(store: Store) -> None:
+    item = replace(
+        make_item(), key="azure-devops:4711", tracker="azure-devops", native_id="4711",
+        assignee=Person("Priya Shah", "priya@fabrikam.com"),
+    )  # fmt: skip
+    store.upsert_item(item)
+    store.save_findings(item.key, [{"rule": RULE, "message": "m", "status": "fail"}], MON)
+    searches: list[str] = []
+    esc = escalator(store, searches=searches)
+    esc.identity_trackers = frozenset({"azure-devops"})
+    esc.run(CHAINS, MON + 3 * DAY)
+    [fired] = store.escalations(item_key=item.key)
+    # the unique name on the item is not an identity id: the search is asked instead
+    assert searches == ["priya@example.com"] and fired.account == "acct-priya"

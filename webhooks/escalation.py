@@ -77,11 +77,14 @@ class Escalator:
         directory: UserDirectory,
         *,
         regovern: Callable[[str], Any] | None = None,
+        identity_trackers: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.notify = notify
         self.directory = directory
         self.regovern = regovern  # re-renders the managed comment after a mention
+        # trackers whose mentions need an identity id the items do not carry (Azure DevOps)
+        self.identity_trackers = identity_trackers
 
     def run(self, chains: dict[str, Chain], now: Any) -> list[Escalation]:
         """Fire the due steps at `now`; returns the steps fired by this run."""
@@ -121,7 +124,10 @@ class Escalator:
         if target is None:  # recorded all the same: the report shows the gap
             target = Target(f"nobody ({step.to} not set)")
         else:
-            account = self.directory.account(item.tracker, target)
+            account = self.directory.account(
+                item.tracker, target,
+                item_account_mentions=item.tracker not in self.identity_trackers,
+            )  # fmt: skip
         record = Escalation(
             episode.finding_id, item.key, chain.rule, step.index, target.name, target.role,
             account, step.via, now,

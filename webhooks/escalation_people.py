@@ -29,6 +29,9 @@ class Target:
     role: str | None = None  # "programme lead" for role:programme_lead
     email: str | None = None
     accounts: Mapping[str, str] = field(default_factory=dict)  # tracker name -> account
+    # the account the item itself names (Jira: accountId / user name; Azure DevOps: the
+    # unique name, which its mention anchor does not take)
+    item_account: str | None = None
 
     @property
     def label(self) -> str:
@@ -44,9 +47,8 @@ def _from_person(person: Person | None, item: WorkItem, notify: Notify, role: st
         return None
     contact = notify.people.get(person.display_name)
     accounts = dict(contact.accounts) if contact else {}
-    if person.account_id and item.tracker not in accounts:
-        accounts[item.tracker] = person.account_id
-    return Target(person.display_name, role, contact.email if contact else None, accounts)
+    email = contact.email if contact else None
+    return Target(person.display_name, role, email, accounts, person.account_id)
 
 
 def _named(name: str, role: str | None, notify: Notify) -> Target:
@@ -88,9 +90,15 @@ class UserDirectory:
         self._lock = threading.Lock()
         self.lookups = 0
 
-    def account(self, tracker: str, target: Target) -> str | None:
+    def account(
+        self, tracker: str, target: Target, *, item_account_mentions: bool = True
+    ) -> str | None:
+        """The person's account for a mention on `tracker`: configured, else the one the
+        item names (when that tracker's mentions take it), else found by user search."""
         if target.accounts.get(tracker):
             return target.accounts[tracker]
+        if item_account_mentions and target.item_account:
+            return target.item_account
         key = (tracker, target.email or target.name)
         now = time.monotonic()
         with self._lock:

@@ -43,6 +43,7 @@ def register_escalation_tasks(runtime: Runtime) -> EscalationTasks:
         settings.notify,
         UserDirectory(_user_search(runtime)),
         regovern=lambda key: runtime.tasks.regovern(key),
+        identity_trackers=frozenset(t.name for t in settings.trackers_of_kind("azure-devops")),
     )
     delivery = Delivery(
         runtime.store,
