@@ -51,9 +51,13 @@ def rollup(key: str, rag: str, slip: int | None = None, reasons: tuple[str, ...]
     )  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    s = Store(url)
     s.migrate()
     s.upsert_item(item("jira:PAY-1", ItemType.EPIC, title="Payments v2"))
     s.upsert_item(item("jira:PAY-7", due_date=dt.date(2026, 12, 1), title='=HYPERLINK("x")'))
@@ -238,3 +242,13 @@ def test_report_command_refuses_bad_input_with_one_line(tmp_path: Path, capsys) 
     bad.write_text("channels: {x: {kind: smtp}}\nreports: [{every: 'mon 08:00', to: y}]\n")
     assert main(["report", "--config", str(bad)]) == 2
     assert "reports[0].to: unknown channel 'y' (configured: x)" in capsys.readouterr().err
+
+
+def test_trend_lines_per_project_from_the_stored_history(store: Store) -> None:
+    report = build_report(store, NOW)
+    # PAY: one open from 10 days back, a second raised 3 days ago; WEB: fixed 2 days ago
+    assert report.trends["PAY"] == (1, 1, 1, 1, 2, 2, 2, 2)
+    assert report.trends["WEB"] == (1, 1, 1, 1, 1, 0, 0, 0)
+    md = render_md(report)
+    assert "| PAY | ▅▅▅▅████ | 1 | 2 |" in md
+    assert "| WEB | █████▁▁▁ | 1 | 0 |" in md

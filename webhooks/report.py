@@ -63,6 +63,7 @@ class Report:
     slips: tuple[Slip, ...]
     busiest: tuple[tuple[str, int], ...]  # (person, items in progress)
     waivers_expiring: tuple[Mapping[str, Any], ...] | None  # None: no waiver source
+    trends: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # project -> daily open
     first: bool = False  # no earlier report to compare RAG with
     truncated: dict[str, int] = field(default_factory=dict)
 
@@ -128,6 +129,9 @@ def build_report(
         for e in store.escalations(since=since)
         if not wanted or in_scope(_project_of(e.item_key, store))
     ]
+    days = min(since_days, 30)
+    moments = [now - dt.timedelta(days=days - n) for n in range(days + 1)]
+    trends = {p: tuple(v) for p, v in store.open_by_project(moments).items() if in_scope(p)}
     expiring = None
     if waivers is not None:
         expiring = tuple(waivers(now, now + dt.timedelta(days=7)))
@@ -142,13 +146,25 @@ def build_report(
         rag_now=rag_now, activity=tuple(activity[:MAX_ROWS]), overdue=tuple(overdue[:MAX_ROWS]),
         escalations=tuple(fired[:MAX_ROWS]), slips=tuple(slips[:TOP]),
         busiest=tuple(busy.most_common(TOP)), waivers_expiring=expiring,
-        first=previous_rag is None, truncated=truncated,
+        first=previous_rag is None, truncated=truncated, trends=trends,
     )  # fmt: skip
 
 
 def _project_of(item_key: str, store: Any) -> str:
     item = store.get_item(item_key)
     return item.project if item is not None else "?"
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Iterable[int]) -> str:
+    """Open findings day by day as a line of block characters (scaled to the maximum)."""
+    points = list(values)
+    top = max(points, default=0)
+    if top == 0:
+        return SPARKS[0] * len(points)
+    return "".join(SPARKS[round(v / top * (len(SPARKS) - 1))] for v in points)
 
 
 def trend_arrow(then: int, now: int) -> str:

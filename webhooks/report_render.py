@@ -9,7 +9,7 @@ import html
 import io
 from dataclasses import dataclass
 
-from webhooks.report import Report, trend_arrow
+from webhooks.report import Report, sparkline, trend_arrow
 
 FORMATS = ("md", "html", "csv")
 
@@ -56,6 +56,15 @@ def sections(report: Report) -> list[Section]:
                 f"{a.open_then} → {a.open_now} {trend_arrow(a.open_then, a.open_now)}",
             )
             for a in report.activity
+        ),
+        "No findings in this period.",
+    )
+    trends = Section(
+        "Open findings per project, day by day",
+        ("Project", "Trend", "Then", "Now"),
+        tuple(
+            (project, sparkline(values), str(values[0]), str(values[-1]))
+            for project, values in sorted(report.trends.items())
         ),
         "No findings in this period.",
     )
@@ -114,7 +123,7 @@ def sections(report: Report) -> list[Section]:
         if report.waivers_expiring is not None
         else "No waiver register is connected.",
     )
-    return [rag, activity, overdue, fired, slips, people, waivers]
+    return [rag, trends, activity, overdue, fired, slips, people, waivers]
 
 
 def title(report: Report) -> str:

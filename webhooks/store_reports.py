@@ -61,6 +61,26 @@ class ReportStore(StoreBase):
                 for p, r, n, f, a, b in session.execute(query)
             ]
 
+    def open_by_project(self, moments: list[dt.datetime]) -> dict[str, list[int]]:
+        """Open findings per project at each of `moments` (at most 31), in one query: the
+        report's trend line per project."""
+        seen, fixed = FindingRow.first_seen, FindingRow.resolved_at
+        columns = [
+            func.coalesce(
+                func.sum(case((and_(seen <= m, or_(fixed.is_(None), fixed > m)), 1), else_=0)), 0
+            )
+            for m in moments[:31]
+        ]
+        query = (
+            select(func.coalesce(ItemRow.project, "?"), *columns)
+            .select_from(FindingRow)
+            .outerjoin(ItemRow, ItemRow.key == FindingRow.item_key)
+            .where(seen <= moments[-1], or_(fixed.is_(None), fixed > moments[0]))
+            .group_by(ItemRow.project)
+        )
+        with self._session() as session:
+            return {str(row[0]): [int(n) for n in row[1:]] for row in session.execute(query)}
+
     def last_report(self, schedule: str) -> SentReport | None:
         query = (
             select(ReportRow)
