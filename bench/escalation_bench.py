@@ -21,8 +21,8 @@ import time
 from config.notify import Notify
 from connector.model import ItemType, Person, StatusCategory, WorkItem
 from rules.escalate import compile_steps
-from webhooks.escalation import Chain, Escalator
-from webhooks.escalation_people import UserDirectory
+from webhooks.governance.escalation import Chain, Escalator
+from webhooks.governance.escalation_people import UserDirectory
 from webhooks.store import Store
 
 T0 = dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC)
