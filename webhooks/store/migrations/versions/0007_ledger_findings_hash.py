@@ -1,8 +1,8 @@
 """Ledgers: a hash of the findings the last finished write-back was planned from, so an
 event that leaves them as they were is done without reading or writing more.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006_escalation
 Create Date: 2026-12-05
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006_escalation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
