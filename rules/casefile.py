@@ -36,7 +36,8 @@ from connector.model import WorkItem, parse_datetime
 from rules.engine import Context, evaluate
 from rules.errors import RuleError
 from rules.fields import parse_duration
-from rules.pack import RuleSet, load_ruleset_with_errors
+from rules.pack import RuleSet
+from rules.ruleset import load_ruleset_with_errors
 from rules.schema import StrictSchema, schema_errors
 from rules.yamlpos import load_yaml
 

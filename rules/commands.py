@@ -9,7 +9,8 @@ from pathlib import Path
 from config.settings import ConfigError, load_settings
 from rules.casefile import CaseResult, load_case_file, run_case_file
 from rules.errors import RuleError
-from rules.pack import is_tests_file, load_ruleset_with_errors
+from rules.pack import is_tests_file
+from rules.ruleset import load_ruleset_with_errors
 
 
 def _plural(count: int, word: str) -> str:

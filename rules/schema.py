@@ -53,6 +53,13 @@ class _Actions(StrictSchema):
     set = fields.Dict(keys=fields.String())
 
 
+class Owner(StrictSchema):
+    """Who answers questions about a rule: a person or team, and how to reach them."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    contact = fields.String(required=True, validate=validate.Length(min=1))
+
+
 class _Rule(StrictSchema):
     id = fields.String(required=True)
     title = fields.String()
@@ -66,6 +73,22 @@ class _Rule(StrictSchema):
     hint = fields.String()
     labels = fields.List(fields.String())
     actions = fields.Nested(_Actions)
+    owner = fields.Nested(Owner)
+
+
+class _Override(StrictSchema):
+    """One rule of the extended pack, changed for a scope (the pack's scope by default)."""
+
+    rule = fields.String(required=True)
+    scope = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    severity = fields.String(validate=_one_of(SEVERITIES, "severity"))
+    enforcement = fields.String(validate=_one_of(ENFORCEMENTS, "enforcement"))
+    when = fields.Dict(keys=fields.String())
+    require = fields.List(fields.Raw(), validate=validate.Length(min=1))
+    message = fields.String()
+    hint = fields.String()
+    owner = fields.Nested(Owner)
+    disabled = fields.Boolean(truthy={True}, falsy={False})
 
 
 _AT_LEAST_0 = validate.Range(min=0, error="must be 0 or more (got {input})")
@@ -122,7 +145,10 @@ class PackSchema(StrictSchema):
     description = fields.String()
     enforcement = fields.String(validate=_one_of(ENFORCEMENTS, "enforcement"))
     scope = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    rules = fields.List(fields.Nested(_Rule), required=True)
+    owner = fields.Nested(Owner)
+    extend = fields.String(validate=validate.Length(min=1))
+    overrides = fields.List(fields.Nested(_Override))
+    rules = fields.List(fields.Nested(_Rule))  # required unless the pack extends another
     rollups = fields.List(fields.Nested(_Rollup))
 
 

@@ -51,16 +51,10 @@ def _too_long(what: str, name: str) -> str:
 def _semantic_errors(
     data: Mapping[str, Any], pos: Positions, *, structure_ok: bool
 ) -> list[RuleError]:
-    errors: list[RuleError] = []
-    scope = data.get("scope")
-    if isinstance(scope, Mapping):
-        for tracker, projects in scope.items():
-            if isinstance(projects, list) and not projects:
-                errors.append(
-                    pos.error(
-                        ("scope", tracker), f"scope.{tracker}: list projects, or ['*'] for all"
-                    )
-                )
+    errors: list[RuleError] = _scope_errors(data.get("scope"), ("scope",), pos)
+    if "rules" not in data and "extend" not in data:
+        errors.append(pos.error((), "missing required key 'rules'"))
+    errors += override_errors(data, pos)
     rules = data.get("rules") if isinstance(data.get("rules"), list) else []
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules):
@@ -148,6 +142,45 @@ def _semantic_errors(
                 rollup_spec_from_dict(rollup)
             except ValueError as exc:
                 errors.append(pos.error(path, str(exc)))
+    return errors
+
+
+def _scope_errors(scope: Any, path: tuple[Hashable, ...], pos: Positions) -> list[RuleError]:
+    errors = []
+    if isinstance(scope, Mapping):
+        for tracker, projects in scope.items():
+            if isinstance(projects, list) and not projects:
+                message = f"scope.{tracker}: list projects, or ['*'] for all"
+                errors.append(pos.error((*path, tracker), message))
+    return errors
+
+
+_OVERRIDABLE = ("severity", "enforcement", "when", "require", "message", "hint", "owner")
+
+
+def override_errors(data: Mapping[str, Any], pos: Positions) -> list[RuleError]:
+    """`overrides:` entries: what can be checked without the extended pack (the rule ids
+    are checked when the packs are loaded together)."""
+    overrides = data.get("overrides")
+    if overrides is None:
+        return []
+    errors = []
+    if "extend" not in data:
+        message = "overrides need `extend:`, the rules file whose rules they change"
+        errors.append(pos.error(("overrides",), message, at_key=True))
+    for index, override in enumerate(overrides if isinstance(overrides, list) else []):
+        if not isinstance(override, Mapping):
+            continue
+        path = ("overrides", index)
+        if not override.get("disabled") and not any(k in override for k in _OVERRIDABLE):
+            message = f"override changes nothing: set one of {', '.join(_OVERRIDABLE)} or disabled"
+            errors.append(pos.error(path, message))
+        errors += _scope_errors(override.get("scope"), (*path, "scope"), pos)
+        errors += when_errors(override.get("when"), (*path, "when"), pos)
+        errors += _require_errors(override, path, pos)
+        if isinstance(override.get("message"), str):
+            problems = template_errors(override["message"])
+            errors += [pos.error((*path, "message"), e) for e in problems]
     return errors
 
 
