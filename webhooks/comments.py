@@ -42,19 +42,23 @@ def compliance_document(
     limit: int = COMMENT_LIMIT - _HEADROOM,
 ) -> Document:
     shown = [f for f in findings if f.enforcement in _SHOWN]
-    failing = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
-    doc = _document(failing, len(failing), rollup, dashboard_url)
+    ordered = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
+    failing = [f for f in ordered if f.status != "waived"]
+    waived = tuple(f for f in ordered if f.status == "waived")
+    doc = _document(failing, len(failing), rollup, dashboard_url, waived)
     if rendered_size(doc, form) <= limit:
         return doc
     fits, too_many = 0, len(failing)  # the most rows that fit, the fewest that do not
     while too_many - fits > 1:
         middle = (fits + too_many) // 2
-        shorter = _document(failing[:middle], len(failing), rollup, dashboard_url)
+        shorter = _document(failing[:middle], len(failing), rollup, dashboard_url, waived)
         if rendered_size(shorter, form) <= limit:
             fits = middle
         else:
             too_many = middle
-    return _document(failing[:fits], len(failing), rollup, dashboard_url)
+    if fits == 0:  # the waivers do not fit either: counted, not listed
+        waived = ()
+    return _document(failing[:fits], len(failing), rollup, dashboard_url, waived)
 
 
 def comment_form(tracker: TrackerConfig) -> str:
@@ -77,7 +81,11 @@ def rendered_size(doc: Document, form: str | None = None) -> int:
 
 
 def _document(
-    listed: Sequence[Any], total: int, rollup: Any, dashboard_url: str | None
+    listed: Sequence[Any],
+    total: int,
+    rollup: Any,
+    dashboard_url: str | None,
+    waived: Sequence[Any] = (),
 ) -> Document:
     blocks: list[Any] = []
     if rollup is not None:
@@ -86,7 +94,11 @@ def _document(
         blocks.append(Paragraph(f"Portfolio rollup: {rollup.rag.upper()}"))
         blocks.append(Table(("Measure", "Value"), rollup_document_rows(rollup)))
     if not total:
-        blocks.append(Paragraph("All PMO rules pass on this item. Nothing to do."))
+        text = "All PMO rules pass on this item. Nothing to do."
+        if waived:
+            text = "No PMO rule needs attention on this item; the waived rules are listed."
+        blocks.append(Paragraph(text))
+        blocks += _waived_blocks(waived)
         return Document(title="PMO compliance", blocks=blocks, marker=MARKER)
     noun = "rule needs" if total == 1 else "rules need"
     blocks.append(
@@ -100,6 +112,8 @@ def _document(
         status = " (rule error)" if finding.status == "error" else ""
         hint = getattr(finding, "hint", "")
         fix = f"{finding.message} ({hint})" if hint else finding.message
+        if getattr(finding, "owner", ""):
+            fix += f" Questions: {finding.owner}"
         rows.append((finding.rule, f"{finding.severity}{status}", _shortened(fix)))
     if rows:
         blocks.append(Table(("Rule", "Severity", "What is wrong, how to fix it"), rows))
@@ -115,7 +129,26 @@ def _document(
                 where,
             )
         )
+    blocks += _waived_blocks(waived)
     return Document(title="PMO compliance", blocks=blocks, marker=MARKER)
+
+
+def _waived_blocks(waived: Sequence[Any]) -> list[Any]:
+    """Waived rules: not to fix now, but visible with who approved it and until when."""
+    if not waived:
+        return []
+    rows = [(f.rule, f.severity, _shortened(_waiver_text(f))) for f in waived]
+    return [Table(("Waived rule", "Severity", "Waiver"), rows)]
+
+
+def _waiver_text(finding: Any) -> str:
+    waiver = finding.waiver
+    text = waiver.note()
+    if waiver.ticket:
+        text += f" {waiver.ticket}"
+    if getattr(finding, "owner", ""):
+        text += f" Questions: {finding.owner}"
+    return text
 
 
 def _shortened(text: str) -> str:

@@ -17,10 +17,11 @@ log = logging.getLogger(__name__)
 
 
 def _rule_files(paths: tuple[str, ...]) -> list[Path]:
-    from rules.pack import rule_files
+    """Rules and waivers files: a waiver added or expired by edit is a reload too."""
+    from rules.ruleset import source_files
 
-    files, _errors = rule_files(paths)  # a missing path shows up when loading
-    return [Path(f) for f in files] + [Path(p) for p in paths if not Path(p).exists()]
+    files, waivers, _errors = source_files(paths)  # a missing path shows up when loading
+    return [Path(f) for f in files + waivers] + [Path(p) for p in paths if not Path(p).exists()]
 
 
 class RuleSource:

@@ -1,6 +1,6 @@
 """The periodic sweep: ages and due dates change without events, so in-flight items are
 re-evaluated from the store on a schedule (default hourly) and only real changes are
-written. Rollup parents are recomputed too: forecasts and slips move with the calendar."""
+written: a new or fixed finding, or a waiver that expired (the item is flagged again). Rollup parents are recomputed too: forecasts and slips move with the calendar."""
 
 from __future__ import annotations
 
@@ -24,9 +24,10 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     store = runtime.store
     ruleset = runtime.rules.current()
     now = runtime.clock()
-    open_by_item: dict[str, set[str]] = {}
+    # by status too: a waiver expiring today turns `waived` into `fail` on the same rule
+    open_by_item: dict[str, set[tuple[str, str]]] = {}
     for finding in store.open_findings():
-        open_by_item.setdefault(finding.item_key, set()).add(finding.rule)
+        open_by_item.setdefault(finding.item_key, set()).add((finding.rule, finding.status))
 
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
@@ -39,7 +40,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
         context = Context(now=now, parent=parent)
         findings = evaluate(ruleset, item, context)
         findings += across_findings(runtime, ruleset, item, context)
-        if {f.rule for f in findings} != open_by_item.get(item.key, set()):
+        if {(f.rule, f.status) for f in findings} != open_by_item.get(item.key, set()):
             runtime.tasks.regovern(item.key, delay=0)
             changed += 1
         if spec_for(ruleset, item) is not None:
