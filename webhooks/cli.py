@@ -15,6 +15,8 @@ HANDLERS = {
     "worker": "webhooks.serve:worker",
     "rules validate": "rules.commands:validate_command",
     "rules test": "rules.commands:test_command",
+    "rules explain": "rules.policy_commands:explain_command",
+    "waivers list": "rules.policy_commands:waivers_list_command",
     "evaluate": "webhooks.offline:evaluate_command",
     "audit": "webhooks.audit:audit_command",
     "deadletters list": "webhooks.admin:deadletters_list",
@@ -66,6 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test = rules_sub.add_parser("test", help="run the *.tests.yaml cases next to rules files")
     test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
+
+    def rules_arg(p: argparse.ArgumentParser) -> None:
+        config_arg(p)
+        p.add_argument(
+            "--rules", action="append", metavar="PATH",
+            help="rules file or folder (default: the config's rules)",
+        )  # fmt: skip
+
+    explain = rules_sub.add_parser("explain", help="the rule in force for a project or tracker")
+    explain.add_argument("rule", metavar="RULE", help="rule id")
+    explain.add_argument("--project", metavar="P", help="project key (default: any)")
+    explain.add_argument("--tracker", metavar="NAME", help="tracker name (default: any)")
+    rules_arg(explain)
+
+    waivers = sub.add_parser("waivers", help="approved exemptions from rules")
+    waivers_sub = waivers.add_subparsers(dest="waivers_command", required=True, metavar="ACTION")
+    waivers_list = waivers_sub.add_parser("list", help="list waivers, soonest expiry first")
+    waivers_list.add_argument(
+        "--expiring", metavar="SPAN", help="only those expiring within SPAN, e.g. 14d"
+    )
+    waivers_list.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rules_arg(waivers_list)
 
     evaluate = sub.add_parser("evaluate", help="evaluate one webhook payload offline, print JSON")
     evaluate.add_argument(
@@ -119,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     name = args.command
-    for nested in ("rules_command", "dead_command"):
+    for nested in ("rules_command", "dead_command", "waivers_command"):
         if getattr(args, nested, None):
             name = f"{name} {getattr(args, nested)}"
     module_name, func = HANDLERS[name].split(":")
