@@ -118,4 +118,4 @@ def _flow(value: Any) -> str:
         return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(v) for v in value) + "]"
-    return str(value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
