@@ -103,7 +103,7 @@ def plan_actions(
     keep = set(wanted)
     for finding in findings:
         rule = rules.get(finding.rule)
-        if rule is not None:
+        if rule is not None and finding.status != "waived":  # waived: its label comes off
             keep.update(label.casefold() for label in rule_labels(rule, prefix))
     owned: set[str] = set()
     for rule in rules.values():
