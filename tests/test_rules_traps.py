@@ -107,3 +107,13 @@ def test_a_case_outside_the_pack_scope_is_an_error_not_a_silent_pass(
         "team.tests.yaml:6:19: out of scope: has-estimate is in pack 'team', which does not " in out
     )
     assert "see jira project PAY" in out
+
+
+def test_hints_name_custom_fields_as_people_read_them() -> None:
+    text = RULES.replace("field: estimate", "field: custom.risk_owner").replace(
+        "{type: [story]}", "{type: [risk]}"
+    )
+    pack, _pos, errors = parse_pack(text, "r.yaml")
+    assert errors == [] and pack is not None
+    assert pack.rules[0].checks[0].hint == "Set Risk owner."
+    assert pack.rules[0].checks[0].describe(None, None) == "custom.risk_owner must be set"
