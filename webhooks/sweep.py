@@ -1,6 +1,7 @@
 """The periodic sweep: ages and due dates change without events, so in-flight items are
 re-evaluated from the store on a schedule (default hourly) and only real changes are
-written: a new or fixed finding, or a waiver that expired (the item is flagged again). Rollup parents are recomputed too: forecasts and slips move with the calendar."""
+written: a new or fixed finding, or a waiver that expired (the item is flagged again).
+Rollup parents are recomputed too: forecasts and slips move with the calendar."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
 from connector.model import WorkItem
 from webhooks.comments import MARKER, comment_form, compliance_document
+from webhooks.hierarchy import link_findings
 from webhooks.metrics import WRITES
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
@@ -75,6 +76,7 @@ class WriteBack:
         context = Context(now=now, parent=parent)
         findings = evaluate(ruleset, item, context)
         findings += across_findings(self.runtime, ruleset, item, context)
+        findings += link_findings(item, self.runtime.settings)
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
 
