@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from connector import azure_devops, jira
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
+from webhooks.comment_guard import notice_managed_comment_change
 from webhooks.hierarchy import with_portfolio_parent
 from webhooks.metrics import EVENTS, PROCESSING_SECONDS
 from webhooks.ownedits import is_own_edit
@@ -95,6 +96,7 @@ class Processor:
                 self.recheck_groups([previous])
             return "deleted"
 
+        notice_managed_comment_change(self.store, event)  # a person's edit: restored below
         item = event.item
         if event.partial or item is None:
             item = self.fetch(event)
