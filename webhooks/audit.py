@@ -2,7 +2,8 @@
 
 A dry run by default: it pages through the query's items, evaluates each, seeds the store
 (so rollups start from a true picture) and prints a report of findings per rule and
-project. With `--apply` it also writes back, exactly as the service would."""
+project. With `--apply` it also writes back, exactly as the service would: into the same
+managed comment, with the rollup table on portfolio parents."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 from config.settings import load_settings
 from connector.errors import TrackerError
 from webhooks.hierarchy import with_portfolio_parent
+from webhooks.rollups import spec_for
 
 
 @dataclass
@@ -68,11 +70,17 @@ def run_audit(
     ruleset = runtime.rules.current()
     now = runtime.clock()
     writer = WriteBack(runtime) if apply else None
+    if writer is not None:
+        seen = _children_first(seen, ruleset)
     for item in seen:
         report.items += 1
         if writer is not None:
             before = runtime.store.get_ledger(item.key)
-            writer.govern(item)
+            # A rollup parent gets the comment the service gives it: rollup table and
+            # findings, from its children's findings written just before.
+            spec = spec_for(ruleset, item)
+            rollup = runtime.rollups.refresh(item, spec)[0] if spec is not None else None
+            writer.govern(item, rollup=rollup, rollup_spec=spec)
             report.writes += int(runtime.store.get_ledger(item.key) != before)
             findings = runtime.store.open_findings(item.key)
             rows = [
@@ -97,6 +105,24 @@ def run_audit(
             report.by_rule[row["rule"]] += 1
             report.by_project[item.project] += 1
     return report
+
+
+def _children_first(items: list[Any], ruleset: Any) -> list[Any]:
+    """Items without a rollup first, then rollup parents deepest first, so each parent's
+    rollup is computed from children already evaluated."""
+    by_key = {item.key: item for item in items}
+
+    def depth(item: Any) -> int:
+        steps, seen = 0, {item.key}
+        while item.parent in by_key and item.parent not in seen:
+            item = by_key[item.parent]
+            seen.add(item.key)
+            steps += 1
+        return steps
+
+    leaves = [i for i in items if spec_for(ruleset, i) is None]
+    parents = [i for i in items if spec_for(ruleset, i) is not None]
+    return leaves + sorted(parents, key=depth, reverse=True)
 
 
 class _NoBar:
