@@ -4,6 +4,7 @@ Runs after the marshmallow shape check and reports every problem with its positi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -112,10 +113,12 @@ def _semantic_errors(
                             at_key=True,
                         )
                     )
-                elif not isinstance(value, str | int | float) or isinstance(value, bool):
+                elif not isinstance(value, str | int | float | dt.date) or isinstance(value, bool):
                     errors.append(
                         pos.error(set_path, f"actions.set.{name}: expected a single value")
                     )
+                elif problem := action_value_problem(name, value):
+                    errors.append(pos.error(set_path, f"actions.set.{name}: {problem}"))
     rollups = data.get("rollups") if isinstance(data.get("rollups"), list) else []
     rollup_ids: set[str] = set()
     for index, rollup in enumerate(rollups):
@@ -143,6 +146,22 @@ def _semantic_errors(
             except ValueError as exc:
                 errors.append(pos.error(path, str(exc)))
     return errors
+
+
+def action_value_problem(name: str, value: Any) -> str | None:
+    """What the tracker would refuse for certain, checked before anything is written."""
+    if name == "estimate" and (isinstance(value, str) or isinstance(value, dt.date)):
+        return f"expected a number (got {value!r})"
+    if name in ("start_date", "due_date") and not isinstance(value, dt.date):
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            return f"expected a date such as 2027-03-31 (got {value!r})"
+    if name in ("priority", "assignee") and not isinstance(value, str):
+        return f"expected a name (got {value!r})"
+    if isinstance(value, str) and not value.strip():
+        return "expected a value, not blank text"
+    return None
 
 
 def _scope_errors(scope: Any, path: tuple[Hashable, ...], pos: Positions) -> list[RuleError]:

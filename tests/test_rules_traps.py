@@ -117,3 +117,20 @@ def test_hints_name_custom_fields_as_people_read_them() -> None:
     assert errors == [] and pack is not None
     assert pack.rules[0].checks[0].hint == "Set Risk owner."
     assert pack.rules[0].checks[0].describe(None, None) == "custom.risk_owner must be set"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{estimate: five}", "actions.set.estimate: expected a number (got 'five')"),
+        ("{due_date: next week}", "actions.set.due_date: expected a date such as 2027-03-31"),
+        ("{priority: 1}", "actions.set.priority: expected a name (got 1)"),
+        ("{assignee: ' '}", "actions.set.assignee: expected a value, not blank text"),
+    ],
+)
+def test_field_action_values_of_the_wrong_type_are_errors(value: str, message: str) -> None:
+    _pack, _pos, errors = parse_pack(RULES + f"    actions: {{set: {value}}}\n", "r.yaml")
+    assert len(errors) == 1 and errors[0].line == 6
+    assert errors[0].message.startswith(message)
+    fine = "{estimate: 3, due_date: 2027-03-31, priority: Highest, custom.team: Payments}"
+    assert parse_pack(RULES + f"    actions: {{set: {fine}}}\n", "r.yaml")[2] == []
