@@ -52,13 +52,18 @@ class Finding:
     waiver: Waiver | None = None  # what waived it (status "waived")
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        data = {
             "rule": self.rule,
             "severity": self.severity,
             "enforcement": self.enforcement,
             "message": self.message,
             "status": self.status,
         }
+        if self.owner:
+            data["owner"] = self.owner
+        if self.waiver is not None:
+            data["waiver"] = self.waiver.note()
+        return data
 
 
 def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) -> list[Finding]:
