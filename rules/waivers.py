@@ -30,10 +30,10 @@ from marshmallow import ValidationError, validate
 from marshmallow import fields as mf
 
 from config.yamlsafe import TooLarge, read_yaml_text
+from rules.checkspec import when_errors
 from rules.errors import RuleError
 from rules.pack import Matcher, compile_when
 from rules.schema import StrictSchema, schema_errors
-from rules.semantics import when_errors
 from rules.yamlpos import Positions, load_yaml
 
 _TEXT = validate.Length(min=1, max=500)
