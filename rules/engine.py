@@ -69,20 +69,34 @@ class Finding:
 def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) -> list[Finding]:
     """Findings for every rule the item fails (or that broke), in pack and rule order."""
     findings: list[Finding] = []
-    ruleset = as_ruleset(pack_or_ruleset)
-    skip = {rule.id for _pack, rule in ruleset.overridden}
-    for pack in ruleset.packs:
+    packs = pack_or_ruleset.packs if isinstance(pack_or_ruleset, RuleSet) else (pack_or_ruleset,)
+    for pack in packs:
         if pack.scope is not None and not pack.in_scope(item):
             continue
         bucket = pack.buckets.get((id(item.type), id(item.status_category)))
         for ok, rule in pack.rules_for(item) if bucket is None else bucket:
-            if skip and rule.id in skip:
-                continue
-            _check(rule, ok, item, context, findings)
+            try:
+                if not ok(item, context):
+                    findings.append(_failure(rule, item, context))
+            except Exception as exc:  # one broken rule never hides the others
+                findings.append(_error(rule, item, exc))
+    if isinstance(pack_or_ruleset, RuleSet) and (
+        pack_or_ruleset.overridden or pack_or_ruleset.waivers
+    ):
+        return _adjusted(pack_or_ruleset, item, context, findings)
+    return findings
+
+
+def _adjusted(
+    ruleset: RuleSet, item: WorkItem, context: Context, findings: list[Finding]
+) -> list[Finding]:
+    """Overrides covering the item replace their base rule's result; then waivers. Kept
+    out of the loop above, so rule sets without either pay nothing for them."""
     for pack, base in ruleset.overridden:
-        if pack.scope is not None and not pack.in_scope(item):
+        rule, override = effective_rule(ruleset.overrides, base, item.tracker, item.project)
+        if override is None or (pack.scope is not None and not pack.in_scope(item)):
             continue
-        rule, _override = effective_rule(ruleset.overrides, base, item.tracker, item.project)
+        findings = [f for f in findings if f.rule != base.id]
         if (
             rule is not None
             and rule.across is None
