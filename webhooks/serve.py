@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from config.settings import ConfigError, Settings, load_settings
+from webhooks.action_checks import check_field_actions
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,7 @@ def worker(args: argparse.Namespace) -> int:
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"worker start-up: {_first_line(exc)}") from None
     runtime.discover_fields()
+    check_field_actions(runtime)  # logged; refused actions are reported per item anyway
     threads = args.threads or settings.worker_threads
     consumer = build_consumer(runtime, threads)
     _follow_supervisor()
