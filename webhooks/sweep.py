@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rules import Context, evaluate
+from webhooks.hierarchy import link_findings
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
 
@@ -41,6 +42,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
         context = Context(now=now, parent=parent)
         findings = evaluate(ruleset, item, context)
         findings += across_findings(runtime, ruleset, item, context)
+        findings += link_findings(item, runtime.settings)  # as the write-back saves them
         if {(f.rule, f.status) for f in findings} != open_by_item.get(item.key, set()):
             runtime.tasks.regovern(item.key, delay=0)
             changed += 1
