@@ -21,6 +21,7 @@ from connector.model import ItemType, StatusCategory
 from rules.checks import Check, any_of, build_check
 from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
+from rules.escalate import EscalationStep, compile_steps
 from rules.fields import TEXT, compile_field
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.semantics import validate_pack_data
@@ -78,6 +79,7 @@ class Rule:
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
     line: int = 0
+    escalate: tuple[EscalationStep, ...] = ()  # rules.escalate
     message_prefix: str = ""  # "<title>: " before default messages
     owner: Owner | None = None  # the rule's, else its pack's
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -234,8 +236,9 @@ def compile_pack(data: Mapping[str, Any], path: str, positions: Positions) -> Pa
     name = data.get("name") or Path(path).stem
     default = data.get("enforcement", "advise")
     owner = Owner.from_dict(data.get("owner"))
+    chain = data.get("escalate")
     rules = tuple(
-        compile_rule(raw, path, default, positions.value(("rules", i))[0], owner)
+        compile_rule(raw, path, default, positions.value(("rules", i))[0], owner, chain)
         for i, raw in enumerate(data.get("rules") or ())
     )
     rollups = tuple(rollup_spec_from_dict(raw) for raw in data.get("rollups") or ())
@@ -252,7 +255,12 @@ def _values(wanted: Any) -> tuple[Any, ...]:
 
 
 def compile_rule(
-    raw: Mapping[str, Any], path: str, default: str, line: int, pack_owner: Owner | None = None
+    raw: Mapping[str, Any],
+    path: str,
+    default: str,
+    line: int,
+    pack_owner: Owner | None = None,
+    chain: Any = None,
 ) -> Rule:
     when = {name: _values(wanted) for name, wanted in (raw.get("when") or {}).items()}
     types = frozenset(when["type"]) if "type" in when else None
@@ -285,6 +293,7 @@ def compile_rule(
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
         across=raw.get("across"), count=count, line=line,
         owner=Owner.from_dict(raw.get("owner")) or pack_owner, raw=raw,
+        escalate=compile_steps(raw["escalate"] if "escalate" in raw else chain),
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from connector.model import ItemType, StatusCategory
 from rules.errors import RuleError
+from rules.escalate import STEPS_FIELD
 from rules.rollup import METRICS
 from rules.yamlpos import Positions
 
@@ -73,6 +74,7 @@ class _Rule(StrictSchema):
     hint = fields.String()
     labels = fields.List(fields.String())
     actions = fields.Nested(_Actions)
+    escalate = STEPS_FIELD  # rules.escalate
     owner = fields.Nested(Owner)
 
 
@@ -150,6 +152,7 @@ class PackSchema(StrictSchema):
     overrides = fields.List(fields.Nested(_Override))
     rules = fields.List(fields.Nested(_Rule))  # required unless the pack extends another
     rollups = fields.List(fields.Nested(_Rollup))
+    escalate = STEPS_FIELD  # the default chain of the pack's rules that name none
 
 
 _PLAIN = {

@@ -4,7 +4,9 @@
   redeliveries still dedupe, but the payload (up to `max_body_bytes` each) is dropped;
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
-- dead letters, replayed or not, after `dead_letters_days`.
+- dead letters, replayed or not, after `dead_letters_days`;
+- fired escalation steps after `escalations_days`, sent or dead notifications after
+  `notifications_days`.
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -20,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config.retention import Retention
-from webhooks.store.engine import StoreBase
+from webhooks.store.escalation import EscalationStore
 from webhooks.store.models import DeadLetterRow, DeliveryRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(StoreBase):
+class RetentionStore(EscalationStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
@@ -62,6 +64,11 @@ class RetentionStore(StoreBase):
             counts["dead_letters"] = self._in_batches(
                 DeadLetterRow, DeadLetterRow.created_at < cutoff
             )
+        counts.update(
+            self.forget_escalation_history(
+                before(retention.escalations_days), before(retention.notifications_days)
+            )
+        )
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts
