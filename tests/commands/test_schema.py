@@ -14,7 +14,7 @@ import yaml
 
 from config.settings import ConfigError, load_settings
 from rules.casefile import load_case_file
-from rules.pack import load_ruleset_with_errors
+from rules.ruleset import load_ruleset_with_errors
 from webhooks.commands.main import main
 from webhooks.commands.schema import SOURCES, generate, render, shipped_path
 
