@@ -21,6 +21,7 @@ from rules.checks import Check, any_of, build_check
 from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
 from rules.fields import TEXT, compile_field
+from rules.load_spec import LoadBound, parse_load
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.semantics import validate_pack_data
 from rules.templates import Part, compile_template
@@ -49,6 +50,7 @@ class Rule:
     set_fields: Mapping[str, Any]
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
+    load: LoadBound | None = None  # `across: person` rules only
     line: int = 0
     message_prefix: str = ""  # "<title>: " before default messages
     # True when the rule does not apply (rest of `when`) or every check holds
@@ -245,7 +247,11 @@ def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) ->
     enforcement = raw.get("enforcement", default)
     checks: list[Check] = []
     count: dict[str, int] = {}
+    load = None
     for spec in raw["require"]:
+        if raw.get("across") == "person":
+            load = parse_load(spec["load"])
+            continue
         if "count" in spec:
             count.update(spec["count"])
             continue
@@ -266,7 +272,7 @@ def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) ->
         extra_when=extra_when, when=when, message=message,
         hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
-        across=raw.get("across"), count=count, line=line,
+        across=raw.get("across"), count=count, load=load, line=line,
     )  # fmt: skip
 
 

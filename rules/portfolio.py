@@ -49,7 +49,13 @@ def _distinct_value(field: str, item: WorkItem) -> str | None:
 
 def across_rules(ruleset: Pack | RuleSet) -> list[tuple[Pack, Rule]]:
     packs = ruleset.packs if isinstance(ruleset, RuleSet) else (ruleset,)
-    return [(pack, rule) for pack in packs for rule in pack.rules if rule.across]
+    # `across: person` load rules read a ledger, not groups (`rules.load`)
+    return [
+        (pack, rule)
+        for pack in packs
+        for rule in pack.rules
+        if rule.across and rule.load is None
+    ]
 
 
 def member_matches(pack: Pack, rule: Rule, item: WorkItem, context: Context) -> bool:

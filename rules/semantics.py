@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from connector.labels import NAME_MAX
 from rules.errors import RuleError
 from rules.fields import field_kind, field_names
+from rules.load_spec import load_problems
 from rules.operators import OPERATORS, VALIDATORS, field_kinds_comparable
 from rules.rollup import METRICS, rollup_spec_from_dict
 from rules.schema import (
@@ -192,7 +193,9 @@ def _require_errors(
     across = rule.get("across") is not None
     for index, check in enumerate(checks):
         cpath = (*path, "require", index)
-        if across and isinstance(check, Mapping):
+        if rule.get("across") == "person":
+            errors += [pos.error((*cpath, *sub), why) for sub, why in load_problems(check)]
+        elif across and isinstance(check, Mapping):
             errors += _count_errors(check, cpath, pos)
         else:
             errors += _check_errors(check, cpath, pos)
