@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from config.settings import ConfigError
 from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 
 UNITS = ("hours", "points")
@@ -39,7 +40,7 @@ _PERSON_KEYS = {"id", "name", "email", "team", "accounts", "capacity", "time_off
 _TEAM_KEYS = {"capacity", "time_off"}
 
 
-class PeopleError(ValueError):
+class PeopleError(ConfigError):
     """A people file that cannot be used; the message is `FILE:LINE: reason`."""
 
 
@@ -144,7 +145,9 @@ def load_directory(path: Path | None) -> Directory:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise PeopleError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise PeopleError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     return _Reader(str(path), node).directory(raw or {})
 
 
@@ -188,13 +191,17 @@ class _Reader:
     def directory(self, raw: Any) -> Directory:
         top = self.mapping(raw, (), _TOP_KEYS)
         units = {}
-        for tracker, unit in self.mapping(top.get("units") or {}, ("units",), set(top.get("units") or {})).items():
+        for tracker, unit in self.mapping(
+            top.get("units") or {}, ("units",), set(top.get("units") or {})
+        ).items():
             if unit not in UNITS:
                 raise self.fail(("units", tracker), f"unit must be one of {', '.join(UNITS)}")
             units[str(tracker)] = unit
         teams = {
             str(name): self.team(spec, ("teams", name))
-            for name, spec in self.mapping(top.get("teams") or {}, ("teams",), set(top.get("teams") or {})).items()
+            for name, spec in self.mapping(
+                top.get("teams") or {}, ("teams",), set(top.get("teams") or {})
+            ).items()
         }
         people = top.get("people") or []
         if not isinstance(people, list):
@@ -251,7 +258,11 @@ class _Reader:
         values = self.mapping(spec or {}, where, set(UNITS))
         out = {}
         for unit, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1000:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= 1000
+            ):
                 raise self.fail((*where, unit), f"{unit} per week: a number above 0, at most 1000")
             out[unit] = float(value)
         return Capacity(**out)

@@ -110,6 +110,16 @@ class Ledger:
             ledger.apply(item)
         return ledger
 
+    @classmethod
+    def of_shares(cls, shares: Iterable[Share], directory: Directory, today: dt.date) -> Ledger:
+        """A ledger from stored shares (those of some people, or all)."""
+        ledger = cls(directory, today)
+        for share in shares:
+            ledger.by_item.setdefault(share.item, []).append(share)
+            ledger.by_person.setdefault(share.person, set()).add(share.item)
+            ledger._add(share, 1.0)
+        return ledger
+
     def apply(self, item: WorkItem) -> set[str]:
         """Take the item's old shares off and its current ones on; the people touched."""
         touched = self.remove(item.key)

@@ -60,5 +60,3 @@ def parse_load(spec: Mapping[str, Any]) -> LoadBound:
         min=percent(spec["min"]) if "min" in spec else None,
         weeks=span.days // 7 if span else 1,
     )
-
-

@@ -51,10 +51,7 @@ def across_rules(ruleset: Pack | RuleSet) -> list[tuple[Pack, Rule]]:
     packs = ruleset.packs if isinstance(ruleset, RuleSet) else (ruleset,)
     # `across: person` load rules read a ledger, not groups (`rules.load`)
     return [
-        (pack, rule)
-        for pack in packs
-        for rule in pack.rules
-        if rule.across and rule.load is None
+        (pack, rule) for pack in packs for rule in pack.rules if rule.across and rule.load is None
     ]
 
 

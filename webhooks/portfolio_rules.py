@@ -15,6 +15,7 @@ from rules.portfolio import (
     group_key,
     member_matches,
 )
+from webhooks.people import load_findings, load_rechecks
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -35,9 +36,10 @@ def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, l
 
 
 def across_findings(runtime: Runtime, ruleset: Any, item: WorkItem, context: Context) -> list:
+    found = load_findings(runtime, ruleset, item)
     if not across_rules(ruleset):
-        return []
-    return evaluate_across(ruleset, item, across_groups(runtime, ruleset, item), context)
+        return found
+    return found + evaluate_across(ruleset, item, across_groups(runtime, ruleset, item), context)
 
 
 def members_to_recheck(
@@ -45,7 +47,7 @@ def members_to_recheck(
 ) -> set[str]:
     """Keys of group members (of the groups `items` are or were in) whose open findings
     for an across rule no longer match what the group now says."""
-    stale: set[str] = set()
+    stale: set[str] = load_rechecks(runtime, ruleset, items)
     for pack, rule in across_rules(ruleset):
         seen_groups = set()
         for item in items:

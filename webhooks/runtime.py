@@ -15,6 +15,7 @@ from typing import Any
 
 from config.settings import Settings
 from connector.model import Event
+from webhooks.people import load_people
 from webhooks.rulesource import RuleSource
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Runtime:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.people = load_people(settings)  # fails closed on a bad people file
         self.store = store
         self.huey = huey
         self.rules = rules

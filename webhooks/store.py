@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from config.retention import Retention
+from webhooks.store_allocation import AllocationStore
 from webhooks.store_deliveries import DeliveryStore
 from webhooks.store_findings import FindingStore
 from webhooks.store_items import ItemStore
@@ -61,7 +62,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, AllocationStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

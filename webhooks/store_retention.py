@@ -4,7 +4,8 @@
   redeliveries still dedupe, but the payload (up to `max_body_bytes` each) is dropped;
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
-- dead letters, replayed or not, after `dead_letters_days`.
+- dead letters, replayed or not, after `dead_letters_days`;
+- allocation shares of weeks before `allocation_days` ago (the people view looks ahead).
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -37,7 +38,7 @@ class RetentionStore(StoreBase):
         def before(days: int) -> dt.datetime | None:
             return now - dt.timedelta(days=days) if days > 0 else None
 
-        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0}
+        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0, "allocation": 0}
         cutoff = before(retention.deliveries_days)
         if cutoff is not None:
             counts["deliveries"] = self._in_batches(
@@ -62,6 +63,9 @@ class RetentionStore(StoreBase):
             counts["dead_letters"] = self._in_batches(
                 DeadLetterRow, DeadLetterRow.created_at < cutoff
             )
+        cutoff = before(retention.allocation_days)
+        if cutoff is not None:
+            counts["allocation"] = self.forget_shares(cutoff.date())  # type: ignore[attr-defined]
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts

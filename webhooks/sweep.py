@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rules import Context, evaluate
+from webhooks.people import record_allocation
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
 
@@ -33,6 +34,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     by_key = {item.key: item for item in items}
     for item in items:
         checked += 1
+        record_allocation(runtime, item.key, item)  # windows move on as weeks pass
         parent = by_key.get(item.parent) if item.parent else None
         if item.parent and parent is None:
             parent = store.get_item(item.parent)

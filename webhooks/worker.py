@@ -15,6 +15,7 @@ from connector.model import Event, EventKind, Ignored, WorkItem
 from webhooks.hierarchy import with_portfolio_parent
 from webhooks.metrics import EVENTS, PROCESSING_SECONDS
 from webhooks.ownedits import is_own_edit
+from webhooks.people import record_allocation
 from webhooks.queue import item_lock
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class Processor:
         if event.kind is EventKind.DELETED:
             previous = self.store.get_item(event.item_key)
             self.store.mark_deleted(event.item_key, event.revision)
+            record_allocation(self.runtime, event.item_key, None)
             self.after_change(event.item_key, deleted=True, previous=previous)
             if previous is not None:
                 self.recheck_groups([previous])
@@ -113,6 +115,7 @@ class Processor:
             return "stale"
         item = _keep_status_date(item, stored)
         self.store.upsert_item(item)
+        record_allocation(self.runtime, item.key, item)
         return self.govern(item, previous=stored)
 
     def fetch(self, event: Event) -> WorkItem | None:

@@ -1,0 +1,130 @@
+"""People at the edge: the directory from the people file, allocation rows kept item by
+item in the store, and the `across: person` load rules evaluated over the people an event
+touches (so one event reads the rows of one or two people, not the portfolio)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from config.people import Directory, load_directory, people_path
+from config.settings import Settings
+from connector.model import WorkItem
+from rules.allocation import Ledger, monday, shares
+from rules.engine import Finding
+from rules.load import load_rules, over_allocated, under_allocated
+
+if TYPE_CHECKING:
+    from webhooks.runtime import Runtime
+
+HORIZON_WEEKS = 26
+
+
+def load_people(settings: Settings) -> Directory:
+    """The directory the settings name; raises `PeopleError` (a `ConfigError`)."""
+    return load_directory(people_path(settings.source, settings.people))
+
+
+def horizon(today: dt.date, weeks: int = HORIZON_WEEKS) -> list[dt.date]:
+    start = monday(today)
+    return [start + dt.timedelta(weeks=n) for n in range(weeks)]
+
+
+def record_allocation(runtime: Runtime, key: str, item: WorkItem | None) -> set[str]:
+    """Store the item's shares (none once deleted or done); the people whose load moved."""
+    today = runtime.clock().date()
+    new = shares(item, runtime.people, today) if item is not None else []
+    return runtime.store.replace_shares(key, new)
+
+
+def people_of(runtime: Runtime, items: list[WorkItem]) -> set[str]:
+    found = set()
+    for item in items:
+        if item.assignee is not None:
+            member = runtime.people.resolve(item.assignee.account_id, item.assignee.display_name)
+            if member is not None:
+                found.add(member.id)
+    return found
+
+
+def ledger_of(runtime: Runtime, people: set[str] | None = None) -> Ledger:
+    """The ledger of these people (None: everyone) from this week on."""
+    today = runtime.clock().date()
+    since = monday(today)
+    store = runtime.store
+    rows = store.all_shares(since) if people is None else store.shares_of(people, since)
+    return Ledger.of_shares(rows, runtime.people, today)
+
+
+def load_findings(runtime: Runtime, ruleset: Any, item: WorkItem) -> list[Finding]:
+    """Over-allocation findings for `item` (it drives its person's load over a bound)."""
+    rules = [r for r in load_rules(ruleset) if r.load is not None and r.load.max is not None]
+    people = people_of(runtime, [item])
+    if not rules or not people:
+        return []
+    ledger = ledger_of(runtime, people)
+    weeks = horizon(ledger.today)
+    found = []
+    for rule in rules:
+        finding = over_allocated(rule, ledger, people, weeks).get(item.key)
+        if finding is not None:
+            found.append(finding)
+    return found
+
+
+def load_rechecks(runtime: Runtime, ruleset: Any, items: list[WorkItem]) -> set[str]:
+    """Items of the people `items` belong (or belonged) to whose over-allocation finding
+    no longer matches their person's load: they are re-governed."""
+    rules = [r for r in load_rules(ruleset) if r.load is not None and r.load.max is not None]
+    people = people_of(runtime, items)
+    if not rules or not people:
+        return set()
+    ledger = ledger_of(runtime, people)
+    weeks = horizon(ledger.today)
+    keys = [key for person in people for key in ledger.by_person.get(person, ())]
+    stale: set[str] = set()
+    for rule in rules:
+        flagged = runtime.store.keys_with_open_finding(rule.id, keys)
+        over = over_allocated(rule, ledger, people, weeks)
+        stale |= {key for key in keys if (key in over) != (key in flagged)}
+    return stale
+
+
+def people_report(runtime: Runtime, team: str | None = None, weeks: int = 12) -> dict[str, Any]:
+    """Load by person and week (fractions of capacity), the items behind it, and the
+    under-allocation the rules report: the people view and `/api/people`."""
+    ledger = ledger_of(runtime)
+    span = horizon(ledger.today, weeks)
+    ids = set(runtime.people.members) | set(ledger.load)
+    members = sorted((ledger.member(i) for i in ids), key=lambda m: (m.name.casefold(), m.id))
+    if team:
+        members = [m for m in members if m.team == team]
+    people = []
+    for member in members:
+        load = [ledger.fraction(member.id, week) for week in span]
+        items: dict[str, dict[str, Any]] = {}
+        for key in sorted(ledger.by_person.get(member.id, ())):
+            for share in ledger.by_item[key]:
+                entry = items.setdefault(key, {"key": key, "unit": share.unit, "weeks": {}})
+                entry["weeks"][share.week.isoformat()] = round(share.amount, 2)
+        people.append(
+            {
+                "id": member.id,
+                "name": member.name,
+                "team": member.team,
+                "mapped": member.mapped,
+                "capacity": {"hours": member.capacity.hours, "points": member.capacity.points},
+                "load": [None if f is None else round(f, 3) for f in load],
+                "items": list(items.values()),
+            }
+        )
+    under = []
+    for rule in load_rules(runtime.rules.current()):
+        under += under_allocated(rule, ledger, [m.id for m in members], span)
+    teams = sorted({m.team for m in runtime.people.members.values() if m.team})
+    return {
+        "weeks": [w.isoformat() for w in span],
+        "teams": teams,
+        "people": people,
+        "under_allocated": under,
+    }
