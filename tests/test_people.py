@@ -10,9 +10,11 @@ import pytest
 
 from config.people import Capacity, Directory, Member, PeopleError, load_directory
 from connector.model import ItemType, Person, StatusCategory, WorkItem
+from rules import Context
 from rules.allocation import Ledger, monday, spread, week_capacity
 from rules.load import over_allocated, under_allocated
 from rules.pack import parse_pack
+from rules.portfolio import evaluate_across, group_key
 
 TODAY = dt.date(2026, 12, 7)  # a Monday
 WEEKS = [TODAY + dt.timedelta(weeks=n) for n in range(4)]
@@ -205,3 +207,27 @@ def test_one_event_changes_only_its_persons_weeks_and_matches_a_full_rebuild(tmp
         for week, units in rebuilt.load[person].items():
             assert ledger.load[person][week]["hours"] == pytest.approx(units["hours"])
     assert monday(TODAY + dt.timedelta(days=6)) == TODAY
+
+
+WIP = """
+version: 1
+name: wip
+rules:
+  - id: wip
+    across: assignee
+    require:
+      - {count: {max: 1}}
+"""
+
+
+def test_portfolio_rules_group_by_the_mapped_person(tmp_path):
+    people = directory(tmp_path)
+    pack, _positions, errors = parse_pack(WIP, "wip.yaml")
+    assert not errors
+    jira, azure = item("jira:PAY-1", ANA_JIRA), item("azure-devops:7", ANA_AZURE)
+    assert group_key("assignee", jira, people) == group_key("assignee", azure, people) == "@ana"
+    # without the people file the two display names are two people
+    assert group_key("assignee", jira) != group_key("assignee", azure)
+    context = Context(now=dt.datetime(2026, 12, 7, tzinfo=dt.UTC))
+    (finding,) = evaluate_across(pack, jira, {"wip": [azure]}, context, people)
+    assert "Ana Ruiz has 2 items" in finding.message

@@ -104,9 +104,11 @@ def test_one_person_over_capacity_across_trackers_is_told_on_both_items(service)
     assert service.open_rules("jira:PAY-41") == set()  # 80% alone
     service.deliver(ADO_STORY, ELI_STORY)
     for key in ("jira:PAY-41", "azure-devops:541"):  # 8 + 5 of 10 points: 130%
-        assert service.open_rules(key) == {"over-allocated"}, key
+        # "Dana W." in Jira and "Dana Whitfield" in Azure DevOps: one person, two items
+        assert service.open_rules(key) == {"over-allocated", "wip-per-person"}, key
         text = service.comment(key)
         assert "Dana Whitfield is allocated over 110%" in text and "2024-06-10 (130%)" in text
+        assert "Dana Whitfield has 2 items (at most 1 allowed)" in text
     assert service.open_rules("azure-devops:542") == set()
     # under-allocation is the PMO's business, never an item's
     assert not service.trackers.writes_to("azure-devops:542")

@@ -26,7 +26,7 @@ def across_groups(runtime: Runtime, ruleset: Any, item: WorkItem) -> dict[str, l
     groups: dict[str, list[WorkItem]] = {}
     cache: dict[tuple[str, str], list[WorkItem]] = {}
     for _pack, rule in across_rules(ruleset):
-        key = group_key(rule.across, item)
+        key = group_key(rule.across, item, runtime.people)
         if key is None:
             continue
         if (rule.across, key) not in cache:
@@ -39,7 +39,9 @@ def across_findings(runtime: Runtime, ruleset: Any, item: WorkItem, context: Con
     found = load_findings(runtime, ruleset, item)
     if not across_rules(ruleset):
         return found
-    return found + evaluate_across(ruleset, item, across_groups(runtime, ruleset, item), context)
+    return found + evaluate_across(
+        ruleset, item, across_groups(runtime, ruleset, item), context, runtime.people
+    )
 
 
 def members_to_recheck(
@@ -51,7 +53,7 @@ def members_to_recheck(
     for pack, rule in across_rules(ruleset):
         seen_groups = set()
         for item in items:
-            key = group_key(rule.across, item)
+            key = group_key(rule.across, item, runtime.people)
             if key is None or key in seen_groups:
                 continue
             seen_groups.add(key)
@@ -62,7 +64,7 @@ def members_to_recheck(
             ]
             if not members:
                 continue
-            _count, breaking = group_count(rule, members)
+            _count, breaking = group_count(rule, members, runtime.people)
             flagged = runtime.store.keys_with_open_finding(rule.id, [m.key for m in members])
             for member in members:
                 if (member.key in flagged) != breaking:

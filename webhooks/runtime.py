@@ -44,6 +44,7 @@ class Runtime:
         self.settings = settings
         self.people = load_people(settings)  # fails closed on a bad people file
         self.store = store
+        store.people = self.people
         self.huey = huey
         self.rules = rules
         self.clock = clock

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
+from connector.model import Person
 from rules.allocation import Share
+from rules.portfolio import person_key
 from webhooks.store_engine import StoreBase
-from webhooks.store_models import AllocationRow
+from webhooks.store_models import AllocationRow, ItemRow
 
 READ_CHUNK = 500  # people per IN (...) query
+
+
+def _assignee(value: Any) -> Person | None:
+    if isinstance(value, dict) and value.get("display_name") is not None:
+        return Person(value["display_name"], value.get("account_id"))
+    return Person(value) if isinstance(value, str) else None
 
 
 def _share(row: AllocationRow) -> Share:
@@ -62,6 +71,35 @@ class AllocationStore(StoreBase):
             query = query.where(AllocationRow.week >= since)
         with self._session() as session:
             return [_share(row) for row in session.scalars(query)]
+
+    def regroup_people(self, batch: int = 1000) -> int:
+        """The assignee group column of every item follows the current people file (a
+        mapping added since the item's last event). Returns how many rows changed."""
+        changed, after = 0, ""
+        while True:
+            query = (
+                select(ItemRow.key, ItemRow.assignee_name, ItemRow.data)
+                .where(ItemRow.key > after, ItemRow.data.is_not(None))
+                .order_by(ItemRow.key)
+                .limit(batch)
+            )
+            with self._session() as session:
+                rows = session.execute(query).all()
+            moved = {}
+            for key, current, data in rows:
+                wanted = person_key(_assignee(data.get("assignee")), self.people)
+                if wanted != current:
+                    moved[key] = wanted
+            if moved:
+                with self._session(write=True) as session:
+                    for key, wanted in moved.items():
+                        session.execute(
+                            update(ItemRow).where(ItemRow.key == key).values(assignee_name=wanted)
+                        )
+                changed += len(moved)
+            if len(rows) < batch:
+                return changed
+            after = rows[-1][0]
 
     def forget_shares(self, before: dt.date) -> int:
         """Retention: shares of weeks before `before` are history nobody reads."""

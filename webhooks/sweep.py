@@ -29,6 +29,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     for finding in store.open_findings():
         open_by_item.setdefault(finding.item_key, set()).add(finding.rule)
 
+    store.regroup_people()  # a person mapped since: their items group under them
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
