@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from config.people import Directory, Member
-from connector.model import StatusCategory, WorkItem
+from connector.model import ItemType, StatusCategory, WorkItem
 
 OPEN = (StatusCategory.TODO, StatusCategory.IN_PROGRESS)
+# Their estimates are their children's work again (rollups), so they carry no load.
+CONTAINERS = (ItemType.INITIATIVE, ItemType.EPIC, ItemType.FEATURE)
 MAX_WINDOW_DAYS = 366  # a two-year "due" date spreads over one year, not hundreds of weeks
 
 
@@ -41,7 +43,7 @@ class Share:
 
 def remaining_work(item: WorkItem, unit: str) -> float | None:
     """What is left of `item`, in `unit`; None when the tracker gives nothing."""
-    if item.status_category not in OPEN:
+    if item.status_category not in OPEN or item.type in CONTAINERS:
         return None
     value = item.remaining_hours if unit == "hours" else item.estimate
     return value if value is not None and value > 0 else None

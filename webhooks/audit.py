@@ -18,6 +18,7 @@ from typing import Any
 from config.settings import load_settings
 from connector.errors import TrackerError
 from webhooks.hierarchy import with_portfolio_parent
+from webhooks.people import record_allocation
 
 
 @dataclass
@@ -61,6 +62,7 @@ def run_audit(
     for fetched in items:
         item = with_portfolio_parent(fetched, runtime.settings)
         runtime.store.upsert_item(item)
+        record_allocation(runtime, item.key, item)
         seen.append(item)
         bar.update(1)
     bar.close()

@@ -28,7 +28,14 @@ from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
 from sandbox import Sandbox
-from webhooks.demo_seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, JIRA_PROJECTS, PORTFOLIO_FIELD
+from webhooks.demo_seed import (
+    AZURE_BOT,
+    AZURE_PROJECT,
+    JIRA_BOT,
+    JIRA_PROJECTS,
+    PEOPLE_FILE,
+    PORTFOLIO_FIELD,
+)
 from webhooks.store_records import UNFINISHED_STATUSES
 
 log = logging.getLogger(__name__)
@@ -185,7 +192,10 @@ class LiveStack:
             ),
         }  # fmt: skip
         extra = {"rules": tuple(self.rules)} if self.rules else {}
+        people = self.workdir / "people.yaml"
+        people.write_text(PEOPLE_FILE, encoding="utf-8")
         return Settings(
+            people=str(people),
             **extra,
             trackers=trackers,
             database_url=f"sqlite:///{self.workdir / 'pmo-bridge.db'}",

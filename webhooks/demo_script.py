@@ -21,6 +21,7 @@ from webhooks.demo_story import (
     rollup_line,
     take,
 )
+from webhooks.people import people_line, people_report
 
 INDENT = " " * 11
 JQL = "project in (PAY, WEB) ORDER BY key ASC"
@@ -214,6 +215,7 @@ def play(stack: Any, monday: dt.datetime, out: TextIO) -> bool:
     _summary(say, tally, end, problems)
     say()
     say(f"Dashboard: {stack.url}/portfolio   (the same data as JSON: {stack.url}/api/portfolio)")
+    say(people_line(people_report(stack.runtime, weeks=2), f"{stack.url}/people"))
     return not problems
 
 

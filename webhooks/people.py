@@ -128,3 +128,19 @@ def people_report(runtime: Runtime, team: str | None = None, weeks: int = 12) ->
         "people": people,
         "under_allocated": under,
     }
+
+
+def people_line(report: dict[str, Any], url: str) -> str:
+    """One line on who is over and who has room this week, for the demo's ending."""
+    over, room = [], []
+    for person in report["people"]:
+        load = person["load"][0] if person["load"] else None
+        if load is None:
+            continue
+        trackers = sorted({i["key"].split(":", 1)[0] for i in person["items"]})
+        where = " and ".join(trackers) or "no tracker"
+        text = f"{person['name']} {load * 100:.0f}% this week ({where})"
+        (over if load > 1.1 else room if load < 0.5 else []).append(text)
+    parts = [f"over-allocated: {', '.join(over) or 'nobody'}",
+             f"room: {', '.join(room) or 'nobody'}"]  # fmt: skip
+    return f"People: {'; '.join(parts)}. Heat map: {url}"

@@ -51,6 +51,18 @@ class AllocationStore(StoreBase):
                 )  # fmt: skip
         return before | {s.person for s in new}
 
+    def add_shares(self, shares: Iterable[Share], batch: int = 5000) -> int:
+        """Insert shares of items that have none yet (a first build), in batches."""
+        rows = [
+            {"item_key": s.item, "person": s.person, "week": s.week, "unit": s.unit,
+             "amount": s.amount}
+            for s in shares
+        ]  # fmt: skip
+        for start in range(0, len(rows), batch):
+            with self._session(write=True) as session:
+                session.execute(insert(AllocationRow), rows[start : start + batch])
+        return len(rows)
+
     def shares_of(self, people: Iterable[str], since: dt.date | None = None) -> list[Share]:
         """The shares of these people, from the week of `since` on."""
         wanted = sorted(set(people))

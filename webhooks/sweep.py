@@ -33,9 +33,10 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
+    for item in items:  # first every load (windows move on as weeks pass), then the rules
+        record_allocation(runtime, item.key, item)
     for item in items:
         checked += 1
-        record_allocation(runtime, item.key, item)  # windows move on as weeks pass
         parent = by_key.get(item.parent) if item.parent else None
         if item.parent and parent is None:
             parent = store.get_item(item.parent)
