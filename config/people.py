@@ -35,7 +35,8 @@ from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 
 UNITS = ("hours", "points")
 MAX_PEOPLE = 100_000
-_TOP_KEYS = {"units", "teams", "people"}
+_TOP_KEYS = {"units", "teams", "people", "iteration_capacity"}
+_SOURCE_KEYS = {"tracker", "project", "team"}
 _PERSON_KEYS = {"id", "name", "email", "team", "accounts", "capacity", "time_off"}
 _TEAM_KEYS = {"capacity", "time_off"}
 
@@ -78,15 +79,22 @@ class Directory:
     members: Mapping[str, Member] = field(default_factory=dict)
     units: Mapping[str, str] = field(default_factory=dict)  # tracker name -> unit
     _by_account: Mapping[str, str] = field(default_factory=dict)
+    # Azure DevOps teams whose sprint capacity is read: (tracker, project, team)
+    sources: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
-    def of(cls, members: list[Member], units: Mapping[str, str] | None = None) -> Directory:
+    def of(
+        cls,
+        members: list[Member],
+        units: Mapping[str, str] | None = None,
+        sources: tuple[tuple[str, str, str], ...] = (),
+    ) -> Directory:
         by_account: dict[str, str] = {}
         for member in members:
             for account in (*member.accounts, member.email or ""):
                 if account:
                     by_account[account.casefold()] = member.id
-        return cls({m.id: m for m in members}, dict(units or {}), by_account)
+        return cls({m.id: m for m in members}, dict(units or {}), by_account, sources)
 
     def unit(self, tracker: str) -> str:
         return self.units.get(tracker, "points")
@@ -225,7 +233,23 @@ class _Reader:
         if len(set(ids)) != len(ids):
             dup = next(i for i in ids if ids.count(i) > 1)
             raise self.fail(("people", ids.index(dup, ids.index(dup) + 1)), f"id {dup!r} twice")
-        return Directory.of(members, units)
+        return Directory.of(members, units, self.sources(top.get("iteration_capacity")))
+
+    def sources(self, spec: Any) -> tuple[tuple[str, str, str], ...]:
+        if spec is None:
+            return ()
+        if not isinstance(spec, list):
+            raise self.fail(("iteration_capacity",), "expected a list of {tracker, project, team}")
+        out = []
+        for i, entry in enumerate(spec):
+            where = ("iteration_capacity", i)
+            source = self.mapping(entry, where, _SOURCE_KEYS)
+            if set(source) != _SOURCE_KEYS:
+                raise self.fail(where, "name the tracker, project and team")
+            out.append(
+                tuple(self.text(source[k], (*where, k)) for k in ("tracker", "project", "team"))
+            )
+        return tuple(out)  # type: ignore[return-value]
 
     def team(self, spec: Any, where: tuple) -> tuple[Capacity, tuple]:
         team = self.mapping(spec or {}, where, _TEAM_KEYS)

@@ -5,10 +5,14 @@ touches (so one event reads the rows of one or two people, not the portfolio).""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from config.people import Directory, load_directory, people_path
-from config.settings import Settings
+from config.settings import ConfigError, Settings
+from connector.azure_capacity import CapacityReader, IterationCapacity
+from connector.errors import TrackerError
 from connector.model import WorkItem
 from rules.allocation import Ledger, monday, shares
 from rules.engine import Finding
@@ -18,11 +22,56 @@ if TYPE_CHECKING:
     from webhooks.runtime import Runtime
 
 HORIZON_WEEKS = 26
+log = logging.getLogger(__name__)
 
 
 def load_people(settings: Settings) -> Directory:
     """The directory the settings name; raises `PeopleError` (a `ConfigError`)."""
     return load_directory(people_path(settings.source, settings.people))
+
+
+def with_sprint_capacity(directory: Directory, sprint: IterationCapacity) -> Directory:
+    """People the sprint knows (by Azure DevOps unique name) get its days off, and its
+    hours (per day x 5) when the people file gives them no hours of their own."""
+    members = dict(directory.members)
+    for planned in sprint.members:
+        member = directory.resolve(planned.unique_name)
+        if member is None or not member.mapped:
+            continue
+        current = members[member.id]
+        hours = current.capacity.hours
+        if hours is None and planned.hours_per_day > 0:
+            hours = planned.hours_per_day * 5
+        off = tuple(span for span in planned.days_off if span not in current.time_off)
+        members[member.id] = replace(
+            current,
+            capacity=replace(current.capacity, hours=hours),
+            time_off=current.time_off + off,
+        )
+    return Directory.of(list(members.values()), directory.units, directory.sources)
+
+
+def refresh_capacity(runtime: Runtime) -> int:
+    """Read the configured teams' sprint capacity into the directory (by the sweep);
+    a team that cannot be read keeps what it had. Returns how many teams were read."""
+    try:
+        directory, read = load_people(runtime.settings), 0
+    except ConfigError as exc:  # a broken edit of the file: keep the people loaded
+        log.warning("people.file_unread", extra={"error": str(exc)})
+        return 0
+    for tracker, project, team in directory.sources:
+        try:
+            reader = CapacityReader(runtime.settings.tracker(tracker))
+            sprint = reader.current(project, team)
+        except (TrackerError, ValueError, ConfigError) as exc:
+            log.warning("people.capacity_unread", extra={"team": team, "error": str(exc)})
+            continue
+        if sprint is not None:
+            directory = with_sprint_capacity(directory, sprint)
+            read += 1
+    if directory.sources:
+        runtime.people = runtime.store.people = directory
+    return read
 
 
 def horizon(today: dt.date, weeks: int = HORIZON_WEEKS) -> list[dt.date]:

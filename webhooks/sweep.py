@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from rules import Context, evaluate
-from webhooks.people import record_allocation
+from webhooks.people import record_allocation, refresh_capacity
 from webhooks.portfolio_rules import across_findings
 from webhooks.rollups import spec_for
 
@@ -29,6 +29,7 @@ def sweep(runtime: Runtime) -> dict[str, int]:
     for finding in store.open_findings():
         open_by_item.setdefault(finding.item_key, set()).add(finding.rule)
 
+    refresh_capacity(runtime)  # Azure DevOps sprint capacity, where configured
     store.regroup_people()  # a person mapped since: their items group under them
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
