@@ -81,6 +81,8 @@ class Directory:
     _by_account: Mapping[str, str] = field(default_factory=dict)
     # Azure DevOps teams whose sprint capacity is read: (tracker, project, team)
     sources: tuple[tuple[str, str, str], ...] = ()
+    # tracker name -> the current iteration (first day, last day), read with the capacity
+    sprints: Mapping[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -88,13 +90,15 @@ class Directory:
         members: list[Member],
         units: Mapping[str, str] | None = None,
         sources: tuple[tuple[str, str, str], ...] = (),
+        sprints: Mapping[str, tuple[dt.date, dt.date]] | None = None,
     ) -> Directory:
         by_account: dict[str, str] = {}
         for member in members:
             for account in (*member.accounts, member.email or ""):
                 if account:
                     by_account[account.casefold()] = member.id
-        return cls({m.id: m for m in members}, dict(units or {}), by_account, sources)
+        members_by_id = {m.id: m for m in members}
+        return cls(members_by_id, dict(units or {}), by_account, sources, dict(sprints or {}))
 
     def unit(self, tracker: str) -> str:
         return self.units.get(tracker, "points")

@@ -3,7 +3,8 @@
 Pure: items and the people directory in, numbers out. An item's remaining work (hours
 from time tracking / RemainingWork, or story points, by the unit of its tracker) is spread
 evenly over the working days (Mon-Fri) of its start -> due window, clipped to today;
-without a window it lands in the current week, and work already past due lands there too
+without dates it takes its tracker's current sprint (when read, `config.people`), else it
+lands in the current week, and work already past due lands there too
 (it is still to be done now). Weeks are keyed by their Monday.
 
 `Ledger` keeps each item's contribution, so one event changes only the weeks of the
@@ -49,10 +50,19 @@ def remaining_work(item: WorkItem, unit: str) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def spread(item: WorkItem, amount: float, today: dt.date) -> dict[dt.date, float]:
-    """`amount` split over the working days of the item's window, summed by week."""
-    start = max(item.start_date or today, today)
-    end = item.due_date or start
+def spread(
+    item: WorkItem,
+    amount: float,
+    today: dt.date,
+    sprint: tuple[dt.date, dt.date] | None = None,
+) -> dict[dt.date, float]:
+    """`amount` split over the working days of the item's window, summed by week; an
+    item with no dates at all takes its tracker's current sprint as its window."""
+    first, last = item.start_date, item.due_date
+    if first is None and last is None and sprint is not None:
+        first, last = sprint
+    start = max(first or today, today)
+    end = last or start
     if end < today:  # overdue: all of it is due now
         start = end = today
     end = min(max(end, start), start + dt.timedelta(days=MAX_WINDOW_DAYS))
@@ -81,7 +91,7 @@ def shares(item: WorkItem, directory: Directory, today: dt.date) -> list[Share]:
         return []
     return [
         Share(item.key, member.id, week, unit, value)
-        for week, value in spread(item, amount, today).items()
+        for week, value in spread(item, amount, today, directory.sprints.get(item.tracker)).items()
     ]
 
 

@@ -231,3 +231,16 @@ def test_portfolio_rules_group_by_the_mapped_person(tmp_path):
     context = Context(now=dt.datetime(2026, 12, 7, tzinfo=dt.UTC))
     (finding,) = evaluate_across(pack, jira, {"wip": [azure]}, context, people)
     assert "Ana Ruiz has 2 items" in finding.message
+
+
+def test_items_without_dates_take_their_trackers_current_sprint(tmp_path):
+    sprint = (TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=8))  # Fri .. Tue
+    people = Directory.of(list(directory(tmp_path).members.values()), {"jira": "hours"},
+                          sprints={"azure-devops": sprint})  # fmt: skip
+    undated = item("azure-devops:9", ANA_AZURE, points=7)
+    ledger = Ledger.build([undated], people, TODAY)
+    # from today (Mon) to the sprint's last day (next Tue): 5 + 2 working days
+    assert ledger.load["ana"][TODAY]["points"] == pytest.approx(5.0)
+    assert ledger.load["ana"][TODAY + dt.timedelta(weeks=1)]["points"] == pytest.approx(2.0)
+    on_jira = item("jira:PAY-9", ANA_JIRA, hours=4)  # no sprint read for Jira: this week
+    assert Ledger.build([on_jira], people, TODAY).load["ana"] == {TODAY: {"hours": 4.0}}

@@ -30,9 +30,12 @@ def load_people(settings: Settings) -> Directory:
     return load_directory(people_path(settings.source, settings.people))
 
 
-def with_sprint_capacity(directory: Directory, sprint: IterationCapacity) -> Directory:
+def with_sprint_capacity(
+    directory: Directory, sprint: IterationCapacity, tracker: str | None = None
+) -> Directory:
     """People the sprint knows (by Azure DevOps unique name) get its days off, and its
-    hours (per day x 5) when the people file gives them no hours of their own."""
+    hours (per day x 5) when the people file gives them no hours of their own; items of
+    `tracker` without dates take the sprint as their window."""
     members = dict(directory.members)
     for planned in sprint.members:
         member = directory.resolve(planned.unique_name)
@@ -48,7 +51,10 @@ def with_sprint_capacity(directory: Directory, sprint: IterationCapacity) -> Dir
             capacity=replace(current.capacity, hours=hours),
             time_off=current.time_off + off,
         )
-    return Directory.of(list(members.values()), directory.units, directory.sources)
+    sprints = dict(directory.sprints)
+    if tracker is not None and sprint.start and sprint.finish and tracker not in sprints:
+        sprints[tracker] = (sprint.start, sprint.finish)
+    return Directory.of(list(members.values()), directory.units, directory.sources, sprints)
 
 
 def refresh_capacity(runtime: Runtime) -> int:
@@ -67,7 +73,7 @@ def refresh_capacity(runtime: Runtime) -> int:
             log.warning("people.capacity_unread", extra={"team": team, "error": str(exc)})
             continue
         if sprint is not None:
-            directory = with_sprint_capacity(directory, sprint)
+            directory = with_sprint_capacity(directory, sprint, tracker)
             read += 1
     if directory.sources:
         runtime.people = runtime.store.people = directory

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from webhooks.people import people_report
+from webhooks.portfolio_cache import SnapshotCache
 from webhooks.viewer import require_viewer
 
 bp = Blueprint("people", __name__)
@@ -22,10 +23,42 @@ TEAM_MAX = 200
 
 
 def _report() -> dict[str, Any]:
-    runtime = current_app.extensions["pmo_bridge"]
+    """The cached full report (every person, 26 weeks), cut to the request's team and
+    weeks: reading every share is one build per `dashboard_cache_seconds`, not per reader."""
+    cache = current_app.extensions.get("pmo_bridge_people")
+    if cache is None:
+        runtime = current_app.extensions["pmo_bridge"]
+        cache = current_app.extensions.setdefault(
+            "pmo_bridge_people",
+            SnapshotCache(
+                lambda: people_report(runtime, weeks=MAX_WEEKS),
+                runtime.settings.dashboard_cache_seconds,
+            ),
+        )
     team = (request.args.get("team") or "").strip()[:TEAM_MAX] or None
     weeks = min(max(request.args.get("weeks", 12, type=int), 1), MAX_WEEKS)
-    return people_report(runtime, team=team, weeks=weeks)
+    return cut(cache.get().data, team, weeks)
+
+
+def cut(report: dict[str, Any], team: str | None, weeks: int) -> dict[str, Any]:
+    shown = set(report["weeks"][:weeks])
+    people = [
+        {**p, "load": p["load"][:weeks],
+         "items": [{**i, "weeks": {w: a for w, a in i["weeks"].items() if w in shown}}
+                   for i in p["items"]]}
+        for p in report["people"]
+        if team is None or p["team"] == team
+    ]  # fmt: skip
+    names = {p["id"] for p in people}
+    return {
+        "weeks": report["weeks"][:weeks],
+        "teams": report["teams"],
+        "people": people,
+        "under_allocated": [
+            u for u in report["under_allocated"]
+            if u["person"] in names and all(w in shown for w in u["weeks"])
+        ],
+    }  # fmt: skip
 
 
 @bp.get("/api/people")

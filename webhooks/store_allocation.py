@@ -24,8 +24,17 @@ def _assignee(value: Any) -> Person | None:
     return Person(value) if isinstance(value, str) else None
 
 
-def _share(row: AllocationRow) -> Share:
-    return Share(row.item_key, row.person, row.week, row.unit, row.amount)
+_COLUMNS = (
+    AllocationRow.item_key,
+    AllocationRow.person,
+    AllocationRow.week,
+    AllocationRow.unit,
+    AllocationRow.amount,
+)
+
+
+def _share(row: Any) -> Share:
+    return Share(*row)
 
 
 class AllocationStore(StoreBase):
@@ -69,20 +78,20 @@ class AllocationStore(StoreBase):
         out: list[Share] = []
         with self._session() as session:
             for start in range(0, len(wanted), READ_CHUNK):
-                query = select(AllocationRow).where(
+                query = select(*_COLUMNS).where(
                     AllocationRow.person.in_(wanted[start : start + READ_CHUNK])
                 )
                 if since is not None:
                     query = query.where(AllocationRow.week >= since)
-                out.extend(_share(row) for row in session.scalars(query))
+                out.extend(_share(row) for row in session.execute(query))
         return out
 
     def all_shares(self, since: dt.date | None = None) -> list[Share]:
-        query = select(AllocationRow)
+        query = select(*_COLUMNS)
         if since is not None:
             query = query.where(AllocationRow.week >= since)
         with self._session() as session:
-            return [_share(row) for row in session.scalars(query)]
+            return [_share(row) for row in session.execute(query)]
 
     def regroup_people(self, batch: int = 1000) -> int:
         """The assignee group column of every item follows the current people file (a
