@@ -35,6 +35,7 @@ from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 
 UNITS = ("hours", "points")
 MAX_PEOPLE = 100_000
+NAME_MAX = 200  # an unmapped display name as a person id stays within the store's columns
 _TOP_KEYS = {"units", "teams", "people", "iteration_capacity"}
 _SOURCE_KEYS = {"tracker", "project", "team"}
 _PERSON_KEYS = {"id", "name", "email", "team", "accounts", "capacity", "time_off"}
@@ -109,7 +110,7 @@ class Directory:
         found = self._by_account.get((account or "").casefold())
         if found is not None:
             return self.members[found]
-        name = " ".join((display_name or account or "").split())
+        name = " ".join((display_name or account or "").split())[:NAME_MAX]
         if not name:
             return None
         return Member(id=f"name:{name.casefold()}", name=name, mapped=False)

@@ -72,6 +72,7 @@ def test_unmapped_accounts_fall_back_to_display_names(tmp_path):
     assert one is not None and other is not None
     assert one.id == other.id == "name:cy diaz" and not one.mapped
     assert people.resolve("BO@example.com", "Robert").id == "bo"  # e-mail, any case
+    assert len(people.resolve(None, "x" * 5000).id) <= 255  # fits the store's person column
 
 
 @pytest.mark.parametrize(
