@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from config.people import Capacity, Directory, Member, PeopleError, load_directory
+from config.people import Capacity, Directory, Member
+from config.people_file import PeopleError, load_directory
 from connector.model import ItemType, Person, StatusCategory, WorkItem
 from rules import Context
 from rules.allocation import Ledger, monday, spread, week_capacity

@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from config.people import Capacity, Directory, Member, PeopleError, load_directory
+from config.people import Capacity, Directory, Member
+from config.people_file import PeopleError, load_directory
 from config.settings import TrackerConfig
 from connector.azure_capacity import CapacityReader
 from connector.errors import TrackerError

@@ -9,7 +9,8 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from config.people import Directory, load_directory, people_path
+from config.people import Directory
+from config.people_file import load_directory, people_path
 from config.settings import ConfigError, Settings
 from connector.azure_capacity import CapacityReader, IterationCapacity
 from connector.errors import TrackerError
