@@ -131,7 +131,7 @@ def _check(
         who = group
         if rule.across == "assignee" and item.assignee:
             member = people.resolve(item.assignee.account_id, None) if people else None
-            who = member.name if member is not None else item.assignee.display_name
+            who = member.name if member and member.mapped else item.assignee.display_name
         bound = f"at most {high}" if high is not None and count > high else f"at least {low}"
         message = f"{rule.title or rule.id}: {who} has {count} {counted} ({bound} allowed)"
     hint = rule.hint or f"Rebalance the {rule.across}'s work across the portfolio."

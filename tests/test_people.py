@@ -246,3 +246,12 @@ def test_items_without_dates_take_their_trackers_current_sprint(tmp_path):
     assert ledger.load["ana"][TODAY + dt.timedelta(weeks=1)]["points"] == pytest.approx(2.0)
     on_jira = item("jira:PAY-9", ANA_JIRA, hours=4)  # no sprint read for Jira: this week
     assert Ledger.build([on_jira], people, TODAY).load["ana"] == {TODAY: {"hours": 4.0}}
+
+
+def test_unmapped_people_are_named_by_display_name_in_portfolio_findings():
+    pack, _positions, errors = parse_pack(WIP, "wip.yaml")
+    assert not errors
+    one, two = item("jira:PAY-1", ANA_JIRA), item("jira:PAY-2", ANA_JIRA)
+    context = Context(now=dt.datetime(2026, 12, 7, tzinfo=dt.UTC))
+    (finding,) = evaluate_across(pack, one, {"wip": [two]}, context, Directory())
+    assert "Ana Ruiz has 2 items" in finding.message
