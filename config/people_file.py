@@ -175,7 +175,10 @@ class _Reader:
             email=self.text(person["email"], (*where, "email")) if "email" in person else None,
             team=team,
             accounts=tuple(self.text(a, (*where, "accounts", i)) for i, a in enumerate(accounts)),
-            capacity=capacity if capacity != Capacity() else team_capacity,
+            capacity=Capacity(  # each unit the person gives wins over the team's
+                hours=capacity.hours if capacity.hours is not None else team_capacity.hours,
+                points=capacity.points if capacity.points is not None else team_capacity.points,
+            ),
             time_off=team_off + self.time_off(person.get("time_off"), (*where, "time_off")),
         )
 

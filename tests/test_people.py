@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 
@@ -103,7 +104,9 @@ def test_capacity_shrinks_with_time_off(tmp_path):
     assert ana.capacity == Capacity(hours=40, points=10)  # the team's
     assert week_capacity(ana, TODAY, "hours") == 40
     assert week_capacity(ana, TODAY + dt.timedelta(weeks=1), "hours") == 24  # two days off
-    assert week_capacity(directory(tmp_path).members["bo"], TODAY, "points") is None
+    bo = directory(tmp_path).members["bo"]  # his own hours, the team's points
+    assert (week_capacity(bo, TODAY, "hours"), week_capacity(bo, TODAY, "points")) == (20, 10)
+    assert week_capacity(Member("x", "X"), TODAY, "hours") is None
 
 
 def test_work_spreads_over_the_working_days_of_its_window():
@@ -255,3 +258,12 @@ def test_unmapped_people_are_named_by_display_name_in_portfolio_findings():
     context = Context(now=dt.datetime(2026, 12, 7, tzinfo=dt.UTC))
     (finding,) = evaluate_across(pack, one, {"wip": [two]}, context, Directory())
     assert "Ana Ruiz has 2 items" in finding.message
+
+
+def test_the_example_people_file_loads():
+    example = Path(__file__).resolve().parents[1] / "config" / "people.example.yaml"
+    people = load_directory(example)
+    dana = people.members["dana"]
+    assert dana.capacity == Capacity(hours=24, points=10) and dana.team == "payments"
+    assert people.resolve("DANA@fabrikam.com").id == "dana"
+    assert people.unit("jira") == "hours" and people.sources[0][2] == "Fabrikam Team"
