@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from config.people import UNITS, Capacity, Directory, Member
-from config.settings import ConfigError
+from config.settings import ConfigError, Settings
 from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 
 MAX_PEOPLE = 100_000
@@ -210,3 +210,8 @@ class _Reader:
                 raise self.fail((*where, i, "to"), "to is before from")
             ranges.append((start, end))
         return tuple(ranges)
+
+
+def load_people(settings: Settings) -> Directory:
+    """The directory the settings name; raises `PeopleError` (a `ConfigError`)."""
+    return load_directory(people_path(settings.source, settings.people))
