@@ -1,7 +1,7 @@
 """The PMO's people: one identity per person across trackers, their team and capacity.
 
 Read by `config.people_file` from `people.yaml` beside the config file (or the file the
-config's `people:` key names). Strict like the rest of the config: an unknown key, a bad
+config's `people_file:` key names). Strict like the rest of the config: an unknown key, a bad
 date or an account mapped to two people stops loading with `FILE:LINE: reason`.
 
     units: {jira: hours, azure-devops: points}   # tracker name -> how its work is counted

@@ -214,4 +214,4 @@ class _Reader:
 
 def load_people(settings: Settings) -> Directory:
     """The directory the settings name; raises `PeopleError` (a `ConfigError`)."""
-    return load_directory(people_path(settings.source, settings.people))
+    return load_directory(people_path(settings.source, settings.people_file))

@@ -27,6 +27,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
+from demo.mailbox import DemoMailbox, demo_notify
 from demo.script import play
 from demo.seed import (
     AZURE_BOT,
@@ -144,10 +145,12 @@ class LiveStack:
         self._server_thread: threading.Thread | None = None
         self._consumer: Any = None
         self._log_state: list[tuple[Any, int]] = []
+        self.mailbox = DemoMailbox()
 
     # -- start / stop -----------------------------------------------------------------
     def start(self) -> LiveStack:
         self._env.__enter__()
+        self.mailbox.start()
         late = _LateApp()
         self._server = make_server(HOST, self.port, late, threaded=True)
         self.url = f"http://{HOST}:{self._server.server_port}"
@@ -196,7 +199,7 @@ class LiveStack:
         people = self.workdir / "people.yaml"
         people.write_text(PEOPLE_FILE, encoding="utf-8")
         return Settings(
-            people=str(people),
+            people_file=str(people),
             **extra,
             trackers=trackers,
             database_url=f"sqlite:///{self.workdir / 'pmo-bridge.db'}",
@@ -206,6 +209,8 @@ class LiveStack:
             retry_base_seconds=0.2,
             max_retries=3,
             worker_threads=self.threads,
+            escalation_interval_minutes=0,  # the demo runs escalation at its own hours
+            notify=demo_notify(self.mailbox.port),
         )
 
     def _quiet_logs(self) -> None:
@@ -239,6 +244,7 @@ class LiveStack:
             self._server = None
         if self.sandbox is not None:
             self.sandbox.stop()
+        self.mailbox.stop()
         if self.runtime is not None:
             self.runtime.store.close()
             self.runtime = None

@@ -55,7 +55,7 @@ class Service:
         people = tmp_path / "people.yaml"
         people.write_text(PEOPLE)
         self.settings = make_settings(
-            tmp_path, trackers=tracker_configs(), rules=(str(PACK),), people=str(people),
+            tmp_path, trackers=tracker_configs(), rules=(str(PACK),), people_file=str(people),
             rollup_delay_seconds=0.05, sweep_interval_minutes=0,
         )  # fmt: skip
         self.runtime = Runtime.from_settings(self.settings, clock=lambda: NOW)
@@ -153,7 +153,7 @@ def test_people_list_unmapped_names_accounts_nobody_maps(service, tmp_path):
                     assignee="zoe@fabrikam.com")  # fmt: skip
     service.deliver(JIRA_STORY, stranger)
     config = tmp_path / "pmo.yaml"
-    config.write_text(f"database_url: {service.settings.database_url}\npeople: people.yaml\n")
+    config.write_text(f"database_url: {service.settings.database_url}\npeople_file: people.yaml\n")
     done = subprocess.run(
         [sys.executable, "-m", "webhooks.commands.main", "people", "list", "--unmapped",
          "--config", str(config), "--format", "json"],

@@ -32,6 +32,7 @@ from webhooks.store.records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store.reports import ReportStore
 from webhooks.store.retention import RetentionStore
 from webhooks.store.rollups import RollupStore
 
@@ -63,7 +64,15 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, AllocationStore):
+class Store(
+    DeliveryStore,
+    ItemStore,
+    FindingStore,
+    RollupStore,
+    RetentionStore,
+    ReportStore,
+    AllocationStore,
+):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

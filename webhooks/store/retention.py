@@ -5,6 +5,8 @@
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
 - dead letters, replayed or not, after `dead_letters_days`;
+- fired escalation steps after `escalations_days`, sent or dead notifications after
+  `notifications_days`;
 - allocation shares of weeks before `allocation_days` ago (the people view looks ahead).
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config.retention import Retention
-from webhooks.store.engine import StoreBase
+from webhooks.store.escalation import EscalationStore
 from webhooks.store.models import DeadLetterRow, DeliveryRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(StoreBase):
+class RetentionStore(EscalationStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
@@ -63,6 +65,11 @@ class RetentionStore(StoreBase):
             counts["dead_letters"] = self._in_batches(
                 DeadLetterRow, DeadLetterRow.created_at < cutoff
             )
+        counts.update(
+            self.forget_escalation_history(
+                before(retention.escalations_days), before(retention.notifications_days)
+            )
+        )
         cutoff = before(retention.allocation_days)
         if cutoff is not None:
             counts["allocation"] = self.forget_shares(cutoff.date())  # type: ignore[attr-defined]
