@@ -214,6 +214,10 @@ class _ConfigSchema(Schema):
     reports = NOTIFY_FIELDS["reports"]
 
 
+# The config file's schema by a public name: the editors' JSON Schema is generated from it.
+ConfigFileSchema = _ConfigSchema
+
+
 def default_trackers() -> dict[str, TrackerConfig]:
     """Without a config file: one tracker of each kind, secrets from the documented env."""
     return {

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
+from demo import handoff
 from demo.mailbox import DemoMailbox, demo_notify
 from demo.script import play
 from demo.seed import (
@@ -319,26 +321,56 @@ class LiveStack:
 def run(args: argparse.Namespace) -> int:
     monday = _demo_monday()
     stack = LiveStack(DemoClock(monday - dt.timedelta(days=60)), port=args.port or 0)
+    # on a terminal the demo stays up to be explored; piped or in CI it ends after the story
+    keep = args.keep_running or (sys.stdout.isatty() and not getattr(args, "exit", False))
     started = time.monotonic()
     try:
         stack.start()
     except OSError as exc:
         print(f"pmo-bridge: demo: cannot listen on {HOST}:{args.port}: {exc}", file=sys.stderr)
         return 2
+    files: tuple[Path, Path] | None = None
     try:
         ok = play(stack, monday, out=sys.stdout)
         print(f"Finished in {time.monotonic() - started:.1f} s.", flush=True)
-        if args.keep_running:
-            print("Everything stays up for you to explore: press Ctrl-C to stop.", flush=True)
+        if keep:
+            _stop_on_sigterm()
+            folder = Path(getattr(args, "dir", None) or ".")
+            files = handoff.write_files(stack, ENV, folder)
+            print("", *handoff.access_lines(stack, ENV, files), sep="\n", flush=True)
+            print(
+                "\nEverything stays up for you to explore: press Ctrl-C to stop "
+                f"(that also removes {files[0].name} and {files[1].name}).",
+                flush=True,
+            )
             wait = getattr(args, "stop_event", None) or threading.Event()
             while not wait.wait(0.5):
                 pass
+        else:
+            print(
+                "The demo has stopped, and its dashboard with it. To explore it, run "
+                "`pmo-bridge demo --keep-running`: it stays up, writes a config for "
+                "`audit`, and prints how to reach each sandbox.",
+                flush=True,
+            )
     except KeyboardInterrupt:
         ok = not stack.problems()
         print("\nStopping.", flush=True)
     finally:
+        if files is not None:
+            handoff.remove_files(files)
         stack.stop()
     return 0 if ok else 1
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """`kill` stops a demo left running as Ctrl-C does: its files removed, ports closed."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 def _demo_monday() -> dt.datetime:

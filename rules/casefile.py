@@ -65,6 +65,10 @@ class _CaseFile(StrictSchema):
     cases = mf.List(mf.Nested(_Case), required=True)
 
 
+# The tests file's schema by a public name: the editors' JSON Schema is generated from it.
+CaseFileSchema = _CaseFile
+
+
 @dataclass(frozen=True)
 class Case:
     name: str

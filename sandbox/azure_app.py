@@ -69,7 +69,9 @@ def create_azure_app(
                 WEB_API.format("HostNotFoundException"),
             )
         creds = parse_authorization(request.headers.get("Authorization"))
-        if creds is None or creds.scheme != "basic":
+        strict = state.known_credentials_only
+        unknown = creds is not None and strict and creds.secret not in state.pats
+        if creds is None or creds.scheme != "basic" or unknown:
             err = AzureError(
                 401,
                 "TF400813: Resource not available for anonymous access. "

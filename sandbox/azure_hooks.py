@@ -3,12 +3,13 @@ and the project lookup that registering a project-scoped subscription starts wit
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from flask import Flask, g, jsonify, request
 
-from sandbox.azure_catalog import AzureError
+from sandbox.azure_catalog import KNOWN_FIELDS, READ_ONLY_FIELDS, AzureError, stable_id
 from sandbox.azure_render import identity_ref
 from sandbox.azure_state import AzureState, ado_time
 
@@ -34,6 +35,30 @@ def _hooks_error(status: int, message: str, type_key: str) -> AzureError:
 
 def register_hook_routes(app: Flask, state: AzureState) -> None:
     # core/projects/get (7.1): a project by name or id
+    @app.get("/<org>/_apis/ConnectionData")
+    def connection_data(org: str):
+        """Who the caller is: what a client reads to learn its own account."""
+        ident = state.identity(g.actor)
+        user = {
+            "id": ident["id"],
+            "descriptor": f"Microsoft.IdentityModel.Claims.ClaimsIdentity;{ident['uniqueName']}",
+            "providerDisplayName": ident["displayName"],
+            "isActive": True,
+            "properties": {"Account": {"$type": "System.String", "$value": ident["uniqueName"]}},
+        }
+        return jsonify({"authenticatedUser": user, "authorizedUser": user,
+                        "instanceId": stable_id("org", org)})  # fmt: skip
+
+    @app.get("/<org>/_apis/wit/fields")
+    @app.get("/<org>/<project>/_apis/wit/fields")
+    def list_fields(org: str, project: str | None = None):
+        """WorkItemField2 entries: the process's fields and the ones a test added."""
+        names = sorted(KNOWN_FIELDS | state.extra_fields)
+        value = [{"name": _display_name(ref), "referenceName": ref, "type": "string",
+                  "readOnly": ref in READ_ONLY_FIELDS, "isLocked": False,
+                  "url": f"{state.org_url}/_apis/wit/fields/{ref}"} for ref in names]  # fmt: skip
+        return jsonify({"count": len(value), "value": value})
+
     @app.get("/<org>/_apis/projects/<project_id>")
     def get_project(org: str, project_id: str):
         project = state.project(project_id)
@@ -136,3 +161,9 @@ def register_hook_routes(app: Flask, state: AzureState) -> None:
                     "SubscriptionNotFoundException",
                 )
         return "", 204
+
+
+def _display_name(reference_name: str) -> str:
+    """Microsoft.VSTS.Scheduling.StoryPoints -> Story Points, as the process names it."""
+    last = reference_name.rsplit(".", 1)[-1]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", last)

@@ -35,6 +35,8 @@ class AzureState(AzureComments):
         self.projects: dict[str, dict[str, Any]] = {}
         self.identities: dict[str, dict[str, Any]] = {}
         self.pats: dict[str, str] = {}
+        # True: only registered tokens authenticate (a wrong token gets 401)
+        self.known_credentials_only = False
         # identities holding the project permission "Suppress notifications for work item
         # updates" (SUPPRESS_NOTIFICATIONS): only they may pass suppressNotifications=true
         self.may_suppress: set[str] = set()

@@ -24,7 +24,7 @@ from sandbox.jira_render import jira_time, project_json, user_json
 from sandbox.jira_state import JiraState, NotFound
 from sandbox.jira_webhook_admin import register_webhook_routes
 from sandbox.queries import QueryError
-from sandbox.validation import FieldError, parse_authorization
+from sandbox.validation import Credentials, FieldError, parse_authorization
 from sandbox.webhooks import WebhookSender
 
 __all__ = ["ISSUE_MISSING", "NOTIFY_USERS_REFUSED", "create_jira_app", "jira_error"]
@@ -72,6 +72,8 @@ def create_jira_app(
             return jira_error(
                 401, "You are not authenticated. Authentication required to perform this operation."
             )
+        if state.known_credentials_only and not _known(state, creds):
+            return jira_error(401, "Client must be authenticated to access this resource.")
         g.actor = creds.user or state.bearer_tokens.get(creds.secret, "bearer-user")
         g.call.actor = g.actor
         state.user(g.actor)
@@ -133,6 +135,20 @@ def create_jira_app(
         ]
         return jsonify(out)
 
+    @app.get(f"{api}/mypermissions")
+    def my_permissions(version: str):
+        # Cloud requires `permissions`; every listed key is answered, held unless withheld
+        wanted = [k for k in request.args.get("permissions", "").split(",") if k]
+        if not wanted:
+            return jira_error(400, "The 'permissions' query parameter is required.")
+        out = {
+            key: {"id": str(n), "key": key, "name": key.replace("_", " ").title(),
+                  "type": "PROJECT", "description": "",
+                  "havePermission": key not in state.withheld_permissions}
+            for n, key in enumerate(wanted, start=1)
+        }  # fmt: skip
+        return jsonify({"permissions": out})
+
     @app.get(f"{api}/project/<key>")
     def project(version: str, key: str):
         for p in state.projects.values():
@@ -146,3 +162,9 @@ def create_jira_app(
     register_webhook_routes(app, state, cloud=deployment == "cloud")
     app.json.sort_keys = False
     return app
+
+
+def _known(state: JiraState, creds: Credentials) -> bool:
+    """Basic: a user with this API token; Bearer: a known personal access token."""
+    owner = state.bearer_tokens.get(creds.secret)
+    return owner is not None and (creds.scheme == "bearer" or owner == creds.user)

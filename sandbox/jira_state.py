@@ -37,6 +37,9 @@ class JiraState(JiraComments):
         self.projects: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.bearer_tokens: dict[str, str] = {}
+        # True: only registered tokens authenticate (a wrong token gets 401)
+        self.known_credentials_only = False
+        self.withheld_permissions: set[str] = set()  # mypermissions answers false
         # users with Administer Jira or Administer Projects: only they may pass
         # notifyUsers=false on an edit
         self.admins: set[str] = set()

@@ -71,11 +71,12 @@ class Resources:
 
     @classmethod
     def from_settings(cls: type[Self], settings: Settings, **kwargs: Any) -> Self:
+        rules = RuleSource(settings.rules)  # broken rules refuse before any file exists
         store = Store(settings.database_url)
         store.migrate()
         queue = make_huey(settings)
         _match_store_durability(queue)
-        return cls(settings, store, queue, RuleSource(settings.rules), **kwargs)
+        return cls(settings, store, queue, rules, **kwargs)
 
     # -- intake -------------------------------------------------------------------------
 

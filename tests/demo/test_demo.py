@@ -56,6 +56,10 @@ def test_the_demo_week_runs_clean_and_tells_what_happened(capsys):
     assert re.search(r"e-mailed to pmo-office@example.com \(local mailbox 127.0.0.1:\d+\)", out)
     assert DASHBOARD.search(out)
     assert '{"ts"' not in out  # no JSON log lines in the story
+    # not on a terminal, so it ended: it says so and how to keep it up, and left no files
+    assert "The demo has stopped, and its dashboard with it" in out
+    assert "`pmo-bridge demo --keep-running`" in out
+    assert not os.path.exists("pmo-bridge.demo.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -470,8 +470,10 @@ def _spec_paths() -> dict[str, set[str]]:
 
 
 # The location service (OPTIONS /_apis and ResourceAreas) is what the client library calls
-# for discovery; it is not part of the work item tracking or service hooks specs.
-DISCOVERY = {"/{}/_apis", "/{}/_apis/", "/{}/_apis/resourceareas", "/{}/_apis/resourceareas/{}"}
+# for discovery, and ConnectionData (who am I) belongs to the same location service; they
+# are not part of the work item tracking or service hooks specs.
+DISCOVERY = {"/{}/_apis", "/{}/_apis/", "/{}/_apis/resourceareas", "/{}/_apis/resourceareas/{}",
+             "/{}/_apis/connectiondata"}  # fmt: skip
 
 
 def test_every_route_is_a_documented_azure_devops_path_and_method():

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from config.settings import load_settings
 from connector.errors import TrackerError
+from webhooks.commands.preflight import ready_for_tracker_command
 from webhooks.governance.audit import AuditReport, ProgressBar, run_audit
 from webhooks.resources import Resources
 
@@ -50,8 +51,10 @@ def _progress_bar(total: int) -> ProgressBar:
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    settings.tracker(args.tracker)  # one clear line for an unknown name
+    overrides = {"rules": tuple(args.rules)} if getattr(args, "rules", None) else None
+    settings = load_settings(args.config, overrides=overrides)
+    # before the store exists: a command refused on its config leaves no files behind
+    ready_for_tracker_command(settings, args.tracker)
     resources = Resources.from_settings(settings)
     try:
         report = run_audit(

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from config.settings import TRACKER_KINDS, ConfigError
+from webhooks.commands.first_hour_parsers import add_first_hour_commands
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code
 HANDLERS = {
@@ -28,6 +29,10 @@ HANDLERS = {
     "people list": "webhooks.commands.people:people_list",
     "report": "webhooks.commands.report:report_command",
     "notifications list": "webhooks.commands.notifications:notifications_list",
+    "schema": "webhooks.commands.schema:schema_command",
+    "init": "webhooks.commands.init:init_command",
+    "doctor": "webhooks.commands.doctor:doctor_command",
+    "completion": "webhooks.commands.completion:completion_command",
 }
 
 
@@ -47,7 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     demo = sub.add_parser("demo", help="run the whole product on local sandbox trackers")
-    demo.add_argument("--keep-running", action="store_true", help="leave everything up to browse")
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave everything up to browse (the default on a terminal)",
+    )
+    demo.add_argument("--exit", action="store_true", help="end after the story, even on a terminal")
+    demo.add_argument(
+        "--dir",
+        metavar="FOLDER",
+        default=".",
+        help="where a demo that stays up writes pmo-bridge.demo.yaml and its env file",
+    )
     demo.add_argument(
         "--port", type=int, default=0, help="port for the service (default: a free one)"
     )
@@ -90,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(audit)
     audit.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
     audit.add_argument("--query", required=True, metavar="JQL_OR_WIQL", help="which items")
+    audit.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        help="rules file or folder instead of the config's `rules` (repeatable)",
+    )
     audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
     audit.add_argument("--apply", action="store_true", help="also write back to the tracker")
     audit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -147,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--project", action="append", metavar="KEY", help="only these projects (repeatable)"
     )
+    add_first_hour_commands(sub, config_arg)
     return parser
 
 

@@ -1,0 +1,198 @@
+"""The editors' JSON Schemas stay in step with the loaders: the shipped files are what the
+marshmallow schemas generate, every bundled and example file validates, and every loader
+error case is refused by the schema or listed here as one only the loader can see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from config.settings import ConfigError, load_settings
+from rules.casefile import load_case_file
+from rules.pack import load_ruleset_with_errors
+from webhooks.commands.main import main
+from webhooks.commands.schema import SOURCES, generate, render, shipped_path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = {
+    "rules": [
+        ROOT / "config/packs/pmo-standard.yaml",
+        *sorted((ROOT / "tests/packs").glob("*.yaml")),
+    ],
+    "tests": [ROOT / "config/packs/pmo-standard.tests.yaml"],
+    "config": [ROOT / "config/pmo-bridge.example.yaml"],
+}
+MODELINED = {
+    ROOT / "config/packs/pmo-standard.yaml": "rules",
+    ROOT / "config/packs/pmo-standard.tests.yaml": "tests",
+    ROOT / "config/pmo-bridge.example.yaml": "config",
+}
+
+
+def as_json(value):
+    """YAML as an editor's YAML support hands it to the schema: dates are text."""
+    if isinstance(value, dict):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def schema_errors(kind: str, text: str) -> list[str]:
+    validator = jsonschema.Draft7Validator(generate(kind))
+    return [e.message for e in validator.iter_errors(as_json(yaml.safe_load(text)))]
+
+
+@pytest.mark.parametrize("kind", [k for k, (source, _) in SOURCES.items() if source])
+def test_the_shipped_schema_is_what_the_loaders_schemas_generate(kind, capsys):
+    assert shipped_path(kind).read_text() == render(kind), "regenerate config/schemas"
+    assert main(["schema", kind]) == 0
+    assert json.loads(capsys.readouterr().out) == generate(kind)
+    jsonschema.Draft7Validator.check_schema(generate(kind))
+
+
+def test_the_waivers_slot_says_it_is_empty(capsys):
+    assert main(["schema", "waivers"]) == 2
+    assert "no waivers schema" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), [(k, p) for k, paths in BUNDLED.items() for p in paths], ids=str
+)
+def test_every_bundled_and_example_file_validates(kind, path):
+    assert schema_errors(kind, path.read_text()) == []
+
+
+@pytest.mark.parametrize(("path", "kind"), MODELINED.items(), ids=str)
+def test_bundled_files_name_their_schema_for_editors(path, kind):
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    target = (path.parent / first.split("$schema=", 1)[1]).resolve()
+    assert target == shipped_path(kind)
+
+
+def test_the_schema_describes_keys_for_hover_help():
+    rule = generate("rules")["definitions"]["_Rule"]["properties"]
+    assert "must all hold" in rule["require"]["description"]
+    assert rule["severity"]["enum"] == ["info", "low", "medium", "high", "critical"]
+
+
+# -- error cases: (kind, file text, refused by the schema?) -------------------------------
+RULES_OK = "version: 1\nrules:\n  - id: r1\n    require: [{field: title, present: true}]\n"
+CONFIG_OK = "trackers:\n  jira: {kind: jira}\n"
+TESTS_OK = "rules: p.yaml\nnow: 2026-01-01T00:00:00Z\ncases: []\n"
+
+SCHEMA_REFUSES = {
+    "rules: unknown top-level key": ("rules", RULES_OK + "colour: red\n"),
+    "rules: unsupported version": ("rules", RULES_OK.replace("version: 1", "version: 2")),
+    "rules: missing rules": ("rules", "version: 1\n"),
+    "rules: rule without id": ("rules", "version: 1\nrules:\n  - require: [x]\n"),
+    "rules: unknown severity": ("rules", RULES_OK + "    severity: dreadful\n"),
+    "rules: empty require": ("rules", "version: 1\nrules:\n  - id: r1\n    require: []\n"),
+    "rules: unknown rule key": ("rules", RULES_OK + "    colour: red\n"),
+    "rules: bad rollup metric": (
+        "rules",
+        RULES_OK + "rollups:\n  - id: x\n    parents: {type: epic}\n    metrics: [speed]\n",
+    ),
+    "rules: negative slip days": (
+        "rules",
+        RULES_OK
+        + "rollups:\n  - id: x\n    parents: {type: epic}\n    rag: {red: {slip_days: -1}}\n",
+    ),
+    "config: unknown key": ("config", CONFIG_OK + "colour: red\n"),
+    "config: unknown tracker kind": ("config", "trackers:\n  j: {kind: github}\n"),
+    "config: tracker without kind": ("config", "trackers:\n  j: {url: 'https://x.example'}\n"),
+    "config: no trackers": ("config", "trackers: {}\n"),
+    "config: unknown labels key": ("config", CONFIG_OK + "labels: {suffix: x}\n"),
+    "config: unknown server key": ("config", CONFIG_OK + "server: {hostname: x}\n"),
+    "config: body limit too small": ("config", CONFIG_OK + "max_body_bytes: 10\n"),
+    "config: bad state category": (
+        "config",
+        "trackers:\n  j: {kind: jira, state_map: {Blocked: stuck}}\n",
+    ),
+    "config: header with spaces": ("config", CONFIG_OK + "trusted_proxy_header: 'X Auth'\n"),
+    "config: worker threads 0": ("config", CONFIG_OK + "worker_threads: 0\n"),
+    "tests: missing cases": ("tests", "rules: p.yaml\nnow: 2026-01-01T00:00:00Z\n"),
+    "tests: case without expect_fail": (
+        "tests",
+        TESTS_OK.replace("[]", "\n  - {name: a, item: {}}"),
+    ),
+    "tests: unknown case key": (
+        "tests",
+        TESTS_OK.replace("[]", "\n  - {name: a, item: {}, expect_fail: [], why: x}"),
+    ),
+}
+# What only the loader can see, and why a schema cannot.
+LOADER_ONLY = {
+    "rules: unknown field in a check (field names depend on the config)": (
+        "rules",
+        RULES_OK.replace("title", "titel"),
+    ),
+    "rules: a regex RE2 refuses (needs the regex engine)": (
+        "rules",
+        RULES_OK.replace("present: true", "matches: '([A-Z'"),
+    ),
+    "rules: duplicate rule ids (across files too)": (
+        "rules",
+        RULES_OK + "  - id: r1\n    require: [{field: title, present: true}]\n",
+    ),
+    "rules: bad duration (needs the duration parser)": (
+        "rules",
+        RULES_OK.replace("title, present: true", "status_age, max: 5days"),
+    ),
+    "config: url not http(s) (marshmallow's URL check)": (
+        "config",
+        "trackers:\n  j: {kind: jira, url: 'ftp://x'}\n",
+    ),
+    "config: label prefix with a space (tracker label rules)": (
+        "config",
+        CONFIG_OK + "labels: {prefix: 'pmo x'}\n",
+    ),
+    "tests: an unparsable now (needs the timestamp parser)": (
+        "tests",
+        TESTS_OK.replace("2026-01-01T00:00:00Z", "soon"),
+    ),
+}
+
+
+def loader_refuses(kind: str, text: str, tmp_path: Path) -> bool:
+    path = tmp_path / f"case.{kind}.yaml"
+    path.write_text(text)
+    if kind == "rules":
+        return bool(load_ruleset_with_errors([path])[1])
+    if kind == "tests":
+        (tmp_path / "p.yaml").write_text(RULES_OK)
+        return bool(load_case_file(str(path))[1])
+    try:
+        load_settings(path, environ={})
+    except ConfigError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("case", SCHEMA_REFUSES)
+def test_loader_errors_the_schema_also_refuses(case, tmp_path):
+    kind, text = SCHEMA_REFUSES[case]
+    assert loader_refuses(kind, text, tmp_path)
+    assert schema_errors(kind, text), f"the {kind} schema accepts: {text}"
+
+
+@pytest.mark.parametrize("case", LOADER_ONLY)
+def test_loader_only_errors_are_listed_honestly(case, tmp_path):
+    """If the schema starts refusing one of these, move it to SCHEMA_REFUSES."""
+    kind, text = LOADER_ONLY[case]
+    assert loader_refuses(kind, text, tmp_path)
+    assert schema_errors(kind, text) == []
+
+
+def test_the_ok_baselines_pass_both(tmp_path):
+    for kind, text in (("rules", RULES_OK), ("config", CONFIG_OK), ("tests", TESTS_OK)):
+        assert not loader_refuses(kind, text, tmp_path), kind
+        assert schema_errors(kind, text) == [], kind
