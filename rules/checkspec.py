@@ -8,6 +8,7 @@ from typing import Any
 
 from rules.errors import RuleError
 from rules.fields import field_kind, field_names
+from rules.load_spec import load_problems
 from rules.operators import OPERATORS, VALIDATORS, field_kinds_comparable
 from rules.schema import DISTINCT_FIELDS, ENUM_VALUES
 from rules.yamlpos import Positions
@@ -54,7 +55,9 @@ def require_errors(
     across = rule.get("across") is not None
     for index, check in enumerate(checks):
         cpath = (*path, "require", index)
-        if across and isinstance(check, Mapping):
+        if rule.get("across") == "person":
+            errors += [pos.error((*cpath, *sub), why) for sub, why in load_problems(check)]
+        elif across and isinstance(check, Mapping):
             errors += _count_errors(check, cpath, pos)
         else:
             errors += _check_errors(check, cpath, pos)

@@ -23,6 +23,7 @@ from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
 from rules.escalate import EscalationStep, compile_steps
 from rules.fields import TEXT, compile_field
+from rules.load_spec import LoadBound, parse_load
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.semantics import validate_pack_data
 from rules.templates import Part, compile_template
@@ -78,6 +79,7 @@ class Rule:
     set_fields: Mapping[str, Any]
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
+    load: LoadBound | None = None  # `across: person` rules only
     line: int = 0
     escalate: tuple[EscalationStep, ...] = ()  # rules.escalate
     message_prefix: str = ""  # "<title>: " before default messages
@@ -270,7 +272,11 @@ def compile_rule(
     enforcement = raw.get("enforcement", default)
     checks: list[Check] = []
     count: dict[str, int] = {}
+    load = None
     for spec in raw["require"]:
+        if raw.get("across") == "person":
+            load = parse_load(spec["load"])
+            continue
         if "count" in spec:
             count.update(spec["count"])
             continue
@@ -291,7 +297,7 @@ def compile_rule(
         extra_when=extra_when, when=when, message=message,
         hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
-        across=raw.get("across"), count=count, line=line,
+        across=raw.get("across"), count=count, load=load, line=line,
         owner=Owner.from_dict(raw.get("owner")) or pack_owner, raw=raw,
         escalate=compile_steps(raw["escalate"] if "escalate" in raw else chain),
     )  # fmt: skip

@@ -20,7 +20,7 @@ from rules.yamlpos import Positions
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ENFORCEMENTS = ("audit", "advise", "enforce")
-ACROSS_FIELDS = ("assignee", "reporter", "project", "parent", "tracker")
+ACROSS_FIELDS = ("assignee", "reporter", "project", "parent", "tracker", "person")
 DISTINCT_FIELDS = ("project", "tracker", "parent", "type", "assignee")  # count: {distinct: F}
 SETTABLE_FIELDS = ("priority", "assignee", "estimate", "start_date", "due_date", "custom.<name>")
 ENUM_VALUES = {"type": tuple(ItemType), "status_category": tuple(StatusCategory)}

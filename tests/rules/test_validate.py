@@ -130,7 +130,7 @@ CASES = [
      ["r.yaml:4:16: count is only valid in across rules"]),
     ("across rule with a field check and an unknown group",
      HEAD + "    across: team\n" + OK,
-     ["r.yaml:4:13: unknown across field 'team' (allowed: assignee, reporter, project, parent, tracker)",
+     ["r.yaml:4:13: unknown across field 'team' (allowed: assignee, reporter, project, parent, tracker, person)",
       "r.yaml:5:16: across rules take only count checks, e.g. {count: {max: 5}} (got 'field')",
       "r.yaml:5:30: across rules take only count checks, e.g. {count: {max: 5}} (got 'present')"]),
     ("across count with a bad bound",

@@ -28,6 +28,7 @@ HANDLERS = {
     "deadletters list": "webhooks.commands.deadletters:deadletters_list",
     "deadletters replay": "webhooks.commands.deadletters:deadletters_replay",
     "register": "webhooks.commands.register:register_command",
+    "people list": "webhooks.commands.people:people_list",
     "report": "webhooks.commands.report:report_command",
     "notifications list": "webhooks.commands.notifications:notifications_list",
     "schema": "webhooks.commands.schema:schema_command",
@@ -148,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(replay)
     replay.add_argument("ids", nargs="*", type=int, metavar="ID", help="which (default: all)")
 
+    people = sub.add_parser("people", help="the people file and accounts it does not map")
+    people_sub = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
+    people_list = people_sub.add_parser("list", help="list mapped people, or --unmapped accounts")
+    config_arg(people_list)
+    people_list.add_argument(
+        "--unmapped", action="store_true", help="accounts seen on items that no person maps"
+    )
+    people_list.add_argument("--format", choices=("table", "json"), default="table")
+
     register = sub.add_parser("register", help="create the tracker's webhook subscriptions")
     config_arg(register)
     register.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
@@ -189,7 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     name = args.command
-    for nested in ("rules_command", "dead_command", "notes_command", "waivers_command"):
+    for nested in (
+        "rules_command",
+        "dead_command",
+        "notes_command",
+        "waivers_command",
+        "people_command",
+    ):
         if getattr(args, nested, None):
             name = f"{name} {getattr(args, nested)}"
     module_name, func = HANDLERS[name].split(":")

@@ -17,6 +17,7 @@ from connector.model import WorkItem
 from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.governance.people import record_allocation
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.writeback import WriteBack
 from webhooks.resources import Resources
@@ -110,6 +111,7 @@ def run_audit(
     for fetched in items:
         item = with_portfolio_parent(fetched, resources.settings)
         resources.store.upsert_item(item)
+        record_allocation(resources, item.key, item)
         seen.append(item)
         bar.update(1)
     bar.close()

@@ -13,6 +13,7 @@ from rules.portfolio import (
     group_key,
     member_matches,
 )
+from webhooks.governance.people import load_findings, load_rechecks
 from webhooks.resources import Resources
 
 
@@ -23,7 +24,7 @@ def across_groups(
     groups: dict[str, list[WorkItem]] = {}
     cache: dict[tuple[str, str], list[WorkItem]] = {}
     for _pack, rule in across_rules(ruleset):
-        key = group_key(rule.across, item)
+        key = group_key(rule.across, item, resources.people)
         if key is None:
             continue
         if (rule.across, key) not in cache:
@@ -35,9 +36,12 @@ def across_groups(
 def across_findings(
     resources: Resources, ruleset: RuleSet, item: WorkItem, context: Context
 ) -> list[Finding]:
+    found = load_findings(resources, ruleset, item)
     if not across_rules(ruleset):
-        return []
-    return evaluate_across(ruleset, item, across_groups(resources, ruleset, item), context)
+        return found
+    return found + evaluate_across(
+        ruleset, item, across_groups(resources, ruleset, item), context, resources.people
+    )
 
 
 def members_to_recheck(
@@ -45,11 +49,11 @@ def members_to_recheck(
 ) -> set[str]:
     """Keys of group members (of the groups `items` are or were in) whose open findings
     for an across rule no longer match what the group now says."""
-    stale: set[str] = set()
+    stale: set[str] = load_rechecks(resources, ruleset, items)
     for pack, rule in across_rules(ruleset):
         seen_groups = set()
         for item in items:
-            key = group_key(rule.across, item)
+            key = group_key(rule.across, item, resources.people)
             if key is None or key in seen_groups:
                 continue
             seen_groups.add(key)
@@ -60,7 +64,7 @@ def members_to_recheck(
             ]
             if not members:
                 continue
-            _count, breaking = group_count(rule, members)
+            _count, breaking = group_count(rule, members, resources.people)
             flagged = resources.store.keys_with_open_finding(rule.id, [m.key for m in members])
             for member in members:
                 if (member.key in flagged) != breaking:

@@ -17,6 +17,7 @@ from webhooks.governance.comment_guard import notice_managed_comment_change
 from webhooks.governance.followups import FollowUps
 from webhooks.governance.hierarchy import with_portfolio_parent
 from webhooks.governance.ownedits import is_own_edit
+from webhooks.governance.people import record_allocation
 from webhooks.governance.portfolio_groups import members_to_recheck
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.writeback import WriteBack
@@ -96,6 +97,7 @@ class Processor:
         if event.kind is EventKind.DELETED:
             previous = self.store.get_item(event.item_key)
             self.store.mark_deleted(event.item_key, event.revision)
+            record_allocation(self.resources, event.item_key, None)
             self.after_change(event.item_key, deleted=True, previous=previous)
             if previous is not None:
                 self.recheck_groups([previous])
@@ -120,6 +122,7 @@ class Processor:
             return "stale"
         item = keep_status_date(item, stored)
         self.store.upsert_item(item)
+        record_allocation(self.resources, item.key, item)
         return self.govern(item, previous=stored)
 
     def fetch(self, event: Event) -> WorkItem | None:

@@ -10,6 +10,7 @@ import logging
 from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.followups import FollowUps
+from webhooks.governance.people import record_allocation, refresh_capacity
 from webhooks.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,13 @@ def sweep(resources: Resources, follow_ups: FollowUps) -> dict[str, int]:
     for finding in store.open_findings():
         open_by_item.setdefault(finding.item_key, set()).add((finding.rule, finding.status))
 
+    refresh_capacity(resources)  # Azure DevOps sprint capacity, where configured
+    store.regroup_people()  # a person mapped since: their items group under them
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
+    for item in items:  # first every load (windows move on as weeks pass), then the rules
+        record_allocation(resources, item.key, item)
     for item in items:
         checked += 1
         findings = evaluate_stored(resources, item, ruleset=ruleset, known=by_key, now=now)

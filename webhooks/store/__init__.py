@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from config.retention import Retention
 from config.settings import Settings
+from webhooks.store.allocation import AllocationStore
 from webhooks.store.deliveries import DeliveryStore
 from webhooks.store.findings import FindingStore
 from webhooks.store.items import ItemStore
@@ -63,7 +64,15 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, ReportStore):
+class Store(
+    DeliveryStore,
+    ItemStore,
+    FindingStore,
+    RollupStore,
+    RetentionStore,
+    ReportStore,
+    AllocationStore,
+):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

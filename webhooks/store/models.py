@@ -14,7 +14,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -246,3 +248,19 @@ class ReportRow(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     destination: Mapped[str] = mapped_column(String(1024))
     rag: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class AllocationRow(Base):
+    """One item's remaining work in one person's week (`rules.allocation.Share`): the
+    rows of an item are replaced on each of its events, so a person's load is the sum
+    of their rows, kept up to date one item at a time."""
+
+    __tablename__ = "allocation_shares"
+    __table_args__ = (Index(None, "person", "week"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_key: Mapped[str] = mapped_column(String(255), index=True)
+    person: Mapped[str] = mapped_column(String(255))
+    week: Mapped[dt.date] = mapped_column(Date, index=True)  # the Monday
+    unit: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[float] = mapped_column(Float)

@@ -6,7 +6,8 @@
 - resolved findings (the history behind trends) after `findings_days`;
 - dead letters, replayed or not, after `dead_letters_days`;
 - fired escalation steps after `escalations_days`, sent or dead notifications after
-  `notifications_days`.
+  `notifications_days`;
+- allocation shares of weeks before `allocation_days` ago (the people view looks ahead).
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -39,7 +40,7 @@ class RetentionStore(EscalationStore):
         def before(days: int) -> dt.datetime | None:
             return now - dt.timedelta(days=days) if days > 0 else None
 
-        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0}
+        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0, "allocation": 0}
         cutoff = before(retention.deliveries_days)
         if cutoff is not None:
             counts["deliveries"] = self._in_batches(
@@ -69,6 +70,9 @@ class RetentionStore(EscalationStore):
                 before(retention.escalations_days), before(retention.notifications_days)
             )
         )
+        cutoff = before(retention.allocation_days)
+        if cutoff is not None:
+            counts["allocation"] = self.forget_shares(cutoff.date())  # type: ignore[attr-defined]
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts
