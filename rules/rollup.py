@@ -15,7 +15,8 @@ label is in the spec's blocked sets, plus the blocked counts of child rollups);
 non-compliant children (direct, plus child rollups' counts); forecast end, slip and
 progress behind plan as described in `rules.forecast`; and a RAG status: red if any red
 threshold is met, else amber if any amber threshold is met, else green (a done or removed
-parent is always green). A threshold is met when the measured value >= the threshold.
+parent is green, except a done parent with open children: amber, or red when its spec's
+`closed_with_open_children` says so). A threshold is met when the measured value >= the threshold.
 
 Specs (what a rules file asks for: `RollupSpec`, `rollup_spec_from_dict`, the metric,
 RAG and threshold names) live in `rules.rollup_spec`, and what a rollup becomes on the
@@ -43,6 +44,7 @@ from rules.rollup_output import (
     rag_label,
     rollup_document_rows,
 )
+from rules.rollup_schedule import Schedule, plural, schedule_of
 from rules.rollup_spec import (
     AMBER,
     DEFAULT_AMBER,
@@ -78,6 +80,7 @@ __all__ = [
     "RagThresholds",
     "Rollup",
     "RollupSpec",
+    "Schedule",
     "WriteBackSpec",
     "compute_rollup",
     "field_values",
@@ -85,6 +88,7 @@ __all__ = [
     "rag_label",
     "rollup_document_rows",
     "rollup_spec_from_dict",
+    "schedule_of",
 ]
 
 CATEGORIES = tuple(c.value for c in StatusCategory)
@@ -282,6 +286,10 @@ def compute_rollup(
         computed_at=now,
     )
     if closed:
+        still_open = draft.children - draft.done
+        if parent.status_category is StatusCategory.DONE and still_open:
+            reason = f"done with {plural(still_open, 'open child', 'open children')}"
+            return _replace(draft, rag=spec.closed_with_open_children, rag_reasons=(reason,))
         return _replace(draft, rag_reasons=(parent.status_category.value,))
     red, amber = spec.red.met(draft), spec.amber.met(draft)
     rag = RED if red else AMBER if amber else GREEN
@@ -303,24 +311,18 @@ def _latest(a: dt.date | None, b: dt.date | None) -> dt.date | None:
     return b if a is None or (b is not None and b > a) else a
 
 
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
 def _reason(rollup: Rollup, threshold: str) -> str:
     if threshold == "slip_days":
         days = rollup.slip_days or 0
         if rollup.forecast_end is None:
-            return f"{_plural(days, 'day', 'days')} overdue, no recent throughput"
+            return f"{plural(days, 'day', 'days')} overdue, no recent throughput"
         if days < 0:
-            return f"forecast {_plural(-days, 'day', 'days')} before due"
-        return f"forecast {_plural(days, 'day', 'days')} past due"
+            return f"forecast {plural(-days, 'day', 'days')} before due"
+        return f"forecast {plural(days, 'day', 'days')} past due"
     if threshold == "blocked_children":
-        return _plural(rollup.blocked_children, "blocked child", "blocked children")
+        return plural(rollup.blocked_children, "blocked child", "blocked children")
     if threshold == "overdue_children":
-        return _plural(rollup.overdue_children, "overdue child", "overdue children")
+        return plural(rollup.overdue_children, "overdue child", "overdue children")
     if threshold == "noncompliant_children":
-        return _plural(
-            rollup.noncompliant_children, "non-compliant child", "non-compliant children"
-        )
+        return plural(rollup.noncompliant_children, "non-compliant child", "non-compliant children")
     return f"progress {round((rollup.progress_behind or 0) * 100)}% behind plan"
