@@ -17,6 +17,7 @@ from typing import Any
 
 from config.settings import load_settings
 from connector.errors import TrackerError
+from rules.rollup_schedule import plural
 from webhooks.hierarchy import with_portfolio_parent
 
 
@@ -129,8 +130,8 @@ def format_report(report: AuditReport, fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     lines = [
         f"audit of {report.tracker}: {report.query}",
-        f"{report.items} items, {report.noncompliant_items} non-compliant, "
-        f"{len(report.findings)} findings",
+        f"{plural(report.items, 'item', 'items')}, {report.noncompliant_items} non-compliant, "
+        f"{plural(len(report.findings), 'finding', 'findings')}",
         "",
         f"{'RULE':<32} {'FINDINGS':>8}",
     ]
@@ -138,7 +139,7 @@ def format_report(report: AuditReport, fmt: str) -> str:
     lines += ["", f"{'PROJECT':<32} {'FINDINGS':>8}"]
     lines += [f"{project:<32} {count:>8}" for project, count in report.by_project.most_common()]
     if report.writes:
-        lines += ["", f"{report.writes} items written back"]
+        lines += ["", f"{plural(report.writes, 'item', 'items')} written back"]
     return "\n".join(lines)
 
 

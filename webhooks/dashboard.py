@@ -22,7 +22,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from webhooks.dashboard_svg import (
     METER_TONES,
-    _date,
     _num,
     format_number,
     meter_svg,
@@ -134,16 +133,21 @@ def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
             "open_findings": int(_num(node.get("open_findings"))),
             "depth": depth,
             "has_children": bool(children),
-            "rollup": _rollup(rollup) if rollup is not None else None,
+            "rollup": _rollup(rollup, _mapping(node.get("schedule")))
+            if rollup is not None
+            else None,
             "due": node.get("due_date"),
         }
         yield row
         yield from _flatten(children, depth + 1)
 
 
-def _rollup(rollup: Mapping[str, Any]) -> dict[str, Any]:
+def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """The rollup's figures as the page shows them; due, forecast and slip are the
+    rollup's own schedule (`rules.rollup_schedule`), never recomputed here."""
     rag = str(rollup.get("rag") or "").lower()
     progress = min(max(_num(rollup.get("progress")), 0.0), 1.0)
+    slip = schedule.get("slip_days")
     return {
         "rag": rag if rag in RAGS else None,
         "rag_reasons": [str(r) for r in _seq(rollup.get("rag_reasons"))],
@@ -152,9 +156,11 @@ def _rollup(rollup: Mapping[str, Any]) -> dict[str, Any]:
         "children": int(_num(rollup.get("children"))),
         "points_total": format_number(rollup.get("points_total")),
         "points_done": format_number(rollup.get("points_done")),
-        "due": rollup.get("due"),
-        "forecast_end": rollup.get("forecast_end"),
-        "slip_days": _slip_days(rollup.get("due"), rollup.get("forecast_end")),
+        "due": schedule.get("due"),
+        "due_from_children": schedule.get("due_source") == "children",
+        "forecast_end": schedule.get("forecast_end"),
+        "slip_days": slip if isinstance(slip, int) and not isinstance(slip, bool) else None,
+        "slip": str(schedule.get("slip") or ""),
         "overdue": int(_num(rollup.get("overdue_children"))),
         "blocked": int(_num(rollup.get("blocked_children"))),
         "noncompliant": int(_num(rollup.get("noncompliant_children"))),
@@ -199,11 +205,6 @@ def _rule(raw: Any) -> dict[str, Any]:
         "severity": _severity(row.get("severity")),
         "open_findings": int(_num(row.get("open_findings"))),
     }
-
-
-def _slip_days(due: Any, forecast: Any) -> int | None:
-    due_d, forecast_d = _date(due), _date(forecast)
-    return (forecast_d - due_d).days if due_d and forecast_d else None
 
 
 def _severity(value: Any) -> str:

@@ -4,6 +4,7 @@ items most out of line, and the trend of open findings."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,10 +12,12 @@ from urllib.parse import quote
 
 from config.settings import TrackerConfig
 from connector.model import WorkItem
+from rules.rollup import schedule_of
 from webhooks.rollups import spec_for
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
+    from webhooks.store import Store
 
 _SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 MAX_CHILDREN_SHOWN = 200
@@ -56,7 +59,12 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
             "assignee": clip(item.assignee.display_name) if item.assignee else None,
             "due_date": item.due_date.isoformat() if item.due_date else None,
             "rollup": rollup.to_dict() if rollup is not None else None,
+            "schedule": schedule_of(rollup).to_dict() if rollup is not None else None,
             "open_findings": len(findings_by_item.get(item.key, ())),
+            "findings": [
+                {"rule": f.rule, "severity": f.severity, "since": f.first_seen.isoformat()}
+                for f in findings_by_item.get(item.key, ())
+            ],
             "children": [node(k, depth + 1) for k in kids[:MAX_CHILDREN_SHOWN]]
             if depth < 8
             else [],
@@ -145,11 +153,21 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
         ),
         "compliance_by_rule": by_rule,
         "worst_items": worst_items,
-        "trend": [
-            {"date": p.day.isoformat(), "open_findings": p.open}
-            for p in store.findings_trend(TREND_DAYS, now=runtime.clock())
-        ],
+        "trend": trend(store, runtime.clock()),
     }
+
+
+def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open findings per day for the last TREND_DAYS days, from the first day the service
+    held data: the days before it are no data, not days without findings."""
+    since = store.data_since()
+    if since is None:
+        return []
+    return [
+        {"date": p.day.isoformat(), "open_findings": p.open}
+        for p in store.findings_trend(TREND_DAYS, now=now)
+        if p.day >= since
+    ]
 
 
 def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
