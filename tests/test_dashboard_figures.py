@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import re
 
 import pytest
@@ -101,7 +102,7 @@ def test_trend_axis_labels_never_crowd(days):
     labels = axis_labels(days)
     assert labels[0] == 0 and labels[-1] == days - 1 and len(labels) <= 8
     step = -(-days // 8)
-    assert all(b - a >= step for a, b in zip(labels, labels[1:], strict=False))
+    assert all(b - a >= step for a, b in itertools.pairwise(labels))
     points = [
         {"date": (dt.date(2026, 11, 1) + dt.timedelta(days=n)).isoformat(), "open_findings": n}
         for n in range(days)
@@ -109,7 +110,7 @@ def test_trend_axis_labels_never_crowd(days):
     svg = str(trend_svg(points))
     xs = [float(x) for x in re.findall(r'<text class="tick" x="([\d.]+)" y="212"', svg)]
     assert len(xs) == len(labels)
-    assert all(b - a >= 60 for a, b in zip(xs, xs[1:], strict=False))  # "29 Nov" is ~40 wide
+    assert all(b - a >= 60 for a, b in itertools.pairwise(xs))  # "29 Nov" is ~40 wide
 
 
 def test_audit_wording_agrees_in_number():
