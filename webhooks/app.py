@@ -41,11 +41,12 @@ def create_app(
     _warn_unsigned(settings)
 
     register_error_handlers(app)
-    from webhooks import openapi, ops, portfolio_views, views
+    from webhooks import openapi, ops, portfolio_pages, portfolio_views, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(portfolio_views.bp)
+    app.register_blueprint(portfolio_pages.bp)
     app.register_blueprint(openapi.bp)
     return app
 

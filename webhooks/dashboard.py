@@ -47,9 +47,20 @@ PAGE_ROWS = 250  # portfolio rows per page: 2,000 items on one page made 1.5 MB 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-def render_dashboard(data: Mapping[str, Any], page: int = 1) -> str:
-    """The dashboard page for one portfolio snapshot, with page `page` of its rows."""
-    return _environment().get_template("portfolio.html").render(view=build_view(data, page))
+def render_dashboard(
+    data: Mapping[str, Any],
+    page: int = 1,
+    *,
+    query: str = "",
+    options: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The dashboard page for one portfolio snapshot (or a filtered view of it, `query`
+    being its filter as URL query), with page `page` of its rows."""
+    view = build_view(data, page)
+    view["query"] = query
+    view["options"] = options or {}
+    view["chosen"] = _mapping(data.get("filter"))
+    return environment().get_template("portfolio.html").render(view=view)
 
 
 def page_count(data: Mapping[str, Any]) -> int:
@@ -59,7 +70,7 @@ def page_count(data: Mapping[str, Any]) -> int:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True,
@@ -137,6 +148,10 @@ def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
             if rollup is not None
             else None,
             "due": node.get("due_date"),
+            "matched": node.get("matched", True) is not False,
+            "rules": sorted(
+                {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
+            ),
         }
         yield row
         yield from _flatten(children, depth + 1)

@@ -15,9 +15,12 @@ import gzip
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_VIEWS = 32  # filtered views and drill-downs kept per snapshot
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Snapshot:
     built_at: float
     _encoded: dict[str, bytes] = field(default_factory=dict)
     _memo: dict[str, Any] = field(default_factory=dict)
+    _views: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def memo(self, key: str, make: Callable[[dict[str, Any]], Any]) -> Any:
@@ -34,6 +38,20 @@ class Snapshot:
             if key not in self._memo:
                 self._memo[key] = make(self.data)
             return self._memo[key]
+
+    def view(self, key: str, make: Callable[[dict[str, Any]], Any]) -> Any:
+        """`make(data)` for one of many views (a filter, a drill-down), the last
+        MAX_VIEWS kept: each reader's URL is its own key, so the memo must not grow."""
+        with self._lock:
+            if key in self._views:
+                self._views.move_to_end(key)
+                return self._views[key]
+        made = make(self.data)  # outside the lock: a slow filter must not hold up others
+        with self._lock:
+            self._views[key] = made
+            while len(self._views) > MAX_VIEWS:
+                self._views.popitem(last=False)
+        return made
 
     def encoded(self, kind: str, encode: Callable[[dict[str, Any]], str | bytes]) -> bytes:
         """The snapshot as `kind` (json, html), encoded once per snapshot."""

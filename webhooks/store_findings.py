@@ -94,6 +94,17 @@ class FindingStore(StoreBase):
             rows = session.scalars(query.order_by(FindingRow.item_key, FindingRow.rule))
             return [_record(row) for row in rows]
 
+    def open_findings_of_rule(self, rule: str, limit: int) -> list[FindingRecord]:
+        """Up to `limit` open findings of one rule, oldest first."""
+        query = (
+            select(FindingRow)
+            .where(FindingRow.resolved_at.is_(None), FindingRow.rule == rule)
+            .order_by(FindingRow.first_seen, FindingRow.item_key)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_record(row) for row in session.scalars(query)]
+
     def data_since(self) -> dt.date | None:
         """The first UTC day the store holds anything from (its oldest item or finding):
         before it the service was not listening, so a trend has no data there, not zero."""
