@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from tests.test_portfolio_service import PACKS, Service, mocked, portfolio  # noqa: F401
+from tests.test_portfolio_service import PACKS, Service, mocked, portfolio
 from webhooks.portfolio_filter import walk
 
 DANA = "dana.whitfield@fabrikam.com"
