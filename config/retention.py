@@ -16,6 +16,7 @@ class Retention:
     deliveries_days: int = 30  # done, ignored and dead delivery rows
     findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
     dead_letters_days: int = 90
+    history_days: int = 400  # the dashboard's daily RAG and findings history
 
 
 class RetentionSchema(Schema):
@@ -26,3 +27,4 @@ class RetentionSchema(Schema):
     deliveries_days = fields.Integer(validate=validate.Range(min=0))
     findings_days = fields.Integer(validate=validate.Range(min=0))
     dead_letters_days = fields.Integer(validate=validate.Range(min=0))
+    history_days = fields.Integer(validate=validate.Range(min=0))

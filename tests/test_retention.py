@@ -62,7 +62,13 @@ def test_retention_drops_bodies_then_rows_and_keeps_what_is_live(database_url):
             bodies_days=7, deliveries_days=30, findings_days=30, dead_letters_days=30
         )
         counts = store.apply_retention(retention, NOW)
-        assert counts == {"bodies": 1, "deliveries": 2, "findings": 1, "dead_letters": 1}
+        assert counts == {
+            "bodies": 1,
+            "deliveries": 2,
+            "findings": 1,
+            "dead_letters": 1,
+            "history": 0,
+        }
 
         assert store.get_delivery(old_done) is None and store.get_delivery(old_dead) is None
         assert store.get_delivery(old_received).payload == BODY  # unfinished: untouched
@@ -108,5 +114,11 @@ def test_the_periodic_maintenance_applies_the_configured_retention(tmp_path):
     row = runtime.store.record_delivery("jira", "d", "e", BODY)
     runtime.store.mark_delivery(row, "done")
     runtime.clock = lambda: dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
-    assert task.call_local() == {"bodies": 1, "deliveries": 0, "findings": 0, "dead_letters": 0}
+    assert task.call_local() == {
+        "bodies": 1,
+        "deliveries": 0,
+        "findings": 0,
+        "dead_letters": 0,
+        "history": 0,
+    }
     assert runtime.store.get_delivery(row).payload == b""

@@ -121,6 +121,9 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],
         "trend": [_mapping(p) for p in _seq(data.get("trend"))],
+        "changes_since": data.get("rag_changes_since"),
+        "changes": _changes(data.get("rag_changes"), rows),
+        "project_trend": [_project_trend(p) for p in _seq(data.get("project_trend"))],
         "empty": not rows and not _num(totals.get("items")),
     }
 
@@ -179,6 +182,38 @@ def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str,
         "overdue": int(_num(rollup.get("overdue_children"))),
         "blocked": int(_num(rollup.get("blocked_children"))),
         "noncompliant": int(_num(rollup.get("noncompliant_children"))),
+    }
+
+
+def _changes(raw: Any, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    titles = {row["key"]: row for row in rows}
+    out = []
+    for change in _seq(raw):
+        change = _mapping(change)
+        key = str(change.get("key") or "")
+        row = titles.get(key, {})
+        before, now = change.get("before"), change.get("now")
+        out.append(
+            {
+                "key": key,
+                "title": row.get("title") or key,
+                "before": before if before in RAGS else None,
+                "now": now if now in RAGS else None,
+            }
+        )
+    order = {"red": 0, "amber": 1, "green": 2, None: 3}
+    return sorted(out, key=lambda c: (order[c["now"]], c["key"]))
+
+
+def _project_trend(raw: Any) -> dict[str, Any]:
+    row = _mapping(raw)
+    points = [_mapping(p) for p in _seq(row.get("points"))]
+    return {
+        "tracker": str(row.get("tracker") or ""),
+        "project": str(row.get("project") or ""),
+        "first": points[0] if points else {},
+        "last": points[-1] if points else {},
+        "days": len(points),
     }
 
 

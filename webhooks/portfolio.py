@@ -13,6 +13,7 @@ from urllib.parse import quote
 from config.settings import TrackerConfig
 from connector.model import WorkItem
 from rules.rollup import schedule_of
+from webhooks.portfolio_history import history_section
 from webhooks.rollups import spec_for
 
 if TYPE_CHECKING:
@@ -154,6 +155,9 @@ def build_portfolio(runtime: Runtime) -> dict[str, Any]:
         "compliance_by_rule": by_rule,
         "worst_items": worst_items,
         "trend": trend(store, runtime.clock()),
+        **history_section(
+            store, runtime.clock(), {k: r.rag for k, r in rollups.items() if k in items}
+        ),
     }
 
 

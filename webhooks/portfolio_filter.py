@@ -144,12 +144,22 @@ def filter_portfolio(data: Mapping[str, Any], flt: PortfolioFilter) -> dict[str,
         return kept
 
     tree = prune(_seq(data.get("tree")))
+    keys = {node.get("key") for node in matched}
     return {
         **data,
+        "rag_changes": [c for c in _seq(data.get("rag_changes")) if c.get("key") in keys],
+        "project_trend": [p for p in _seq(data.get("project_trend")) if _place_matches(flt, p)],
         "filter": flt.to_dict(),
         "tree": tree,
         **recount(matched, flt, data),
     }
+
+
+def _place_matches(flt: PortfolioFilter, row: Mapping[str, Any]) -> bool:
+    wanted = flt.values
+    return ("tracker" not in wanted or row.get("tracker") in wanted["tracker"]) and (
+        "project" not in wanted or str(row.get("project") or "").casefold() in wanted["project"]
+    )
 
 
 def recount(

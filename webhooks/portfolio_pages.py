@@ -51,6 +51,8 @@ def _bounded(text: str) -> None:
         raise ApiError(400, f"at most {MAX_KEY} characters in the path")
 
 
-def _history(runtime, key: str) -> list:
-    history = getattr(runtime.store, "rag_history", None)
-    return history(key) if history is not None else []
+def _history(runtime, key: str) -> list[dict]:
+    return [
+        {"day": d.day.isoformat(), "rag": d.rag, "reasons": d.reasons}
+        for d in runtime.store.rag_history(key)
+    ]

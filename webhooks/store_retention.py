@@ -4,7 +4,8 @@
   redeliveries still dedupe, but the payload (up to `max_body_bytes` each) is dropped;
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
-- dead letters, replayed or not, after `dead_letters_days`.
+- dead letters, replayed or not, after `dead_letters_days`;
+- the dashboard's daily RAG and findings history after `history_days`.
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config.retention import Retention
-from webhooks.store_engine import StoreBase
+from webhooks.store_history import HistoryStore
 from webhooks.store_models import DeadLetterRow, DeliveryRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(StoreBase):
+class RetentionStore(HistoryStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
         def before(days: int) -> dt.datetime | None:
             return now - dt.timedelta(days=days) if days > 0 else None
 
-        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0}
+        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0, "history": 0}
         cutoff = before(retention.deliveries_days)
         if cutoff is not None:
             counts["deliveries"] = self._in_batches(
@@ -62,6 +63,9 @@ class RetentionStore(StoreBase):
             counts["dead_letters"] = self._in_batches(
                 DeadLetterRow, DeadLetterRow.created_at < cutoff
             )
+        cutoff = before(retention.history_days)
+        if cutoff is not None:
+            counts["history"] = self.forget_history_before(cutoff.date())
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts

@@ -17,6 +17,7 @@ from huey import crontab
 
 from connector.errors import RateLimited, TrackerError
 from webhooks.metrics import DEAD_LETTERS
+from webhooks.portfolio_history import record_history
 
 if TYPE_CHECKING:
     from webhooks.runtime import Runtime
@@ -251,6 +252,10 @@ def register_tasks(runtime: Runtime) -> Tasks:
 
     # the periodic maintenance: whatever the sweep's interval, the store stays bounded
     retention_task = huey.periodic_task(crontab(minute="30"), name="retention")(apply_retention)
+    # the dashboard's daily history, recorded hourly so the day's last state is kept
+    huey.periodic_task(crontab(minute="45"), name="dashboard_history")(
+        lambda: record_history(runtime)
+    )
 
     tasks = Tasks(
         runtime,
