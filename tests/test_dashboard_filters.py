@@ -165,3 +165,24 @@ def test_rule_drill_down_lists_failing_items_since_when_by_project(service):
     assert 'data-open-findings="3"' in page
     assert 'data-project="PAY"' in page and 'data-project="Fabrikam"' in page
     assert service.client.get("/portfolio/rule/no-such-rule").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["project=PAY", "rag=amber,red", "tracker=azure-devops&noncompliant=1", "type=story",
+     "rule=wip-limit", "severity=low&project=PAY", "noncompliant=1", "owner=nobody"],
+)  # fmt: skip
+def test_the_index_gives_what_a_walk_over_every_node_gives(service, query):
+    from werkzeug.datastructures import MultiDict
+
+    from webhooks.portfolio_counts import recount
+    from webhooks.portfolio_filter import filter_portfolio, parse_filter
+
+    data = api(service, "")
+    flt = parse_filter(MultiDict([pair.split("=") for pair in query.split("&")]))
+    hits = [node for node in walk(data["tree"]) if flt.matches(node)]
+    indexed = filter_portfolio(data, flt)
+    assert keys(indexed) == [node["key"] for node in hits]
+    expected = recount(hits, flt, data)
+    for name in ("totals", "compliance_by_project", "compliance_by_rule", "worst_items"):
+        assert indexed[name] == expected[name], name

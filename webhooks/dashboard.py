@@ -65,7 +65,12 @@ def render_dashboard(
 
 def page_count(data: Mapping[str, Any]) -> int:
     """How many pages the snapshot's portfolio rows take (at least one)."""
-    rows = sum(1 for _ in _flatten(_seq(data.get("tree")), depth=0))
+    entries = data.get("entries")
+    rows = (
+        len(entries)
+        if isinstance(entries, list)
+        else sum(1 for _ in _walk(_seq(data.get("tree")), depth=0))
+    )
     return max(1, -(-rows // PAGE_ROWS))
 
 
@@ -93,10 +98,16 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
         (_rule(r) for r in _seq(data.get("compliance_by_rule"))),
         key=lambda r: (-r["open_findings"], SEVERITIES.index(r["severity"]), r["rule"]),
     )
-    rows = list(_flatten(_seq(data.get("tree")), depth=0))
-    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    # only the page's rows become row dicts: a 100,000-item tree is walked, not converted
+    # `entries`: a filtered view's rows, (node, depth, matched), made from the snapshot's index
+    entries = data.get("entries")
+    if not isinstance(entries, list):
+        entries = [(node, depth, True) for node, depth in _walk(_seq(data.get("tree")), 0)]
+    nodes = entries
+    pages = max(1, -(-len(nodes) // PAGE_ROWS))
     page = min(max(page, 1), pages)
     first = (page - 1) * PAGE_ROWS
+    rows = [_row(node, depth, hit) for node, depth, hit in nodes[first : first + PAGE_ROWS]]
     return {
         "generated_at": data.get("generated_at")
         if isinstance(data.get("generated_at"), str)
@@ -109,55 +120,61 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
             "compliant_pct": _num(totals.get("compliant_pct"), None),
             "rag": {name: int(_num(rag.get(name))) for name in RAGS},
         },
-        "rows": rows[first : first + PAGE_ROWS],
+        "rows": rows,
         "paging": {
             "page": page,
             "pages": pages,
             "first": first + 1,
-            "last": min(first + PAGE_ROWS, len(rows)),
-            "rows": len(rows),
+            "last": min(first + PAGE_ROWS, len(nodes)),
+            "rows": len(nodes),
         },
         "projects": [_project(p) for p in _seq(data.get("compliance_by_project"))],
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],
         "trend": [_mapping(p) for p in _seq(data.get("trend"))],
         "changes_since": data.get("rag_changes_since"),
-        "changes": _changes(data.get("rag_changes"), rows),
+        "changes": _changes(data.get("rag_changes"), nodes),
         "project_trend": [_project_trend(p) for p in _seq(data.get("project_trend"))],
-        "empty": not rows and not _num(totals.get("items")),
+        "empty": not nodes and not _num(totals.get("items")),
     }
 
 
-def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
+def _walk(nodes: Iterable[Any], depth: int) -> Iterable[tuple[Mapping[str, Any], int]]:
     for node in nodes:
         if not isinstance(node, Mapping):
             continue
-        rollup = _mapping(node.get("rollup")) if node.get("rollup") else None
-        children = _seq(node.get("children"))
-        row = {
-            "key": str(node.get("key") or ""),
-            "title": str(node.get("title") or node.get("key") or "(untitled)"),
-            "url": safe_url(node.get("url")),
-            "type": str(node.get("type") or "other"),
-            "tracker": str(node.get("tracker") or ""),
-            "project": str(node.get("project") or ""),
-            "status": str(node.get("status") or ""),
-            "status_category": str(node.get("status_category") or "todo"),
-            "assignee": node.get("assignee"),
-            "open_findings": int(_num(node.get("open_findings"))),
-            "depth": depth,
-            "has_children": bool(children),
-            "rollup": _rollup(rollup, _mapping(node.get("schedule")))
-            if rollup is not None
-            else None,
-            "due": node.get("due_date"),
-            "matched": node.get("matched", True) is not False,
-            "rules": sorted(
-                {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
-            ),
-        }
-        yield row
-        yield from _flatten(children, depth + 1)
+        yield node, depth
+        yield from _walk(_seq(node.get("children")), depth + 1)
+
+
+def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
+    for node, at in _walk(nodes, depth):
+        yield _row(node, at)
+
+
+def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str, Any]:
+    rollup = _mapping(node.get("rollup")) if node.get("rollup") else None
+    children = _seq(node.get("children"))
+    return {
+        "key": str(node.get("key") or ""),
+        "title": str(node.get("title") or node.get("key") or "(untitled)"),
+        "url": safe_url(node.get("url")),
+        "type": str(node.get("type") or "other"),
+        "tracker": str(node.get("tracker") or ""),
+        "project": str(node.get("project") or ""),
+        "status": str(node.get("status") or ""),
+        "status_category": str(node.get("status_category") or "todo"),
+        "assignee": node.get("assignee"),
+        "open_findings": int(_num(node.get("open_findings"))),
+        "depth": depth,
+        "has_children": bool(children),
+        "rollup": _rollup(rollup, _mapping(node.get("schedule"))) if rollup is not None else None,
+        "due": node.get("due_date"),
+        "matched": matched and node.get("matched", True) is not False,
+        "rules": sorted(
+            {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
+        ),
+    }
 
 
 def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, Any]:
@@ -185,8 +202,9 @@ def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str,
     }
 
 
-def _changes(raw: Any, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    titles = {row["key"]: row for row in rows}
+def _changes(raw: Any, nodes: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    wanted = {str(_mapping(c).get("key") or "") for c in _seq(raw)}
+    titles = {e[0].get("key"): e[0] for e in nodes if e[0].get("key") in wanted} if wanted else {}
     out = []
     for change in _seq(raw):
         change = _mapping(change)
@@ -196,7 +214,7 @@ def _changes(raw: Any, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]
         out.append(
             {
                 "key": key,
-                "title": row.get("title") or key,
+                "title": str(row.get("title") or key),
                 "before": before if before in RAGS else None,
                 "now": now if now in RAGS else None,
             }

@@ -12,21 +12,21 @@ matching nodes only. The trend stays the whole portfolio's.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from webhooks.portfolio_counts import recount, recount_indexed
+from webhooks.portfolio_index import PortfolioIndex, build_index
+
 FACETS = ("tracker", "project", "type", "rag", "rule", "severity", "owner")
 RAGS = ("green", "amber", "red")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
-_SEVERITY_RANK = {name: len(SEVERITIES) - n for n, name in enumerate(SEVERITIES)}
 MAX_VALUES = 20  # values per facet
 MAX_VALUE_LENGTH = 200
 _YES = ("1", "true", "yes", "on")
 _NO = ("", "0", "false", "no", "off")
-WORST_ITEMS = 10
 
 
 class FilterError(ValueError):
@@ -124,35 +124,58 @@ def _allowed(name: str, given: Iterable[str], allowed: tuple[str, ...]) -> None:
             )
 
 
-def filter_portfolio(data: Mapping[str, Any], flt: PortfolioFilter) -> dict[str, Any]:
-    """The snapshot as seen through `flt` (the snapshot itself when no filter is set)."""
+def filter_portfolio(
+    data: Mapping[str, Any], flt: PortfolioFilter, index: PortfolioIndex | None = None
+) -> dict[str, Any]:
+    """The snapshot as seen through `flt` (the snapshot itself when no filter is set);
+    `index`: the snapshot's `build_index`, when the caller keeps one."""
     if not flt.active:
         return dict(data)
-    matched: list[Mapping[str, Any]] = []
+    index = index or build_index(data)
+    summary, kept, matched = filter_summary(data, flt, index)
+    return {**summary, "tree": index.tree(kept, matched)}
 
-    def prune(nodes: Iterable[Any]) -> list[dict[str, Any]]:
-        kept = []
-        for node in nodes:
-            if not isinstance(node, Mapping):
-                continue
-            children = prune(_seq(node.get("children")))
-            hit = flt.matches(node)
-            if hit:
-                matched.append(node)
-            if hit or children:
-                kept.append({**node, "children": children, "matched": hit})
-        return kept
 
-    tree = prune(_seq(data.get("tree")))
-    keys = {node.get("key") for node in matched}
-    return {
+def filter_rows(data: Mapping[str, Any], flt: PortfolioFilter, index: PortfolioIndex) -> dict:
+    """What the page needs of the filtered view: the summary and its rows as
+    `entries` (node, depth, matched), without copying the tree."""
+    summary, kept, matched = filter_summary(data, flt, index)
+    return {**summary, "tree": [], "entries": index.entries(kept, matched)}
+
+
+def filter_summary(
+    data: Mapping[str, Any], flt: PortfolioFilter, index: PortfolioIndex
+) -> tuple[dict[str, Any], list[int], set[int]]:
+    """Everything of the filtered view but its tree; the kept and the matched nodes."""
+    matched = select(index, flt)
+    kept = index.with_ancestors(matched)
+    if "rule" in flt.values or "severity" in flt.values:  # counts only matching findings
+        counts = recount([index.nodes[i] for i in sorted(matched)], flt, data)
+    else:
+        counts = recount_indexed(index, matched, data)
+    keys = {index.nodes[i].get("key") for i in matched}
+    summary = {
         **data,
         "rag_changes": [c for c in _seq(data.get("rag_changes")) if c.get("key") in keys],
         "project_trend": [p for p in _seq(data.get("project_trend")) if _place_matches(flt, p)],
         "filter": flt.to_dict(),
-        "tree": tree,
-        **recount(matched, flt, data),
+        **counts,
     }
+    return summary, kept, matched
+
+
+def select(index: PortfolioIndex, flt: PortfolioFilter) -> set[int]:
+    """Indices of the nodes `flt` matches (`PortfolioFilter.matches`, by set algebra)."""
+    wanted = flt.values
+    chosen: set[int] | None = index.noncompliant if flt.noncompliant else None
+    for name in ("tracker", "project", "type", "rag", "owner"):
+        if name in wanted:
+            found = index.having(name, wanted[name])
+            chosen = found if chosen is None else chosen & found
+    if "rule" in wanted or "severity" in wanted:
+        found = index.with_findings(wanted.get("rule"), wanted.get("severity"))
+        chosen = found if chosen is None else chosen & found
+    return set(chosen) if chosen is not None else index.everything
 
 
 def _place_matches(flt: PortfolioFilter, row: Mapping[str, Any]) -> bool:
@@ -162,96 +185,12 @@ def _place_matches(flt: PortfolioFilter, row: Mapping[str, Any]) -> bool:
     )
 
 
-def recount(
-    nodes: list[Mapping[str, Any]], flt: PortfolioFilter, data: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Totals, compliance by project and by rule and the worst items over `nodes`."""
-    titles = {
-        r.get("rule"): r for r in _seq(data.get("compliance_by_rule")) if isinstance(r, Mapping)
-    }
-    rag: Counter[str] = Counter()
-    projects: dict[tuple[str, str], dict[str, Any]] = {}
-    rules: Counter[str] = Counter()
-    severity_of: dict[str, str] = {}
-    open_total = noncompliant = 0
-    worst = []
-    for node in nodes:
-        rollup = node.get("rollup")
-        if isinstance(rollup, Mapping) and rollup.get("rag") in RAGS:
-            rag[rollup["rag"]] += 1
-        findings = [f for f in _seq(node.get("findings")) if flt.finding_matches(f)]
-        open_total += len(findings)
-        noncompliant += bool(findings)
-        row = projects.setdefault(
-            (str(node.get("tracker")), str(node.get("project"))),
-            {"tracker": node.get("tracker"), "project": node.get("project"), "items": 0,
-             "noncompliant_items": 0, "open_findings": 0},
-        )  # fmt: skip
-        row["items"] += 1
-        row["noncompliant_items"] += bool(findings)
-        row["open_findings"] += len(findings)
-        for finding in findings:
-            rules[finding["rule"]] += 1
-            severity_of[finding["rule"]] = finding.get("severity") or "medium"
-        if findings:
-            worst.append((node, findings))
-    for row in projects.values():
-        row["compliant_pct"] = _pct(row["items"] - row["noncompliant_items"], row["items"])
-    worst.sort(
-        key=lambda pair: (
-            -max(_SEVERITY_RANK.get(f.get("severity"), 0) for f in pair[1]),
-            -len(pair[1]),
-            str(pair[0].get("key")),
-        )
-    )
-    return {
-        "totals": {
-            "items": len(nodes),
-            "open_findings": open_total,
-            "noncompliant_items": noncompliant,
-            "compliant_pct": _pct(len(nodes) - noncompliant, len(nodes)),
-            "rag": {level: rag.get(level, 0) for level in RAGS},
-        },
-        "compliance_by_project": sorted(
-            projects.values(), key=lambda r: (str(r["tracker"]), str(r["project"]))
-        ),
-        "compliance_by_rule": [
-            {
-                "rule": rule,
-                "title": titles.get(rule, {}).get("title", rule),
-                "severity": titles.get(rule, {}).get("severity") or severity_of[rule],
-                "open_findings": count,
-            }
-            for rule, count in rules.most_common()
-        ],
-        "worst_items": [
-            {
-                "key": node.get("key"),
-                "title": node.get("title"),
-                "url": node.get("url"),
-                "tracker": node.get("tracker"),
-                "project": node.get("project"),
-                "open_findings": len(findings),
-                "max_severity": max(
-                    (f.get("severity") for f in findings), key=lambda s: _SEVERITY_RANK.get(s, 0)
-                ),
-                "rules": sorted(f["rule"] for f in findings),
-            }
-            for node, findings in worst[:WORST_ITEMS]
-        ],
-    }
-
-
 def walk(nodes: Iterable[Any]) -> Iterator[Mapping[str, Any]]:
     """Every node of a tree, parents before their children."""
     for node in nodes:
         if isinstance(node, Mapping):
             yield node
             yield from walk(_seq(node.get("children")))
-
-
-def _pct(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 100.0
 
 
 def _seq(value: Any) -> list[Any] | tuple[Any, ...]:

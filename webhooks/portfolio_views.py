@@ -18,8 +18,10 @@ from webhooks.portfolio_filter import (
     PortfolioFilter,
     facet_options,
     filter_portfolio,
+    filter_rows,
     parse_filter,
 )
+from webhooks.portfolio_index import build_index
 from webhooks.viewer import require_viewer
 
 bp = Blueprint("portfolio", __name__)
@@ -33,10 +35,18 @@ def snapshot() -> Snapshot:
         cache = current_app.extensions.setdefault(
             "pmo_bridge_portfolio",
             SnapshotCache(
-                lambda: build_portfolio(runtime), runtime.settings.dashboard_cache_seconds
+                lambda: build_portfolio(runtime),
+                runtime.settings.dashboard_cache_seconds,
+                prepare=prepare,
             ),
         )
     return cache.get()
+
+
+def prepare(snapshot: Snapshot) -> None:
+    """The filter index and the form's options, made with the snapshot, not by a reader."""
+    snapshot.memo("index", build_index)
+    snapshot.memo("options", facet_options)
 
 
 def request_filter() -> PortfolioFilter:
@@ -46,6 +56,18 @@ def request_filter() -> PortfolioFilter:
         raise ApiError(400, f"bad filter: {exc}") from None
 
 
+def filtered_page(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
+    """The page's view of the filter: its summary and rows, not a copy of the tree."""
+    if not flt.active:
+        return current
+    return current.view(
+        f"page:{flt.query()}",
+        lambda data: Snapshot(
+            filter_rows(data, flt, current.memo("index", build_index)), current.built_at
+        ),
+    )
+
+
 def filtered(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
     """The snapshot seen through `flt`: a snapshot of its own, made once per snapshot and
     filter, so its encodings are made once too."""
@@ -53,7 +75,9 @@ def filtered(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
         return current
     return current.view(
         f"filter:{flt.query()}",
-        lambda data: Snapshot(filter_portfolio(data, flt), current.built_at),
+        lambda data: Snapshot(
+            filter_portfolio(data, flt, current.memo("index", build_index)), current.built_at
+        ),
     )
 
 
@@ -80,7 +104,7 @@ def api_portfolio_csv():
 def portfolio_page():
     flt = request_filter()
     current = snapshot()
-    view = filtered(current, flt)
+    view = filtered_page(current, flt)
     pages = view.memo("pages", page_count)
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
     options = current.memo("options", facet_options)
