@@ -98,12 +98,22 @@ def portfolio(parents: int, items: int, seed: int = 7) -> dict:
         by_rule[rule] = {"rule": rule, "title": rule, "severity": severity, "open_findings": 0}
     return {
         "generated_at": "2026-12-05T09:00:00+00:00",
-        "totals": {"items": count, "open_findings": 0, "noncompliant_items": 0,
-                   "compliant_pct": 100.0, "rag": {"green": 0, "amber": 0, "red": 0}},  # fmt: skip
-        "tree": tree, "compliance_by_project": [], "compliance_by_rule": list(by_rule.values()),
-        "worst_items": [], "trend": [], "rag_changes_since": "2026-11-28", "rag_changes": [],
+        "totals": {
+            "items": count,
+            "open_findings": 0,
+            "noncompliant_items": 0,
+            "compliant_pct": 100.0,
+            "rag": {"green": 0, "amber": 0, "red": 0},
+        },
+        "tree": tree,
+        "compliance_by_project": [],
+        "compliance_by_rule": list(by_rule.values()),
+        "worst_items": [],
+        "trend": [],
+        "rag_changes_since": "2026-11-28",
+        "rag_changes": [],
         "project_trend": [],
-    }  # fmt: skip
+    }
 
 
 def timed(client, path: str) -> tuple[float, int, int]:
