@@ -75,7 +75,7 @@ def recount_indexed(
             for rule, n in sorted(per_rule.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
         "worst_items": [
-            _worst_item(index.nodes[i], list(index.nodes[i]["findings"])) for i in worst
+            _worst_item(index.nodes[i], list(_seq(index.nodes[i].get("findings")))) for i in worst
         ],
     }
 
@@ -87,11 +87,13 @@ def _worst_item(node: Mapping[str, Any], findings: list[Mapping[str, Any]]) -> d
         "url": node.get("url"),
         "tracker": node.get("tracker"),
         "project": node.get("project"),
-        "open_findings": len(findings),
+        "open_findings": len(findings) or int(node.get("open_findings") or 0),
         "max_severity": max(
-            (f.get("severity") for f in findings), key=lambda s: _SEVERITY_RANK.get(s, 0)
+            (f.get("severity") for f in findings),
+            key=lambda s: _SEVERITY_RANK.get(s, 0),
+            default="info",
         ),
-        "rules": sorted(f["rule"] for f in findings),
+        "rules": sorted(str(f.get("rule")) for f in findings),
     }
 
 

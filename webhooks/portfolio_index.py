@@ -92,8 +92,10 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
         place = (str(node.get("tracker") or ""), str(node.get("project") or ""))
         index.places.setdefault(place, set()).add(i)
         findings = [f for f in _seq(node.get("findings")) if isinstance(f, Mapping)]
-        index.finding_counts.append(len(findings))
-        if findings:
+        count = node.get("open_findings")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else len(findings)
+        index.finding_counts.append(count)
+        if count:
             index.noncompliant.add(i)
         for finding in findings:
             pair = (str(finding.get("rule")), str(finding.get("severity")))
@@ -103,7 +105,13 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
     index.worst_first = sorted(
         index.noncompliant,
         key=lambda i: (
-            -max(SEVERITY_RANK.get(f.get("severity"), 0) for f in index.nodes[i]["findings"]),
+            -max(
+                (
+                    SEVERITY_RANK.get(f.get("severity"), 0)
+                    for f in _seq(index.nodes[i].get("findings"))
+                ),
+                default=0,
+            ),
             -index.finding_counts[i],
             str(index.nodes[i].get("key")),
         ),
