@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.test_dashboard_browser import CHROMIUM_ARGS, REPO, find_chromium, missing
-from tests.test_portfolio_service import PACKS, Service, mocked, portfolio  # noqa: F401
+from tests.test_portfolio_service import PACKS, Service, mocked, portfolio
 from webhooks.portfolio_filter import walk
 
 pytestmark = pytest.mark.browser
