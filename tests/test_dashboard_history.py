@@ -101,3 +101,17 @@ def test_recorded_history_shows_what_changed_and_the_parents_rag_history(tmp_pat
     item = html.unescape(service.client.get("/portfolio/item/jira:PAY-20").get_data(as_text=True))
     assert f'data-day="{today.isoformat()}" data-rag="green"' in item
     assert f'data-day="{(today - dt.timedelta(days=8)).isoformat()}" data-rag="green"' in item
+
+
+def test_the_worker_records_the_history_periodically(tmp_path):
+    from tests.service import make_settings
+    from webhooks.app import create_app
+
+    runtime = create_app(settings=make_settings(tmp_path)).extensions["pmo_bridge"]
+    (task,) = [
+        t for t in runtime.huey._registry._periodic_tasks if t.__name__ == "dashboard_history"
+    ]
+    assert task().validate_datetime(dt.datetime(2026, 12, 5, 9, 45))  # hourly at :45
+    assert not task().validate_datetime(dt.datetime(2026, 12, 5, 9, 30))
+    assert task().execute() == {"parents": 0, "finding_groups": 0}
+    assert runtime.store.rag_history("jira:E-1") == []
