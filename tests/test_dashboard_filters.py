@@ -186,3 +186,10 @@ def test_the_index_gives_what_a_walk_over_every_node_gives(service, query):
     expected = recount(hits, flt, data)
     for name in ("totals", "compliance_by_project", "compliance_by_rule", "worst_items"):
         assert indexed[name] == expected[name], name
+
+
+@pytest.mark.parametrize("path", ["/portfolio/item/jira:PAY-10", "/portfolio/rule/wip-limit"])
+def test_drill_downs_are_for_viewers_only(service, path):
+    refused = service.client.get(path, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert refused.status_code == 403
+    assert service.client.get(path, environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
