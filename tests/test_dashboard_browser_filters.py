@@ -109,6 +109,9 @@ def test_filters_drill_down_and_csv_agree_with_the_api(base_url, browser):
     box = page.locator("#totals")
     assert box.get_attribute("data-items") == str(api["totals"]["items"])
     assert box.get_attribute("data-open-findings") == str(api["totals"]["open_findings"])
+    for card in ("#filters", "#totals", "#trend", "#projects", "#tree", "#rules", "#worst"):
+        box = page.locator(card).bounding_box()  # at 1280 px nothing spills out sideways
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1280, card
     page.screenshot(path=str(DOCS / "dashboard-filtered.png"), full_page=True)
 
     # the CSV export of the same view, downloaded as a person would
