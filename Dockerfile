@@ -17,6 +17,7 @@ COPY config ./config
 COPY connector ./connector
 COPY rules ./rules
 COPY sandbox ./sandbox
+COPY demo ./demo
 COPY webhooks ./webhooks
 RUN pip install . && rm -rf /src
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.rollup_bench import bulk_insert
 from bench.served import Served, fmt, post_webhooks, webhook_bodies, write_config
-from tests.portfolio_gen import generate, work_item
+from tests.support.portfolio_gen import generate, work_item
 from webhooks.store import Store
 
 TARGET_RATIO = 2.0

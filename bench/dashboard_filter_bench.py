@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.service import make_settings
-from webhooks.app import create_app
-from webhooks.portfolio_cache import SnapshotCache
-from webhooks.portfolio_views import prepare
+from tests.support.service import make_settings
+from webhooks.dashboard.cache import SnapshotCache
+from webhooks.http.app import create_app
+from webhooks.http.portfolio import prepare
 
 TARGET_MS = 300.0
 RAGS = ("green", "amber", "red")

@@ -265,7 +265,7 @@ def check_durable(folder: Path, expected: int) -> str:
     """Every 202 must be a committed store row, waiting in the outbox ("received"); then
     relaying them, as a worker does, must put every one on the queue."""
     from config.settings import load_settings
-    from webhooks.runtime import Runtime
+    from webhooks.worker.runtime import Runtime
 
     runtime = Runtime.from_settings(load_settings(str(folder / "pmo-bridge.yaml")))
     received = runtime.store.delivery_counts()["received"]
@@ -304,7 +304,7 @@ def main() -> int:
     parser.add_argument("--skip-worker-run", action="store_true", help="no round with the worker")
     args = parser.parse_args()
 
-    from webhooks.serve import WEB_THREADS
+    from webhooks.commands.serve import WEB_THREADS
 
     print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(
@@ -331,7 +331,14 @@ def main() -> int:
         env.update(BENCH_JIRA_SECRET=JIRA_SECRET, BENCH_AZURE_SECRET=AZURE_SECRET)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         workers = ["--workers", str(args.workers)]
-        serve_cmd = [sys.executable, "-m", "webhooks.cli", "serve", "--config", "pmo-bridge.yaml"]
+        serve_cmd = [
+            sys.executable,
+            "-m",
+            "webhooks.commands.main",
+            "serve",
+            "--config",
+            "pmo-bridge.yaml",
+        ]
         noop_cmd = [sys.executable, str(ROOT / "bench" / "noop_app.py")]
 
         servers = []

@@ -3,7 +3,7 @@
     python bench/noop_app.py --port 8090 [--host 127.0.0.1] [--workers 2]
 
 It reads the body and answers 202 JSON, as intake does, and runs under the very same
-gunicorn settings as `pmo-bridge serve` (`webhooks.serve.run_gunicorn`), so the difference
+gunicorn settings as `pmo-bridge serve` (`webhooks.commands.serve.run_gunicorn`), so the difference
 between the two is the work intake does, not the server.
 """
 
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    from webhooks.serve import run_gunicorn
+    from webhooks.commands.serve import run_gunicorn
 
     run_gunicorn(create_app, args.host, args.port, args.workers)
 

@@ -57,7 +57,7 @@ def children_of(pid: int) -> list[int]:
         fields = stat.rsplit(")", 1)[1].split()  # comm may hold spaces
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append((int(entry.name), cmd))
-    return [p for p, cmd in found if "webhooks.cli worker" in cmd]
+    return [p for p, cmd in found if "webhooks.commands.main worker" in cmd]
 
 
 class Service:
@@ -110,7 +110,7 @@ class Service:
         self.log = open(folder / "serve.log", "wb")
         self.proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "webhooks.cli", "serve", "--config", str(config)),
+                *(sys.executable, "-m", "webhooks.commands.main", "serve", "--config", str(config)),
                 *("--port", str(self.port), "--workers", str(workers)),
             ],
             cwd=folder,
@@ -174,7 +174,7 @@ class Service:
 def wait_drained(store: Any, timeout: float) -> bool:
     """True once no delivery is unfinished: received, queued (retries included) or
     processing."""
-    from webhooks.store_records import UNFINISHED_STATUSES
+    from webhooks.store.records import UNFINISHED_STATUSES
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

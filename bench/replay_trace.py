@@ -90,7 +90,7 @@ def trace(item: str, sent: list[Any], calls: list[Any], log_path: Path, store: A
 def _delivery_rows(store: Any) -> list[Any]:
     from sqlalchemy import select
 
-    from webhooks.store_models import DeliveryRow
+    from webhooks.store.models import DeliveryRow
 
     with store._session() as session:
         return list(session.scalars(select(DeliveryRow).order_by(DeliveryRow.id)))
@@ -99,7 +99,7 @@ def _delivery_rows(store: Any) -> list[Any]:
 def stuck(store: Any, log_path: Path, limit: int = 10) -> list[str]:
     """Deliveries still unfinished after the drain timeout, each with the service's log
     lines about its row."""
-    from webhooks.store_records import UNFINISHED_STATUSES
+    from webhooks.store.records import UNFINISHED_STATUSES
 
     rows = [r for r in _delivery_rows(store) if r.status in UNFINISHED_STATUSES]
     lines = log_path.read_text(errors="replace").splitlines() if log_path.exists() else []

@@ -38,13 +38,12 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connector.model import StatusCategory, WorkItem
-from rules.rollup import rollup_spec_from_dict
-from rules.rollup_facts import ChildFacts
-from tests.portfolio_gen import generate, work_item
-from webhooks.rollups import Rollups
+from rules.rollup import ChildFacts, rollup_spec_from_dict
+from tests.support.portfolio_gen import generate, work_item
+from webhooks.governance.rollups import Rollups
 from webhooks.store import Store
-from webhooks.store_items import _assignee_id, content_hash
-from webhooks.store_models import ItemRow
+from webhooks.store.items import _assignee_id, content_hash
+from webhooks.store.models import ItemRow
 
 NOW = dt.datetime(2024, 6, 10, 12, tzinfo=dt.UTC)
 SPEC = rollup_spec_from_dict(
@@ -94,13 +93,16 @@ def bulk_insert(store: Store, items: list[WorkItem], chunk: int = 5000) -> None:
 
 
 def make_rollups(store: Store) -> Rollups:
-    runtime = SimpleNamespace(
+    resources = SimpleNamespace(
         store=store,
         settings=SimpleNamespace(rollup_delay_seconds=0.0),
         rules=SimpleNamespace(current=lambda: SimpleNamespace(rollups=(SPEC,))),
         clock=lambda: NOW,
     )
-    return Rollups(runtime)  # type: ignore[arg-type]
+    no_follow_ups = SimpleNamespace(
+        regovern=lambda *a, **k: False, recompute_rollup=lambda k: False
+    )
+    return Rollups(resources, no_follow_ups)  # type: ignore[arg-type]
 
 
 def full_recompute(rollups: Rollups, parents: list[WorkItem]) -> float:

@@ -49,7 +49,7 @@ class Served:
         env["BENCH_JIRA_SECRET"] = SECRET
         env["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
         self.log = folder / "serve.log"
-        command = [sys.executable, "-m", "webhooks.cli", "serve", "--config", str(config),
+        command = [sys.executable, "-m", "webhooks.commands.main", "serve", "--config", str(config),
                    "--port", str(self.port), "--workers", str(workers), "--no-worker"]  # fmt: skip
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(command, cwd=folder, env=env,

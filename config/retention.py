@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 @dataclass(frozen=True)
 class Retention:
     """How long the store keeps each kind of record, in days (0: for ever); applied by
-    the periodic maintenance (`webhooks.store_retention`)."""
+    the periodic maintenance (`webhooks.store.retention`)."""
 
     bodies_days: int = 7  # payloads of done and ignored deliveries
     deliveries_days: int = 30  # done, ignored and dead delivery rows

@@ -86,7 +86,7 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     admin_token_env: str = "PMO_BRIDGE_ADMIN_TOKEN"
     # Who may read the dashboard, /api/portfolio, /metrics and /readyz detail
-    # (`webhooks.viewer`): holders of this token; with none, loopback clients only.
+    # (`webhooks.http.viewer`): holders of this token; with none, loopback clients only.
     viewer_token_env: str = "PMO_BRIDGE_VIEWER_TOKEN"
     trusted_proxy_header: str | None = None  # e.g. X-Auth-Request-Email from oauth2-proxy
     # The same body from the same tracker within this window is a replay, whatever its

@@ -1,6 +1,7 @@
 """Write-back clients: the one interface the worker uses to read and write trackers.
 
-`make_client(tracker)` returns a `JiraClient` or an `AzureDevOpsClient`. Both translate
+`connector.trackers.make_client(tracker)` returns a `JiraClient` or an `AzureDevOpsClient`
+(`TrackerClient` below is what both offer). Both translate
 every vendor and `requests` failure into `connector.errors` in one place each, keep the
 libraries' own retry loops off (the worker owns retries and backoff) and put a timeout on
 every call. `on_call(tracker, method, status, seconds)` is told about each HTTP call;
@@ -25,6 +26,7 @@ from connector.errors import (
     TrackerError,
     TrackerUnavailable,
 )
+from connector.headers import header_value
 from connector.model import Comment, Person, WorkItem
 
 OnCall = Callable[[str, str, "int | None", float], None]
@@ -67,28 +69,6 @@ class TrackerClient(Protocol):
     def whoami(self) -> Person: ...
 
 
-def make_client(
-    tracker: TrackerConfig,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    on_call: OnCall | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> TrackerClient:
-    """The write-back client for a configured tracker. Credentials are read from the
-    environment variables the config names, now, and are kept only inside the client."""
-    if not tracker.url:
-        raise ValueError(f"tracker {tracker.name!r} has no url: nothing to write back to")
-    if tracker.kind == "jira":
-        from connector.jira_client import JiraClient
-
-        return JiraClient(tracker, timeout=timeout, on_call=on_call, environ=environ)
-    if tracker.kind == "azure-devops":
-        from connector.azure_client import AzureDevOpsClient
-
-        return AzureDevOpsClient(tracker, timeout=timeout, on_call=on_call, environ=environ)
-    raise ValueError(f"tracker {tracker.name!r}: unknown kind {tracker.kind!r}")
-
-
 def pick_managed_comment(found: list[Comment], bot_account: str | None) -> Comment | None:
     """Of the comments carrying the marker, the bot's own wins (someone may have quoted
     the managed comment), else the oldest."""
@@ -118,7 +98,7 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
     from `X-RateLimit-Reset` (epoch seconds as Azure DevOps sends it, or an ISO timestamp
     as Jira Cloud sends it). None when the response names no wait."""
     now = time.time() if now is None else now
-    value = _header(headers, "Retry-After")
+    value = (header_value(headers, "Retry-After") or "").strip()
     if value:
         try:
             return max(0.0, float(value))
@@ -127,7 +107,7 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
                 return _seconds_until(email.utils.parsedate_to_datetime(value), now)
             except (TypeError, ValueError):
                 pass
-    reset = _header(headers, "X-RateLimit-Reset")
+    reset = (header_value(headers, "X-RateLimit-Reset") or "").strip()
     if reset:
         try:
             return max(0.0, float(reset) - now)
@@ -137,15 +117,6 @@ def retry_after_seconds(headers: Mapping[str, str], *, now: float | None = None)
             except ValueError:
                 pass
     return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    getter = getattr(headers, "get", None)
-    value = getter(name) if getter else None
-    if value is None:  # plain dicts are case-sensitive; HTTP headers are not
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return str(value).strip() if value is not None else None
 
 
 def error_for_status(

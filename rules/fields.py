@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from connector.model import parse_date, parse_datetime
+
 Getter = Callable[[Any, Any], Any]
 
 # kind of each common-model field: decides which operators make sense on it
@@ -162,8 +164,6 @@ def parse_moment(value: Any) -> dt.timedelta | dt.date | dt.datetime | None:
         if delta is None:
             return None
         return -delta if text[0] == "-" else delta
-    from connector.model import parse_date, parse_datetime
-
     try:
         return parse_date(text) if len(text) == 10 else parse_datetime(text)
     except ValueError:

@@ -1,38 +1,17 @@
-"""Suite-wide fixtures: real PostgreSQL and Redis on 127.0.0.1 when reachable.
-
-Outside CI an unreachable service skips its tests with the reason; in CI (CI=true) it is a
-failure, because there the services are part of the product's test bed.
-"""
+"""Suite-wide fixtures: real PostgreSQL and Redis on 127.0.0.1 when reachable (see
+`tests.support.services`), both trackers mocked, a headless browser. Helpers that tests
+import live in `tests.support`; no test module imports another."""
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 
 import pytest
+import responses
 
-POSTGRES_URL = os.environ.get(
-    "PMO_BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REDIS_URL = os.environ.get("PMO_BRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def require_service(name: str, host: str, port: int) -> None:
-    if _reachable(host, port):
-        return
-    message = f"{name} is not reachable on {host}:{port}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{message}; CI must provide it", pytrace=False)
-    pytest.skip(f"{message} (start it to run these tests)")
+from tests.support.browser import chromium_page  # noqa: F401 (a fixture for tests/*/)
+from tests.support.portfolio_gen import TRACKER_ENV, fresh_ado_location_cache
+from tests.support.services import POSTGRES_URL, REDIS_URL, require_service
 
 
 @pytest.fixture
@@ -68,3 +47,14 @@ def redis_url() -> str:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture
+def mocked(monkeypatch):
+    """Both trackers' HTTP mocked, their credentials in the environment (the portfolio
+    tests' `FakeTrackers` installs the answers)."""
+    for name, value in TRACKER_ENV.items():
+        monkeypatch.setenv(name, value)
+    fresh_ado_location_cache(monkeypatch)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps

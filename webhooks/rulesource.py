@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from config.settings import ConfigError
+from rules import RuleSet, RulesFileError, load_ruleset
+from rules.pack import rule_files
+
 log = logging.getLogger(__name__)
 
 
 def _rule_files(paths: tuple[str, ...]) -> list[Path]:
-    from rules.pack import rule_files
-
     files, _errors = rule_files(paths)  # a missing path shows up when loading
     return [Path(f) for f in files] + [Path(p) for p in paths if not Path(p).exists()]
 
@@ -28,15 +30,13 @@ class RuleSource:
         self.paths = tuple(str(p) for p in paths)
         self.check_interval = check_interval
         self._lock = threading.Lock()
-        self._ruleset: Any = None
+        self._ruleset: RuleSet | None = None
         self._signature: tuple = ()
         self._errors: list[str] = []
         self._checked_at = 0.0
         self._loaded_at: float | None = None
         result = self.reload(force=True)
         if not result["ok"]:
-            from config.settings import ConfigError
-
             raise ConfigError("rules: " + "; ".join(result["errors"][:5]))
 
     def _signature_now(self) -> tuple:
@@ -49,7 +49,7 @@ class RuleSource:
                 sig.append((str(path), None, None))
         return tuple(sig)
 
-    def current(self) -> Any:
+    def current(self) -> RuleSet:
         """The rules in force, after a cheap check (at most every `check_interval` s) for
         changed files."""
         now = time.monotonic()
@@ -57,11 +57,11 @@ class RuleSource:
             self._checked_at = now
             if self._signature_now() != self._signature:
                 self.reload()
-        return self._ruleset
+        ruleset = self._ruleset
+        assert ruleset is not None  # the constructor refuses to start without rules
+        return ruleset
 
     def reload(self, *, force: bool = False) -> dict[str, Any]:
-        from rules import RulesFileError, load_ruleset
-
         with self._lock:
             signature = self._signature_now()
             if not force and signature == self._signature:

@@ -1,0 +1,379 @@
+"""Azure DevOps write-back client over `azure-devops` (7.1 clients) and msrest.
+
+The work item tracking client is built directly on the organisation URL: that is where
+`Connection.get_work_item_tracking_client()` lands too (the resource area of work item
+tracking lives on the organisation host), without the resource-area lookup the
+connection would make with library defaults (100 s timeout, 3 retries, and a fallback
+call to app.vssps.visualstudio.com). The one discovery call left is the library's
+`OPTIONS {org}/_apis` (resource locations: route templates and API versions), made once
+per process and URL, under our timeout.
+
+msrest's urllib3 retry policy is replaced by one that never retries and never turns a
+status into an exception, so a 429 reaches us with its headers. The library keeps no
+status on its exceptions, so a response hook remembers the last answer per thread.
+Errors are translated once, in `_calling`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from azure.devops.v7_1.location.location_client import LocationClient
+from azure.devops.v7_1.work_item_tracking.models import (
+    CommentCreate,
+    CommentUpdate,
+    JsonPatchOperation,
+    TeamContext,
+    Wiql,
+    WorkItemBatchGetRequest,
+)
+from azure.devops.v7_1.work_item_tracking.work_item_tracking_client import (
+    WorkItemTrackingClient,
+)
+from msrest.authentication import BasicAuthentication
+from msrest.exceptions import ClientException, ClientRequestError
+
+from config.settings import TrackerConfig
+from connector.azure_devops.item import item_from_work_item
+from connector.clients import (
+    DEFAULT_TIMEOUT,
+    OnCall,
+    error_for_status,
+    field_id,
+    pick_managed_comment,
+    short_message,
+    unavailable,
+)
+from connector.document import MARKER, Document, body_text, contains_marker
+from connector.errors import Conflict, PermanentTrackerError, TrackerError
+from connector.labels import refuse_invalid_labels
+from connector.model import Comment, Person, WorkItem
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200  # workitemsbatch accepts at most 200 ids
+COMMENT_PAGE = 200
+TAGS = "System.Tags"
+# A failed `test /rev` is documented as 412; these markers also catch a 400 variant.
+_STALE_MARKERS = ("TF26071", "test operation", "RevisionMismatch", "StaleRevision")
+
+
+def split_tags(value: str | None) -> list[str]:
+    return [t.strip() for t in (value or "").split(";") if t.strip()]
+
+
+def merge_tags(current: str | None, add: set[str], remove: set[str]) -> str:
+    """The new `System.Tags` value: existing order kept, case-insensitive, `; `-joined."""
+    dropped = {t.casefold() for t in remove}
+    tags = [t for t in split_tags(current) if t.casefold() not in dropped]
+    present = {t.casefold() for t in tags}
+    for tag in sorted(add, key=str.casefold):
+        if tag.casefold() not in present and tag.casefold() not in dropped:
+            tags.append(tag)
+            present.add(tag.casefold())
+    return "; ".join(tags)
+
+
+class AzureDevOpsClient:
+    def __init__(
+        self,
+        tracker: TrackerConfig,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_call: OnCall | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if not tracker.url:
+            raise ValueError(f"tracker {tracker.name!r} has no url")
+        self.name = tracker.name
+        self.tracker = tracker
+        self._on_call = on_call
+        self._local = threading.local()
+        self._projects: dict[str, str] = {}  # work item id -> project, for comments
+        # `quiet_edits` asks for suppressNotifications=true; once refused, never again.
+        self._quiet = tracker.quiet_edits
+        _, token = tracker.credentials(environ)
+        creds = BasicAuthentication("", token or "")
+        self._wit = WorkItemTrackingClient(base_url=tracker.url, creds=creds)
+        self._location = LocationClient(base_url=tracker.url, creds=creds)
+        for client in (self._wit, self._location):
+            self._configure(client.config, timeout)
+
+    def _configure(self, config: Any, timeout: float) -> None:
+        config.connection.timeout = timeout
+        # In place: msrest's policy object carries attributes its logging reads.
+        policy = config.retry_policy.policy
+        policy.total = policy.connect = policy.read = policy.status = 0
+        policy.status_forcelist = frozenset()  # every status comes back as a response
+        policy.raise_on_status = False
+        config.hooks.append(self._record_response)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_item(self, native_id: str) -> WorkItem:
+        """GET {org}/_apis/wit/workItems/{id}?$expand=relations"""
+        with self._calling("get_item", native_id):
+            wi = self._wit.get_work_item(_int_id(native_id), expand="relations")
+        return self._item(wi)
+
+    def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
+        """POST {org}/{project}/_apis/wit/wiql (ids), then POST
+        {org}/{project}/_apis/wit/workitemsbatch per batch of up to 200 ids."""
+        size = max(1, min(page_size, BATCH_SIZE))
+        context = TeamContext(project=self.tracker.project) if self.tracker.project else None
+        with self._calling("search"):
+            result = self._wit.query_by_wiql(Wiql(query=query), team_context=context)
+        ids = [ref.id for ref in result.work_items or []]
+
+        def items() -> Iterator[WorkItem]:
+            for start in range(0, len(ids), size):
+                request = WorkItemBatchGetRequest(
+                    ids=ids[start : start + size], expand="relations", error_policy="omit"
+                )
+                with self._calling("search"):
+                    batch = self._wit.get_work_items_batch(request, project=self.tracker.project)
+                for wi in batch or []:
+                    if wi is not None:  # errorPolicy=omit: deleted since the query
+                        yield self._item(wi)
+
+        return len(ids), items()
+
+    def find_managed_comment(self, native_id: str, marker: str = MARKER) -> Comment | None:
+        """GET {org}/{project}/_apis/wit/workItems/{id}/comments?$top=200&order=asc
+        (following continuationToken); one GET of the work item first when its project
+        is not known yet."""
+        project = self._project(native_id)
+        found: list[Comment] = []
+        token: str | None = None
+        while True:
+            with self._calling("find_managed_comment", native_id):
+                page = self._wit.get_comments(
+                    project,
+                    _int_id(native_id),
+                    top=COMMENT_PAGE,
+                    continuation_token=token,
+                    order="asc",
+                )
+            for raw in page.comments or []:
+                if contains_marker(raw.text, marker) and not raw.is_deleted:
+                    text = body_text(raw.text)
+                    found.append(Comment(str(raw.id), text, _person(raw.created_by)))
+            token = page.continuation_token
+            if not token or not page.comments:
+                break
+        return pick_managed_comment(found, self.tracker.bot_account)
+
+    def whoami(self) -> Person:
+        """GET {org}/_apis/connectionData"""
+        with self._calling("whoami"):
+            data = self._location.get_connection_data()
+        user = data.authenticated_user
+        account = None
+        if user is not None and user.properties:
+            account = (user.properties.get("Account") or {}).get("$value")
+        display = (user.provider_display_name if user else None) or account or "unknown"
+        return Person(display, account or (user.id if user else None))
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add_comment(self, native_id: str, doc: Document) -> str:
+        """POST {org}/{project}/_apis/wit/workItems/{id}/comments  {"text": html}"""
+        project = self._project(native_id)
+        with self._calling("add_comment", native_id):
+            created = self._wit.add_comment(
+                CommentCreate(text=doc.to_html()), project, _int_id(native_id)
+            )
+        return str(created.id)
+
+    def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None:
+        """PATCH {org}/{project}/_apis/wit/workItems/{id}/comments/{commentId} {"text": html}"""
+        project = self._project(native_id)
+        with self._calling("update_comment", native_id):
+            self._wit.update_comment(
+                CommentUpdate(text=doc.to_html()), project, _int_id(native_id), int(comment_id)
+            )
+
+    def update_labels(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        *,
+        revision: int | None = None,
+    ) -> int | None:
+        """GET {org}/_apis/wit/workItems/{id}?fields=System.Tags, then (only when the tags
+        change) PATCH {org}/_apis/wit/workItems/{id} with [test /rev, replace
+        /fields/System.Tags]. `replace`, because the service merges an `add` on the tags
+        into those already there, so an `add` can never take one away. The tag string is
+        computed from the item as read; the test op makes the write fail (Conflict) if
+        anyone changed it since."""
+        if not add and not remove:
+            return None
+        refuse_invalid_labels("azure-devops", native_id, add)
+        with self._calling("update_labels", native_id):
+            current = self._wit.get_work_item(_int_id(native_id), fields=[TAGS])
+        expected = current.rev if revision is None else revision
+        if current.rev != expected:
+            raise Conflict(
+                f"azure-devops update_labels {native_id}: item is at rev {current.rev}, "
+                f"expected {expected}"
+            )
+        old = (current.fields or {}).get(TAGS) or ""
+        new = merge_tags(old, add, remove)
+        if new == "; ".join(split_tags(old)):
+            return current.rev  # nothing would change: the item is as wanted at this rev
+        return self._patch(
+            "update_labels",
+            native_id,
+            [
+                JsonPatchOperation(op="test", path="/rev", value=expected),
+                JsonPatchOperation(op="replace", path=f"/fields/{TAGS}", value=new),
+            ],
+        )
+
+    def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
+        """PATCH {org}/_apis/wit/workItems/{id} with one `add` op per field; names are
+        mapped through the tracker's field map."""
+        if not values:
+            return
+        ops = [
+            JsonPatchOperation(op="add", path=f"/fields/{field_id(self.tracker, k)}", value=v)
+            for k, v in values.items()
+        ]
+        self._patch("set_fields", native_id, ops)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _patch(self, op: str, native_id: str, document: list[JsonPatchOperation]) -> int | None:
+        """PATCH the item (?suppressNotifications=true only under `quiet_edits`); returns
+        its new rev. Suppressing needs the project permission "Suppress notifications for
+        work item updates", and Microsoft does not document how a caller without it is
+        refused: any 400/401/403 while asking is retried once without, and remembered,
+        so the edit still lands."""
+        if not self._quiet:
+            return self._update(op, native_id, document)
+        try:
+            return self._update(op, native_id, document, quiet=True)
+        except PermanentTrackerError as exc:
+            if exc.status not in (400, 401, 403):
+                raise
+            refusal = str(exc)
+        rev = self._update(op, native_id, document)
+        self._quiet = False
+        log.warning(
+            "azure_devops.client.quiet_edits_refused",
+            extra={"tracker": self.name, "reason": refusal},
+        )
+        return rev
+
+    def _update(
+        self, op: str, native_id: str, document: list[JsonPatchOperation], *, quiet: bool = False
+    ) -> int | None:
+        with self._calling(op, native_id):
+            updated = self._wit.update_work_item(
+                document, _int_id(native_id), suppress_notifications=True if quiet else None
+            )
+        return getattr(updated, "rev", None)
+
+    def _project(self, native_id: str) -> str:
+        """The item's project (the comments API needs it): remembered from reads, else one
+        GET of the item's System.TeamProject."""
+        project = self._projects.get(str(native_id))
+        if project:
+            return project
+        with self._calling("get_project", native_id):
+            wi = self._wit.get_work_item(_int_id(native_id), fields=["System.TeamProject"])
+        project = (wi.fields or {}).get("System.TeamProject") or self.tracker.project
+        if not project:
+            raise PermanentTrackerError(f"azure-devops {native_id}: no project on the item")
+        self._remember(str(native_id), project)
+        return project
+
+    def _remember(self, native_id: str, project: str) -> None:
+        if len(self._projects) > 10_000:  # bounded: a long-running worker sees many items
+            self._projects.clear()
+        self._projects[native_id] = project
+
+    def _item(self, wi: Any) -> WorkItem:
+        raw = wi.serialize(keep_readonly=True)
+        project = (raw.get("fields") or {}).get("System.TeamProject")
+        if project:
+            self._remember(str(raw.get("id")), project)
+        return item_from_work_item(raw, self.tracker)
+
+    def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._local.response = response
+        if self._on_call is not None:
+            op = getattr(self._local, "op", "unknown")
+            self._on_call(self.name, op, response.status_code, response.elapsed.total_seconds())
+
+    @contextmanager
+    def _calling(self, op: str, native_id: str | None = None):
+        """Run one tracker call: name it for metrics and translate every failure."""
+        self._local.op = op
+        self._local.response = None
+        started = time.monotonic()
+        what = f"azure-devops {op}" + (f" {native_id}" if native_id else "")
+        try:
+            yield
+        except TrackerError:
+            raise
+        except (ClientException, requests.RequestException, ValueError) as exc:
+            response = self._local.response
+            inner = getattr(exc, "inner_exception", None)
+            no_answer = isinstance(exc, requests.RequestException) or (
+                isinstance(exc, ClientRequestError) and isinstance(inner, requests.RequestException)
+            )
+            if no_answer or response is None:
+                if no_answer:
+                    if self._on_call is not None:
+                        self._on_call(self.name, op, None, time.monotonic() - started)
+                    raise unavailable(inner or exc, what) from None
+                raise PermanentTrackerError(f"{what}: {short_message(exc)}") from None
+            raise self._translate(exc, response, what) from None
+
+    def _translate(self, exc: Exception, response: requests.Response, what: str) -> TrackerError:
+        status = response.status_code
+        detail = short_message(getattr(exc, "message", None) or exc)
+        message = f"{what}: HTTP {status} {detail}".rstrip()
+        if 200 <= status < 300:  # an answer the library could not read
+            return error_for_status(502, {}, message)
+        if status == 400 and any(m.lower() in _error_text(exc).lower() for m in _STALE_MARKERS):
+            return Conflict(message, status=status)
+        return error_for_status(status, response.headers, message)
+
+
+def _error_text(exc: Exception) -> str:
+    parts = [str(getattr(exc, "message", "") or exc), str(getattr(exc, "type_key", "") or "")]
+    return " ".join(parts)
+
+
+def _int_id(native_id: str | int) -> int:
+    try:
+        return int(str(native_id).strip())
+    except ValueError:
+        raise PermanentTrackerError(f"azure-devops: {native_id!r} is not a work item id") from None
+
+
+def _person(identity: Any) -> Person | None:
+    if identity is None:
+        return None
+    display = getattr(identity, "display_name", None) or getattr(identity, "unique_name", None)
+    if not display:
+        return None
+    account = getattr(identity, "unique_name", None) or getattr(identity, "id", None)
+    return Person(str(display), str(account) if account else None)
+
+
+__all__ = ["AzureDevOpsClient", "merge_tags", "split_tags"]
+
+
+def comment_form(tracker: TrackerConfig) -> str:
+    """Azure DevOps comments are HTML."""
+    return "html"

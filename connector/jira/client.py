@@ -1,0 +1,333 @@
+"""Jira write-back client over the `jira` library (Cloud: REST v3 + ADF; Server/DC: v2 +
+wiki markup).
+
+The library is built with `get_server_info=False` (no discovery call: the deployment is
+configuration) and `max_retries=0` (its ResilientSession would otherwise sleep and retry
+429/503 itself; the worker owns retries). Endpoints that the library wraps with extra
+calls (a reload after every update, a `GET field` before searches) are called through
+the library's own session instead, so each method makes exactly the requests listed in
+its docstring. Errors are translated once, in `_calling`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from jira import JIRA, JIRAError
+
+from config.settings import TrackerConfig
+from connector.clients import (
+    DEFAULT_TIMEOUT,
+    OnCall,
+    error_for_status,
+    field_id,
+    pick_managed_comment,
+    short_message,
+    unavailable,
+)
+from connector.document import MARKER, Document, body_text, contains_marker
+from connector.errors import ItemNotFound, PermanentTrackerError, TrackerError
+from connector.jira.item import item_from_issue
+from connector.labels import refuse_invalid_labels
+from connector.model import Comment, Person, WorkItem
+
+log = logging.getLogger(__name__)
+
+# Jira Cloud answers a 429 with this reason when one issue is written too often; only
+# writes to that issue must wait, not the whole tracker.
+PER_ISSUE_REASON = "jira-per-issue-on-write"
+COMMENT_PAGE = 100
+
+
+class JiraClient:
+    def __init__(
+        self,
+        tracker: TrackerConfig,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_call: OnCall | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = tracker.name
+        self.tracker = tracker
+        self.cloud = tracker.deployment != "server"
+        self.api_version = "3" if self.cloud else "2"
+        self._on_call = on_call
+        self._local = threading.local()
+        user, token = tracker.credentials(environ)
+        auth: dict[str, Any] = {}
+        if user and token:
+            auth["basic_auth"] = (user, token)
+        elif token:
+            auth["token_auth"] = token  # Server/DC personal access token (bearer)
+        self._jira = JIRA(
+            server=tracker.url,
+            options={"rest_api_version": self.api_version, "check_update": False},
+            get_server_info=False,
+            max_retries=0,
+            timeout=timeout,
+            **auth,
+        )
+        # Known from configuration: lets the library pick Cloud-only code paths without
+        # the serverInfo call it would otherwise make.
+        self._jira.deploymentType = "Cloud" if self.cloud else "Server"
+        self._jira._session.hooks["response"].append(self._record_response)
+        # `quiet_edits` asks for notifyUsers=false; once Jira refuses it, never again.
+        self._quiet = tracker.quiet_edits
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get_item(self, native_id: str) -> WorkItem:
+        """GET /rest/api/{v}/issue/{key}"""
+        with self._calling("get_item", native_id):
+            raw = self._jira.issue(_segment(native_id)).raw
+        return self._item(raw)
+
+    def search(self, query: str, *, page_size: int = 100) -> tuple[int, Iterator[WorkItem]]:
+        """Cloud: POST /rest/api/3/search/approximate-count, then POST /rest/api/3/search/jql
+        per page (nextPageToken); the total is 0 (unknown) where the count endpoint is
+        missing. Server/DC: POST /rest/api/2/search per page (startAt). The first page is
+        read now, so a bad query fails here rather than mid-iteration."""
+        page_size = max(1, min(page_size, 100))
+        if self.cloud:
+            return self._search_cloud(query, page_size)
+        return self._search_server(query, page_size)
+
+    def _search_cloud(self, jql: str, page_size: int) -> tuple[int, Iterator[WorkItem]]:
+        try:
+            with self._calling("search"):
+                count = self._post("search/approximate-count", {"jql": jql})
+            total = int(count.get("count") or 0)
+        except (ItemNotFound, PermanentTrackerError) as exc:
+            if exc.status not in (404, 405):
+                raise
+            # A deployment without the count endpoint: the total is unknown (0).
+            log.info("jira.client.no_count", extra={"tracker": self.name})
+            total = 0
+        body: dict[str, Any] = {"jql": jql, "maxResults": page_size, "fields": ["*all"]}
+        with self._calling("search"):
+            first = self._post("search/jql", body)
+
+        def pages() -> Iterator[WorkItem]:
+            page = first
+            while True:
+                for issue in page.get("issues") or []:
+                    yield self._item(issue)
+                token = page.get("nextPageToken")
+                if page.get("isLast", not token) or not token:
+                    return
+                with self._calling("search"):
+                    page = self._post("search/jql", {**body, "nextPageToken": token})
+
+        return total, pages()
+
+    def _search_server(self, jql: str, page_size: int) -> tuple[int, Iterator[WorkItem]]:
+        body: dict[str, Any] = {
+            "jql": jql,
+            "startAt": 0,
+            "maxResults": page_size,
+            "fields": ["*all"],
+        }
+        with self._calling("search"):
+            first = self._post("search", body)
+        total = int(first.get("total") or 0)
+
+        def pages() -> Iterator[WorkItem]:
+            page, start = first, 0
+            while True:
+                issues = page.get("issues") or []
+                for issue in issues:
+                    yield self._item(issue)
+                start += len(issues)
+                if not issues or start >= int(page.get("total") or 0):
+                    return
+                with self._calling("search"):
+                    page = self._post("search", {**body, "startAt": start})
+
+        return total, pages()
+
+    def find_managed_comment(self, native_id: str, marker: str = MARKER) -> Comment | None:
+        """GET /rest/api/{v}/issue/{key}/comment?startAt=..&maxResults=100, page by page.
+        The bot's own comment wins when several carry the marker, else the oldest."""
+        found: list[Comment] = []
+        start = 0
+        while True:
+            with self._calling("find_managed_comment", native_id):
+                page = self._jira._get_json(
+                    f"issue/{_segment(native_id)}/comment",
+                    params={"startAt": start, "maxResults": COMMENT_PAGE},
+                )
+            comments = page.get("comments") or []
+            for raw in comments:
+                if contains_marker(raw.get("body"), marker):
+                    text = body_text(raw.get("body"))
+                    found.append(Comment(str(raw.get("id")), text, _person(raw.get("author"))))
+            start += len(comments)
+            if not comments or start >= int(page.get("total") or 0):
+                break
+        return pick_managed_comment(found, self.tracker.bot_account)
+
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET /rest/api/{v}/field"""
+        with self._calling("list_fields"):
+            fields = self._jira._get_json("field")
+        if not isinstance(fields, list):
+            raise error_for_status(502, {}, "jira list_fields: answer is not a list")
+        return [f for f in fields if isinstance(f, dict)]
+
+    def whoami(self) -> Person:
+        """GET /rest/api/{v}/myself"""
+        with self._calling("whoami"):
+            me = self._jira.myself()
+        person = _person(me)
+        return person or Person("unknown")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add_comment(self, native_id: str, doc: Document) -> str:
+        """POST /rest/api/{v}/issue/{key}/comment  {"body": ADF (v3) | wiki markup (v2)}"""
+        with self._calling("add_comment", native_id, write=True):
+            created = self._jira.add_comment(_segment(native_id), self._body(doc))
+        return str(created.raw.get("id") if created.raw else created.id)
+
+    def update_comment(self, native_id: str, comment_id: str, doc: Document) -> None:
+        """PUT /rest/api/{v}/issue/{key}/comment/{id}  {"body": ...}
+        (?notifyUsers=false only under `quiet_edits`)."""
+        with self._calling("update_comment", native_id, write=True):
+            self._put(
+                f"issue/{_segment(native_id)}/comment/{_segment(comment_id)}",
+                {"body": self._body(doc)},
+                quiet=True,
+            )
+
+    def update_labels(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        *,
+        revision: int | None = None,
+    ) -> int | None:
+        """PUT /rest/api/{v}/issue/{key}  {"update": {"labels": [{"add": ..}, {"remove": ..}]}}
+        The update form adds and removes single labels, so labels people set meanwhile
+        survive; Jira has no revision check, so `revision` is not used. Returns the time of
+        the write in epoch ms: Jira items' revision is their `updated` time, so any payload
+        with a lower revision was sent before this write."""
+        refuse_invalid_labels("jira", native_id, add)
+        ops = [{"add": label} for label in sorted(add - remove)]
+        ops += [{"remove": label} for label in sorted(remove - add)]
+        if not ops:
+            return None
+        written_at = int(time.time() * 1000)
+        with self._calling("update_labels", native_id, write=True):
+            self._put(f"issue/{_segment(native_id)}", {"update": {"labels": ops}}, quiet=True)
+        return written_at
+
+    def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
+        """PUT /rest/api/{v}/issue/{key}  {"fields": {...}}; names are mapped through the
+        tracker's field map (estimate -> customfield_10016), ids pass through."""
+        if not values:
+            return
+        fields = {field_id(self.tracker, name): value for name, value in values.items()}
+        with self._calling("set_fields", native_id, write=True):
+            self._put(f"issue/{_segment(native_id)}", {"fields": fields}, quiet=True)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _body(self, doc: Document) -> Any:
+        return doc.to_adf() if self.cloud else doc.to_wiki()
+
+    def _item(self, raw: Mapping[str, Any]) -> WorkItem:
+        return item_from_issue(raw, self.tracker)
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._jira._get_json(path, params=dict(body), use_post=True)
+
+    def _put(self, path: str, body: Mapping[str, Any], *, quiet: bool = False) -> None:
+        # notifyUsers=false needs Administer Jira or Administer Projects. The docs say a
+        # caller without them is "ignored"; live sites refuse the whole edit with a 403
+        # and write nothing. So it is sent only under `quiet_edits`, and a 403 to it is
+        # retried once without it and remembered: the edit matters, the quiet does not.
+        url, data = self._jira._get_url(path), json.dumps(body)
+        if not (quiet and self._quiet):
+            self._jira._session.put(url, data=data)
+            return
+        try:
+            self._jira._session.put(url, params={"notifyUsers": "false"}, data=data)
+        except JIRAError as exc:
+            if exc.status_code != 403:
+                raise
+            self._jira._session.put(url, data=data)
+            self._quiet = False
+            log.warning(
+                "jira.client.quiet_edits_refused",
+                extra={"tracker": self.name, "reason": short_message(exc.text)},
+            )
+
+    def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if self._on_call is not None:
+            op = getattr(self._local, "op", "unknown")
+            self._on_call(self.name, op, response.status_code, response.elapsed.total_seconds())
+
+    @contextmanager
+    def _calling(self, op: str, native_id: str | None = None, *, write: bool = False):
+        """Run one tracker call: name it for metrics and translate every failure."""
+        self._local.op = op
+        started = time.monotonic()
+        what = f"jira {op}" + (f" {native_id}" if native_id else "")
+        try:
+            yield
+        except TrackerError:
+            raise
+        except JIRAError as exc:
+            raise self._translate(exc, what, write=write) from None
+        except requests.RequestException as exc:
+            if self._on_call is not None:
+                self._on_call(self.name, op, None, time.monotonic() - started)
+            raise unavailable(exc, what) from None
+        except ValueError as exc:  # a 2xx answer that is not the JSON we asked for
+            raise error_for_status(502, {}, f"{what}: unreadable answer ({exc})") from None
+
+    def _translate(self, exc: JIRAError, what: str, *, write: bool) -> TrackerError:
+        response = exc.response
+        status = exc.status_code or (response.status_code if response is not None else 0)
+        headers = response.headers if response is not None else {}
+        message = f"{what}: HTTP {status} {short_message(exc.text)}".rstrip()
+        if not status:
+            return unavailable(exc, what)
+        reason = headers.get("RateLimit-Reason", "") if headers else ""
+        error = error_for_status(
+            status, headers, message, item_scoped=write and PER_ISSUE_REASON in reason
+        )
+        if isinstance(error, ItemNotFound):
+            log.info("jira.client.not_found", extra={"tracker": self.name, "call": what})
+        return error
+
+
+def _person(raw: Any) -> Person | None:
+    if not isinstance(raw, Mapping):
+        return None
+    account = raw.get("accountId") or raw.get("name") or raw.get("key")
+    display = raw.get("displayName") or account
+    if not display:
+        return None
+    return Person(str(display), str(account) if account else None)
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: `/`, `?`, `#`, `..` and the rest percent-encoded, so a key or
+    id can only ever name itself (intake checks formats too; this holds for any caller)."""
+    return quote(str(value), safe="")
+
+
+def comment_form(tracker: TrackerConfig) -> str:
+    """Comments are ADF on Jira Cloud (REST v3), wiki markup on Server/Data Center (v2)."""
+    return "wiki" if tracker.deployment == "server" else "adf"

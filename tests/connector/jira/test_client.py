@@ -1,0 +1,474 @@
+"""The Jira write-back client against mocked Jira HTTP: every request's method, path,
+query and body, the number of calls, each request checked against Atlassian's spec, and
+the error translation table."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import re
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+import responses
+
+from config.settings import TrackerConfig
+from connector.clients import TrackerClient
+from connector.document import MARKER, BulletList, Document, Paragraph
+from connector.errors import (
+    Conflict,
+    ItemNotFound,
+    PermanentTrackerError,
+    RateLimited,
+    TrackerUnavailable,
+)
+from connector.trackers import make_client
+from tests.support.helpers import load_fixture
+from tests.support.spec_check import assert_documented
+
+URL = "https://acme.atlassian.net"
+ENV = {"JIRA_EMAIL": "bot@acme.example", "JIRA_API_TOKEN": "s3cret-token"}
+
+
+def tracker(deployment: str = "cloud", **changes) -> TrackerConfig:
+    base = {
+        "name": "jira",
+        "kind": "jira",
+        "url": URL,
+        "deployment": deployment,
+        "user_env": "JIRA_EMAIL",
+        "token_env": "JIRA_API_TOKEN",
+        "bot_account": "bot-account-id",
+        "fields": {"estimate": "customfield_10016"},
+    }
+    base.update(changes)
+    return TrackerConfig(**base)
+
+
+def api(version: str, path: str) -> str:
+    return f"{URL}/rest/api/{version}/{path}"
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def calls():
+    return []
+
+
+@pytest.fixture
+def cloud(calls):
+    return make_client(tracker("cloud"), environ=ENV, on_call=lambda *a: calls.append(a))
+
+
+@pytest.fixture
+def server():
+    return make_client(tracker("server"), environ=ENV)
+
+
+def sent(call) -> tuple[str, str, dict[str, str], object]:
+    """(method, path, query, JSON body) of a recorded request, each checked against the
+    spec on the way."""
+    assert_documented(call.request, "jira", URL)
+    split = urlsplit(call.request.url)
+    body = call.request.body
+    return (
+        call.request.method,
+        split.path,
+        dict(parse_qsl(split.query)),
+        json.loads(body) if body else None,
+    )
+
+
+def issue_json(key: str = "PAY-12") -> dict:
+    issue = load_fixture("jira", "issue_updated__status_cloud")["issue"]
+    issue["key"] = key
+    return issue
+
+
+DOC = Document("Compliance", [Paragraph("Estimate missing"), BulletList(["story-estimated"])])
+
+
+# -- construction ----------------------------------------------------------------------
+
+
+def test_construction_makes_no_call_and_turns_library_retries_off(mock):
+    client = make_client(tracker(), environ=ENV, timeout=4.5)
+    assert isinstance(client, TrackerClient)
+    assert len(mock.calls) == 0
+    session = client._jira._session
+    assert session.max_retries == 0
+    assert session.timeout == 4.5
+
+
+def test_basic_auth_for_cloud_and_bearer_token_without_user(mock):
+    mock.get(api("3", "myself"), json={"accountId": "bot-account-id", "displayName": "PMO bot"})
+    mock.get(api("2", "myself"), json={"name": "pmo-bot", "displayName": "PMO bot"})
+    me = make_client(tracker(), environ=ENV).whoami()
+    pat = make_client(tracker("server", user_env=None), environ=ENV).whoami()
+
+    expected = base64.b64encode(b"bot@acme.example:s3cret-token").decode()
+    assert mock.calls[0].request.headers["Authorization"] == f"Basic {expected}"
+    assert mock.calls[1].request.headers["Authorization"] == "Bearer s3cret-token"
+    assert (me.display_name, me.account_id) == ("PMO bot", "bot-account-id")
+    assert pat.account_id == "pmo-bot"
+    assert [sent(c)[:2] for c in mock.calls] == [
+        ("GET", "/rest/api/3/myself"),
+        ("GET", "/rest/api/2/myself"),
+    ]
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def test_get_item_reads_the_issue_once(mock, cloud, calls):
+    mock.get(api("3", "issue/PAY-12"), json=issue_json())
+    item = cloud.get_item("PAY-12")
+    assert item.key == "jira:PAY-12"
+    assert len(mock.calls) == 1
+    assert sent(mock.calls[0]) == ("GET", "/rest/api/3/issue/PAY-12", {}, None)
+    assert calls[0][:3] == ("jira", "get_item", 200)
+    assert calls[0][3] >= 0
+
+
+def test_cloud_search_counts_then_pages_with_next_page_token(mock, cloud):
+    mock.post(api("3", "search/approximate-count"), json={"count": 3})
+    mock.post(
+        api("3", "search/jql"),
+        json={"issues": [issue_json("PAY-1"), issue_json("PAY-2")], "nextPageToken": "tok-2"},
+    )
+    mock.post(api("3", "search/jql"), json={"issues": [issue_json("PAY-3")], "isLast": True})
+
+    total, items = cloud.search("project = PAY ORDER BY key", page_size=2)
+    assert total == 3
+    assert len(mock.calls) == 2  # count and first page now, the rest on demand
+    keys = [item.key for item in items]
+    assert keys == ["jira:PAY-1", "jira:PAY-2", "jira:PAY-3"]
+    jql = "project = PAY ORDER BY key"
+    assert [sent(c) for c in mock.calls] == [
+        ("POST", "/rest/api/3/search/approximate-count", {}, {"jql": jql}),
+        ("POST", "/rest/api/3/search/jql", {}, {"jql": jql, "maxResults": 2, "fields": ["*all"]}),
+        (
+            "POST",
+            "/rest/api/3/search/jql",
+            {},
+            {"jql": jql, "maxResults": 2, "fields": ["*all"], "nextPageToken": "tok-2"},
+        ),
+    ]
+
+
+def test_server_search_pages_with_start_at(mock, server):
+    mock.post(
+        api("2", "search"), json={"total": 3, "issues": [issue_json("A-1"), issue_json("A-2")]}
+    )
+    mock.post(api("2", "search"), json={"total": 3, "issues": [issue_json("A-3")]})
+    total, items = server.search("project = A", page_size=2)
+    assert total == 3
+    assert [i.native_id for i in items] == ["A-1", "A-2", "A-3"]
+    bodies = [sent(c)[3] for c in mock.calls]
+    assert [sent(c)[:2] for c in mock.calls] == [("POST", "/rest/api/2/search")] * 2
+    assert [b["startAt"] for b in bodies] == [0, 2]
+    assert bodies[0] == {"jql": "project = A", "startAt": 0, "maxResults": 2, "fields": ["*all"]}
+
+
+def test_search_error_surfaces_at_the_call(mock, cloud):
+    mock.post(api("3", "search/approximate-count"), json={"count": 0})
+    mock.post(
+        api("3", "search/jql"), status=400, json={"errorMessages": ["Field 'x' does not exist"]}
+    )
+    with pytest.raises(PermanentTrackerError, match="does not exist"):
+        cloud.search("x = 1")
+
+
+def adf_comment(cid: str, text: str, account: str = "someone") -> dict:
+    return {
+        "id": cid,
+        "author": {"accountId": account, "displayName": account},
+        "body": {
+            "type": "doc",
+            "version": 1,
+            "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+        },
+    }
+
+
+def test_find_managed_comment_pages_and_prefers_the_bots_comment(mock, cloud):
+    quoted = f"As the {MARKER} comment said..."
+    mock.get(
+        api("3", "issue/PAY-12/comment"),
+        json={"total": 3, "comments": [adf_comment("1", "hello"), adf_comment("2", quoted)]},
+    )
+    mock.get(
+        api("3", "issue/PAY-12/comment"),
+        json={"total": 3, "comments": [adf_comment("3", f"Ok · {MARKER}", "bot-account-id")]},
+    )
+    found = cloud.find_managed_comment("PAY-12")
+    assert found is not None and found.id == "3"
+    assert found.author.account_id == "bot-account-id"
+    assert [sent(c)[2] for c in mock.calls] == [
+        {"startAt": "0", "maxResults": "100"},
+        {"startAt": "2", "maxResults": "100"},
+    ]
+
+
+def test_find_managed_comment_reads_wiki_bodies_on_server(mock, server):
+    body = Document("All rules pass").to_wiki()
+    mock.get(
+        api("2", "issue/A-1/comment"),
+        json={"total": 1, "comments": [{"id": "10", "body": body, "author": {"name": "x"}}]},
+    )
+    assert server.find_managed_comment("A-1").id == "10"
+
+
+def test_find_managed_comment_none_when_absent(mock, cloud):
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 0, "comments": []})
+    assert cloud.find_managed_comment("PAY-12") is None
+    assert len(mock.calls) == 1
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def test_cloud_comments_are_adf_and_edits_ask_for_no_quiet(mock, cloud):
+    mock.post(api("3", "issue/PAY-12/comment"), json={"id": "10010"}, status=201)
+    mock.put(api("3", "issue/PAY-12/comment/10010"), json={"id": "10010"})
+    assert cloud.add_comment("PAY-12", DOC) == "10010"
+    cloud.update_comment("PAY-12", "10010", DOC)
+    assert len(mock.calls) == 2
+    assert sent(mock.calls[0]) == (
+        "POST",
+        "/rest/api/3/issue/PAY-12/comment",
+        {},
+        {"body": DOC.to_adf()},
+    )
+    # notifyUsers=false needs admin rights: not sent unless the config opts in
+    assert sent(mock.calls[1]) == (
+        "PUT",
+        "/rest/api/3/issue/PAY-12/comment/10010",
+        {},
+        {"body": DOC.to_adf()},
+    )
+
+
+def test_server_comments_are_wiki_markup(mock, server):
+    mock.post(api("2", "issue/A-1/comment"), json={"id": "7"}, status=201)
+    mock.put(api("2", "issue/A-1/comment/7"), json={"id": "7"})
+    assert server.add_comment("A-1", DOC) == "7"
+    server.update_comment("A-1", "7", DOC)
+    assert sent(mock.calls[0])[3] == {"body": DOC.to_wiki()}
+    assert sent(mock.calls[1]) == (
+        "PUT",
+        "/rest/api/2/issue/A-1/comment/7",
+        {},
+        {"body": DOC.to_wiki()},
+    )
+
+
+def test_update_labels_uses_the_update_form(mock, cloud):
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    cloud.update_labels("PAY-12", {"pmo-b", "pmo-a"}, {"pmo-old"})
+    assert len(mock.calls) == 1
+    assert sent(mock.calls[0]) == (
+        "PUT",
+        "/rest/api/3/issue/PAY-12",
+        {},
+        {"update": {"labels": [{"add": "pmo-a"}, {"add": "pmo-b"}, {"remove": "pmo-old"}]}},
+    )
+
+
+def test_update_labels_with_nothing_to_do_makes_no_call(mock, cloud):
+    cloud.update_labels("PAY-12", set(), set())
+    cloud.update_labels("PAY-12", {"x"}, {"x"})
+    assert len(mock.calls) == 0
+
+
+def test_set_fields_maps_configured_names(mock, cloud):
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    cloud.set_fields("PAY-12", {"estimate": 5, "customfield_10100": 40})
+    cloud.set_fields("PAY-12", {})
+    assert len(mock.calls) == 1
+    assert sent(mock.calls[0]) == (
+        "PUT",
+        "/rest/api/3/issue/PAY-12",
+        {},
+        {"fields": {"customfield_10016": 5, "customfield_10100": 40}},
+    )
+
+
+NOTIFY_REFUSED = {
+    "errorMessages": [
+        "To discard the user notification either admin or project admin permissions are required."
+    ],
+    "errors": {},
+}
+
+
+@pytest.mark.parametrize("deployment", ["cloud", "server"])
+def test_quiet_edits_refused_retry_once_without_and_remember(mock, deployment, caplog):
+    """A bot that is no (project) admin: Jira refuses the whole edit with a 403. The edit
+    is sent again without notifyUsers, and the refusal is remembered and logged once."""
+    version = "3" if deployment == "cloud" else "2"
+    client = make_client(tracker(deployment, quiet_edits=True), environ=ENV)
+    url = api(version, "issue/PAY-12")
+    mock.put(
+        url,
+        status=403,
+        json=NOTIFY_REFUSED,
+        match=[responses.matchers.query_param_matcher({"notifyUsers": "false"})],
+    )
+    mock.put(url, status=204, match=[responses.matchers.query_param_matcher({})])
+    with caplog.at_level("WARNING", logger="connector.jira.client"):
+        client.update_labels("PAY-12", {"pmo-a"}, set())
+        client.set_fields("PAY-12", {"estimate": 3})
+    queries = [sent(call)[2] for call in mock.calls]
+    assert queries == [{"notifyUsers": "false"}, {}, {}]
+    refusals = [r for r in caplog.records if r.message == "jira.client.quiet_edits_refused"]
+    assert len(refusals) == 1
+
+
+def test_quiet_edits_for_an_admin_bot_ask_for_no_notification(mock):
+    client = make_client(tracker("cloud", quiet_edits=True), environ=ENV)
+    mock.put(api("3", "issue/PAY-12/comment/7"), json={"id": "7"})
+    client.update_comment("PAY-12", "7", DOC)
+    assert sent(mock.calls[0])[2] == {"notifyUsers": "false"}
+
+
+def test_quiet_edits_other_403_is_not_retried_twice(mock):
+    """A 403 that stays a 403 without notifyUsers is the bot's real permission problem."""
+    client = make_client(tracker("cloud", quiet_edits=True), environ=ENV)
+    mock.put(api("3", "issue/PAY-12"), status=403, json={"errorMessages": ["No edit permission"]})
+    mock.put(api("3", "issue/PAY-12"), status=403, json={"errorMessages": ["No edit permission"]})
+    with pytest.raises(PermanentTrackerError, match="No edit permission"):
+        client.update_labels("PAY-12", {"pmo-a"}, set())
+    assert len(mock.calls) == 2
+
+
+# -- error translation -------------------------------------------------------------------
+
+
+def http_date(seconds_from_now: int) -> str:
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "checks"),
+    [
+        (429, {"Retry-After": "17"}, RateLimited, {"retry_after": 17.0, "scope": "tracker"}),
+        (429, {"Retry-After": "HTTP-DATE+120"}, RateLimited, {"scope": "tracker"}),
+        (
+            429,
+            {"Retry-After": "5", "RateLimit-Reason": "jira-per-issue-on-write"},
+            RateLimited,
+            {"retry_after": 5.0, "scope": "item"},
+        ),
+        (429, {}, RateLimited, {"retry_after": 30.0}),
+        (500, {}, TrackerUnavailable, {"status": 500}),
+        (502, {}, TrackerUnavailable, {"status": 502}),
+        (503, {"Retry-After": "3"}, TrackerUnavailable, {"status": 503}),
+        (404, {}, ItemNotFound, {"status": 404}),
+        (400, {}, PermanentTrackerError, {"status": 400}),
+        (401, {}, PermanentTrackerError, {"status": 401}),
+        (409, {}, Conflict, {"status": 409}),
+    ],
+)
+def test_error_translation(mock, cloud, status, headers, error, checks):
+    # An HTTP date is made now, not at collection: a long suite run would age it.
+    headers = {k: http_date(120) if v == "HTTP-DATE+120" else v for k, v in headers.items()}
+    mock.put(
+        api("3", "issue/PAY-12"),
+        status=status,
+        headers=headers,
+        json={"errorMessages": [f"failed with {status}"]},
+    )
+    with pytest.raises(error) as caught:
+        cloud.update_labels("PAY-12", {"pmo-x"}, set())
+    assert not isinstance(caught.value, RateLimited) or status == 429
+    for name, value in checks.items():
+        assert getattr(caught.value, name) == value
+    if headers.get("Retry-After", "").endswith("GMT"):
+        assert 100 <= caught.value.retry_after <= 121
+    assert f"HTTP {status}" in str(caught.value)
+    assert len(mock.calls) == 1  # the library's own retry loop is off
+
+
+def test_rate_limit_reset_header_when_retry_after_is_missing(mock, cloud):
+    reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    mock.get(api("3", "issue/PAY-12"), status=429, headers={"X-RateLimit-Reset": reset})
+    with pytest.raises(RateLimited) as caught:
+        cloud.get_item("PAY-12")
+    assert 55 <= caught.value.retry_after <= 61
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [requests.ConnectionError("refused"), requests.exceptions.ReadTimeout("read timed out")],
+)
+def test_no_answer_is_unavailable_and_reported_without_status(mock, cloud, calls, failure):
+    mock.get(api("3", "issue/PAY-12"), body=failure)
+    with pytest.raises(TrackerUnavailable, match="no answer"):
+        cloud.get_item("PAY-12")
+    assert len(mock.calls) == 1
+    assert calls[-1][:3] == ("jira", "get_item", None)
+
+
+def test_errors_never_carry_the_token(mock, cloud):
+    mock.get(api("3", "issue/PAY-12"), status=403, json={"errorMessages": ["forbidden"]})
+    with pytest.raises(PermanentTrackerError) as caught:
+        cloud.get_item("PAY-12")
+    assert "s3cret" not in str(caught.value)
+    assert caught.value.__cause__ is None
+
+
+def test_every_request_carries_the_timeout(mock):
+    mock.get(api("3", "issue/PAY-12"), json=issue_json())
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    client = make_client(tracker(), environ=ENV, timeout=2.5)
+    client.get_item("PAY-12")
+    client.set_fields("PAY-12", {"summary": "x"})
+    assert [c.request.req_kwargs["timeout"] for c in mock.calls] == [2.5, 2.5]
+
+
+def test_cloud_search_without_the_count_endpoint_reports_an_unknown_total(mock, cloud):
+    mock.post(api("3", "search/approximate-count"), status=404, json={"errorMessages": []})
+    mock.post(api("3", "search/jql"), json={"issues": [issue_json("PAY-1")], "isLast": True})
+    total, items = cloud.search("project = PAY")
+    assert total == 0
+    assert [i.native_id for i in items] == ["PAY-1"]
+    assert len(mock.calls) == 2
+
+
+HOSTILE_KEY = "ZZZ-1/../PAY-1?expand=x#frag"
+QUOTED_KEY = "ZZZ-1%2F..%2FPAY-1%3Fexpand%3Dx%23frag"
+
+
+def test_keys_and_ids_are_one_quoted_path_segment_in_every_call(mock, cloud):
+    """Intake refuses such keys; the client still never lets one name another path."""
+    any_url = re.compile(re.escape(URL) + r"/.*")
+    mock.get(any_url, json={**issue_json(), "comments": [], "total": 0})
+    mock.post(any_url, json={"id": "1"}, status=201)
+    mock.put(any_url, status=204)
+    mock.assert_all_requests_are_fired = False
+    cloud.get_item(HOSTILE_KEY)
+    cloud.find_managed_comment(HOSTILE_KEY)
+    cloud.add_comment(HOSTILE_KEY, DOC)
+    cloud.update_comment(HOSTILE_KEY, "10/../1", DOC)
+    cloud.update_labels(HOSTILE_KEY, {"pmo-a"}, set())
+    cloud.set_fields(HOSTILE_KEY, {"estimate": 3})
+    paths = [urlsplit(call.request.url).path for call in mock.calls]
+    base = f"/rest/api/3/issue/{QUOTED_KEY}"
+    assert paths == [
+        base,
+        f"{base}/comment",
+        f"{base}/comment",
+        f"{base}/comment/10%2F..%2F1",
+        base,
+        base,
+    ]
+    assert all("PAY-1" not in urlsplit(call.request.url).query for call in mock.calls)

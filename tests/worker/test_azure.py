@@ -1,0 +1,301 @@
+"""End to end for Azure DevOps: a real service-hook payload posted with Basic auth, the
+queue drained by the real worker, and the exact HTTP calls the `azure-devops` library
+makes (after its `OPTIONS {org}/_apis` location discovery), each checked against
+Microsoft's spec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from config.settings import TrackerConfig
+from tests.support.helpers import load_fixture, sent
+from tests.support.queue_helpers import drain
+from tests.support.service import AZURE_SECRET_ENV, azure_headers, make_settings
+from tests.support.spec_check import assert_documented
+from tests.support.worker_helpers import (
+    ADO_BOT,
+    ADO_PROJECT,
+    ADO_URL,
+    BOT,
+    DANA,
+    LENA,
+    mock_azure_discovery,
+    reset_azure_location_caches,
+    story_update,
+    work_item,
+)
+from webhooks.http.app import create_app
+
+SECRET = "azure-e2e-secret"
+ITEM = f"{ADO_URL}/_apis/wit/workItems/4711"
+COMMENTS = f"{ADO_URL}/{ADO_PROJECT}/_apis/wit/workItems/4711/comments"
+ITEM_PATH = "/fabrikam/_apis/wit/workItems/4711"
+COMMENTS_PATH = f"/fabrikam/{ADO_PROJECT}/_apis/wit/workItems/4711/comments"
+HUMAN_TAGS = "checkout; payments; pci"
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    reset_azure_location_caches(monkeypatch)
+    monkeypatch.setenv(AZURE_SECRET_ENV, SECRET)
+    monkeypatch.setenv("TEST_AZURE_PAT", "pat-token")
+    tracker = TrackerConfig(
+        name="azure-devops",
+        kind="azure-devops",
+        url=ADO_URL,
+        token_env="TEST_AZURE_PAT",
+        webhook_secret_env=AZURE_SECRET_ENV,
+        bot_account=ADO_BOT,
+        fields={"estimate": "Microsoft.VSTS.Scheduling.StoryPoints"},
+    )
+    settings = make_settings(tmp_path, trackers={"azure-devops": tracker}, rollup_delay_seconds=0.0)
+    app = create_app(settings=settings)
+    return app, app.extensions["pmo_bridge"]
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        mock_azure_discovery(rsps)
+        yield rsps
+
+
+def deliver(app, payload):
+    body = json.dumps(payload).encode()
+    answer = app.test_client().post(
+        "/webhooks/azure-devops", data=body, headers=azure_headers(SECRET)
+    )
+    assert answer.status_code in (200, 202), answer.get_json()
+    return answer
+
+
+def api_calls(mock, *, discovery=True):
+    """Every call after discovery, each checked against the spec on the way."""
+    calls = list(mock.calls)
+    if discovery:
+        assert calls[0].request.method == "OPTIONS"
+        assert calls[0].request.url == f"{ADO_URL}/_apis"
+        calls = calls[1:]
+    assert all(c.request.method != "OPTIONS" for c in calls)
+    for call in calls:
+        assert_documented(call.request, "azure-devops", ADO_URL)
+    return [sent(c) for c in calls]
+
+
+def unowned(rev=3, tags=HUMAN_TAGS, **kw):
+    """Story 4711 moved to Active with nobody assigned: owner-in-progress fails."""
+    return story_update(rev=rev, tags=tags, assignee=None, **kw)
+
+
+def mock_first_round(mock, rev=3, tags=HUMAN_TAGS):
+    mock.get(ITEM, json=work_item(rev=rev, tags=tags))
+    mock.patch(ITEM, json=work_item(rev=rev + 1, tags=f"{tags}; pmo-unowned"))
+    mock.get(COMMENTS, json={"totalCount": 0, "count": 0, "comments": []})
+    mock.post(COMMENTS, json={"id": 42, "text": "x"})
+
+
+def tags_patch(rev, tags):
+    return [
+        {"op": "test", "path": "/rev", "value": rev},
+        # replace: the service merges an `add` on System.Tags, so it could not remove
+        {"op": "replace", "path": "/fields/System.Tags", "value": tags},
+    ]
+
+
+def test_noncompliant_story_gets_a_tag_and_one_comment(service, mock):
+    app, runtime = service
+    mock_first_round(mock)
+
+    assert deliver(app, unowned()).status_code == 202
+    drain(runtime)
+
+    read, write, project, lookup, comment = api_calls(mock)
+    assert read == ("GET", ITEM_PATH, {"fields": "System.Tags"}, None)
+    assert write == (
+        "PATCH",
+        ITEM_PATH,
+        {},
+        tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned"),
+    )
+    assert mock.calls[2].request.headers["Content-Type"].startswith("application/json-patch+json")
+    assert project == ("GET", ITEM_PATH, {"fields": "System.TeamProject"}, None)
+    assert lookup == ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}, None)
+    assert comment[:3] == ("POST", COMMENTS_PATH, {})
+    html = comment[3]["text"]
+    assert set(comment[3]) == {"text"}
+    assert "PMO compliance (pmo-bridge)" in html and "owner-in-progress" in html
+    ledger = runtime.store.get_ledger("azure-devops:4711")
+    assert ledger.comment_id == "42" and ledger.labels == frozenset({"pmo-unowned"})
+    assert runtime.store.delivery_counts()["done"] == 1
+
+
+def test_compliant_story_and_a_repeated_state_write_nothing(service, mock):
+    app, runtime = service
+    compliant = load_fixture("azure-devops", "workitem.updated__tags_and_points")
+    deliver(app, compliant)
+    drain(runtime)
+    assert len(mock.calls) == 0  # not even discovery: nothing to write
+
+    mock_first_round(mock)
+    deliver(app, unowned(delivery="first"))
+    assert deliver(app, unowned(delivery="first")).get_json()["status"] == "duplicate"
+    deliver(app, unowned(delivery="same-state-again"))
+    drain(runtime)
+    methods = [m for m, *_ in api_calls(mock)]
+    assert methods == ["GET", "PATCH", "GET", "GET", "POST"]  # one round only
+
+
+def test_fix_removes_the_pmo_tag_keeps_human_tags_and_edits_the_comment(service, mock):
+    app, runtime = service
+    mock_first_round(mock)
+    deliver(app, unowned())
+    drain(runtime)
+    mock.calls.reset()
+
+    tagged = f"{HUMAN_TAGS}; pmo-unowned"
+    mock.replace(responses.GET, ITEM, json=work_item(rev=5, tags=tagged, assignee=LENA))
+    mock.replace(responses.PATCH, ITEM, json=work_item(rev=6, tags=HUMAN_TAGS, assignee=LENA))
+    mock.patch(f"{COMMENTS}/42", json={"id": 42, "text": "x"})
+    deliver(app, story_update(rev=5, tags=tagged, old_tags=tagged, assignee=LENA))
+    drain(runtime)
+
+    read, write, comment = api_calls(mock, discovery=False)
+    assert read == ("GET", ITEM_PATH, {"fields": "System.Tags"}, None)
+    assert write == (
+        "PATCH",
+        ITEM_PATH,
+        {},
+        tags_patch(5, HUMAN_TAGS),
+    )
+    assert comment[:3] == ("PATCH", f"{COMMENTS_PATH}/42", {})
+    assert "All PMO rules pass" in comment[3]["text"]
+    assert runtime.store.get_ledger("azure-devops:4711").labels == frozenset()
+
+
+def test_stale_revision_is_reread_and_replanned_once(service, mock):
+    """Someone saved the item between our read and our write: the `test /rev` op fails
+    with 412, the worker reads the item again and plans against what it now shows."""
+    app, runtime = service
+    newer_tags = f"{HUMAN_TAGS}; urgent"
+    mock.get(ITEM, json=work_item(rev=3, tags=HUMAN_TAGS))  # the tags read before writing
+    stale = {
+        "$id": "1",
+        "message": "TF26071: This work item has been changed by someone else since you "
+        "opened it. You will need to refresh it and discard your changes.",
+        "typeKey": "WorkItemRevisionMismatchException",
+    }
+    mock.patch(ITEM, status=412, json=stale)
+    mock.get(ITEM, json=work_item(rev=4, tags=newer_tags))  # the re-read (get_item)
+    mock.get(ITEM, json=work_item(rev=4, tags=newer_tags))  # the tags read, second plan
+    mock.patch(ITEM, json=work_item(rev=5, tags=f"{newer_tags}; pmo-unowned"))
+    mock.get(COMMENTS, json={"totalCount": 0, "count": 0, "comments": []})
+    mock.post(COMMENTS, json={"id": 42, "text": "x"})
+
+    deliver(app, unowned())
+    drain(runtime)
+
+    calls = api_calls(mock)
+    assert [(m, p, q) for m, p, q, _ in calls] == [
+        ("GET", ITEM_PATH, {"fields": "System.Tags"}),
+        ("PATCH", ITEM_PATH, {}),
+        ("GET", ITEM_PATH, {"$expand": "relations"}),
+        ("GET", ITEM_PATH, {"fields": "System.Tags"}),
+        ("PATCH", ITEM_PATH, {}),
+        ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),  # project known from re-read
+        ("POST", COMMENTS_PATH, {}),
+    ]
+    assert calls[1][3] == tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned")
+    assert calls[4][3] == tags_patch(4, f"{newer_tags}; pmo-unowned")
+    assert runtime.store.get_item("azure-devops:4711").revision == 4
+    assert runtime.store.delivery_counts()["done"] == 1
+
+
+def test_reread_item_is_re_evaluated_not_written_with_the_stale_findings(service, mock):
+    """The payload says nobody owns the story, but by the time we write someone has
+    assigned it (and the item moved on): the re-read item is the one stored, and
+    deliveries older than it are skipped as stale, so its findings decide the writes."""
+    app, runtime = service
+    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # tags read
+    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # the re-read
+
+    deliver(app, unowned(rev=3))
+    drain(runtime)
+
+    calls = api_calls(mock)
+    assert [(m, p, q) for m, p, q, _ in calls] == [
+        ("GET", ITEM_PATH, {"fields": "System.Tags"}),  # at rev 4, not 3: Conflict
+        ("GET", ITEM_PATH, {"$expand": "relations"}),
+    ]  # no pmo-unowned tag, no comment
+    assert runtime.store.get_item("azure-devops:4711").revision == 4
+    assert runtime.store.open_findings("azure-devops:4711") == []
+    assert runtime.store.get_ledger("azure-devops:4711").labels == frozenset()
+    assert runtime.store.delivery_counts()["done"] == 1
+
+
+def test_own_edit_starts_no_new_round(service, mock):
+    app, runtime = service
+    mock_first_round(mock)
+    deliver(app, unowned())
+    drain(runtime)
+    mock.calls.reset()
+
+    tagged = f"{HUMAN_TAGS}; pmo-unowned"
+    echo = unowned(rev=4, tags=tagged, old_tags=HUMAN_TAGS, by=BOT, only_tags=True)
+    commented = load_fixture("azure-devops", "workitem.commented__sample")
+    commented["resource"]["id"] = 4711
+    commented["resource"]["fields"]["System.ChangedBy"] = BOT
+    deliver(app, echo)
+    deliver(app, commented)
+    drain(runtime)
+    assert len(mock.calls) == 0
+    assert runtime.store.delivery_counts()["ignored"] == 2
+
+
+def test_own_tag_write_echo_with_bookkeeping_fields_is_dropped_at_once(service, mock):
+    """The echo of the service's own tag write names every field the save touched:
+    ChangedBy (now the bot), ChangedDate, Rev, AuthorizedDate, Watermark, ... Those are
+    bookkeeping, so the echo is recognised as the service's own edit before any work."""
+    app, runtime = service
+    mock_first_round(mock)
+    deliver(app, unowned())
+    drain(runtime)
+    mock.calls.reset()
+
+    tagged = f"{HUMAN_TAGS}; pmo-unowned"
+    echo = unowned(rev=4, tags=tagged, old_tags=HUMAN_TAGS, by=BOT, only_tags=True)
+    changes = echo["resource"]["fields"]
+    changes["System.ChangedBy"] = {
+        "oldValue": f"{DANA['displayName']} <{DANA['uniqueName']}>",
+        "newValue": f"{BOT['displayName']} <{BOT['uniqueName']}>",
+    }
+    for name, old, new in (
+        ("System.AuthorizedDate", "2024-05-01T10:00:00Z", "2024-05-02T10:00:00Z"),
+        ("System.RevisedDate", "2024-05-02T10:00:00Z", "9999-01-01T00:00:00Z"),
+        ("System.Watermark", 41, 42),
+        ("System.AuthorizedAs", DANA["uniqueName"], BOT["uniqueName"]),
+        ("System.PersonId", 1, 2),
+    ):
+        changes[name] = {"oldValue": old, "newValue": new}
+    deliver(app, echo)
+    drain(runtime)
+    assert len(mock.calls) == 0
+    assert runtime.store.delivery_counts()["ignored"] == 1
+    assert runtime.store.get_delivery(2).error == "the service's own edit"
+
+
+def test_wrong_or_missing_basic_password_is_refused(service, mock):
+    app, _ = service
+    body = json.dumps(unowned()).encode()
+    client = app.test_client()
+    assert (
+        client.post("/webhooks/azure-devops", data=body, headers=azure_headers(None)).status_code
+        == 401
+    )
+    assert (
+        client.post("/webhooks/azure-devops", data=body, headers=azure_headers("nope")).status_code
+        == 401
+    )
+    assert len(mock.calls) == 0

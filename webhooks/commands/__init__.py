@@ -1,0 +1,1 @@
+"""The `pmo-bridge` command line: `main` parses and dispatches; one module per command."""

@@ -1,0 +1,146 @@
+"""The `pmo-bridge` command line: the parser, and one module per command in this package
+(`demo` lives in the top-level `demo` package, beside the sandboxes). Each subcommand's
+module is imported only when it runs, so `pmo-bridge rules validate` starts fast and
+needs no database or queue, and `serve` can prepare the metrics folder before anything
+imports prometheus_client."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from config.settings import TRACKER_KINDS, ConfigError
+
+# subcommand -> "module:function"; the function takes the parsed args and returns an exit code
+HANDLERS = {
+    "demo": "demo.run:run",
+    "serve": "webhooks.commands.serve:serve",
+    "worker": "webhooks.commands.worker:worker",
+    "rules validate": "rules.commands:validate_command",
+    "rules test": "rules.commands:test_command",
+    "evaluate": "webhooks.commands.evaluate:evaluate_command",
+    "audit": "webhooks.commands.audit:audit_command",
+    "deadletters list": "webhooks.commands.deadletters:deadletters_list",
+    "deadletters replay": "webhooks.commands.deadletters:deadletters_replay",
+    "register": "webhooks.commands.register:register_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmo-bridge",
+        description="PMO governance for Jira and Azure DevOps: compliance rules, "
+        "managed comments and labels, portfolio rollups.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="config file (default: $PMO_BRIDGE_CONFIG, else built-in defaults)",
+        )
+
+    demo = sub.add_parser("demo", help="run the whole product on local sandbox trackers")
+    demo.add_argument("--keep-running", action="store_true", help="leave everything up to browse")
+    demo.add_argument(
+        "--port", type=int, default=0, help="port for the service (default: a free one)"
+    )
+
+    serve = sub.add_parser("serve", help="run the webhook service (and the embedded worker)")
+    config_arg(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not run the embedded queue worker"
+    )
+
+    worker = sub.add_parser("worker", help="run queue workers only (scale-out)")
+    config_arg(worker)
+    worker.add_argument("--threads", type=int, help="worker threads (default from config, 2)")
+
+    rules = sub.add_parser("rules", help="check and test rules files")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    validate = rules_sub.add_parser("validate", help="check rules files; PATH:LINE:COL errors")
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="rules files or folders")
+    validate.add_argument(
+        "--config", metavar="FILE", help="also check this config file (labels.prefix, trackers)"
+    )
+    test = rules_sub.add_parser("test", help="run the *.tests.yaml cases next to rules files")
+    test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate one webhook payload offline, print JSON")
+    evaluate.add_argument(
+        "--rules", required=True, action="append", metavar="PATH", help="rules file or folder"
+    )
+    evaluate.add_argument("--tracker", required=True, choices=TRACKER_KINDS)
+    evaluate.add_argument(
+        "--payload", required=True, metavar="FILE", help="payload file, - for stdin"
+    )
+    evaluate.add_argument("--config", metavar="FILE", help="config file for field maps")
+    evaluate.add_argument("--now", metavar="ISO", help="evaluate as of this time (default: now)")
+
+    audit = sub.add_parser("audit", help="dry-run the rules over existing tracker items")
+    config_arg(audit)
+    audit.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
+    audit.add_argument("--query", required=True, metavar="JQL_OR_WIQL", help="which items")
+    audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    audit.add_argument("--apply", action="store_true", help="also write back to the tracker")
+    audit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    dead = sub.add_parser("deadletters", help="events that failed after all retries")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True, metavar="ACTION")
+    dead_list = dead_sub.add_parser("list", help="list dead letters")
+    config_arg(dead_list)
+    dead_list.add_argument("--format", choices=("table", "json"), default="table")
+    replay = dead_sub.add_parser("replay", help="queue dead letters again")
+    config_arg(replay)
+    replay.add_argument("ids", nargs="*", type=int, metavar="ID", help="which (default: all)")
+
+    register = sub.add_parser("register", help="create the tracker's webhook subscriptions")
+    config_arg(register)
+    register.add_argument("--tracker", required=True, metavar="NAME", help="configured tracker")
+    register.add_argument(
+        "--url",
+        required=True,
+        metavar="PUBLIC_URL",
+        help="where the tracker reaches this service, e.g. https://pmo.example.com",
+    )
+    register.add_argument(
+        "--all-projects",
+        action="store_true",
+        help="Jira: send issue events of every project, not only the configured `projects`",
+    )
+    register.add_argument(
+        "--secret-changed",
+        action="store_true",
+        help="send the current webhook secret to every subscription (after a rotation)",
+    )
+    return parser
+
+
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
+    name = args.command
+    for nested in ("rules_command", "dead_command"):
+        if getattr(args, nested, None):
+            name = f"{name} {getattr(args, nested)}"
+    module_name, func = HANDLERS[name].split(":")
+    return getattr(importlib.import_module(module_name), func)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_handler(args)(args) or 0)
+    except ConfigError as exc:
+        print(f"pmo-bridge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The portfolio dashboard: the snapshot, its cache, the page and its SVG."""

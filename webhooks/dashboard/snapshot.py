@@ -1,0 +1,195 @@
+"""The portfolio snapshot behind `/api/portfolio` and the dashboard: the tree of
+initiatives, epics and their children with rollups, compliance by project and rule, the
+items most out of line, and the trend of open findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from config.settings import TrackerConfig
+from connector.model import WorkItem
+from rules.rollup import schedule_of, spec_for
+from webhooks.dashboard.history import history_section
+from webhooks.resources import Resources
+from webhooks.store import Store
+
+_SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
+MAX_CHILDREN_SHOWN = 200
+TREND_DAYS = 14
+WORST_ITEMS = 10
+# Text a tracker holds may be megabytes long; the dashboard shows this much of it (a 4 MB
+# title made a 14 MB page).
+MAX_TEXT = 200
+
+
+def build_portfolio(runtime: Resources) -> dict[str, Any]:
+    store = runtime.store
+    trackers = runtime.settings.trackers
+    ruleset = runtime.rules.current()
+    items = {item.key: item for item in store.iter_items()}
+    findings_by_item: dict[str, list[Any]] = defaultdict(list)
+    for finding in store.open_findings():
+        if finding.item_key in items:
+            findings_by_item[finding.item_key].append(finding)
+    rollups = store.get_rollups(list(items))
+
+    children: dict[str, list[WorkItem]] = defaultdict(list)
+    for item in items.values():
+        if item.parent and item.parent in items:
+            children[item.parent].append(item)
+
+    def node(item: WorkItem, depth: int) -> dict[str, Any]:
+        rollup = rollups.get(item.key)
+        kids = sorted(children.get(item.key, ()), key=lambda i: (i.type.value, i.key))
+        return {
+            "key": item.key,
+            "title": clip(item.title),
+            "type": item.type.value,
+            "tracker": item.tracker,
+            "project": clip(item.project),
+            "url": item_link(trackers, item),
+            "status": clip(item.status),
+            "status_category": item.status_category.value,
+            "assignee": clip(item.assignee.display_name) if item.assignee else None,
+            "due_date": item.due_date.isoformat() if item.due_date else None,
+            "rollup": rollup.to_dict() if rollup is not None else None,
+            "schedule": schedule_of(rollup).to_dict() if rollup is not None else None,
+            "open_findings": len(findings_by_item.get(item.key, ())),
+            "findings": [
+                {"rule": f.rule, "severity": f.severity, "since": f.first_seen.isoformat()}
+                for f in findings_by_item.get(item.key, ())
+            ],
+            "children": [node(k, depth + 1) for k in kids[:MAX_CHILDREN_SHOWN]]
+            if depth < 8
+            else [],
+        }
+
+    roots = [
+        item
+        for item in items.values()
+        if spec_for(ruleset.rollups, item) is not None
+        and not (item.parent and item.parent in items)
+    ]
+    roots.sort(key=lambda i: (i.type.value != "initiative", i.tracker, i.key))
+    tree = [node(root, 0) for root in roots]
+
+    rag = Counter(r.rag for key, r in rollups.items() if key in items)
+    noncompliant = {key for key, found in findings_by_item.items() if found}
+    open_count = sum(len(found) for found in findings_by_item.values())
+    by_project: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in items.values():
+        row = by_project.setdefault(
+            (item.tracker, item.project),
+            {
+                "tracker": item.tracker,
+                "project": clip(item.project),
+                "items": 0,
+                "noncompliant_items": 0,
+                "open_findings": 0,
+            },
+        )
+        row["items"] += 1
+        found = findings_by_item.get(item.key, ())
+        row["open_findings"] += len(found)
+        row["noncompliant_items"] += 1 if found else 0
+    for row in by_project.values():
+        row["compliant_pct"] = _pct(row["items"] - row["noncompliant_items"], row["items"])
+
+    rule_counts = Counter(f.rule for found in findings_by_item.values() for f in found)
+    by_rule = []
+    for rule_id, count in rule_counts.most_common():
+        rule = ruleset.rule(rule_id) if hasattr(ruleset, "rule") else None
+        by_rule.append(
+            {
+                "rule": rule_id,
+                "title": clip(rule.title) if rule else rule_id,
+                "severity": rule.severity if rule else "medium",
+                "open_findings": count,
+            }
+        )
+
+    worst = sorted(
+        findings_by_item.items(),
+        key=lambda kv: (
+            -max(_SEVERITY_RANK.get(f.severity, 0) for f in kv[1]),
+            -len(kv[1]),
+            kv[0],
+        ),
+    )[:WORST_ITEMS]
+    worst_items = []
+    for key, found in worst:
+        item = items[key]
+        top = max(found, key=lambda f: _SEVERITY_RANK.get(f.severity, 0))
+        worst_items.append(
+            {
+                "key": key,
+                "title": clip(item.title),
+                "url": item_link(trackers, item),
+                "tracker": item.tracker,
+                "project": clip(item.project),
+                "open_findings": len(found),
+                "max_severity": top.severity,
+                "rules": sorted(f.rule for f in found),
+            }
+        )
+
+    return {
+        "generated_at": runtime.clock().isoformat(),
+        "totals": {
+            "items": len(items),
+            "open_findings": open_count,
+            "noncompliant_items": len(noncompliant),
+            "compliant_pct": _pct(len(items) - len(noncompliant), len(items)),
+            "rag": {level: rag.get(level, 0) for level in ("green", "amber", "red")},
+        },
+        "tree": tree,
+        "compliance_by_project": sorted(
+            by_project.values(), key=lambda r: (r["tracker"], r["project"])
+        ),
+        "compliance_by_rule": by_rule,
+        "worst_items": worst_items,
+        "trend": trend(store, runtime.clock()),
+        **history_section(
+            store, runtime.clock(), {k: r.rag for k, r in rollups.items() if k in items}
+        ),
+    }
+
+
+def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open findings per day for the last TREND_DAYS days, from the first day the service
+    held data: the days before it are no data, not days without findings."""
+    since = store.data_since()
+    if since is None:
+        return []
+    return [
+        {"date": p.day.isoformat(), "open_findings": p.open}
+        for p in store.findings_trend(TREND_DAYS, now=now)
+        if p.day >= since
+    ]
+
+
+def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
+    """At most `limit` characters, an ellipsis marking the cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "\u2026"
+
+
+def item_link(trackers: Mapping[str, TrackerConfig], item: WorkItem) -> str | None:
+    """The item's page, built from the configured tracker URL: a delivery's own links
+    (`_links.html.href`, `self`) are whatever its sender wrote. No URL, no link."""
+    tracker = trackers.get(item.tracker)
+    if tracker is None or not tracker.url:
+        return None
+    native = item.key.split(":", 1)[-1]
+    if tracker.kind == "jira":
+        return f"{tracker.url}/browse/{quote(native, safe='')}"
+    return f"{tracker.url}/{quote(item.project, safe='')}/_workitems/edit/{quote(native, safe='')}"
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 100.0

@@ -1,0 +1,68 @@
+"""Portfolio rules at the edge: read each `across:` group from the store, and when a
+group crosses a bound, have its other members re-checked so every item concerned shows
+the finding (and drops it once the group is back within bounds)."""
+
+from __future__ import annotations
+
+from connector.model import WorkItem
+from rules import Context, Finding, RuleSet
+from rules.portfolio import (
+    across_rules,
+    evaluate_across,
+    group_count,
+    group_key,
+    member_matches,
+)
+from webhooks.resources import Resources
+
+
+def across_groups(
+    resources: Resources, ruleset: RuleSet, item: WorkItem
+) -> dict[str, list[WorkItem]]:
+    """rule id -> the stored members of the item's group for that rule."""
+    groups: dict[str, list[WorkItem]] = {}
+    cache: dict[tuple[str, str], list[WorkItem]] = {}
+    for _pack, rule in across_rules(ruleset):
+        key = group_key(rule.across, item)
+        if key is None:
+            continue
+        if (rule.across, key) not in cache:
+            cache[(rule.across, key)] = resources.store.group_members(rule.across, key)
+        groups[rule.id] = cache[(rule.across, key)]
+    return groups
+
+
+def across_findings(
+    resources: Resources, ruleset: RuleSet, item: WorkItem, context: Context
+) -> list[Finding]:
+    if not across_rules(ruleset):
+        return []
+    return evaluate_across(ruleset, item, across_groups(resources, ruleset, item), context)
+
+
+def members_to_recheck(
+    resources: Resources, ruleset: RuleSet, items: list[WorkItem], context: Context
+) -> set[str]:
+    """Keys of group members (of the groups `items` are or were in) whose open findings
+    for an across rule no longer match what the group now says."""
+    stale: set[str] = set()
+    for pack, rule in across_rules(ruleset):
+        seen_groups = set()
+        for item in items:
+            key = group_key(rule.across, item)
+            if key is None or key in seen_groups:
+                continue
+            seen_groups.add(key)
+            members = [
+                m
+                for m in resources.store.group_members(rule.across, key)
+                if member_matches(pack, rule, m, context)
+            ]
+            if not members:
+                continue
+            _count, breaking = group_count(rule, members)
+            flagged = resources.store.keys_with_open_finding(rule.id, [m.key for m in members])
+            for member in members:
+                if (member.key in flagged) != breaking:
+                    stale.add(member.key)
+    return stale

@@ -1,0 +1,162 @@
+"""Process one delivery: event -> current item -> store -> rules -> write-back plan ->
+the difference applied, then the follow-ups (rollups of its ancestors, re-checks of its
+portfolio groups) asked of the queue. Every step is idempotent, so a retry or a replay
+after a crash writes nothing that was already written."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from connector import trackers
+from connector.errors import ItemNotFound
+from connector.model import Event, EventKind, Ignored, WorkItem
+from rules import Context
+from webhooks.governance.followups import FollowUps
+from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.governance.ownedits import is_own_edit
+from webhooks.governance.portfolio_groups import members_to_recheck
+from webhooks.governance.rollups import Rollups
+from webhooks.governance.writeback import WriteBack
+from webhooks.queue.locks import item_lock
+from webhooks.resources import Resources
+from webhooks.store import DeliveryRecord
+from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
+
+log = logging.getLogger(__name__)
+
+
+def keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
+    """A status unchanged since the stored item keeps the stored (later) status date:
+    Jira dates only category changes in the issue itself, the event dated the move."""
+    if (
+        stored is not None
+        and stored.status == item.status
+        and stored.status_changed is not None
+        and (item.status_changed is None or stored.status_changed > item.status_changed)
+    ):
+        return item.with_changes(status_changed=stored.status_changed)
+    return item
+
+
+class Processor:
+    def __init__(self, resources: Resources, follow_ups: FollowUps) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.follow_ups = follow_ups
+        self.rollups = Rollups(resources, follow_ups)
+        self._local = threading.local()  # the writes refused while handling this delivery
+
+    def process(self, record: DeliveryRecord) -> str:
+        settings = self.resources.settings
+        tracker = settings.tracker(record.tracker)
+        event = trackers.adapter(tracker).parse_event(json.loads(record.payload), tracker)
+        if isinstance(event, Ignored):
+            self.store.mark_delivery(record.id, "ignored", error=event.reason)
+            return "ignored"
+        if is_own_edit(event, tracker, settings.label_prefix, self._written_fields()):
+            self.store.mark_delivery(record.id, "ignored", error="the service's own edit")
+            EVENTS.labels(tracker.name, event.native_event, "own_edit").inc()
+            log.info("worker.own_edit_ignored", extra={"item": event.item_key})
+            return "own-edit"
+
+        self._local.refused = []
+        with item_lock(self.resources.huey, event.item_key):  # raises ItemLocked: re-queued
+            self.store.mark_delivery(record.id, "processing")  # counts real attempts only
+            outcome = self.handle(event)
+        # Done, even when the tracker refused a part for good: the other parts are written,
+        # and retrying cannot change a refusal. The delivery says which part and why.
+        refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
+        self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
+        EVENTS.labels(tracker.name, event.native_event, "processed").inc()
+        received = getattr(record, "received_at", None)
+        if received is not None:
+            PROCESSING_SECONDS.labels(tracker.name).observe(
+                max(0.0, (self.resources.clock() - received).total_seconds())
+            )
+        log.info(
+            "worker.event_processed",
+            extra={"item": event.item_key, "native_event": event.native_event, "outcome": outcome},
+        )
+        return outcome
+
+    def _written_fields(self) -> set[str]:
+        """Tracker fields the service itself writes (rollup write-back fields)."""
+        ruleset = self.resources.rules.current()
+        return {
+            field
+            for spec in getattr(ruleset, "rollups", ())
+            for field in spec.write_back.fields.values()
+        }
+
+    def handle(self, event: Event) -> str:
+        """Bring the store up to date with the event, then govern the item."""
+        if event.kind is EventKind.DELETED:
+            previous = self.store.get_item(event.item_key)
+            self.store.mark_deleted(event.item_key, event.revision)
+            self.after_change(event.item_key, deleted=True, previous=previous)
+            if previous is not None:
+                self.recheck_groups([previous])
+            return "deleted"
+
+        item = event.item
+        if event.partial or item is None:
+            item = self.fetch(event)
+            if item is None:
+                return "gone"
+        item = with_portfolio_parent(item, self.resources.settings)
+        if event.kind is EventKind.RESTORED:
+            self.store.restore(item.key)
+
+        stored = self.store.get_item(item.key)
+        if stored is not None and stored.revision > item.revision:
+            log.info(
+                "worker.stale_event",
+                extra={"item": item.key, "event_rev": item.revision, "stored_rev": stored.revision},
+            )
+            return "stale"
+        item = keep_status_date(item, stored)
+        self.store.upsert_item(item)
+        return self.govern(item, previous=stored)
+
+    def fetch(self, event: Event) -> WorkItem | None:
+        client = self.resources.client(event.tracker)
+        if client is None:
+            log.warning("worker.partial_event_without_client", extra={"item": event.item_key})
+            return None
+        native_id = event.item_key.split(":", 1)[1]
+        try:
+            return client.get_item(native_id)
+        except ItemNotFound:
+            self.store.mark_deleted(event.item_key, None)
+            return None
+
+    def govern(self, item: WorkItem, previous: WorkItem | None = None) -> str:
+        """Evaluate the rules on the stored item and write back what changed."""
+        writer = WriteBack(self.resources)
+        outcome = writer.govern(item)
+        refused = getattr(self._local, "refused", None)
+        if refused is not None:
+            refused.extend(writer.refused)
+        self.after_change(item.key, previous=previous, current=item)
+        self.recheck_groups([i for i in (previous, item) if i is not None], skip=item.key)
+        return outcome
+
+    def recheck_groups(self, items: list[WorkItem], *, skip: str | None = None) -> None:
+        """Portfolio rules: members of the item's groups (old and new) re-checked."""
+        ruleset = self.resources.rules.current()
+        context = Context(now=self.resources.clock())
+        for key in members_to_recheck(self.resources, ruleset, items, context) - {skip}:
+            self.follow_ups.regovern(key)
+
+    def after_change(
+        self,
+        key: str,
+        *,
+        deleted: bool = False,
+        previous: WorkItem | None = None,
+        current: WorkItem | None = None,
+    ) -> None:
+        """Hook for portfolio rollups: ancestors of a changed item are recomputed."""
+        self.rollups.on_item_changed(key, deleted=deleted, previous=previous, current=current)

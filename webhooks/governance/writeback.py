@@ -1,0 +1,222 @@
+"""Write-back: turn the rules' plan into the smallest set of tracker writes.
+
+The ledger remembers what the service last wrote on each item (comment id and content
+hash, managed labels, field values). A write happens only when the wanted state differs
+from both the ledger and what the item shows, so repeated, duplicate and echoed events
+write nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from connector.clients import TrackerClient
+from connector.document import Document
+from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
+from connector.model import WorkItem
+from connector.trackers import comment_form
+from rules import Finding, RuleSet, plan_actions
+from rules.rollup import RAG_LABELS, Rollup, RollupSpec, field_values, rag_label, spec_for
+from webhooks.governance.comments import MARKER, compliance_document
+from webhooks.governance.evaluation import evaluate_stored
+from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.resources import Resources
+from webhooks.telemetry.metrics import WRITES
+
+log = logging.getLogger(__name__)
+
+
+def doc_hash(doc: Document) -> str:
+    return hashlib.sha256(doc.to_text().encode("utf-8")).hexdigest()[:32]
+
+
+class WriteBack:
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+        self.store = resources.store
+        self.prefix = resources.settings.label_prefix
+        # (part, reason) of each write the tracker refused for good in this run
+        self.refused: list[tuple[str, str]] = []
+        self._refusals: list[PermanentTrackerError] = []  # those of the current apply()
+
+    def govern(
+        self,
+        item: WorkItem,
+        *,
+        rollup: Rollup | None = None,
+        rollup_spec: RollupSpec | None = None,
+    ) -> str:
+        """Evaluate `item` and apply the difference. Returns a short outcome string."""
+        ruleset = self.resources.rules.current()
+        findings = self._evaluate(ruleset, item)
+        if rollup is None:
+            rollup = self.store.get_rollup(item.key)
+            rollup_spec = rollup_spec or (spec_for(ruleset.rollups, item) if rollup else None)
+
+        client = self.resources.client(item.tracker)
+        if client is None:
+            return f"evaluated ({len(findings)} findings; tracker has no write-back URL)"
+        try:
+            writes = self.apply(client, ruleset, item, findings, rollup, rollup_spec)
+        except Conflict:
+            # The item changed under us (Azure DevOps `test /rev`): re-read, re-plan once.
+            # keep the cross-tracker owner (tag or field), as the worker does on intake
+            fresh = with_portfolio_parent(client.get_item(item.native_id), self.resources.settings)
+            self.store.upsert_item(fresh)
+            # The stored item is now the fresh one, so older deliveries will be skipped as
+            # stale: what is written must follow from its findings, not the payload's.
+            findings = self._evaluate(ruleset, fresh)
+            writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
+        return f"{len(findings)} findings, {writes} writes"
+
+    def _evaluate(self, ruleset: RuleSet, item: WorkItem) -> list[Finding]:
+        """The item's findings (its own rules and portfolio rules), saved to the store."""
+        now = self.resources.clock()
+        findings = evaluate_stored(self.resources, item, ruleset=ruleset, now=now)
+        self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
+        return findings
+
+    def apply(
+        self,
+        client: TrackerClient,
+        ruleset: RuleSet,
+        item: WorkItem,
+        findings: list[Finding],
+        rollup: Rollup | None = None,
+        rollup_spec: RollupSpec | None = None,
+    ) -> int:
+        ledger = self.store.get_ledger(item.key)
+        current = set(item.labels)
+        if ledger.item_revision is not None and item.revision < ledger.item_revision:
+            # This payload was sent before our last label write (the ledger keeps the
+            # revision that write gave the item), so it cannot show it: for the labels
+            # we manage, the ledger is the truth. Later payloads show the item as it is,
+            # including a managed label a person removed since.
+            current = {lb for lb in current if not lb.startswith(self.prefix)} | ledger.labels
+        actions = plan_actions(
+            ruleset,
+            item.with_changes(labels=tuple(sorted(current))),
+            findings,
+            prefix=self.prefix,
+            has_managed_comment=ledger.comment_id is not None,
+        )
+        writes = 0
+        new_ledger = ledger
+        self._refusals = []
+
+        # -- labels: only prefixed labels are ever removed ------------------------------
+        add = {a.label for a in actions if a.type == "add_label"}
+        remove = {a.label for a in actions if a.type == "remove_label"}
+        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.labels:
+            wanted_rag = rag_label(self.prefix, rollup.rag)
+            add.add(wanted_rag)
+            remove |= RAG_LABELS(self.prefix) - {wanted_rag}
+        add -= current
+        remove = {label for label in remove & current if label.startswith(self.prefix)}
+        managed = frozenset(
+            label for label in (current | add) - remove if label.startswith(self.prefix)
+        )
+        new_ledger = replace(new_ledger, labels=managed)
+        if add or remove:
+            with self._part(item, "labels") as done:
+                written = client.update_labels(item.native_id, add, remove, revision=item.revision)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "labels").inc()
+                writes += 1
+                watermark = written if written is not None else item.revision + 1
+                new_ledger = replace(new_ledger, item_revision=watermark)
+                # Recorded at once: if a later write fails, the retry does not send it again.
+                self.store.save_ledger(item.key, new_ledger)
+            else:  # refused: the ledger keeps what the item really carries
+                new_ledger = replace(new_ledger, labels=ledger.labels)
+
+        # -- fields: configured rollup fields and rule field actions ---------------------
+        values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
+        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.fields:
+            values.update(field_values(rollup_spec, rollup))
+        changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
+        if changed:
+            with self._part(item, "fields") as done:
+                client.set_fields(item.native_id, changed)
+                done.append(True)
+            if done:
+                WRITES.labels(item.tracker, "fields").inc()
+                writes += 1
+                new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
+                self.store.save_ledger(item.key, new_ledger)
+
+        # -- the one managed comment, edited in place ------------------------------------
+        wants_comment = any(a.type == "comment" for a in actions)
+        show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
+        if wants_comment or show_rollup:
+            doc = compliance_document(
+                item,
+                findings,
+                rollup if show_rollup else None,
+                dashboard_url=self.resources.settings.public_url,
+                form=comment_form(self.resources.settings.tracker(item.tracker)),
+            )
+            digest = doc_hash(doc)
+            if digest != ledger.comment_hash:
+                with self._part(item, "comment") as done:
+                    comment_id = self._write_comment(client, item, ledger.comment_id, doc)
+                    done.append(True)
+                if done:
+                    WRITES.labels(item.tracker, "comment").inc()
+                    writes += 1
+                    new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
+
+        if rollup is not None:
+            new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
+        if new_ledger != ledger:
+            self.store.save_ledger(item.key, new_ledger)
+        if writes:
+            log.info("writeback.applied", extra={"item": item.key, "writes": writes})
+        elif self._refusals:
+            # Every write was refused (a revoked token, a bot without any permission):
+            # nothing went through, so the delivery goes to the dead letters, to be
+            # replayed once the tracker's side is fixed.
+            raise self._refusals[0]
+        return writes
+
+    @contextmanager
+    def _part(self, item: WorkItem, part: str) -> Iterator[list[bool]]:
+        """One part of the write-back (labels, fields, comment). A permanent refusal of it
+        is recorded and swallowed, so the other parts are still written; everything else
+        (rate limits, outages, conflicts, the item gone) propagates to the retry policy.
+        The body appends to the yielded list once its write went through."""
+        done: list[bool] = []
+        try:
+            yield done
+        except PermanentTrackerError as exc:
+            if isinstance(exc, ItemNotFound):
+                raise
+            text = str(exc)
+            # "jira update_labels PAY-1: HTTP 403 ..." -> the tracker's reason, not the item's
+            reason = text.partition(": ")[2] or text
+            self.refused.append((part, text))
+            self._refusals.append(exc)
+            # logged once per tracker and part there, not once per event here
+            self.resources.refusals.note(item.tracker, part, reason)
+            return
+        self.resources.refusals.clear(item.tracker, part)
+
+    def _write_comment(
+        self, client: TrackerClient, item: WorkItem, comment_id: str | None, doc: Document
+    ) -> str:
+        if comment_id is None:
+            # The ledger may have been lost (new store): adopt the comment already there.
+            existing = client.find_managed_comment(item.native_id, MARKER)
+            comment_id = existing.id if existing is not None else None
+        if comment_id is not None:
+            try:
+                client.update_comment(item.native_id, comment_id, doc)
+                return comment_id
+            except ItemNotFound:
+                log.info("writeback.comment_gone", extra={"item": item.key})
+        return client.add_comment(item.native_id, doc)

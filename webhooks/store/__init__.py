@@ -1,0 +1,161 @@
+"""The durable store: deliveries, mirrored items, findings history, the write-back ledger
+and dead letters, on SQLite (default) or PostgreSQL.
+
+    store = Store("sqlite:///pmo-bridge.db")   # or postgresql+psycopg://...
+    store.migrate()
+
+Every method is its own short transaction and safe to call from several threads and
+processes; rows come back as frozen records (`webhooks.store.records`), never ORM objects.
+Deliveries live in `deliveries.py`, items in `items.py`, findings in `findings.py`,
+rollups in `rollups.py`, plumbing in `engine.py`, the tables in
+`models.py`, retention in `retention.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from config.retention import Retention
+from config.settings import Settings
+from webhooks.store.deliveries import DeliveryStore
+from webhooks.store.findings import FindingStore
+from webhooks.store.items import ItemStore
+from webhooks.store.models import DeadLetterRow, LedgerRow
+from webhooks.store.records import (
+    DELIVERY_STATUSES,
+    DeadLetter,
+    DeliveryRecord,
+    FindingRecord,
+    Ledger,
+    TrendPoint,
+)
+from webhooks.store.retention import RetentionStore
+from webhooks.store.rollups import RollupStore
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "DeadLetter",
+    "DeliveryRecord",
+    "FindingRecord",
+    "Ledger",
+    "Retention",
+    "Store",
+    "TrendPoint",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _dead_letter(row: DeadLetterRow) -> DeadLetter:
+    return DeadLetter(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        tracker=row.tracker,
+        native_event=row.native_event,
+        payload=bytes(row.payload),
+        error=row.error,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        replayed_at=row.replayed_at,
+    )
+
+
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
+    """See the module docstring. Construct from a database URL, then call `migrate()`."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.database_url)
+
+    # -- write-back ledger -----------------------------------------------------------
+
+    def get_ledger(self, item_key: str) -> Ledger:
+        """What was last written to the item; the empty `Ledger()` when nothing was."""
+        with self._session() as session:
+            row = session.get(LedgerRow, item_key)
+            if row is None:
+                return Ledger()
+            return Ledger(
+                comment_id=row.comment_id,
+                comment_hash=row.comment_hash,
+                labels=frozenset(row.labels or ()),
+                fields=dict(row.fields or {}),
+                rollup_hash=row.rollup_hash,
+                item_revision=row.item_revision,
+            )
+
+    def save_ledger(self, item_key: str, ledger: Ledger) -> None:
+        values = {
+            "item_key": item_key,
+            "comment_id": ledger.comment_id,
+            "comment_hash": ledger.comment_hash,
+            "labels": sorted(ledger.labels),
+            "fields": dict(ledger.fields),
+            "rollup_hash": ledger.rollup_hash,
+            "item_revision": ledger.item_revision,
+            "updated_at": self.now(),
+        }
+        stmt = self._insert(LedgerRow).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LedgerRow.item_key],
+            set_={name: stmt.excluded[name] for name in values if name != "item_key"},
+        )
+        with self._session(write=True) as session:
+            session.execute(stmt)
+
+    # -- dead letters ----------------------------------------------------------------
+
+    def add_dead_letter(
+        self,
+        delivery_id: str | None,
+        tracker: str,
+        native_event: str,
+        payload: bytes,
+        error: str,
+        attempts: int,
+    ) -> int:
+        """Keep an event that failed after all retries; returns the dead letter's id.
+        `delivery_id` is the tracker's delivery id (`DeliveryRecord.delivery_id`). The
+        delivery row itself is the caller's to mark "dead"."""
+        row = DeadLetterRow(
+            delivery_id=None if delivery_id is None else str(delivery_id),
+            tracker=tracker,
+            native_event=native_event,
+            payload=bytes(payload),
+            error=error,
+            attempts=attempts,
+            created_at=self.now(),
+        )
+        with self._session(write=True) as session:
+            session.add(row)
+            session.flush()
+            new_id = row.id
+        log.warning(
+            "store.dead_letter.added",
+            extra={"tracker": tracker, "native_event": native_event, "attempts": attempts},
+        )
+        return new_id
+
+    def list_dead_letters(self, include_replayed: bool = False) -> list[DeadLetter]:
+        query = select(DeadLetterRow).order_by(DeadLetterRow.id)
+        if not include_replayed:
+            query = query.where(DeadLetterRow.replayed_at.is_(None))
+        with self._session() as session:
+            return [_dead_letter(row) for row in session.scalars(query)]
+
+    def get_dead_letter(self, id: int) -> DeadLetter | None:
+        with self._session() as session:
+            row = session.get(DeadLetterRow, id)
+            return _dead_letter(row) if row else None
+
+    def mark_replayed(self, id: int) -> bool:
+        """True when the dead letter existed and had not been replayed yet."""
+        with self._session(write=True) as session:
+            result = session.execute(
+                update(DeadLetterRow)
+                .where(DeadLetterRow.id == id, DeadLetterRow.replayed_at.is_(None))
+                .values(replayed_at=self.now())
+            )
+            return result.rowcount > 0

@@ -1,0 +1,220 @@
+"""Tables of the durable store, as typed SQLAlchemy 2 declarative models.
+
+Only `webhooks/store/` and the Alembic migrations import these; everything else sees
+the frozen records in `webhooks/store/records.py`. A change here needs a new migration in
+`webhooks/store/migrations/versions/` (the test suite compares the two).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a bigint identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on every backend.
+
+    SQLite keeps no offset, so values are stored as naive UTC and tagged on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps UTC-aware times only")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DeliveryRow(Base):
+    """One webhook delivery as received; `(tracker, delivery_id)` makes redeliveries no-ops."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("tracker", "delivery_id"),
+        Index(None, "status", "updated_at"),
+        Index(None, "tracker", "body_hash", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tracker: Mapped[str] = mapped_column(String(64))
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
+    native_event: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # sha256 of the body as intake received it: a replay under a new delivery id
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    headers: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ItemRow(Base):
+    """The mirrored WorkItem: full JSON plus the columns sweeps and rollups filter on."""
+
+    __tablename__ = "items"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    status_category: Mapped[str] = mapped_column(String(32), index=True)
+    parent_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    assignee_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # the assignee as portfolio rules group people across trackers (rules.portfolio)
+    assignee_name: Mapped[str | None] = mapped_column(String(255), index=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # the tracker's
+    stored_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)  # when this row was written
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(Json)  # None: a deletion tombstone
+    # what a parent's rollup reads of this item (rules.rollup.facts), so a rollup reads
+    # these small documents for every sibling instead of the whole `data`
+    rollup_facts: Mapped[dict[str, Any] | None] = mapped_column(Json)
+
+
+class FindingRow(Base):
+    """One open (or since resolved) finding of one rule on one item."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        # At most one open finding per (item, rule); resolved ones stay as history.
+        Index(
+            "uq_findings_open",
+            "item_key",
+            "rule",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index(None, "first_seen"),
+        Index(None, "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_key: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    enforcement: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class LedgerRow(Base):
+    """What the service last wrote to an item, so it writes nothing when nothing changes."""
+
+    __tablename__ = "ledgers"
+
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    comment_id: Mapped[str | None] = mapped_column(String(255))
+    comment_hash: Mapped[str | None] = mapped_column(String(64))
+    labels: Mapped[list[str]] = mapped_column(Json)
+    fields: Mapped[dict[str, Any]] = mapped_column(Json)
+    rollup_hash: Mapped[str | None] = mapped_column(String(64))
+    # the item revision the last write was planned from: until the item shows a newer
+    # one, the labels above are what the tracker has, whatever an older payload says
+    item_revision: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RollupRow(Base):
+    """The latest rollup of a portfolio parent, so a child's change recomputes only its
+    ancestors from their direct children."""
+
+    __tablename__ = "rollups"
+
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    computed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class DeadLetterRow(Base):
+    """An event that failed after all retries, kept whole so it can be replayed."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str | None] = mapped_column(String(255))  # the tracker's id
+    tracker: Mapped[str] = mapped_column(String(64))
+    native_event: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    replayed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class RagHistoryRow(Base):
+    """A portfolio parent's RAG on one UTC day (the day's last recording wins)."""
+
+    __tablename__ = "rag_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[str] = mapped_column(Text)
+
+
+class FindingsHistoryRow(Base):
+    """Open findings on one UTC day per project, rule and severity."""
+
+    __tablename__ = "findings_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(255), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    open_findings: Mapped[int] = mapped_column(Integer)

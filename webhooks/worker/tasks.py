@@ -1,0 +1,225 @@
+"""Queue tasks and the retry policy around them.
+
+Retries are ours, not Huey's: a rate limit waits exactly as long as the tracker asked
+(per item or for the whole tracker), other transient failures back off exponentially with
+jitter, and after the last attempt the event goes to the dead-letter store.
+
+`Tasks` is also what governance asks for follow-up work (`FollowUps`): re-checking an item
+whose portfolio group changed, and recomputing a parent's rollup, both coalesced."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+
+from huey import crontab
+from huey.api import TaskWrapper
+
+from connector.errors import RateLimited, TrackerError
+from webhooks.dashboard.history import record_history
+from webhooks.governance.process import Processor
+from webhooks.governance.rollups import Rollups
+from webhooks.governance.sweep import sweep
+from webhooks.governance.writeback import WriteBack
+from webhooks.queue.holds import TrackerHeld, held_until, hold_tracker
+from webhooks.queue.locks import ItemLocked, item_lock, release_dead_locks
+from webhooks.queue.scheduling import clear_pending, schedule_once
+from webhooks.resources import Resources
+from webhooks.store import DeliveryRecord
+from webhooks.telemetry.metrics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+
+LOCK_RETRY_SECONDS = 0.2
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [base*2^attempt / 2, base*2^attempt]."""
+    ceiling = min(MAX_BACKOFF_SECONDS, base * (2**attempt))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def _regovern_marker(key: str) -> str:
+    return f"pmo-bridge:regovern-pending:{key}"
+
+
+def _rollup_marker(parent_key: str) -> str:
+    return f"pmo-bridge:rollup-pending:{parent_key}"
+
+
+class Tasks:
+    """The queue tasks of one process, and the ways to put work on them."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+        self.huey = resources.huey
+        self.settings = resources.settings
+        self.processor = Processor(resources, self)
+        self.rollups = Rollups(resources, self)
+        huey, settings = self.huey, self.settings
+        self.process_task: TaskWrapper = huey.task(name="process_delivery")(self._process_delivery)
+        self.rollup_task: TaskWrapper = huey.task(name="rollup_parent", retries=3, retry_delay=5)(
+            self._rollup_parent
+        )
+        self.regovern_task: TaskWrapper = huey.task(name="regovern_item", retries=3, retry_delay=5)(
+            self._regovern_item
+        )
+        self.sweep_task: TaskWrapper | None = None  # periodic; None when the sweep is off
+        self.recover_task: TaskWrapper | None = None  # periodic
+        minutes = settings.sweep_interval_minutes
+        if minutes > 0:
+            every = crontab(minute="0") if minutes >= 60 else crontab(minute=f"*/{minutes}")
+            self.sweep_task = huey.periodic_task(every, name="sweep")(
+                lambda: sweep(resources, self)
+            )
+            self.recover_task = huey.periodic_task(crontab(minute="*/5"), name="recover_pending")(
+                self.recover_now
+            )
+        # the periodic maintenance: whatever the sweep's interval, the store stays bounded
+        self.retention_task: TaskWrapper = huey.periodic_task(
+            crontab(minute="30"), name="retention"
+        )(self.apply_retention)
+        # the dashboard's daily history, recorded hourly so the day's last state is kept
+        self.history_task: TaskWrapper = huey.periodic_task(
+            crontab(minute="45"), name="dashboard_history"
+        )(self.record_history)
+
+    # -- putting work on the queue ------------------------------------------------------
+
+    def enqueue_delivery(self, row_id: int) -> None:
+        self.process_task(row_id, 0)
+
+    def schedule(self, row_id: int, attempt: int, delay: float) -> None:
+        self.process_task.schedule((row_id, attempt), delay=max(0.0, delay))
+
+    def regovern(self, key: str, *, delay: float = 0.5) -> bool:
+        """Re-check a stored item soon; requests within `delay` are coalesced."""
+        task = self.regovern_task
+        return schedule_once(
+            self.huey, _regovern_marker(key), lambda: task.schedule((key,), delay=delay)
+        )
+
+    def recompute_rollup(self, parent_key: str) -> bool:
+        """Schedule a recompute of `parent_key` unless one is already waiting."""
+        task, delay = self.rollup_task, self.settings.rollup_delay_seconds
+        return schedule_once(
+            self.huey,
+            _rollup_marker(parent_key),
+            lambda: task.schedule((parent_key,), delay=delay),
+        )
+
+    # -- the tasks ------------------------------------------------------------------------
+
+    def _process_delivery(self, row_id: int, attempt: int = 0) -> None:
+        record = self.resources.store.get_delivery(row_id)
+        if record is None or record.status in ("done", "ignored", "dead"):
+            return
+        until = held_until(self.huey, record.tracker)
+        if until and until > time.time():
+            self.schedule(row_id, attempt, until - time.time())
+            return
+        try:
+            self.processor.process(record)
+        except ItemLocked:
+            self.schedule(row_id, attempt, LOCK_RETRY_SECONDS)
+        except TrackerError as exc:
+            self._retry_or_bury(record, attempt, exc)
+        except Exception as exc:  # a bug must not lose the event: retry, then dead letter
+            log.exception("worker.unexpected_error", extra={"delivery_row": row_id})
+            self._retry_or_bury(record, attempt, exc)
+
+    def _retry_or_bury(self, record: DeliveryRecord, attempt: int, exc: Exception) -> None:
+        store = self.resources.store
+        retryable = getattr(exc, "retryable", True)
+        held = isinstance(exc, TrackerHeld)
+        if held or (retryable and attempt < self.settings.max_retries):
+            if isinstance(exc, RateLimited):
+                delay = exc.retry_after
+                if exc.scope == "tracker":
+                    hold_tracker(self.huey, record.tracker, delay)
+            else:
+                delay = backoff_seconds(attempt, self.settings.retry_base_seconds)
+            log.warning(
+                "worker.retry_scheduled",
+                extra={
+                    "delivery_row": record.id,
+                    "tracker": record.tracker,
+                    "attempt": attempt + 1,
+                    "delay_s": round(delay, 3),
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            store.mark_delivery(record.id, "queued", error=str(exc)[:500])
+            self.schedule(record.id, attempt if held else attempt + 1, delay)
+            return
+        letter = store.add_dead_letter(
+            record.delivery_id,
+            record.tracker,
+            record.native_event,
+            record.payload,
+            f"{type(exc).__name__}: {exc}"[:2000],
+            attempt + 1,
+        )
+        store.mark_delivery(record.id, "dead", error=str(exc)[:500])
+        DEAD_LETTERS.labels(record.tracker).inc()
+        log.error(
+            "worker.dead_letter",
+            extra={"delivery_row": record.id, "dead_letter": letter, "tracker": record.tracker},
+        )
+
+    def _rollup_parent(self, parent_key: str) -> None:
+        clear_pending(self.huey, _rollup_marker(parent_key))
+        try:
+            self.rollups.run(parent_key)
+        except ItemLocked:
+            self.rollup_task.schedule((parent_key,), delay=LOCK_RETRY_SECONDS)
+
+    def _regovern_item(self, key: str) -> None:
+        """Re-check a stored item whose portfolio group changed under it."""
+        clear_pending(self.huey, _regovern_marker(key))
+        item = self.resources.store.get_item(key)
+        if item is None:
+            return
+        try:
+            with item_lock(self.huey, key):
+                WriteBack(self.resources).govern(item)
+        except ItemLocked:
+            self.regovern_task.schedule((key,), delay=LOCK_RETRY_SECONDS)
+
+    def record_history(self) -> dict[str, int]:
+        return record_history(self.resources.store, self.resources.clock())
+
+    def apply_retention(self) -> dict[str, int]:
+        """Drop what the store's retention settings say it no longer keeps."""
+        return self.resources.store.apply_retention(self.settings.retention, self.resources.clock())
+
+    def recover_now(self, *, at_start: bool = False) -> int:
+        """Queue deliveries that were persisted but never finished (a crash between the
+        store write and the enqueue, or a lost task). At a worker's start, also, at once,
+        every unfinished delivery with no task waiting in the queue or the schedule:
+        what a killed worker was processing, and what it had taken from the queue but
+        not yet marked processing (still "queued"). Its item locks are freed first. A
+        duplicate task is harmless (it finds the delivery done, or writes nothing new)."""
+        store, clock = self.resources.store, self.resources.clock
+        cutoff = clock() - dt.timedelta(seconds=self.settings.recover_after_seconds)
+        pending = store.pending_deliveries(older_than=cutoff)
+        if at_start:
+            freed = release_dead_locks(self.huey)
+            if freed:
+                log.info("worker.freed_dead_locks", extra={"count": freed})
+            unfinished = store.pending_deliveries(older_than=clock())
+            pending = sorted(set(pending) | (set(unfinished) - self._waiting_rows()))
+        for row_id in pending:
+            self.enqueue_delivery(row_id)
+        if pending:
+            log.info("worker.recovered_pending", extra={"count": len(pending)})
+        return len(pending)
+
+    def _waiting_rows(self) -> set[int]:
+        """Delivery rows whose task waits in the queue or the schedule (retries included)."""
+        waiting = [*self.huey.pending(), *self.huey.scheduled()]
+        task_class = self.process_task.task_class
+        return {int(t.args[0]) for t in waiting if isinstance(t, task_class) and t.args}
