@@ -9,11 +9,14 @@ import io
 
 import pytest
 import responses
+from werkzeug.datastructures import MultiDict
 
 from tests.support.helpers import PACKS
 from tests.support.portfolio_gen import TRACKER_ENV, fresh_ado_location_cache
 from tests.support.portfolio_service import Service, portfolio
-from webhooks.dashboard.filter import walk
+from webhooks.dashboard.counts import recount
+from webhooks.dashboard.export import to_csv
+from webhooks.dashboard.filter import filter_portfolio, parse_filter, walk
 
 DANA = "dana.whitfield@fabrikam.com"
 
@@ -139,8 +142,6 @@ def test_csv_export_is_the_filtered_view(service):
 
 
 def test_csv_cells_never_start_a_formula():
-    from webhooks.dashboard.export import to_csv
-
     data = {"tree": [{"key": "jira:X-1", "title": '=HYPERLINK("http://x")', "children": []}]}
     assert "'=HYPERLINK" in to_csv(data)
 
@@ -176,11 +177,6 @@ def test_rule_drill_down_lists_failing_items_since_when_by_project(service):
      "rule=wip-limit", "severity=low&project=PAY", "noncompliant=1", "owner=nobody"],
 )  # fmt: skip
 def test_the_index_gives_what_a_walk_over_every_node_gives(service, query):
-    from werkzeug.datastructures import MultiDict
-
-    from webhooks.dashboard.counts import recount
-    from webhooks.dashboard.filter import filter_portfolio, parse_filter
-
     data = api(service, "")
     flt = parse_filter(MultiDict([pair.split("=") for pair in query.split("&")]))
     hits = [node for node in walk(data["tree"]) if flt.matches(node)]

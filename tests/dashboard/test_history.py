@@ -13,7 +13,9 @@ from config.retention import Retention
 from config.settings import ConfigError, load_settings
 from tests.support.helpers import PACKS
 from tests.support.portfolio_service import Service, portfolio
+from tests.support.service import make_settings
 from webhooks.dashboard.history import record_history
+from webhooks.http.app import create_app
 from webhooks.store import Store
 
 DAY = dt.date(2026, 11, 20)
@@ -105,9 +107,6 @@ def test_recorded_history_shows_what_changed_and_the_parents_rag_history(tmp_pat
 
 
 def test_the_worker_records_the_history_periodically(tmp_path):
-    from tests.support.service import make_settings
-    from webhooks.http.app import create_app
-
     runtime = create_app(settings=make_settings(tmp_path)).extensions["pmo_bridge"]
     (task,) = [
         t for t in runtime.huey._registry._periodic_tasks if t.__name__ == "dashboard_history"
