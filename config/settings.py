@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from config.notify import NOTIFY_FIELDS, Notify, notify_from
 from config.retention import Retention, RetentionSchema
 from config.yamlsafe import SafeNoAliasLoader, TooLarge, read_yaml_text
 from connector.labels import PREFIX_MAX, label_problem
@@ -96,6 +97,7 @@ class Settings:
     # `serve`: a request not received whole this long after it began is dropped
     request_read_timeout_seconds: float = 30.0
     sweep_interval_minutes: int = 60
+    escalation_interval_minutes: int = 1  # escalation, notifications, scheduled reports; 0: off
     worker_threads: int = 2
     max_retries: int = 6
     retry_base_seconds: float = 2.0
@@ -107,6 +109,7 @@ class Settings:
     relay_interval_seconds: float = 0.1
     item_lock_seconds: float = 300.0  # a dead worker's per-item lock expires after this
     retention: Retention = field(default_factory=Retention)
+    notify: Notify = field(default_factory=Notify)  # channels, owners, people, reports
     source: str | None = None  # the config file these settings came from
     # where people reach this service (the dashboard link in long comments)
     public_url: str | None = None
@@ -191,6 +194,7 @@ class _ConfigSchema(Schema):
     dashboard_cache_seconds = fields.Float(validate=validate.Range(min=0, max=300))
     request_read_timeout_seconds = fields.Float(validate=validate.Range(min=1, max=600))
     sweep_interval_minutes = fields.Integer(validate=validate.Range(min=0))
+    escalation_interval_minutes = fields.Integer(validate=validate.Range(min=0, max=60))
     worker_threads = fields.Integer(validate=validate.Range(min=1, max=64))
     max_retries = fields.Integer(validate=validate.Range(min=0, max=20))
     retry_base_seconds = fields.Float(validate=validate.Range(min=0))
@@ -200,6 +204,11 @@ class _ConfigSchema(Schema):
     item_lock_seconds = fields.Float(validate=validate.Range(min=1))
     public_url = fields.Url(require_tld=False, schemes={"http", "https"})
     retention = fields.Nested(RetentionSchema)
+    channels = NOTIFY_FIELDS["channels"]  # config.notify: who to reach and how
+    owners = NOTIFY_FIELDS["owners"]
+    people = NOTIFY_FIELDS["people"]
+    quiet_hours = NOTIFY_FIELDS["quiet_hours"]
+    reports = NOTIFY_FIELDS["reports"]
 
 
 def default_trackers() -> dict[str, TrackerConfig]:
@@ -349,6 +358,11 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         )
     if "retention" in data:
         changes["retention"] = Retention(**data["retention"])
+    if any(key in data for key in NOTIFY_FIELDS):
+        try:
+            changes["notify"] = notify_from(data)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     if "labels" in data and "prefix" in data["labels"]:
         prefix = data["labels"]["prefix"]
         problem = prefix_problem(prefix)

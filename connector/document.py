@@ -35,11 +35,21 @@ class Link:
         return href if href.lower().startswith(_SAFE_SCHEMES) else None
 
 
-Inline = str | Link
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A person named so the tracker notifies them: `account` is the Jira Cloud accountId,
+    the Jira Data Center user name or the Azure DevOps identity id. Without an account the
+    name is written as plain text (a mention nobody receives is worse than none)."""
+
+    name: str
+    account: str | None = None
+
+
+Inline = str | Link | Mention
 
 
 def _inlines(value: Inline | Iterable[Inline]) -> tuple[Inline, ...]:
-    if isinstance(value, str | Link):
+    if isinstance(value, str | Link | Mention):
         return (value,)
     return tuple(value)
 
@@ -197,12 +207,18 @@ def _text_inlines(parts: Sequence[Inline]) -> str:
     for part in parts:
         if isinstance(part, Link):
             out.append(f"{_one_line(part.text)} <{part.href.strip()}>")
+        elif isinstance(part, Mention):
+            out.append(f"@{_one_line(part.name)}")
         else:
             out.append(_one_line(part))
     return " ".join(p for p in out if p)
 
 
 def _adf_text(part: Inline) -> dict[str, Any] | None:
+    if isinstance(part, Mention):
+        if part.account:  # ADF `mention` node: attrs.id is the accountId (required)
+            return {"type": "mention", "attrs": {"id": part.account, "text": f"@{part.name}"}}
+        part = _one_line(part.name)
     text = _one_line(part.text if isinstance(part, Link) else part)
     if not text:
         return None  # ADF rejects empty text nodes
@@ -276,10 +292,19 @@ def _wiki_line_start(line: str) -> str:
     return _WIKI_BLOCK_START.sub(lambda m: f"{m.group(1)}&#46;", line)
 
 
+# Jira Data Center user names: anything that cannot end the `[~name]` token early.
+_WIKI_USER = re.compile(r"^[^\]\[|\s{}]+$")
+
+
 def _wiki_inlines(parts: Sequence[Inline]) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Link):
+        if isinstance(part, Mention):
+            if part.account and _WIKI_USER.match(part.account):
+                out.append(f"[~{part.account}]")  # wiki mention by user name
+            else:
+                out.append(wiki_escape(part.name))
+        elif isinstance(part, Link):
             text = wiki_escape(part.text)
             href = part.safe_href
             # "|" and "]" would end the link early; safe hrefs are URL-encoded anyway.
@@ -295,7 +320,14 @@ def _wiki_inlines(parts: Sequence[Inline]) -> str:
 def _html_inlines(parts: Sequence[Inline]) -> str:
     out = []
     for part in parts:
-        if isinstance(part, Link):
+        if isinstance(part, Mention):
+            name = html.escape(_one_line(part.name))
+            if part.account:  # the Azure DevOps mention anchor, by identity id
+                ident = html.escape(f"version:2.0,{part.account}", quote=True)
+                out.append(f'<a href="#" data-vss-mention="{ident}">@{name}</a>')
+            else:
+                out.append(name)
+        elif isinstance(part, Link):
             text = html.escape(_one_line(part.text))
             if part.safe_href:
                 out.append(f'<a href="{html.escape(part.safe_href, quote=True)}">{text}</a>')

@@ -27,6 +27,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from config.settings import Settings, TrackerConfig
+from demo.mailbox import DemoMailbox, demo_notify
 from demo.script import play
 from demo.seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, JIRA_PROJECTS, PORTFOLIO_FIELD
 from sandbox import Sandbox
@@ -137,10 +138,12 @@ class LiveStack:
         self._server_thread: threading.Thread | None = None
         self._consumer: Any = None
         self._log_state: list[tuple[Any, int]] = []
+        self.mailbox = DemoMailbox()
 
     # -- start / stop -----------------------------------------------------------------
     def start(self) -> LiveStack:
         self._env.__enter__()
+        self.mailbox.start()
         late = _LateApp()
         self._server = make_server(HOST, self.port, late, threaded=True)
         self.url = f"http://{HOST}:{self._server.server_port}"
@@ -196,6 +199,8 @@ class LiveStack:
             retry_base_seconds=0.2,
             max_retries=3,
             worker_threads=self.threads,
+            escalation_interval_minutes=0,  # the demo runs escalation at its own hours
+            notify=demo_notify(self.mailbox.port),
         )
 
     def _quiet_logs(self) -> None:
@@ -229,6 +234,7 @@ class LiveStack:
             self._server = None
         if self.sandbox is not None:
             self.sandbox.stop()
+        self.mailbox.stop()
         if self.runtime is not None:
             self.runtime.store.close()
             self.runtime = None

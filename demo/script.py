@@ -5,11 +5,14 @@ day, and after each step the demo tells what the service did about it."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+from demo.mailbox import HOST
 from demo.seed import AZURE_PROJECT, Seeded, add_people, seed_portfolio
 from demo.story import (
     Change,
@@ -22,6 +25,8 @@ from demo.story import (
     take,
 )
 from webhooks.governance.audit import run_audit
+from webhooks.governance.report import build_report
+from webhooks.governance.report_render import render_html
 from webhooks.governance.sweep import sweep
 
 INDENT = " " * 11
@@ -88,6 +93,9 @@ def week(stack: Any, seeded: Seeded) -> list[Step]:
                        parent={"key": k["tok"]})),
         Step(7, 6, "Monday 06:00, the nightly sweep: ages and due dates moved over the "
              "weekend.", lambda: _sweep(stack)),
+        Step(7, 9, "Monday 09:00, the escalation run: blocked work past its limit reaches "
+             "people, and the weekly PMO report (due Monday 08:00) goes out.",
+             lambda: stack.runtime.escalation.tick()),
         Step(7, 10, f"The fraud-check API is live: Tom starts {k['guest']}.",
              move(k["guest"], "In Progress", "tom")),
     ]  # fmt: skip
@@ -212,6 +220,8 @@ def play(stack: Any, monday: dt.datetime, out: TextIO) -> bool:
     problems = stack.problems() + ([] if ok else ["the queue did not drain in time"])
     _summary(say, tally, end, problems)
     say()
+    _reached(say, stack)
+    say()
     say(f"Dashboard: {stack.url}/portfolio   (the same data as JSON: {stack.url}/api/portfolio)")
     return not problems
 
@@ -250,3 +260,25 @@ def _summary(say: Callable[..., None], t: Tally, end: Snapshot, problems: list[s
             say(f"  {line}")
     else:
         say("  pipeline      every webhook delivered and processed; nothing failed")
+
+
+def _reached(say: Callable[..., None], stack: Any) -> None:
+    """Who the escalations reached, and where the weekly report went."""
+    say("Who was reached")
+    for fired in stack.runtime.store.escalations():
+        role = f" ({fired.role})" if fired.role else ""
+        how = ", ".join(
+            "mention in the managed comment" if v == "mention" else v for v in fired.via
+        )
+        say(f"  {fired.fired_at:%a %H:%M}  {fired.item_key:<10} {fired.rule}: "
+            f"{fired.person}{role}, by {how}")  # fmt: skip
+    now = stack.clock.now()
+    report = build_report(stack.runtime.store, now)
+    path = Path(tempfile.gettempdir()) / "pmo-bridge-demo-report.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    say(f"Weekly PMO report: {path}")
+    box = stack.mailbox
+    for index, message in enumerate(box.messages):
+        saved = box.save(index, path.with_name(f"pmo-bridge-demo-mail-{index + 1}.eml"))
+        say(f"  e-mailed to {message['To']} (local mailbox {HOST}:{box.port}): "
+            f"\"{message['Subject']}\", saved as {saved}")  # fmt: skip

@@ -20,6 +20,7 @@ from connector.model import ItemType, StatusCategory
 from rules.checks import Check, any_of, build_check
 from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
+from rules.escalate import EscalationStep, compile_steps
 from rules.fields import TEXT, compile_field
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.semantics import validate_pack_data
@@ -50,6 +51,7 @@ class Rule:
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
     line: int = 0
+    escalate: tuple[EscalationStep, ...] = ()  # rules.escalate
     message_prefix: str = ""  # "<title>: " before default messages
     # True when the rule does not apply (rest of `when`) or every check holds
     ok: Matcher = field(default=lambda item, ctx: True, repr=False, compare=False)
@@ -221,8 +223,9 @@ def compile_pack(data: Mapping[str, Any], path: str, positions: Positions) -> Pa
             tracker: None if "*" in projects else frozenset(projects)
             for tracker, projects in data["scope"].items()
         }
+    chain = data.get("escalate")
     rules = tuple(
-        _compile_rule(raw, path, default, positions.value(("rules", i))[0])
+        _compile_rule(raw, path, default, positions.value(("rules", i))[0], chain)
         for i, raw in enumerate(data["rules"])
     )
     rollups = tuple(rollup_spec_from_dict(raw) for raw in data.get("rollups") or ())
@@ -236,7 +239,9 @@ def _values(wanted: Any) -> tuple[Any, ...]:
     return tuple(wanted) if isinstance(wanted, list) else (wanted,)
 
 
-def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) -> Rule:
+def _compile_rule(
+    raw: Mapping[str, Any], path: str, default: str, line: int, chain: Any = None
+) -> Rule:
     when = {name: _values(wanted) for name, wanted in (raw.get("when") or {}).items()}
     types = frozenset(when["type"]) if "type" in when else None
     categories = frozenset(when["status_category"]) if "status_category" in when else None
@@ -267,6 +272,7 @@ def _compile_rule(raw: Mapping[str, Any], path: str, default: str, line: int) ->
         hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
         across=raw.get("across"), count=count, line=line,
+        escalate=compile_steps(raw["escalate"] if "escalate" in raw else chain),
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from connector.model import ItemType, StatusCategory
 from rules.errors import RuleError
+from rules.escalate import STEPS_FIELD
 from rules.rollup import METRICS
 from rules.yamlpos import Positions
 
@@ -66,6 +67,7 @@ class _Rule(StrictSchema):
     hint = fields.String()
     labels = fields.List(fields.String())
     actions = fields.Nested(_Actions)
+    escalate = STEPS_FIELD  # rules.escalate
 
 
 _AT_LEAST_0 = validate.Range(min=0, error="must be 0 or more (got {input})")
@@ -125,6 +127,7 @@ class PackSchema(StrictSchema):
     scope = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
     rules = fields.List(fields.Nested(_Rule), required=True)
     rollups = fields.List(fields.Nested(_Rollup))
+    escalate = STEPS_FIELD  # the default chain of the pack's rules that name none
 
 
 _PLAIN = {

@@ -190,6 +190,20 @@ class JiraClient:
         person = _person(me)
         return person or Person("unknown")
 
+    def find_user(self, query: str) -> Person | None:
+        """GET /rest/api/3/user/search?query= (Cloud: matches name or e-mail, answers
+        accountIds) or /rest/api/2/user/search?username= (Server/Data Center: answers
+        user names, which `[~name]` mentions take). The first active match, or None."""
+        param = "query" if self.cloud else "username"
+        with self._calling("find_user"):
+            found = self._jira._get_json(
+                "user/search", params={param: query[:255], "maxResults": 5}
+            )
+        for raw in found if isinstance(found, list) else ():
+            if isinstance(raw, Mapping) and raw.get("active", True):
+                return _person(raw)
+        return None
+
     # -- writing -------------------------------------------------------------------------
 
     def add_comment(self, native_id: str, doc: Document) -> str:

@@ -97,6 +97,10 @@ def test_worker_stops_by_itself_when_serve_is_killed(server):
         ("database_url: postgresql://postgres@127.0.0.1:9/pmo\n", "database postgresql"),
         ("database_url: sqlite:////nonexistent-folder/x/store.db\n", "database sqlite"),
         ("redis_url: redis://127.0.0.1:9/0\n", "queue redis://127.0.0.1:9/0: not reachable"),
+        (
+            "rules: [{here}/chain.yaml]\n",
+            "rules: x: escalate[0].via: unknown channel 'pmo-mail'; channels configured: none",
+        ),
     ],
     ids=[
         "bad-value",
@@ -105,11 +109,16 @@ def test_worker_stops_by_itself_when_serve_is_killed(server):
         "database-unreachable",
         "database-path",
         "redis-unreachable",
+        "escalation-to-an-unknown-channel",
     ],
 )
 def test_startup_failure_is_one_line_and_exit_2(workdir, config, expected):
     (workdir / "broken.yaml").write_text(
         "version: 1\nrules:\n  - id: x\n    when: {tpye: [story]}\n"
+    )
+    (workdir / "chain.yaml").write_text(
+        "version: 1\nrules:\n  - id: x\n    require: [{field: assignee, present: true}]\n"
+        "    escalate: [{after: 1d, to: assignee, via: [pmo-mail]}]\n"
     )
     (workdir / "bad.yaml").write_text(config.replace("{here}", str(workdir)))
     proc = pmo_bridge(

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,11 @@ def test_the_demo_week_runs_clean_and_tells_what_happened(capsys):
     assert "most on any item: 1)" in out
     assert "dead letters  0" in out
     assert "nothing failed" in out
+    # the blocked story's assignee is reached by a mention; the weekly report goes out
+    assert re.search(r"jira:WEB-\d+ +blocked-escalation: Tom Berg \(assignee\), by mention", out)
+    report = re.search(r"^Weekly PMO report: (\S+)$", out, re.MULTILINE)
+    assert report and Path(report.group(1)).read_text().startswith("<!DOCTYPE html>")
+    assert re.search(r"e-mailed to pmo-office@example.com \(local mailbox 127.0.0.1:\d+\)", out)
     assert DASHBOARD.search(out)
     assert '{"ts"' not in out  # no JSON log lines in the story
 

@@ -24,7 +24,7 @@ OPERATORS = (
 )
 RULE_KEYS = (
     "id, title, description, severity, enforcement, when, across, require, message, hint, "
-    "labels, actions"
+    "labels, actions, escalate"
 )
 HEAD = "version: 1\nrules:\n  - id: a\n"
 OK = "    require: [{field: title, present: true}]\n"
@@ -37,7 +37,7 @@ def errors_of(text: str) -> list[str]:
 CASES = [
     ("unknown top-level key",
      "version: 1\nrulez: []\nrules: []\n",
-     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, rules, rollups)"]),
+     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, rules, rollups, escalate)"]),
     ("unknown rule key",
      HEAD + "    severty: high\n" + OK,
      [f"r.yaml:4:5: unknown key 'severty' (allowed: {RULE_KEYS})"]),

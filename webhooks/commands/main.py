@@ -25,6 +25,8 @@ HANDLERS = {
     "deadletters list": "webhooks.commands.deadletters:deadletters_list",
     "deadletters replay": "webhooks.commands.deadletters:deadletters_replay",
     "register": "webhooks.commands.register:register_command",
+    "report": "webhooks.commands.report:report_command",
+    "notifications list": "webhooks.commands.notifications:notifications_list",
 }
 
 
@@ -119,12 +121,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the current webhook secret to every subscription (after a rotation)",
     )
+    notes = sub.add_parser("notifications", help="escalation and report messages")
+    notes_sub = notes.add_subparsers(dest="notes_command", required=True, metavar="ACTION")
+    notes_list = notes_sub.add_parser("list", help="list the notification outbox")
+    config_arg(notes_list)
+    notes_list.add_argument("--status", choices=("pending", "sent", "dead"))
+    notes_list.add_argument("--format", choices=("table", "json"), default="table")
+
+    report = sub.add_parser("report", help="the PMO report: RAG changes, findings, escalations")
+    config_arg(report)
+    report.add_argument("--since", default="7d", help="the period, e.g. 7d or 2w (default 7d)")
+    report.add_argument("--format", choices=("md", "html", "csv"), default="md")
+    report.add_argument("--send", metavar="CHANNEL", help="send it on a configured channel")
+    report.add_argument("--out", metavar="FILE", help="write it to a file")
+    report.add_argument(
+        "--project", action="append", metavar="KEY", help="only these projects (repeatable)"
+    )
     return parser
 
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     name = args.command
-    for nested in ("rules_command", "dead_command"):
+    for nested in ("rules_command", "dead_command", "notes_command"):
         if getattr(args, nested, None):
             name = f"{name} {getattr(args, nested)}"
     module_name, func = HANDLERS[name].split(":")

@@ -45,6 +45,7 @@ from gunicorn.arbiter import Arbiter
 from sqlalchemy.exc import SQLAlchemyError
 
 from config.settings import ConfigError, Settings, load_settings
+from webhooks.governance.escalation import chains_of, unknown_channels
 from webhooks.http.waitress_worker import ServeLimits, WaitressWorker
 from webhooks.queue.backend import make_huey, ping
 from webhooks.rulesource import RuleSource
@@ -80,8 +81,17 @@ def check_startup(settings: Settings, host: str | None = None, port: int | None 
         _check_bindable(host or settings.host, port)
 
 
+def check_escalation_channels(settings: Settings, ruleset: Any) -> None:
+    """An escalation that names a channel the config lacks would reach nobody: refuse."""
+    problems = unknown_channels(chains_of(ruleset).values(), settings.notify)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        known = ", ".join(sorted(settings.notify.channels)) or "none"
+        raise ConfigError(f"rules: {problems[0]}{more}; channels configured: {known}")
+
+
 def _check_services(settings: Settings) -> None:
-    RuleSource(settings.rules)
+    check_escalation_channels(settings, RuleSource(settings.rules).current())
     shown = _without_password(settings.database_url)
     try:
         store = Store(settings.database_url)

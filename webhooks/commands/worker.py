@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config.settings import ConfigError, load_settings
 from webhooks.commands.serve import (
     SUPERVISOR_ENV,
+    check_escalation_channels,
     first_line,
     quiet_startup_logs,
 )
@@ -48,6 +49,7 @@ def worker(args: argparse.Namespace) -> int:
         runtime = Runtime.from_settings(settings)
     except (SQLAlchemyError, OSError) as exc:
         raise ConfigError(f"worker start-up: {first_line(exc)}") from None
+    check_escalation_channels(settings, runtime.rules.current())
     runtime.discover_fields()
     threads = args.threads or settings.worker_threads
     consumer = build_consumer(runtime, threads)

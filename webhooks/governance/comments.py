@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from connector.document import MARKER, Document, Link, Paragraph, Table
+from connector.document import MARKER, BulletList, Document, Link, Mention, Paragraph, Table
 from connector.model import WorkItem
 from rules import Finding
 from rules.rollup import Rollup, rollup_document_rows
@@ -41,21 +41,50 @@ def compliance_document(
     dashboard_url: str | None = None,
     form: str | None = None,
     limit: int = COMMENT_LIMIT - _HEADROOM,
+    escalations: Sequence[Any] = (),
 ) -> Document:
+    """`escalations`: steps fired in the item's open episodes (`store.open_escalations`);
+    those reaching people by `mention` are listed, each person mentioned."""
     shown = [f for f in findings if f.enforcement in _SHOWN]
     failing = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
-    doc = _document(failing, len(failing), rollup, dashboard_url)
+    notes = escalation_notes(escalations, {f.rule for f in failing})
+
+    def document(listed: Sequence[Any]) -> Document:
+        doc = _document(listed, len(failing), rollup, dashboard_url)
+        if notes is None:
+            return doc
+        return Document(title=doc.title, blocks=(*doc.blocks, notes), marker=doc.marker)
+
+    doc = document(failing)
     if rendered_size(doc, form) <= limit:
         return doc
     fits, too_many = 0, len(failing)  # the most rows that fit, the fewest that do not
     while too_many - fits > 1:
         middle = (fits + too_many) // 2
-        shorter = _document(failing[:middle], len(failing), rollup, dashboard_url)
-        if rendered_size(shorter, form) <= limit:
+        if rendered_size(document(failing[:middle]), form) <= limit:
             fits = middle
         else:
             too_many = middle
-    return _document(failing[:fits], len(failing), rollup, dashboard_url)
+    return document(failing[:fits])
+
+
+def escalation_notes(escalations: Sequence[Any], failing: set[str]) -> BulletList | None:
+    """ "Escalated to @Priya Shah (programme lead) on 3 Dec: rule", one line per step fired
+    by mention while its rule is listed; dates only, so the text stays the same all day."""
+    lines = []
+    for fired in escalations:
+        if "mention" not in fired.via or fired.rule not in failing:
+            continue
+        role = f" ({fired.role})" if fired.role else ""
+        when = f"{fired.fired_at.day} {fired.fired_at:%b}"
+        lines.append(
+            (
+                "Escalated to",
+                Mention(fired.person, fired.account),
+                f"{role} on {when}: {fired.rule}",
+            )
+        )
+    return BulletList(lines[:20]) if lines else None
 
 
 def rendered_size(doc: Document, form: str | None = None) -> int:

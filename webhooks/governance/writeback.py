@@ -160,6 +160,7 @@ class WriteBack:
                 rollup if show_rollup else None,
                 dashboard_url=self.resources.settings.public_url,
                 form=comment_form(self.resources.settings.tracker(item.tracker)),
+                escalations=self.store.open_escalations(item.key) if findings else (),
             )
             digest = doc_hash(doc)
             if digest != ledger.comment_hash:

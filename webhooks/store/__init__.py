@@ -31,6 +31,7 @@ from webhooks.store.records import (
     Ledger,
     TrendPoint,
 )
+from webhooks.store.reports import ReportStore
 from webhooks.store.retention import RetentionStore
 from webhooks.store.rollups import RollupStore
 
@@ -62,7 +63,7 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore):
+class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, ReportStore):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

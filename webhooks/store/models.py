@@ -218,3 +218,56 @@ class FindingsHistoryRow(Base):
     rule: Mapped[str] = mapped_column(String(255), primary_key=True)
     severity: Mapped[str] = mapped_column(String(16), primary_key=True)
     open_findings: Mapped[int] = mapped_column(Integer)
+
+
+class EscalationRow(Base):
+    """One escalation step fired in one failing episode (`finding_id`: the finding row,
+    which a passing rule closes): unique, so a step never fires twice in an episode."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("finding_id", "step"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(BigInteger)
+    item_key: Mapped[str] = mapped_column(String(255), index=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    step: Mapped[int] = mapped_column(Integer)
+    person: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(255))  # on the item's tracker
+    via: Mapped[list[str]] = mapped_column(Json)
+    fired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class NotificationRow(Base):
+    """A message to send on a channel: the outbox the delivery task drains. `dedupe_key`
+    is unique, so one step never queues two messages for one recipient."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReportRow(Base):
+    """A PMO report sent: when, where, and each parent's RAG then, so the next report
+    can say what changed colour since."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule: Mapped[str] = mapped_column(String(128), index=True)  # "mon 08:00 -> pmo-mail"
+    sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    destination: Mapped[str] = mapped_column(String(1024))
+    rag: Mapped[dict[str, Any]] = mapped_column(Json)

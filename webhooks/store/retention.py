@@ -5,7 +5,9 @@
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
 - dead letters, replayed or not, after `dead_letters_days`;
-- the dashboard's daily RAG and findings history after `history_days`.
+- the dashboard's daily RAG and findings history after `history_days`;
+- fired escalation steps after `escalations_days`, sent or dead notifications after
+  `notifications_days`.
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config.retention import Retention
+from webhooks.store.escalation import EscalationStore
 from webhooks.store.history import HistoryStore
 from webhooks.store.models import DeadLetterRow, DeliveryRow, FindingRow
 
@@ -31,7 +34,7 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(HistoryStore):
+class RetentionStore(HistoryStore, EscalationStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
@@ -66,6 +69,11 @@ class RetentionStore(HistoryStore):
         cutoff = before(retention.history_days)
         if cutoff is not None:
             counts["history"] = self.forget_history_before(cutoff.date())
+        counts.update(
+            self.forget_escalation_history(
+                before(retention.escalations_days), before(retention.notifications_days)
+            )
+        )
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts

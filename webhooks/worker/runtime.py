@@ -15,6 +15,7 @@ from webhooks.governance.rollups import Rollups
 from webhooks.resources import ClientFactory, Resources, utcnow
 from webhooks.rulesource import RuleSource
 from webhooks.store import Store
+from webhooks.worker.escalation import EscalationTasks, register_escalation_tasks
 from webhooks.worker.relay import RELAY_BATCH, relay_received
 from webhooks.worker.tasks import Tasks
 
@@ -35,6 +36,7 @@ class Runtime(Resources):
         super().__init__(settings, store, queue, rules, client_factory=client_factory, clock=clock)
         self.tasks = Tasks(self)
         self.rollups: Rollups = self.tasks.rollups
+        self.escalation: EscalationTasks = register_escalation_tasks(self)
 
     def relay_received(self, limit: int = RELAY_BATCH) -> int:
         """Queue the tasks of up to `limit` received deliveries (what a worker's relay

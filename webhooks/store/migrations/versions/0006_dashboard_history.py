@@ -2,7 +2,7 @@
 project, rule and severity.
 
 Revision ID: 0006_dashboard_history
-Revises: 0005
+Revises: 0006_escalation
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_dashboard_history"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_escalation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

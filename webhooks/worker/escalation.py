@@ -1,0 +1,69 @@
+"""The periodic governance that reaches people: every minute, fire due escalation steps,
+drain the notification outbox, and send the scheduled reports that are due."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from huey import crontab
+
+from webhooks.governance.escalation import Escalator, chains_of, unknown_channels
+from webhooks.governance.escalation_people import UserDirectory
+from webhooks.governance.notify_delivery import Delivery
+from webhooks.governance.report_send import run_scheduled_reports
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EscalationTasks:
+    escalator: Escalator
+    delivery: Delivery
+    tick: Any  # escalate, deliver, send due reports: once, now
+    tick_task: Any  # the same, periodic; None when `escalation_interval_minutes` is 0
+
+
+def _user_search(runtime: Any) -> Any:
+    def search_for(tracker: str) -> Any:
+        client = runtime.client(tracker)
+        return getattr(client, "find_user", None) if client is not None else None
+
+    return search_for
+
+
+def register_escalation_tasks(runtime: Any) -> EscalationTasks:
+    settings, huey = runtime.settings, runtime.huey
+    escalator = Escalator(
+        runtime.store,
+        settings.notify,
+        UserDirectory(_user_search(runtime)),
+        regovern=lambda key: runtime.tasks.regovern(key),
+        identity_trackers=frozenset(t.name for t in settings.trackers_of_kind("azure-devops")),
+    )
+    delivery = Delivery(
+        runtime.store,
+        settings.notify,
+        client_for=runtime.client,
+        max_retries=settings.max_retries,
+        retry_base_seconds=settings.retry_base_seconds,
+    )
+
+    def tick() -> dict[str, int]:
+        chains = chains_of(runtime.rules.current())
+        problems = unknown_channels(chains.values(), settings.notify)
+        if problems:  # fail closed: a chain that names no real channel reaches nobody
+            log.error("escalation.config_error", extra={"problems": problems[:10]})
+            return {"fired": 0, "reports": 0}
+        fired = escalator.run(chains, runtime.clock())
+        counts = delivery.run(runtime.clock())
+        reports = run_scheduled_reports(runtime.store, settings.notify, runtime.clock())
+        return {"fired": len(fired), **counts, "reports": len(reports)}
+
+    minutes = settings.escalation_interval_minutes
+    tick_task = None
+    if minutes > 0:
+        every = crontab(minute="*" if minutes == 1 else f"*/{minutes}")
+        tick_task = huey.periodic_task(every, name="escalate")(tick)
+    return EscalationTasks(escalator, delivery, tick, tick_task)
