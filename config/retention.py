@@ -17,6 +17,7 @@ class Retention:
     findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
     dead_letters_days: int = 90
     allocation_days: int = 56  # allocation shares of weeks past (the people view looks ahead)
+    history_days: int = 400  # the dashboard's daily RAG and findings history
     escalations_days: int = 400  # fired escalation steps: the report looks back a year
     notifications_days: int = 90  # sent and dead-lettered notifications
 
@@ -30,5 +31,6 @@ class RetentionSchema(Schema):
     findings_days = fields.Integer(validate=validate.Range(min=0))
     dead_letters_days = fields.Integer(validate=validate.Range(min=0))
     allocation_days = fields.Integer(validate=validate.Range(min=0))
+    history_days = fields.Integer(validate=validate.Range(min=0))
     escalations_days = fields.Integer(validate=validate.Range(min=0))
     notifications_days = fields.Integer(validate=validate.Range(min=0))

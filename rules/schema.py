@@ -136,6 +136,7 @@ class _Rollup(StrictSchema):
     throughput_window_days = fields.Integer(
         strict=True, validate=validate.Range(min=1, error="must be 1 or more (got {input})")
     )
+    closed_with_open_children = fields.String(validate=_one_of(("amber", "red"), "RAG"))
 
 
 class PackSchema(StrictSchema):

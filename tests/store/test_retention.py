@@ -68,6 +68,7 @@ def test_retention_drops_bodies_then_rows_and_keeps_what_is_live(database_url):
             "findings": 1,
             "dead_letters": 1,
             "allocation": 0,
+            "history": 0,
             "escalations": 0,
             "notifications": 0,
         }
@@ -122,6 +123,7 @@ def test_the_periodic_maintenance_applies_the_configured_retention(tmp_path):
         "findings": 0,
         "dead_letters": 0,
         "allocation": 0,
+        "history": 0,
         "escalations": 0,
         "notifications": 0,
     }

@@ -197,6 +197,30 @@ class DeadLetterRow(Base):
     replayed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
+class RagHistoryRow(Base):
+    """A portfolio parent's RAG on one UTC day (the day's last recording wins)."""
+
+    __tablename__ = "rag_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[str] = mapped_column(Text)
+
+
+class FindingsHistoryRow(Base):
+    """Open findings on one UTC day per project, rule and severity."""
+
+    __tablename__ = "findings_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(255), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    open_findings: Mapped[int] = mapped_column(Integer)
+
+
 class EscalationRow(Base):
     """One escalation step fired in one failing episode (`finding_id`: the finding row,
     which a passing rule closes): unique, so a step never fires twice in an episode."""
