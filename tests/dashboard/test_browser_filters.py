@@ -1,6 +1,6 @@
 """The dashboard's filters, drill-down and CSV export in a real headless Chromium, on the
 real service after a two-tracker portfolio went through it: what a person sees for a
-filter equals `/api/portfolio` for the same filter. Screenshots go to docs/."""
+filter equals `/api/portfolio` for the same filter. Screenshots go to PMO_BRIDGE_SCREENSHOTS (docs/ to refresh them) or a temporary folder."""
 
 from __future__ import annotations
 
@@ -15,15 +15,14 @@ import pytest
 import responses
 from werkzeug.serving import make_server
 
-from tests.support.browser import CHROMIUM_ARGS, find_chromium, missing
+from tests.support.browser import CHROMIUM_ARGS, find_chromium, missing, screenshot_dir
 from tests.support.helpers import PACKS
-from tests.support.helpers import ROOT as REPO
 from tests.support.portfolio_gen import TRACKER_ENV, fresh_ado_location_cache
 from tests.support.portfolio_service import Service, portfolio
 from webhooks.dashboard.filter import walk
 
 pytestmark = pytest.mark.browser
-DOCS = REPO / "docs"
+DOCS = screenshot_dir()
 
 
 @pytest.fixture(scope="module")
