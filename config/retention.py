@@ -16,6 +16,8 @@ class Retention:
     deliveries_days: int = 30  # done, ignored and dead delivery rows
     findings_days: int = 400  # resolved findings: beyond the longest trend (366 days)
     dead_letters_days: int = 90
+    allocation_days: int = 56  # allocation shares of weeks past (the people view looks ahead)
+    history_days: int = 400  # the dashboard's daily RAG and findings history
     escalations_days: int = 400  # fired escalation steps: the report looks back a year
     notifications_days: int = 90  # sent and dead-lettered notifications
 
@@ -28,5 +30,7 @@ class RetentionSchema(Schema):
     deliveries_days = fields.Integer(validate=validate.Range(min=0))
     findings_days = fields.Integer(validate=validate.Range(min=0))
     dead_letters_days = fields.Integer(validate=validate.Range(min=0))
+    allocation_days = fields.Integer(validate=validate.Range(min=0))
+    history_days = fields.Integer(validate=validate.Range(min=0))
     escalations_days = fields.Integer(validate=validate.Range(min=0))
     notifications_days = fields.Integer(validate=validate.Range(min=0))

@@ -116,6 +116,8 @@ class Settings:
     source: str | None = None  # the config file these settings came from
     # where people reach this service (the dashboard link in long comments)
     public_url: str | None = None
+    # the people file (`config.people`); unset: `people.yaml` beside the config, if any
+    people_file: str | None = None
 
     def tracker(self, name: str) -> TrackerConfig:
         try:
@@ -179,6 +181,7 @@ class _ConfigSchema(Schema):
 
     trackers = fields.Dict(keys=fields.String(), values=fields.Nested(_TrackerSchema))
     rules = fields.List(fields.String())
+    people_file = fields.String()
     labels = fields.Dict(
         keys=fields.String(validate=validate.OneOf(("prefix",))), values=fields.String()
     )
@@ -365,6 +368,8 @@ def _apply_file(settings: Settings, path: Path) -> Settings:
         changes["rules"] = tuple(
             p if Path(p).is_absolute() or Path(p).exists() else str(base / p) for p in data["rules"]
         )
+    if "people_file" in data:
+        changes["people_file"] = str(base / data["people_file"])
     if "retention" in data:
         changes["retention"] = Retention(**data["retention"])
     if any(key in data for key in NOTIFY_FIELDS):

@@ -87,6 +87,7 @@ class WorkItem:
     priority: str | None = None
     labels: tuple[str, ...] = ()
     estimate: float | None = None
+    remaining_hours: float | None = None  # remaining work (Jira time tracking, Azure RemainingWork)
     start_date: dt.date | None = None
     due_date: dt.date | None = None
     parent: str | None = None
@@ -140,6 +141,9 @@ class WorkItem:
             estimate=None
             if data.get("estimate") is None
             else usable_number(float(data["estimate"])),
+            remaining_hours=None
+            if data.get("remaining_hours") is None
+            else usable_number(float(data["remaining_hours"])),
             start_date=parse_date(data.get("start_date")),
             due_date=parse_date(data.get("due_date")),
             parent=data.get("parent"),

@@ -31,7 +31,14 @@ from config.settings import Settings, TrackerConfig
 from demo import handoff
 from demo.mailbox import DemoMailbox, demo_notify
 from demo.script import play
-from demo.seed import AZURE_BOT, AZURE_PROJECT, JIRA_BOT, JIRA_PROJECTS, PORTFOLIO_FIELD
+from demo.seed import (
+    AZURE_BOT,
+    AZURE_PROJECT,
+    JIRA_BOT,
+    JIRA_PROJECTS,
+    PEOPLE_FILE,
+    PORTFOLIO_FIELD,
+)
 from sandbox import Sandbox
 from webhooks.commands.register import register
 from webhooks.http.app import create_app
@@ -191,7 +198,10 @@ class LiveStack:
             ),
         }  # fmt: skip
         extra = {"rules": tuple(self.rules)} if self.rules else {}
+        people = self.workdir / "people.yaml"
+        people.write_text(PEOPLE_FILE, encoding="utf-8")
         return Settings(
+            people_file=str(people),
             **extra,
             trackers=trackers,
             database_url=f"sqlite:///{self.workdir / 'pmo-bridge.db'}",

@@ -25,6 +25,7 @@ from demo.story import (
     take,
 )
 from webhooks.governance.audit import run_audit
+from webhooks.governance.people import people_line, people_report
 from webhooks.governance.report import build_report
 from webhooks.governance.report_render import render_html
 from webhooks.governance.sweep import sweep
@@ -223,6 +224,7 @@ def play(stack: Any, monday: dt.datetime, out: TextIO) -> bool:
     _reached(say, stack)
     say()
     say(f"Dashboard: {stack.url}/portfolio   (the same data as JSON: {stack.url}/api/portfolio)")
+    say(people_line(people_report(stack.runtime, weeks=2), f"{stack.url}/people"))
     return not problems
 
 

@@ -33,6 +33,18 @@ JIRA_PEOPLE = {
     "aisha": "Aisha Khan",
     "tom": "Tom Berg",
 }
+# The PMO's people file: Dana works in both trackers (another display name in each);
+# only people in it have a capacity, so only they are judged over or under.
+DANA_JIRA_ID = "712020:8d2f3c1e-5a7b-4c9d-9e0f-1a2b3c4d5e6f"
+PEOPLE_FILE = f"""\
+teams:
+  mobile: {{capacity: {{points: 10}}}}
+people:
+  - {{id: dana, name: Dana Whitfield, team: mobile,
+     accounts: ["{DANA_JIRA_ID}", dana@fabrikam.com]}}
+  - {{id: elena, name: Elena Petrova, team: mobile, accounts: [elena@fabrikam.com],
+     capacity: {{points: 30}}}}
+"""
 AZURE_PEOPLE = {
     "dana@fabrikam.com": "Dana Whitfield",
     "raj@fabrikam.com": "Raj Patel",
@@ -170,6 +182,7 @@ def add_people(sandbox: Sandbox, jira_token: str, azure_pat: str) -> None:
     jira, azure = sandbox.jira_state, sandbox.azure_state
     for name, display in JIRA_PEOPLE.items():
         jira.add_user(name, display)
+    jira.add_user("dana", "Dana W.", account_id=DANA_JIRA_ID)
     jira.add_user(JIRA_BOT, "PMO Bot", token=jira_token)
     for name, display in AZURE_PEOPLE.items():
         azure.add_user(name, display)
@@ -227,6 +240,8 @@ def seed_portfolio(
     j("risk", "PAY", "Risk", "Card scheme certification slips past Q3", who="priya",
       desc="Certification slots are scarce.\n\nMitigation: book the slot now, test early.")
     j("fix", "PAY", "Story", "Fix it", who="lena", pts=1)
+    j("wal0", "PAY", "Story", "Wallet token provisioning API", status="In Progress", who="dana",
+      pts=8, parent="tok", since=-2, due=4)
     # -- WEB: checkout redesign (in flight) and search relaunch (planned) ---------------
     j("chk", "WEB", "Epic", "Checkout redesign", status="In Progress", who="sam", start=-30,
       due=30, since=-30, desc=template("checkout drop-off is 31%", "drop-off under 20%"))

@@ -3,16 +3,20 @@
 Format (also documented in the header of config/packs/pmo-standard.tests.yaml):
 
     rules: pmo-standard.yaml          # rules file(s), relative to this file; a list is allowed
-    now: 2026-11-01T09:00:00Z         # evaluation time, so ages and relative dates are stable
+    now: 2026-11-01T09:00:00Z         # evaluation time (default: the current time)
+    waivers: pmo-standard.waivers.yaml  # optional: waivers file(s) the cases run with
     defaults: {tracker: jira, project: PAY}   # optional: fields every case's item starts from
     cases:
       - name: in-progress epic without an owner
         item: {type: epic, status_category: in_progress}   # common-model fields
         parent: {type: epic, due_date: 2026-12-01}          # optional: the parent item
         expect_fail: [epic-has-owner]                       # exactly the rules that fail
+        expect_waived: []                                   # exactly the rules waived
         only: [epic-has-owner]                              # optional: compare just these
 
-Items need only the fields a case is about. Defaults: tracker jira, project TEST,
+Items need only the fields a case is about. Defaults: tracker jira, project TEST (or the
+first tracker and project of the first pack with a `scope`: a rule named by a case whose
+item is outside its pack's scope is an error, never a silent pass),
 native_id TEST-<n>, key <tracker>:<native_id>, type task, status_category todo, status from
 the category (To Do, In Progress, Done, Removed), title = the case name, created 30 days
 and updated 1 day before `now`. Timestamps and dates may be relative to `now` (`-6d`).
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +40,10 @@ from connector.model import WorkItem, parse_datetime
 from rules.engine import Context, evaluate
 from rules.errors import RuleError
 from rules.fields import parse_duration
-from rules.pack import RuleSet, load_ruleset_with_errors
+from rules.pack import RuleSet
+from rules.ruleset import load_ruleset_with_errors
 from rules.schema import StrictSchema, schema_errors
+from rules.waivers import read_waivers, waiver_errors
 from rules.yamlpos import load_yaml
 
 ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))
@@ -55,12 +61,14 @@ class _Case(StrictSchema):
     item = mf.Dict(keys=mf.String(), required=True)
     parent = mf.Dict(keys=mf.String())
     expect_fail = mf.List(mf.String(), required=True)
+    expect_waived = mf.List(mf.String())
     only = mf.List(mf.String())
 
 
 class _CaseFile(StrictSchema):
     rules = mf.Raw(required=True)
-    now = mf.Raw(required=True)
+    now = mf.Raw()  # default: the current time
+    waivers = mf.Raw()  # waivers file(s) for these cases, relative to this file
     defaults = mf.Dict(keys=mf.String())
     cases = mf.List(mf.Nested(_Case), required=True)
 
@@ -77,6 +85,7 @@ class Case:
     expect_fail: tuple[str, ...]
     only: tuple[str, ...] | None
     line: int
+    expect_waived: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,13 +103,20 @@ class CaseResult:
     actual: tuple[str, ...]
     errors: tuple[str, ...]
     messages: tuple[str, ...] = ()  # of the failing findings, to show why
+    expected_waived: tuple[str, ...] = ()
+    actual_waived: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return set(self.expected) == set(self.actual) and not self.errors
+        return (
+            set(self.expected) == set(self.actual)
+            and set(self.expected_waived) == set(self.actual_waived)
+            and not self.errors
+        )
 
 
 def load_case_file(path: str) -> tuple[CaseFile | None, list[RuleError]]:
+    """The cases of a tests file, or every problem in it at once (shape, rules, cases)."""
     try:
         text = read_yaml_text(path)
     except (OSError, UnicodeDecodeError, TooLarge) as exc:
@@ -109,51 +125,101 @@ def load_case_file(path: str) -> tuple[CaseFile | None, list[RuleError]]:
     if errors:
         return None, errors
     if not isinstance(data, Mapping):
-        return None, [RuleError(path, 1, 1, "a tests file is a mapping with rules, now and cases")]
+        return None, [RuleError(path, 1, 1, "a tests file is a mapping with rules and cases")]
     try:
         _CaseFile().load(data)
     except ValidationError as exc:
-        return None, sorted(set(schema_errors(exc.messages, (), data, pos)))
+        errors += schema_errors(exc.messages, (), data, pos)
 
-    now = _parse_now(data["now"])
-    rule_paths = data["rules"] if isinstance(data["rules"], list) else [data["rules"]]
-    base = Path(path).parent
-    ruleset, rule_errors = load_ruleset_with_errors(str(base / p) for p in rule_paths)
-    if rule_errors:
-        return None, rule_errors
+    now = _parse_now(data["now"]) if "now" in data else dt.datetime.now(dt.UTC)
     if now is None:
-        return None, [pos.error(("now",), "now: expected an ISO timestamp")]
+        errors.append(pos.error(("now",), "now: expected an ISO timestamp"))
+    base = Path(path).parent
+    ruleset, rule_errors = _ruleset(data, base)
+    errors += rule_errors
+    if ruleset is None or now is None or not isinstance(data.get("cases"), list):
+        return None, sorted(set(errors))
 
     case_file = CaseFile(path, ruleset, now)
     known = {r.id: r for r in ruleset.rules}
-    defaults = dict(data.get("defaults") or {})
+    defaults = {**scope_defaults(ruleset), **(data.get("defaults") or {})}
     for index, raw in enumerate(data["cases"]):
         cpath = ("cases", index)
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("item"), Mapping):
+            continue  # the schema said what is wrong
         try:
             item = _work_item(raw["item"], defaults, now, index, is_parent=False)
             parent = None
-            if raw.get("parent") is not None:
+            if isinstance(raw.get("parent"), Mapping):
                 parent = _work_item(raw["parent"], defaults, now, index, is_parent=True)
                 if item.parent is None:
                     item = item.with_changes(parent=parent.key)
         except _ItemError as exc:
             errors.append(pos.error((*cpath, exc.which, *exc.path), exc.message, at_key=exc.at_key))
             continue
-        for key in ("expect_fail", "only"):
-            for i, rule_id in enumerate(raw.get(key) or ()):
-                if rule_id not in known:
-                    errors.append(pos.error((*cpath, key, i), f"unknown rule {rule_id!r}"))
-                elif known[rule_id].across is not None:
-                    errors.append(pos.error(
-                        (*cpath, key, i),
-                        f"{rule_id} is an across rule: it is not evaluated per item",
-                    ))  # fmt: skip
-        only = tuple(raw["only"]) if raw.get("only") is not None else None
-        line = pos.value(cpath)[0]
-        case_file.cases.append(
-            Case(raw["name"], item, parent, tuple(raw["expect_fail"]), only, line)
+        named = {key: _ids(raw.get(key)) for key in ("expect_fail", "expect_waived", "only")}
+        for key, ids in named.items():
+            for i, rule_id in enumerate(ids):
+                problem = _rule_problem(known.get(rule_id), rule_id, ruleset, item)
+                if problem:
+                    errors.append(pos.error((*cpath, key, i), problem))
+        only = named["only"] if raw.get("only") is not None else None
+        case_file.cases.append(Case(
+            str(raw.get("name", "")), item, parent, named["expect_fail"], only,
+            pos.value(cpath)[0], named["expect_waived"],
+        ))  # fmt: skip
+    return (None, sorted(set(errors))) if errors else (case_file, [])
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
+def _paths(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _ruleset(data: Mapping[str, Any], base: Path) -> tuple[RuleSet | None, list[RuleError]]:
+    """The rules under test, with the tests file's own `waivers:` files added."""
+    rule_paths = _paths(data.get("rules"))
+    if rule_paths is None:
+        return None, []  # missing or not text: the schema said so
+    ruleset, errors = load_ruleset_with_errors(str(base / p) for p in rule_paths)
+    waivers = list(ruleset.waivers)
+    for name in _paths(data.get("waivers")) or ():
+        found, file_errors = read_waivers(str(base / name))
+        waivers += found
+        errors += file_errors
+    errors += waiver_errors(waivers, {r.id: r for r in ruleset.rules})
+    return (None, errors) if errors else (replace(ruleset, waivers=tuple(waivers)), [])
+
+
+def _rule_problem(rule: Any, rule_id: str, ruleset: RuleSet, item: WorkItem) -> str | None:
+    if rule is None:
+        return f"unknown rule {rule_id!r}"
+    if rule.across is not None:
+        return f"{rule_id} is an across rule: it is not evaluated per item"
+    pack = next(p for p in ruleset.packs if rule in p.rules)
+    if not pack.in_scope(item):
+        return (
+            f"out of scope: {rule_id} is in pack {pack.name!r}, which does not see "
+            f"{item.tracker} project {item.project} (set tracker/project in the item or defaults)"
         )
-    return (None, errors) if errors else (case_file, [])
+    return None
+
+
+def scope_defaults(ruleset: RuleSet) -> dict[str, str]:
+    """Case items default to the first tracker and project of the first scoped pack, so
+    a scoped pack's cases are in its scope unless they say otherwise."""
+    for pack in ruleset.packs:
+        if pack.scope:
+            tracker, projects = next(iter(pack.scope.items()))
+            return {"tracker": tracker, "project": min(projects) if projects else "TEST"}
+    return {}
 
 
 def _parse_now(value: Any) -> dt.datetime | None:
@@ -213,11 +279,17 @@ def run_case_file(case_file: CaseFile) -> list[CaseResult]:
     for case in case_file.cases:
         findings = evaluate(case_file.ruleset, case.item, Context(case_file.now, case.parent))
         actual = [f.rule for f in findings if f.status == "fail"]
+        waived = [f.rule for f in findings if f.status == "waived"]
         errors = tuple(f.message for f in findings if f.status == "error")
-        expected = list(case.expect_fail)
+        expected, expected_waived = list(case.expect_fail), list(case.expect_waived)
         if case.only is not None:
             actual = [r for r in actual if r in case.only]
+            waived = [r for r in waived if r in case.only]
             expected = [r for r in expected if r in case.only]
+            expected_waived = [r for r in expected_waived if r in case.only]
         messages = tuple(f"{f.rule}: {f.message}" for f in findings if f.rule in actual)
-        results.append(CaseResult(case, tuple(expected), tuple(actual), errors, messages))
+        results.append(CaseResult(
+            case, tuple(expected), tuple(actual), errors, messages,
+            tuple(expected_waived), tuple(waived),
+        ))  # fmt: skip
     return results

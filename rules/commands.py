@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from pathlib import Path
 
 from config.settings import ConfigError, load_settings
 from rules.casefile import CaseResult, load_case_file, run_case_file
 from rules.errors import RuleError
-from rules.pack import is_tests_file, load_ruleset_with_errors
+from rules.pack import is_tests_file
+from rules.ruleset import load_ruleset_with_errors
+from rules.waivers import expired_errors
 
 
 def _plural(count: int, word: str) -> str:
@@ -23,6 +26,7 @@ def validate_command(args: argparse.Namespace) -> int:
     tests = [p for p in args.paths if is_tests_file(p) and Path(p).is_file()]
     rule_paths = [p for p in args.paths if p not in tests]
     ruleset, errors = load_ruleset_with_errors(rule_paths)
+    errors += expired_errors(ruleset.waivers, dt.datetime.now(dt.UTC).date())
     for path in tests:
         errors += load_case_file(path)[1]
     config_error = _config_error(getattr(args, "config", None))
@@ -37,9 +41,14 @@ def validate_command(args: argparse.Namespace) -> int:
     if files == 0:
         print("error: no rules files found in " + ", ".join(args.paths))
         return 1
+    extras = ""
+    if ruleset.overrides:
+        extras += f", {_plural(len(ruleset.overrides), 'override')}"
+    if ruleset.waivers:
+        extras += f", {_plural(len(ruleset.waivers), 'waiver')}"
     print(
         f"ok: {_plural(files, 'file')}, {_plural(len(ruleset.rules), 'rule')}, "
-        f"{_plural(len(ruleset.rollups), 'rollup')}"
+        f"{_plural(len(ruleset.rollups), 'rollup')}{extras}"
     )
     return 0
 
@@ -123,6 +132,9 @@ def _describe_failure(result: CaseResult) -> str:
         lines.append(f"  passed but should fail: {', '.join(missing)}")
     if extra:
         lines.append(f"  failed unexpectedly:    {', '.join(extra)}")
+    if set(result.expected_waived) != set(result.actual_waived):
+        lines.append(f"  expected waived:  {', '.join(sorted(result.expected_waived)) or '(none)'}")
+        lines.append(f"  actually waived:  {', '.join(sorted(result.actual_waived)) or '(none)'}")
     lines += [f"  finding: {message}" for message in result.messages]
     lines += [f"  error: {message}" for message in result.errors]
     return "\n".join(lines)

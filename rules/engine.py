@@ -4,16 +4,20 @@ Passing rules produce nothing (no objects are built for them). A rule whose chec
 becomes an `error` finding and evaluation carries on with the other rules. Rules with
 `across:` (portfolio rules over groups of items) are not evaluated per item and are
 skipped here. A pack with a `scope` only sees items of the listed trackers and projects.
+A rule changed by an override is evaluated as the override has it where the override's
+scope covers the item. A failure covered by an active waiver is `waived`, not `fail`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connector.model import WorkItem
-from rules.pack import Pack, Rule, RuleSet, as_ruleset
+from rules.overrides import effective_rule
+from rules.pack import Matcher, Pack, Rule, RuleSet, as_ruleset
 from rules.templates import render
+from rules.waivers import Waiver, waiver_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +44,26 @@ class Finding:
     severity: str
     enforcement: str
     message: str
-    status: str  # "fail" | "error"
+    status: str  # "fail" | "error" | "waived"
     item_key: str = ""
     title: str = ""  # the rule's title
     hint: str = ""  # how to fix it, for the managed comment
+    owner: str = ""  # who answers questions about the rule: "name, contact"
+    waiver: Waiver | None = None  # what waived it (status "waived")
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        data = {
             "rule": self.rule,
             "severity": self.severity,
             "enforcement": self.enforcement,
             "message": self.message,
             "status": self.status,
         }
+        if self.owner:
+            data["owner"] = self.owner
+        if self.waiver is not None:
+            data["waiver"] = self.waiver.note()
+        return data
 
 
 def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) -> list[Finding]:
@@ -69,7 +80,50 @@ def evaluate(pack_or_ruleset: Pack | RuleSet, item: WorkItem, context: Context) 
                     findings.append(_failure(rule, item, context))
             except Exception as exc:  # one broken rule never hides the others
                 findings.append(_error(rule, item, exc))
+    if isinstance(pack_or_ruleset, RuleSet) and (
+        pack_or_ruleset.overridden or pack_or_ruleset.waivers
+    ):
+        return _adjusted(pack_or_ruleset, item, context, findings)
     return findings
+
+
+def _adjusted(
+    ruleset: RuleSet, item: WorkItem, context: Context, findings: list[Finding]
+) -> list[Finding]:
+    """Overrides covering the item replace their base rule's result; then waivers. Kept
+    out of the loop above, so rule sets without either pay nothing for them."""
+    for pack, base in ruleset.overridden:
+        rule, override = effective_rule(ruleset.overrides, base, item.tracker, item.project)
+        if override is None or (pack.scope is not None and not pack.in_scope(item)):
+            continue
+        findings = [f for f in findings if f.rule != base.id]
+        if (
+            rule is not None
+            and rule.across is None
+            and (rule.types is None or item.type in rule.types)
+            and (rule.categories is None or item.status_category in rule.categories)
+        ):
+            _check(rule, rule.ok, item, context, findings)
+    if ruleset.waivers:
+        return [_waived(f, ruleset.waivers, item, context) for f in findings]
+    return findings
+
+
+def _check(
+    rule: Rule, ok: Matcher, item: WorkItem, context: Context, findings: list[Finding]
+) -> None:
+    try:
+        if not ok(item, context):
+            findings.append(_failure(rule, item, context))
+    except Exception as exc:  # one broken rule never hides the others
+        findings.append(_error(rule, item, exc))
+
+
+def _waived(finding: Finding, waivers: tuple[Waiver, ...], item: WorkItem, ctx: Context) -> Finding:
+    if finding.status != "fail":
+        return finding
+    waiver = waiver_for(waivers, finding.rule, item, ctx)
+    return finding if waiver is None else replace(finding, status="waived", waiver=waiver)
 
 
 def _failure(rule: Rule, item: WorkItem, context: Context) -> Finding:
@@ -87,14 +141,19 @@ def _failure(rule: Rule, item: WorkItem, context: Context) -> Finding:
         hint = failed[0].hint
     else:
         hint = " ".join(dict.fromkeys(c.hint for c in failed))
+    owner = str(rule.owner) if rule.owner else ""
     return Finding(
-        rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint
-    )
+        rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint,
+        owner,
+    )  # fmt: skip
 
 
 def _error(rule: Rule, item: WorkItem, exc: Exception) -> Finding:
     message = f"rule {rule.id} could not be evaluated: {type(exc).__name__}: {exc}"
-    return Finding(rule.id, rule.severity, rule.enforcement, message, "error", item.key, rule.title)
+    owner = str(rule.owner) if rule.owner else ""
+    return Finding(
+        rule.id, rule.severity, rule.enforcement, message, "error", item.key, rule.title, "", owner
+    )
 
 
 def failing_rule_ids(findings: list[Finding]) -> list[str]:

@@ -191,6 +191,18 @@ def _as_value(value: Any) -> Any:
     return value
 
 
+def display_name(name: str) -> str:
+    """A field as people read it in hints: `custom.risk_owner` -> "Risk owner" (the name
+    the configuration gives the tracker field), `parent.due_date` -> "the parent's
+    due_date"; common fields keep their model names."""
+    if name.startswith("custom."):
+        words = name[len("custom.") :].replace("_", " ").strip()
+        return words[:1].upper() + words[1:]
+    if name.startswith("parent."):
+        return f"the parent's {display_name(name[len('parent.') :])}"
+    return name
+
+
 def show(value: Any) -> str:
     """A value as a PMO reads it in a message."""
     if value is None:

@@ -1,7 +1,8 @@
 """Rule packs: loading, validation and compilation into closures, once per file.
 
-`load_pack(path)` reads one rules file; `load_ruleset(paths)` reads files and folders
-(every `*.yaml` / `*.yml` in a folder except `*.tests.yaml`) into one `RuleSet`.
+`load_pack(path)` reads one rules file; `rules.ruleset.load_ruleset(paths)` reads files
+and folders (every `*.yaml` / `*.yml` in a folder except `*.tests.yaml` and
+`*.waivers.yaml`) into one `RuleSet`.
 Rule ids must be unique across all packs of a RuleSet, because findings, labels
 (`pmo-<rule-id>`) and test cases name rules by id alone; a clash is a validation error
 pointing at the second definition.
@@ -22,14 +23,42 @@ from rules.checks import all_of as _all_of
 from rules.errors import RuleError, RulesFileError
 from rules.escalate import EscalationStep, compile_steps
 from rules.fields import TEXT, compile_field
+from rules.load_spec import LoadBound, parse_load
 from rules.rollup import RollupSpec, rollup_spec_from_dict
 from rules.semantics import validate_pack_data
 from rules.templates import Part, compile_template
 from rules.yamlpos import Positions, load_yaml
 
 Matcher = Callable[[Any, Any], bool]
+Scope = Mapping[str, frozenset[str] | None] | None  # tracker -> projects (None = all)
 _TYPES = tuple(ItemType)
 _CATEGORIES = tuple(StatusCategory)
+
+
+def in_scope(scope: Scope, tracker: str | None, project: str | None) -> bool:
+    """Whether a tracker/project is in a scope; None for either means "any"."""
+    if scope is None:
+        return True
+    trackers = scope if tracker is None else {tracker: scope.get(tracker, frozenset())}
+    return any(
+        tracker in scope and (projects is None or project is None or project in projects)
+        for tracker, projects in trackers.items()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who answers for a rule: a person or team and how to reach them."""
+
+    name: str
+    contact: str
+
+    def __str__(self) -> str:
+        return f"{self.name}, {self.contact}"
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Owner | None:
+        return None if not raw else cls(raw["name"], raw["contact"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +79,12 @@ class Rule:
     set_fields: Mapping[str, Any]
     across: str | None
     count: Mapping[str, int] = field(default_factory=dict)
+    load: LoadBound | None = None  # `across: person` rules only
     line: int = 0
     escalate: tuple[EscalationStep, ...] = ()  # rules.escalate
     message_prefix: str = ""  # "<title>: " before default messages
+    owner: Owner | None = None  # the rule's, else its pack's
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # True when the rule does not apply (rest of `when`) or every check holds
     ok: Matcher = field(default=lambda item, ctx: True, repr=False, compare=False)
 
@@ -70,9 +102,12 @@ class Pack:
     path: str
     version: int
     enforcement: str
-    scope: Mapping[str, frozenset[str] | None] | None  # tracker -> projects (None = all)
+    scope: Scope
     rules: tuple[Rule, ...]
     rollups: tuple[RollupSpec, ...] = ()  # rules.rollup specs
+    owner: Owner | None = None
+    extend: str | None = None  # the rules file this pack changes, as written
+    overrides: tuple[Mapping[str, Any], ...] = ()  # raw `overrides:`, compiled by rules.ruleset
     # (type, status_category) -> per-item rules whose type/category filters match, as
     # (rule.ok, rule) pairs; keyed by the members' ids because Enum.__hash__ is Python code
     buckets: Mapping[tuple[int, int], tuple[tuple[Matcher, Rule], ...]] = field(
@@ -80,12 +115,7 @@ class Pack:
     )
 
     def in_scope(self, item: Any) -> bool:
-        if self.scope is None:
-            return True
-        if item.tracker not in self.scope:
-            return False
-        projects = self.scope[item.tracker]
-        return projects is None or item.project in projects
+        return in_scope(self.scope, item.tracker, item.project)
 
     def rules_for(self, item: Any) -> tuple[tuple[Matcher, Rule], ...]:
         """The (ok, rule) pairs that may apply to the item, by its type and category."""
@@ -103,9 +133,15 @@ class Pack:
 
 @dataclass(frozen=True)
 class RuleSet:
-    """Several packs evaluated together; rule ids are unique across them."""
+    """Several packs evaluated together; rule ids are unique across them. Waivers
+    (rules.waivers.Waiver) and overrides (rules.overrides.Override) are attached by
+    rules.ruleset, which loads them with the packs."""
 
     packs: tuple[Pack, ...]
+    waivers: tuple[Any, ...] = ()
+    overrides: tuple[Any, ...] = ()
+    # the (pack, base rule) pairs some override changes: evaluated per item, not by bucket
+    overridden: tuple[tuple[Pack, Rule], ...] = ()
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -146,7 +182,11 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[str], list[RuleError]]
         path = Path(raw)
         if path.is_dir():
             for child in sorted(path.iterdir()):
-                if child.suffix in (".yaml", ".yml") and not is_tests_file(child):
+                if (
+                    child.suffix in (".yaml", ".yml")
+                    and not is_tests_file(child)
+                    and not is_waivers_file(child)
+                ):
                     files.append(str(child))
         elif path.is_file():
             files.append(str(raw))
@@ -157,6 +197,10 @@ def rule_files(paths: Iterable[str | Path]) -> tuple[list[str], list[RuleError]]
 
 def is_tests_file(path: str | Path) -> bool:
     return Path(path).name.endswith((".tests.yaml", ".tests.yml"))
+
+
+def is_waivers_file(path: str | Path) -> bool:
+    return Path(path).name.endswith((".waivers.yaml", ".waivers.yml"))
 
 
 def read_pack(path: str) -> tuple[Pack | None, Positions | None, list[RuleError]]:
@@ -189,59 +233,32 @@ def load_pack(path: str | Path) -> Pack:
     return pack
 
 
-def load_ruleset_with_errors(paths: Iterable[str | Path]) -> tuple[RuleSet, list[RuleError]]:
-    files, errors = rule_files(paths)
-    packs: list[Pack] = []
-    first_seen: dict[str, Rule] = {}
-    for path in files:
-        pack, positions, file_errors = read_pack(path)
-        errors += file_errors
-        if pack is None or positions is None:
-            continue
-        for index, rule in enumerate(pack.rules):
-            earlier = first_seen.setdefault(rule.id, rule)
-            if earlier is not rule:
-                errors.append(positions.error(
-                    ("rules", index, "id"),
-                    f"duplicate rule id {rule.id!r}: also defined in {earlier.pack} "
-                    f"line {earlier.line} (rule ids must be unique across packs)",
-                ))  # fmt: skip
-        packs.append(pack)
-    return RuleSet(tuple(packs)), sorted(errors)
-
-
-def load_ruleset(paths: Iterable[str | Path]) -> RuleSet:
-    """Files and folders into one RuleSet. Raises RulesFileError with every problem."""
-    ruleset, errors = load_ruleset_with_errors(paths)
-    if errors:
-        raise RulesFileError(errors)
-    return ruleset
-
-
-def validate_paths(paths: Iterable[str | Path]) -> list[RuleError]:
-    """Every problem in the given files and folders (empty when all are valid)."""
-    return load_ruleset_with_errors(paths)[1]
-
-
 # --- compilation ---------------------------------------------------------------------------
+def compile_scope(raw: Mapping[str, list[str]] | None) -> Scope:
+    """`{tracker: [projects]}` (`'*'` = every project) as tracker -> projects or None."""
+    if raw is None:
+        return None
+    return {
+        tracker: None if "*" in projects else frozenset(projects)
+        for tracker, projects in raw.items()
+    }
+
+
 def compile_pack(data: Mapping[str, Any], path: str, positions: Positions) -> Pack:
     name = data.get("name") or Path(path).stem
     default = data.get("enforcement", "advise")
-    scope = None
-    if data.get("scope") is not None:
-        scope = {
-            tracker: None if "*" in projects else frozenset(projects)
-            for tracker, projects in data["scope"].items()
-        }
+    owner = Owner.from_dict(data.get("owner"))
     chain = data.get("escalate")
     rules = tuple(
-        _compile_rule(raw, path, default, positions.value(("rules", i))[0], chain)
-        for i, raw in enumerate(data["rules"])
+        compile_rule(raw, path, default, positions.value(("rules", i))[0], owner, chain)
+        for i, raw in enumerate(data.get("rules") or ())
     )
     rollups = tuple(rollup_spec_from_dict(raw) for raw in data.get("rollups") or ())
     return Pack(
-        name=name, path=path, version=data["version"], enforcement=default, scope=scope,
-        rules=rules, rollups=rollups, buckets=_buckets(rules),
+        name=name, path=path, version=data["version"], enforcement=default,
+        scope=compile_scope(data.get("scope")), rules=rules, rollups=rollups,
+        buckets=_buckets(rules), owner=owner, extend=data.get("extend"),
+        overrides=tuple(data.get("overrides") or ()),
     )  # fmt: skip
 
 
@@ -249,8 +266,13 @@ def _values(wanted: Any) -> tuple[Any, ...]:
     return tuple(wanted) if isinstance(wanted, list) else (wanted,)
 
 
-def _compile_rule(
-    raw: Mapping[str, Any], path: str, default: str, line: int, chain: Any = None
+def compile_rule(
+    raw: Mapping[str, Any],
+    path: str,
+    default: str,
+    line: int,
+    pack_owner: Owner | None = None,
+    chain: Any = None,
 ) -> Rule:
     when = {name: _values(wanted) for name, wanted in (raw.get("when") or {}).items()}
     types = frozenset(when["type"]) if "type" in when else None
@@ -260,7 +282,11 @@ def _compile_rule(
     enforcement = raw.get("enforcement", default)
     checks: list[Check] = []
     count: dict[str, int] = {}
+    load = None
     for spec in raw["require"]:
+        if raw.get("across") == "person":
+            load = parse_load(spec["load"])
+            continue
         if "count" in spec:
             count.update(spec["count"])
             continue
@@ -281,7 +307,8 @@ def _compile_rule(
         extra_when=extra_when, when=when, message=message,
         hint=raw.get("hint"), labels=tuple(raw.get("labels") or ()),
         set_fields=dict((raw.get("actions") or {}).get("set") or {}),
-        across=raw.get("across"), count=count, line=line,
+        across=raw.get("across"), count=count, load=load, line=line,
+        owner=Owner.from_dict(raw.get("owner")) or pack_owner, raw=raw,
         escalate=compile_steps(raw["escalate"] if "escalate" in raw else chain),
     )  # fmt: skip
 

@@ -78,7 +78,11 @@ def plan_actions(
     failing = [f for f in findings if f.status == "fail"]
     actions: list[Action] = []
 
-    shown = [f for f in failing if f.enforcement in ("advise", "enforce")]
+    # waived findings are listed in the comment (with their waiver) but get no labels
+    shown = [
+        f for f in findings
+        if f.status in ("fail", "waived") and f.enforcement in ("advise", "enforce")
+    ]  # fmt: skip
     if shown:
         actions.append(Action("comment", item.key, {"body": _comment_body(shown)}))
     elif has_managed_comment:
@@ -99,7 +103,7 @@ def plan_actions(
     keep = set(wanted)
     for finding in findings:
         rule = rules.get(finding.rule)
-        if rule is not None:
+        if rule is not None and finding.status != "waived":  # waived: its label comes off
             keep.update(label.casefold() for label in rule_labels(rule, prefix))
     owned: set[str] = set()
     for rule in rules.values():
@@ -137,10 +141,10 @@ def _comment_body(failing: list[Finding]) -> dict[str, Any]:
             "summary": "All PMO rules pass.",
             "findings": [],
         }
-    count = len(failing)
+    count = sum(1 for f in failing if f.status != "waived")
     return {
         "marker": COMMENT_MARKER,
-        "status": "fail",
+        "status": "fail" if count else "waived",
         "summary": f"{count} PMO rule{'s' if count != 1 else ''} not met.",
         "findings": [
             {
@@ -150,6 +154,8 @@ def _comment_body(failing: list[Finding]) -> dict[str, Any]:
                 "enforcement": f.enforcement,
                 "message": f.message,
                 "hint": f.hint,
+                **({"owner": f.owner} if f.owner else {}),
+                **({"waived": f.waiver.note()} if f.waiver is not None else {}),
             }
             for f in failing
         ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from config.people import Directory
 from connector.model import Person, WorkItem
 from rules.engine import Context, Finding
 from rules.pack import Pack, Rule, RuleSet
@@ -17,19 +18,26 @@ from rules.schema import DISTINCT_FIELDS  # noqa: F401  (re-exported for callers
 from rules.templates import render
 
 
-def person_key(person: Person | None) -> str | None:
-    """One person across trackers. Account ids never match between Jira Cloud (opaque
-    ids) and Azure DevOps (e-mail names), so people are grouped by display name, with
-    case and spacing folded."""
-    if person is None or not person.display_name.strip():
+def person_key(person: Person | None, people: Directory | None = None) -> str | None:
+    """One person across trackers: the PMO's people file maps each account to a person
+    (`@id`); account ids never match between Jira Cloud (opaque ids) and Azure DevOps
+    (e-mail names), so unmapped people are grouped by display name, with case and
+    spacing folded."""
+    if person is None:
+        return None
+    if people is not None:
+        member = people.resolve(person.account_id, None)
+        if member is not None and member.mapped:
+            return f"@{member.id}"
+    if not person.display_name.strip():
         return None
     return " ".join(person.display_name.split()).casefold()
 
 
-def group_key(field: str, item: WorkItem) -> str | None:
+def group_key(field: str, item: WorkItem, people: Directory | None = None) -> str | None:
     """Which group `item` belongs to for `across: field`; None puts it in no group."""
     if field in ("assignee", "reporter"):
-        return person_key(getattr(item, field))
+        return person_key(getattr(item, field), people)
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "parent":
@@ -39,18 +47,21 @@ def group_key(field: str, item: WorkItem) -> str | None:
     return None
 
 
-def _distinct_value(field: str, item: WorkItem) -> str | None:
+def _distinct_value(field: str, item: WorkItem, people: Directory | None) -> str | None:
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "assignee":
-        return person_key(item.assignee)
+        return person_key(item.assignee, people)
     value = getattr(item, field, None)
     return None if value is None else str(value)
 
 
 def across_rules(ruleset: Pack | RuleSet) -> list[tuple[Pack, Rule]]:
     packs = ruleset.packs if isinstance(ruleset, RuleSet) else (ruleset,)
-    return [(pack, rule) for pack in packs for rule in pack.rules if rule.across]
+    # `across: person` load rules read a ledger, not groups (`rules.load`)
+    return [
+        (pack, rule) for pack in packs for rule in pack.rules if rule.across and rule.load is None
+    ]
 
 
 def member_matches(pack: Pack, rule: Rule, item: WorkItem, context: Context) -> bool:
@@ -64,17 +75,20 @@ def evaluate_across(
     item: WorkItem,
     groups: Mapping[str, Sequence[WorkItem]],
     context: Context,
+    people: Directory | None = None,
+    *,
     memo: dict[tuple[str, str], Any] | None = None,
 ) -> list[Finding]:
     """Findings of the `across:` rules for `item`, given for each rule id the items of
-    the item's group (the item itself included or not: it is de-duplicated by key).
+    the item's group (the item itself included or not: it is de-duplicated by key);
+    `people` maps accounts to people for rules across assignee or reporter.
     `memo`: per (rule, group), the matching members and their count, kept by a caller
     that checks many members of the same groups (a sweep) so each group is counted once."""
     findings = []
     for pack, rule in across_rules(ruleset):
         if not member_matches(pack, rule, item, context):
             continue
-        group = group_key(rule.across, item)
+        group = group_key(rule.across, item, people)
         if group is None:
             continue
         known = memo.get((rule.id, group)) if memo is not None else None
@@ -82,25 +96,27 @@ def evaluate_across(
             members = {
                 m.key: m for m in groups.get(rule.id, ()) if member_matches(pack, rule, m, context)
             }
-            known = (members, group_count(rule, members.values()))
+            known = (members, group_count(rule, members.values(), people))
             if memo is not None:
                 memo[(rule.id, group)] = known
         members, counted = known
         if members.get(item.key) != item:  # the item as it is now, not as stored
             members = {**members, item.key: item}
-            counted = group_count(rule, members.values())
-        finding = _check(rule, item, group, counted, context)
+            counted = group_count(rule, members.values(), people)
+        finding = _check(rule, item, group, counted, context, people)
         if finding is not None:
             findings.append(finding)
     return findings
 
 
-def group_count(rule: Rule, members: Iterable[WorkItem]) -> tuple[int, bool]:
+def group_count(
+    rule: Rule, members: Iterable[WorkItem], people: Directory | None = None
+) -> tuple[int, bool]:
     """(what the rule counts in the group, whether that breaks the rule's bounds)."""
     distinct = rule.count.get("distinct")
     members = list(members)
     if distinct:
-        count = len({v for m in members if (v := _distinct_value(str(distinct), m))})
+        count = len({v for m in members if (v := _distinct_value(str(distinct), m, people))})
     else:
         count = len(members)
     low, high = rule.count.get("min"), rule.count.get("max")
@@ -109,7 +125,12 @@ def group_count(rule: Rule, members: Iterable[WorkItem]) -> tuple[int, bool]:
 
 
 def _check(
-    rule: Rule, item: WorkItem, group: str, counted: tuple[int, bool], context: Context
+    rule: Rule,
+    item: WorkItem,
+    group: str,
+    counted: tuple[int, bool],
+    context: Context,
+    people: Directory | None,
 ) -> Finding | None:
     count, breaks = counted
     if not breaks:
@@ -120,7 +141,10 @@ def _check(
     if rule.message is not None:
         message = render(rule.message, item, context)
     else:
-        who = item.assignee.display_name if rule.across == "assignee" and item.assignee else group
+        who = group
+        if rule.across == "assignee" and item.assignee:
+            member = people.resolve(item.assignee.account_id, None) if people else None
+            who = member.name if member and member.mapped else item.assignee.display_name
         bound = f"at most {high}" if high is not None and count > high else f"at least {low}"
         message = f"{rule.title or rule.id}: {who} has {count} {counted} ({bound} allowed)"
     hint = rule.hint or f"Rebalance the {rule.across}'s work across the portfolio."

@@ -20,7 +20,7 @@ from rules.yamlpos import Positions
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 ENFORCEMENTS = ("audit", "advise", "enforce")
-ACROSS_FIELDS = ("assignee", "reporter", "project", "parent", "tracker")
+ACROSS_FIELDS = ("assignee", "reporter", "project", "parent", "tracker", "person")
 DISTINCT_FIELDS = ("project", "tracker", "parent", "type", "assignee")  # count: {distinct: F}
 SETTABLE_FIELDS = ("priority", "assignee", "estimate", "start_date", "due_date", "custom.<name>")
 ENUM_VALUES = {"type": tuple(ItemType), "status_category": tuple(StatusCategory)}
@@ -54,6 +54,13 @@ class _Actions(StrictSchema):
     set = fields.Dict(keys=fields.String())
 
 
+class Owner(StrictSchema):
+    """Who answers questions about a rule: a person or team, and how to reach them."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    contact = fields.String(required=True, validate=validate.Length(min=1))
+
+
 class _Rule(StrictSchema):
     id = fields.String(required=True)
     title = fields.String()
@@ -68,6 +75,22 @@ class _Rule(StrictSchema):
     labels = fields.List(fields.String())
     actions = fields.Nested(_Actions)
     escalate = STEPS_FIELD  # rules.escalate
+    owner = fields.Nested(Owner)
+
+
+class _Override(StrictSchema):
+    """One rule of the extended pack, changed for a scope (the pack's scope by default)."""
+
+    rule = fields.String(required=True)
+    scope = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    severity = fields.String(validate=_one_of(SEVERITIES, "severity"))
+    enforcement = fields.String(validate=_one_of(ENFORCEMENTS, "enforcement"))
+    when = fields.Dict(keys=fields.String())
+    require = fields.List(fields.Raw(), validate=validate.Length(min=1))
+    message = fields.String()
+    hint = fields.String()
+    owner = fields.Nested(Owner)
+    disabled = fields.Boolean(truthy={True}, falsy={False})
 
 
 _AT_LEAST_0 = validate.Range(min=0, error="must be 0 or more (got {input})")
@@ -113,6 +136,7 @@ class _Rollup(StrictSchema):
     throughput_window_days = fields.Integer(
         strict=True, validate=validate.Range(min=1, error="must be 1 or more (got {input})")
     )
+    closed_with_open_children = fields.String(validate=_one_of(("amber", "red"), "RAG"))
 
 
 class PackSchema(StrictSchema):
@@ -124,7 +148,10 @@ class PackSchema(StrictSchema):
     description = fields.String()
     enforcement = fields.String(validate=_one_of(ENFORCEMENTS, "enforcement"))
     scope = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    rules = fields.List(fields.Nested(_Rule), required=True)
+    owner = fields.Nested(Owner)
+    extend = fields.String(validate=validate.Length(min=1))
+    overrides = fields.List(fields.Nested(_Override))
+    rules = fields.List(fields.Nested(_Rule))  # required unless the pack extends another
     rollups = fields.List(fields.Nested(_Rollup))
     escalate = STEPS_FIELD  # the default chain of the pack's rules that name none
 

@@ -4,19 +4,18 @@ Runs after the marshmallow shape check and reports every problem with its positi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Hashable, Mapping
 from typing import Any
 
 from marshmallow import ValidationError
 
 from connector.labels import NAME_MAX
+from rules.checkspec import require_errors, when_errors
 from rules.errors import RuleError
-from rules.fields import field_kind, field_names
-from rules.operators import OPERATORS, VALIDATORS, field_kinds_comparable
+from rules.fields import field_kind
 from rules.rollup import METRICS, rollup_spec_from_dict
 from rules.schema import (
-    DISTINCT_FIELDS,
-    ENUM_VALUES,
     LABEL,
     RULE_ID,
     SETTABLE_FIELDS,
@@ -51,16 +50,10 @@ def _too_long(what: str, name: str) -> str:
 def _semantic_errors(
     data: Mapping[str, Any], pos: Positions, *, structure_ok: bool
 ) -> list[RuleError]:
-    errors: list[RuleError] = []
-    scope = data.get("scope")
-    if isinstance(scope, Mapping):
-        for tracker, projects in scope.items():
-            if isinstance(projects, list) and not projects:
-                errors.append(
-                    pos.error(
-                        ("scope", tracker), f"scope.{tracker}: list projects, or ['*'] for all"
-                    )
-                )
+    errors: list[RuleError] = _scope_errors(data.get("scope"), ("scope",), pos)
+    if "rules" not in data and "extend" not in data:
+        errors.append(pos.error((), "missing required key 'rules'"))
+    errors += override_errors(data, pos)
     rules = data.get("rules") if isinstance(data.get("rules"), list) else []
     seen: dict[str, int] = {}
     for index, rule in enumerate(rules):
@@ -88,7 +81,7 @@ def _semantic_errors(
             else:
                 seen[rule_id] = pos.value((*path, "id"))[0]
         errors += when_errors(rule.get("when"), (*path, "when"), pos)
-        errors += _require_errors(rule, path, pos)
+        errors += require_errors(rule, path, pos)
         if isinstance(rule.get("message"), str):
             errors += [pos.error((*path, "message"), e) for e in template_errors(rule["message"])]
         for i, label in enumerate(
@@ -118,10 +111,12 @@ def _semantic_errors(
                             at_key=True,
                         )
                     )
-                elif not isinstance(value, str | int | float) or isinstance(value, bool):
+                elif not isinstance(value, str | int | float | dt.date) or isinstance(value, bool):
                     errors.append(
                         pos.error(set_path, f"actions.set.{name}: expected a single value")
                     )
+                elif problem := action_value_problem(name, value):
+                    errors.append(pos.error(set_path, f"actions.set.{name}: {problem}"))
     rollups = data.get("rollups") if isinstance(data.get("rollups"), list) else []
     rollup_ids: set[str] = set()
     for index, rollup in enumerate(rollups):
@@ -151,156 +146,56 @@ def _semantic_errors(
     return errors
 
 
-def when_errors(when: Any, path: tuple[Hashable, ...], pos: Positions) -> list[RuleError]:
-    """A `when` (or rollup `parents`) filter: field -> value or list of values."""
-    if not isinstance(when, Mapping):
-        return []  # absent, or the schema already said it is not a mapping
+def action_value_problem(name: str, value: Any) -> str | None:
+    """What the tracker would refuse for certain, checked before anything is written."""
+    if name == "estimate" and (isinstance(value, str) or isinstance(value, dt.date)):
+        return f"expected a number (got {value!r})"
+    if name in ("start_date", "due_date") and not isinstance(value, dt.date):
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            return f"expected a date such as 2027-03-31 (got {value!r})"
+    if name in ("priority", "assignee") and not isinstance(value, str):
+        return f"expected a name (got {value!r})"
+    if isinstance(value, str) and not value.strip():
+        return "expected a value, not blank text"
+    return None
+
+
+def _scope_errors(scope: Any, path: tuple[Hashable, ...], pos: Positions) -> list[RuleError]:
     errors = []
-    for name, wanted in when.items():
-        key_path = (*path, name)
-        if field_kind(name) is None:
-            errors.append(pos.error(key_path, _unknown_field(name), at_key=True))
-            continue
-        values = wanted if isinstance(wanted, list) else [wanted]
-        if not values:
-            errors.append(pos.error(key_path, f"when.{name}: list at least one value"))
-        for i, value in enumerate(values):
-            value_path = (*key_path, i) if isinstance(wanted, list) else key_path
-            if value is not None and not isinstance(value, str | int | float | bool):
-                errors.append(
-                    pos.error(value_path, f"when.{name}: expected a value or a list of values")
-                )
-            elif name in ENUM_VALUES and value not in ENUM_VALUES[name]:
-                allowed = ", ".join(ENUM_VALUES[name])
-                errors.append(
-                    pos.error(value_path, f"unknown {name} {value!r} (allowed: {allowed})")
-                )
+    if isinstance(scope, Mapping):
+        for tracker, projects in scope.items():
+            if isinstance(projects, list) and not projects:
+                message = f"scope.{tracker}: list projects, or ['*'] for all"
+                errors.append(pos.error((*path, tracker), message))
     return errors
 
 
-def _unknown_field(name: Any) -> str:
-    return f"unknown field {name!r} (allowed: {', '.join(field_names())})"
+_OVERRIDABLE = ("severity", "enforcement", "when", "require", "message", "hint", "owner")
 
 
-def _require_errors(
-    rule: Mapping[str, Any], path: tuple[Hashable, ...], pos: Positions
-) -> list[RuleError]:
-    checks = rule.get("require")
-    if not isinstance(checks, list):
+def override_errors(data: Mapping[str, Any], pos: Positions) -> list[RuleError]:
+    """`overrides:` entries: what can be checked without the extended pack (the rule ids
+    are checked when the packs are loaded together)."""
+    overrides = data.get("overrides")
+    if overrides is None:
         return []
     errors = []
-    across = rule.get("across") is not None
-    for index, check in enumerate(checks):
-        cpath = (*path, "require", index)
-        if across and isinstance(check, Mapping):
-            errors += _count_errors(check, cpath, pos)
-        else:
-            errors += _check_errors(check, cpath, pos)
-    return errors
-
-
-def _check_errors(check: Any, cpath: tuple[Hashable, ...], pos: Positions) -> list[RuleError]:
-    """One check: {field: F, <operator>: value, ...} or {any: [check, check, ...]}."""
-    if not isinstance(check, Mapping):
-        return [pos.error(cpath, "a check is a mapping such as {field: estimate, max: 13}")]
-    if "any" in check:
-        alternatives = check["any"]
-        errors = [
-            pos.error((*cpath, key), f"unknown key {key!r} next to any (allowed: any)", at_key=True)
-            for key in check
-            if key != "any"
-        ]
-        if not isinstance(alternatives, list) or len(alternatives) < 2:
-            return [*errors, pos.error((*cpath, "any"), "any takes a list of two or more checks")]
-        for i, alternative in enumerate(alternatives):
-            errors += _check_errors(alternative, (*cpath, "any", i), pos)
-        return errors
-    errors = []
-    ops = [k for k in check if k != "field"]
-    for op in ops:
-        if op == "count":
-            errors.append(
-                pos.error((*cpath, op), "count is only valid in across rules", at_key=True)
-            )
-        elif op not in OPERATORS:
-            allowed = ", ".join(o for o in OPERATORS if o != "count")
-            message = f"unknown operator {op!r} (allowed: field, any, {allowed})"
-            errors.append(pos.error((*cpath, op), message, at_key=True))
-    if "field" not in check:
-        if errors:  # e.g. a lone `count`: its own error says enough
-            return errors
-        message = "check needs a field, e.g. {field: estimate, present: true}"
-        return [pos.error(cpath, message)]
-    name = check["field"]
-    kind = field_kind(name) if isinstance(name, str) else None
-    if kind is None:
-        return [*errors, pos.error((*cpath, "field"), _unknown_field(name))]
-    if not ops:
-        message = f"check on {name} needs an operator, e.g. present: true"
-        errors.append(pos.error(cpath, message))
-    for op in ops:
-        validator = VALIDATORS.get(op)
-        if validator is None:
+    if "extend" not in data:
+        message = "overrides need `extend:`, the rules file whose rules they change"
+        errors.append(pos.error(("overrides",), message, at_key=True))
+    for index, override in enumerate(overrides if isinstance(overrides, list) else []):
+        if not isinstance(override, Mapping):
             continue
-        problem = validator(check[op], kind)
-        if problem is None and op in ("lte_field", "gte_field"):
-            other_kind = field_kind(check[op])
-            if other_kind is None:
-                problem = _unknown_field(check[op])
-            elif not field_kinds_comparable(kind, other_kind):
-                problem = f"cannot compare {name} ({kind}) with {check[op]} ({other_kind})"
-        if problem:
-            errors.append(pos.error((*cpath, op), problem))
-    return errors
-
-
-def _count_errors(
-    check: Mapping[str, Any], cpath: tuple[Hashable, ...], pos: Positions
-) -> list[RuleError]:
-    errors = []
-    for key in check:
-        if key != "count":
-            errors.append(
-                pos.error(
-                    (*cpath, key),
-                    f"across rules take only count checks, e.g. {{count: {{max: 5}}}} "
-                    f"(got {key!r})",
-                    at_key=True,
-                )
-            )
-    count = check.get("count")
-    if "count" not in check:
-        return errors or [
-            pos.error(cpath, "across rules take a count check, e.g. {count: {max: 5}}")
-        ]
-    if not isinstance(count, Mapping) or not count:
-        return [
-            *errors,
-            pos.error(
-                (*cpath, "count"),
-                "count takes {min: N} and/or {max: N}, optionally {distinct: FIELD}",
-            ),
-        ]
-    for key, value in count.items():
-        if key == "distinct":
-            if value not in DISTINCT_FIELDS:
-                errors.append(
-                    pos.error(
-                        (*cpath, "count", key),
-                        f"count.distinct: unknown field {value!r} "
-                        f"(allowed: {', '.join(DISTINCT_FIELDS)})",
-                    )
-                )
-        elif key not in ("min", "max"):
-            errors.append(
-                pos.error(
-                    (*cpath, "count", key),
-                    f"unknown key {key!r} (allowed: min, max, distinct)",
-                    at_key=True,
-                )
-            )
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            errors.append(
-                pos.error((*cpath, "count", key), f"count.{key}: expected a whole number >= 0")
-            )
+        path = ("overrides", index)
+        if not override.get("disabled") and not any(k in override for k in _OVERRIDABLE):
+            message = f"override changes nothing: set one of {', '.join(_OVERRIDABLE)} or disabled"
+            errors.append(pos.error(path, message))
+        errors += _scope_errors(override.get("scope"), (*path, "scope"), pos)
+        errors += when_errors(override.get("when"), (*path, "when"), pos)
+        errors += require_errors(override, path, pos)
+        if isinstance(override.get("message"), str):
+            problems = template_errors(override["message"])
+            errors += [pos.error((*path, "message"), e) for e in problems]
     return errors

@@ -4,7 +4,8 @@ Allowed names: `key`, `title`, `assignee` (item), `rule`, `severity`, `enforceme
 `rule_title`, and any field name a rule can check (`estimate`, `status_age`,
 `parent.due_date`, `custom.risk_owner`, ...). There is no attribute access, indexing,
 conversion or format spec: `{key.__class__}` or `{labels[0]}` is a validation error.
-An unknown plain name such as `{team}` is rendered literally.
+An unknown name such as `{team}` or `{owner}` is a validation error too: printed literally
+it would only show the PMO's typo to every team.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def template_errors(template: str) -> list[str]:
             errors.append(
                 f"bad message template {shown}: only plain names such as {{key}} or field names "
                 "such as {parent.due_date} are allowed (no attribute access or indexing)"
+            )
+        elif name not in RULE_NAMES and field_kind(name) is None:
+            errors.append(
+                f"unknown placeholder {shown} (allowed: {', '.join(RULE_NAMES)} or a field "
+                "name such as {key}, {title}, {assignee}, {due_date}; {{ and }} for braces)"
             )
     return errors
 

@@ -12,6 +12,7 @@ from collections import Counter
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sandbox.azure_capacity import register_capacity_routes
 from sandbox.azure_catalog import AzureError
 from sandbox.azure_comment_routes import register_comment_routes
 from sandbox.azure_events import AzureWebhookEmitter
@@ -151,5 +152,6 @@ def create_azure_app(
     register_item_routes(app, state)
     register_comment_routes(app, state)
     register_hook_routes(app, state)
+    register_capacity_routes(app, state)
     app.json.sort_keys = False
     return app

@@ -107,9 +107,31 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
     ),
 ]
 
+LOCATIONS += [
+    (
+        "c9175577-28a1-4b06-9197-8636af9f64ad",
+        "work",
+        "iterations",
+        "{project}/{team}/_apis/{area}/teamsettings/{resource}/{id}",
+        1,
+        "7.1",
+        "7.1",
+    ),
+    (
+        "74412d15-8c1a-4352-a48d-ef1ed5587d57",
+        "work",
+        "capacities",
+        "{project}/{team}/_apis/{area}/teamsettings/iterations/{iterationId}/{resource}/{teamMemberId}",
+        3,
+        "7.1",
+        "7.0",
+    ),
+]
+
 # resource area id -> name; work item tracking, service hooks and core live on the org URL
 RESOURCE_AREAS = {
     "5264459e-e5e0-4bd8-b118-0985e68a4ec5": "wit",
+    "1d4f49f9-02b9-4e26-b826-2cdb6195f2a9": "work",
     "3b95fb80-fdda-4218-b60e-1052d070ae6b": "hooks",
     "79134c72-4a58-4b42-976c-04e7115f32bf": "core",
     "00d9565f-ed9c-4a06-9a50-00e7896ccab4": "Location",

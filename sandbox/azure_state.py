@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox import azure_patch
+from sandbox.azure_capacity import TeamCapacities
 from sandbox.azure_catalog import AzureError, not_found, stable_id
 from sandbox.azure_comments import AzureComments
 from sandbox.azure_records import AzureChange, WorkItem, ado_time
@@ -42,6 +43,7 @@ class AzureState(AzureComments):
         self.items: dict[int, WorkItem] = {}
         self.extra_fields: set[str] = set()
         self.subscriptions: dict[str, dict[str, Any]] = {}
+        self.capacities = TeamCapacities()  # Work API: iterations and sprint capacity
         self._listeners: list[Callable[[AzureChange], None]] = []
         self._ids = itertools.count(1)
         self._comment_ids = itertools.count(5000001)

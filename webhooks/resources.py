@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 import huey
 from huey.storage import SqliteStorage
 
+from config.people_file import load_people
 from config.settings import Settings
 from connector.clients import TrackerClient
 from connector.errors import TrackerError
@@ -55,7 +56,9 @@ class Resources:
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.settings = settings
+        self.people = load_people(settings)  # fails closed on a bad people file
         self.store = store
+        store.people = self.people
         self.huey = queue
         self.rules = rules
         self.clock = clock

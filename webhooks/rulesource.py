@@ -15,14 +15,15 @@ from typing import Any
 
 from config.settings import ConfigError
 from rules import RuleSet, RulesFileError, load_ruleset
-from rules.pack import rule_files
+from rules.ruleset import source_files
 
 log = logging.getLogger(__name__)
 
 
 def _rule_files(paths: tuple[str, ...]) -> list[Path]:
-    files, _errors = rule_files(paths)  # a missing path shows up when loading
-    return [Path(f) for f in files] + [Path(p) for p in paths if not Path(p).exists()]
+    """Rules and waivers files: a waiver added or expired by edit is a reload too."""
+    files, waivers, _errors = source_files(paths)  # a missing path shows up when loading
+    return [Path(f) for f in files + waivers] + [Path(p) for p in paths if not Path(p).exists()]
 
 
 class RuleSource:

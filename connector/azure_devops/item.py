@@ -61,6 +61,7 @@ DEFAULT_STATES: dict[str, StatusCategory] = {
     **dict.fromkeys(("removed", "cut"), StatusCategory.REMOVED),
 }
 
+REMAINING_WORK = "Microsoft.VSTS.Scheduling.RemainingWork"  # hours
 RESERVED_FIELD_NAMES = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "estimate": ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort"),
@@ -283,6 +284,7 @@ def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
             priority=None if priority in (None, "") else str(priority),
             labels=tags(fields.get("System.Tags")),
             estimate=as_number(_first(fields, field_ids(tracker, "estimate"))),
+            remaining_hours=as_number(fields.get(REMAINING_WORK)),
             start_date=work_item_date(_first(fields, field_ids(tracker, "start_date"))),
             due_date=work_item_date(_first(fields, field_ids(tracker, "due_date"))),
             parent=parent,

@@ -212,6 +212,14 @@ class JiraClient:
             raise error_for_status(502, {}, "jira list_fields: answer is not a list")
         return [f for f in fields if isinstance(f, dict)]
 
+    def list_priorities(self) -> list[str]:
+        """GET /rest/api/{v}/priority: the names of the site's priorities."""
+        with self._calling("list_priorities"):
+            found = self._jira._get_json("priority")
+        if not isinstance(found, list):
+            raise error_for_status(502, {}, "jira list_priorities: answer is not a list")
+        return [p["name"] for p in found if isinstance(p, dict) and isinstance(p.get("name"), str)]
+
     def whoami(self) -> Person:
         """GET /rest/api/{v}/myself"""
         with self._calling("whoami"):

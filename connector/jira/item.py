@@ -107,6 +107,17 @@ def as_number(value: Any) -> float | None:
     return usable_number(number)
 
 
+def _remaining_hours(fields: Mapping[str, Any]) -> float | None:
+    """Remaining estimate in hours: `timetracking.remainingEstimateSeconds` when the issue
+    was fetched, else the `timeestimate` system field (seconds) that webhooks carry."""
+    tracking = fields.get("timetracking")
+    seconds = tracking.get("remainingEstimateSeconds") if isinstance(tracking, Mapping) else None
+    if seconds is None:
+        seconds = fields.get("timeestimate")
+    number = as_number(seconds)
+    return None if number is None or number < 0 else number / 3600
+
+
 def as_date(value: Any) -> dt.date | None:
     try:
         return parse_date(plain_value(value))
@@ -250,6 +261,7 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
             ),
             labels=tuple(str(label) for label in labels),
             estimate=as_number(fields.get(ids["estimate"])),
+            remaining_hours=_remaining_hours(fields),
             start_date=as_date(fields.get(ids["start_date"])),
             due_date=as_date(fields.get(ids["due_date"])),
             parent=parent,

@@ -12,6 +12,7 @@ from rules.rollup.output import (
     rag_label,
     rollup_document_rows,
 )
+from rules.rollup.schedule import Schedule, plural, schedule_of
 from rules.rollup.spec import (
     AMBER,
     DEFAULT_AMBER,
@@ -49,12 +50,15 @@ __all__ = [
     "RagThresholds",
     "Rollup",
     "RollupSpec",
+    "Schedule",
     "WriteBackSpec",
     "compute_rollup",
     "field_values",
     "metric_value",
+    "plural",
     "rag_label",
     "rollup_document_rows",
     "rollup_spec_from_dict",
+    "schedule_of",
     "spec_for",
 ]

@@ -15,7 +15,8 @@ label is in the spec's blocked sets, plus the blocked counts of child rollups);
 non-compliant children (direct, plus child rollups' counts); forecast end, slip and
 progress behind plan as described in `rules.forecast`; and a RAG status: red if any red
 threshold is met, else amber if any amber threshold is met, else green (a done or removed
-parent is always green). A threshold is met when the measured value >= the threshold.
+parent is green, except a done parent with open children: amber, or red when its spec's
+`closed_with_open_children` says so). A threshold is met when the measured value >= the threshold.
 
 The figures themselves (`Rollup`, `ChildView`) are in `rules.rollup.figures`, specs in
 `rules.rollup.spec`, what a rollup becomes on the tracker in `rules.rollup.output`.
@@ -131,6 +132,10 @@ def compute_rollup(
         computed_at=now,
     )
     if closed:
+        still_open = draft.children - draft.done
+        if parent.status_category is StatusCategory.DONE and still_open:
+            reason = f"done with {_plural(still_open, 'open child', 'open children')}"
+            return _replace(draft, rag=spec.closed_with_open_children, rag_reasons=(reason,))
         return _replace(draft, rag_reasons=(parent.status_category.value,))
     red, amber = spec.red.met(draft), spec.amber.met(draft)
     rag = RED if red else AMBER if amber else GREEN

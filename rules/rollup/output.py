@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from rules.rollup.figures import Rollup
+from rules.rollup.schedule import schedule_of
 from rules.rollup.spec import RAG_VALUES, RollupSpec, check_metric
 
 
@@ -104,16 +105,19 @@ def rollup_document_rows(
 
 
 def _dates(rollup: Rollup) -> str:
+    schedule = schedule_of(rollup)
     parts = []
     if rollup.start is not None:
         parts.append(f"start {rollup.start.isoformat()}")
-    due = rollup.target_due or rollup.due
-    if due is not None:
-        parts.append(f"due {due.isoformat()}")
-    if rollup.forecast_end is not None:
-        parts.append(f"forecast {rollup.forecast_end.isoformat()}")
+    if schedule.due is not None:
+        parts.append(f"due {schedule.due.isoformat()}")
+    if schedule.forecast_end is not None:
+        late = f" ({schedule.slip})" if schedule.slip else ""
+        parts.append(f"forecast {schedule.forecast_end.isoformat()}{late}")
     elif rollup.leaves_done < rollup.leaves_total:
         parts.append("forecast unknown (nothing done recently)")
     if rollup.target_due and rollup.due and rollup.due > rollup.target_due:
         parts.append(f"latest child due {rollup.due.isoformat()}")
+    if schedule.forecast_end is None and schedule.slip:
+        parts.append(schedule.slip)
     return ", ".join(parts) or "not set"

@@ -71,6 +71,8 @@ class RollupSpec:
     blocked_statuses: frozenset[str] = frozenset({"blocked"})
     blocked_labels: frozenset[str] = frozenset({"blocked"})
     throughput_window_days: int = 28
+    # the RAG of a done parent whose children are not all done: a parent closed early
+    closed_with_open_children: str = "amber"
 
     def __post_init__(self) -> None:
         # matching is case-insensitive: Jira says "Blocked", a team may tag "BLOCKED"
@@ -79,6 +81,11 @@ class RollupSpec:
         object.__setattr__(self, "metrics", tuple(self.metrics))
         if self.throughput_window_days < 1:
             raise ValueError(f"rollup {self.id!r}: throughput_window_days must be at least 1")
+        if self.closed_with_open_children not in CLOSED_EARLY_RAGS:
+            raise ValueError(
+                f"rollup {self.id!r}: closed_with_open_children must be one of "
+                f"{', '.join(CLOSED_EARLY_RAGS)}"
+            )
 
     def applies_to(self, item: WorkItem) -> bool:
         return item.type.value in self.parent_types
@@ -93,8 +100,9 @@ class RollupSpec:
 
 SPEC_KEYS = (
     "id", "title", "parents", "metrics", "rag", "write_back", "blocked_statuses", "blocked_labels",
-    "throughput_window_days",
+    "throughput_window_days", "closed_with_open_children",
 )  # fmt: skip
+CLOSED_EARLY_RAGS = ("amber", "red")
 # used when a rollup has no `rag:` at all (the contract's example)
 DEFAULT_RED = RagThresholds(slip_days=10, blocked_children=1)
 DEFAULT_AMBER = RagThresholds(slip_days=1, noncompliant_children=1)
@@ -176,7 +184,18 @@ def rollup_spec_from_dict(data: Mapping[str, Any]) -> RollupSpec:
             _strings(data.get("blocked_labels", ["blocked"]), f"{where}: blocked_labels")
         ),
         throughput_window_days=window,
+        closed_with_open_children=_closed_early(data, where),
     )
+
+
+def _closed_early(data: Mapping[str, Any], where: str) -> str:
+    value = data.get("closed_with_open_children", "amber")
+    if value not in CLOSED_EARLY_RAGS:
+        raise ValueError(
+            f"{where}: closed_with_open_children must be one of {', '.join(CLOSED_EARLY_RAGS)}, "
+            f"got {value!r}"
+        )
+    return value
 
 
 def _only(data: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:

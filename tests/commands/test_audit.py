@@ -243,11 +243,17 @@ def test_apply_writes_back_as_the_service_would(setup, capsys):
     tracker = load_settings(config).tracker("jira")
     rows = expected_rows(config, [item_from_issue(i, tracker) for i in fake.search_issues])
     unowned = sorted({r["item"] for r in rows if r["rule"] == "owner-in-progress"})
-    # rollups are not computed by the audit (only seeded for), so only findings comment
-    commented = sorted({r["item"] for r in rows if r["enforcement"] in ("advise", "enforce")})
+    # items with findings get the findings; the epic, a rollup parent, gets the comment
+    # the service gives it: the rollup table (and its findings), never a findings-only one
+    epics = {f"jira:{s.native_id}" for s in specs if s.type == "epic"}
+    commented = {r["item"] for r in rows if r["enforcement"] in ("advise", "enforce")}
     assert unowned and report["writes"] > 0
     assert sorted(k for k, labels in fake.labels.items() if "pmo-unowned" in labels) == unowned
-    assert sorted(fake.comments) == commented
+    assert sorted(fake.comments) == sorted(commented | epics)
+    for epic in epics:
+        (text,) = fake.comments[epic].values()
+        assert "Portfolio rollup" in text
+        assert any(label.startswith("pmo-rag-") for label in fake.labels[epic])
     assert non_search_calls(rsps)  # PUT labels, POST comments
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from config.settings import ConfigError, load_settings
 from rules.casefile import load_case_file
-from rules.pack import load_ruleset_with_errors
+from rules.ruleset import load_ruleset_with_errors
 from webhooks.commands.main import main
 from webhooks.commands.schema import SOURCES, generate, render, shipped_path
 
@@ -22,15 +22,23 @@ ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = {
     "rules": [
         ROOT / "config/packs/pmo-standard.yaml",
+        ROOT / "config/packs/examples/payments.yaml",
         *sorted((ROOT / "tests/packs").glob("*.yaml")),
     ],
-    "tests": [ROOT / "config/packs/pmo-standard.tests.yaml"],
+    "tests": [
+        ROOT / "config/packs/pmo-standard.tests.yaml",
+        ROOT / "config/packs/examples/payments.tests.yaml",
+    ],
     "config": [ROOT / "config/pmo-bridge.example.yaml"],
+    "waivers": [ROOT / "config/packs/examples/payments.waivers.yaml"],
 }
 MODELINED = {
     ROOT / "config/packs/pmo-standard.yaml": "rules",
     ROOT / "config/packs/pmo-standard.tests.yaml": "tests",
     ROOT / "config/pmo-bridge.example.yaml": "config",
+    ROOT / "config/packs/examples/payments.yaml": "rules",
+    ROOT / "config/packs/examples/payments.tests.yaml": "tests",
+    ROOT / "config/packs/examples/payments.waivers.yaml": "waivers",
 }
 
 
@@ -58,9 +66,9 @@ def test_the_shipped_schema_is_what_the_loaders_schemas_generate(kind, capsys):
     jsonschema.Draft7Validator.check_schema(generate(kind))
 
 
-def test_the_waivers_slot_says_it_is_empty(capsys):
-    assert main(["schema", "waivers"]) == 2
-    assert "no waivers schema" in capsys.readouterr().err
+def test_a_waivers_file_without_an_approver_is_refused_by_the_schema():
+    text = "waivers:\n  - rule: story-estimated\n    items: [PAY-1]\n    reason: r\n"
+    assert schema_errors("waivers", text)
 
 
 @pytest.mark.parametrize(

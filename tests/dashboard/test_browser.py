@@ -2,7 +2,8 @@
 
 By default the page is served from the sample snapshot by a tiny Flask app on 127.0.0.1;
 set PMO_BRIDGE_DASHBOARD_URL (e.g. the address `pmo-bridge demo` prints) to check a live
-service instead. The screenshot goes to PMO_BRIDGE_SCREENSHOT or docs/dashboard.png.
+service instead. The screenshot goes to PMO_BRIDGE_SCREENSHOT, or dashboard.png in PMO_BRIDGE_SCREENSHOTS
+(docs/ to refresh it) or a temporary folder.
 """
 
 from __future__ import annotations

@@ -101,5 +101,5 @@ def live_demo() -> Iterator[str]:
 @pytest.mark.browser
 def test_the_live_demo_dashboard_shows_its_api_figures(live_demo, chromium_page):
     """The browser check of tests/test_dashboard_browser.py, on the demo's own service;
-    the screenshot of the demo portfolio goes to docs/dashboard.png."""
+    the screenshot of the demo portfolio goes where tests.support.browser.screenshot_dir says."""
     check_dashboard_matches_api(live_demo, chromium_page)

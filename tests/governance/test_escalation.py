@@ -15,7 +15,7 @@ from config.notify import Channel, Contact, Notify, QuietHours
 from config.retention import Retention
 from connector.model import ItemType, Person, StatusCategory, WorkItem
 from rules.escalate import compile_steps
-from rules.pack import load_ruleset
+from rules.ruleset import load_ruleset
 from sandbox.adf import adf_problems
 from webhooks.governance.comments import compliance_document
 from webhooks.governance.escalation import (

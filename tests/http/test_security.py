@@ -469,7 +469,7 @@ def item(**changes) -> WorkItem:
 
 
 def test_braces_render_literally(tmp_path):
-    pack = load_pack(pack_file(tmp_path, "{{7*7}} {{key}} {team} {{{key}}}"))
+    pack = load_pack(pack_file(tmp_path, "{{7*7}} {{key}} {{team}} {{{key}}}"))
     [finding] = evaluate(pack, item(), Context.at(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
     assert finding.message == "{7*7} {key} {team} {jira:PAY-1}"
 

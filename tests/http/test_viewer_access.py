@@ -17,7 +17,8 @@ VIEWER_ENV = "PMO_BRIDGE_VIEWER_TOKEN"
 TOKEN = "viewer-Token-4c1d9e"
 REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
 LOCAL = {"REMOTE_ADDR": "127.0.0.1"}
-VIEWS = ("/portfolio", "/api/portfolio", "/metrics")
+VIEWS = ("/portfolio", "/api/portfolio", "/metrics", "/portfolio?project=PAY", "/api/portfolio.csv",
+         "/api/portfolio.json?rag=red")  # fmt: skip
 
 
 def basic(password: str, user: str = "pmo") -> dict[str, str]:

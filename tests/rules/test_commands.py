@@ -181,7 +181,7 @@ def test_relative_times_and_parents_in_cases(
 def test_bundled_pack_validates_and_its_tests_pass(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "rules", "validate", str(PACKS))
     assert code == 0, out
-    assert out == "ok: 1 file, 14 rules, 1 rollup\n"
+    assert out == "ok: 1 file, 16 rules, 1 rollup\n"
     code, out = run(capsys, "rules", "test", str(PACKS))
     assert code == 0, out
     assert "failed" not in out

@@ -357,7 +357,7 @@ def test_message_templates_render_item_rule_and_field_values() -> None:
     compiled = one_rule(
         "{field: status_age, max: 5d}",
         '    severity: critical\n    message: "{key} ({title}, {assignee}) blocked {status_age}: '
-        '{rule}/{severity} due {parent.due_date} {custom.team} {unknown} {{literal}}"\n',
+        '{rule}/{severity} due {parent.due_date} {custom.team} {{literal}}"\n',
     )
     work_item = item(
         assignee="Dana Lee", status_changed="2026-10-20T09:00:00Z", custom={"team": "Payments"}
@@ -365,7 +365,7 @@ def test_message_templates_render_item_rule_and_field_values() -> None:
     (finding,) = evaluate(compiled, work_item, Context(NOW, PARENT))
     assert finding.message == (
         "jira:PAY-1 (Checkout shows saved cards, Dana Lee) blocked 12d: "
-        "r/critical due 2026-12-15 Payments {unknown} {literal}"
+        "r/critical due 2026-12-15 Payments {literal}"
     )
 
 

@@ -427,12 +427,41 @@ def test_overdue_and_progress_behind_thresholds():
     assert (r.rag, r.rag_reasons) == ("amber", ("1 overdue child",))
 
 
-def test_done_parent_is_green_whatever_its_children():
+def test_done_parent_with_done_children_is_green_whatever_they_were():
+    parent = item("jira:E-1", "epic", "done", due="2026-01-01")
+    children = [leaf(item(f"jira:B-{i}", "story", "done"), noncompliant=True) for i in range(3)]
+    r = compute_rollup(TABLE_SPEC, parent, children, NOW)
+    assert (r.rag, r.rag_reasons, r.slip_days) == ("green", ("done",), None)
+
+
+def test_done_parent_with_open_children_is_amber_with_the_reason():
     parent = item("jira:E-1", "epic", "done", due="2026-01-01")
     children = [leaf(item(f"jira:B-{i}", status="Blocked"), noncompliant=True) for i in range(5)]
+    children.append(leaf(item("jira:B-9", "story", "done")))
     r = compute_rollup(TABLE_SPEC, parent, children, NOW)
     assert r.blocked_children == 5
-    assert (r.rag, r.rag_reasons, r.slip_days) == ("green", ("done",), None)
+    assert (r.rag, r.rag_reasons, r.slip_days) == ("amber", ("done with 5 open children",), None)
+    one = compute_rollup(TABLE_SPEC, parent, children[4:], NOW)
+    assert one.rag_reasons == ("done with 1 open child",)
+
+
+def test_done_parent_with_open_children_red_when_the_spec_says_so():
+    spec = rollup_spec_from_dict(
+        {"id": "strict", "parents": {"type": ["epic"]}, "closed_with_open_children": "red"}
+    )
+    parent = item("jira:E-1", "epic", "done")
+    r = compute_rollup(spec, parent, [leaf(item("jira:S-1", "story", "in_progress"))], NOW)
+    assert (r.rag, r.rag_reasons) == ("red", ("done with 1 open child",))
+    with pytest.raises(ValueError, match="closed_with_open_children must be one of amber, red"):
+        rollup_spec_from_dict(
+            {"id": "x", "parents": {"type": ["epic"]}, "closed_with_open_children": "green"}
+        )
+
+
+def test_removed_parent_stays_green_with_open_children():
+    parent = item("jira:E-1", "epic", "removed")
+    r = compute_rollup(TABLE_SPEC, parent, [leaf(item("jira:S-1"))], NOW)
+    assert (r.rag, r.rag_reasons) == ("green", ("removed",))
 
 
 def test_unused_thresholds_never_fire():
@@ -582,7 +611,7 @@ def test_document_rows_read_at_a_glance(portfolio):
     assert rollup_document_rows(portfolio["initiative"]) == [
         ("Progress", "41% (16/39 pts)"),
         ("Children", "4: 2 to do, 2 in progress, 0 done"),
-        ("Dates", "start 2026-10-01, due 2026-12-15, forecast 2026-12-21"),
+        ("Dates", "start 2026-10-01, due 2026-12-15, forecast 2026-12-21 (6 days late)"),
         ("RAG", "RED: forecast 6 days past due; 2 blocked children; 2 non-compliant children"),
         ("Blocked", "2"),
         ("Overdue", "0"),

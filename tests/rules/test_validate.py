@@ -24,7 +24,7 @@ OPERATORS = (
 )
 RULE_KEYS = (
     "id, title, description, severity, enforcement, when, across, require, message, hint, "
-    "labels, actions, escalate"
+    "labels, actions, escalate, owner"
 )
 HEAD = "version: 1\nrules:\n  - id: a\n"
 OK = "    require: [{field: title, present: true}]\n"
@@ -37,7 +37,7 @@ def errors_of(text: str) -> list[str]:
 CASES = [
     ("unknown top-level key",
      "version: 1\nrulez: []\nrules: []\n",
-     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, rules, rollups, escalate)"]),
+     ["r.yaml:2:1: unknown key 'rulez' (allowed: version, name, description, enforcement, scope, owner, extend, overrides, rules, rollups, escalate)"]),
     ("unknown rule key",
      HEAD + "    severty: high\n" + OK,
      [f"r.yaml:4:5: unknown key 'severty' (allowed: {RULE_KEYS})"]),
@@ -130,7 +130,7 @@ CASES = [
      ["r.yaml:4:16: count is only valid in across rules"]),
     ("across rule with a field check and an unknown group",
      HEAD + "    across: team\n" + OK,
-     ["r.yaml:4:13: unknown across field 'team' (allowed: assignee, reporter, project, parent, tracker)",
+     ["r.yaml:4:13: unknown across field 'team' (allowed: assignee, reporter, project, parent, tracker, person)",
       "r.yaml:5:16: across rules take only count checks, e.g. {count: {max: 5}} (got 'field')",
       "r.yaml:5:30: across rules take only count checks, e.g. {count: {max: 5}} (got 'present')"]),
     ("across count with a bad bound",

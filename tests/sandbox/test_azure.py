@@ -461,6 +461,11 @@ def _spec_paths() -> dict[str, set[str]]:
     # Core's "Projects - Get" (what `pmo-bridge register` looks the project up with) is not
     # among the stored specs: learn.microsoft.com/rest/api/azure/devops/core/projects/get
     out.setdefault("/{}/_apis/projects/{}", set()).add("GET")
+    # Nor is the Work API the people view reads sprint capacity with (specification/work/
+    # 7.1/work.json upstream): learn.microsoft.com/rest/api/azure/devops/work/iterations/
+    # list and .../work/capacities/get-capacities-with-identity-ref-and-totals
+    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations", set()).add("GET")
+    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations/{}/capacities", set()).add("GET")
     return out
 
 

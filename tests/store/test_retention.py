@@ -67,6 +67,8 @@ def test_retention_drops_bodies_then_rows_and_keeps_what_is_live(database_url):
             "deliveries": 2,
             "findings": 1,
             "dead_letters": 1,
+            "allocation": 0,
+            "history": 0,
             "escalations": 0,
             "notifications": 0,
         }
@@ -120,6 +122,8 @@ def test_the_periodic_maintenance_applies_the_configured_retention(tmp_path):
         "deliveries": 0,
         "findings": 0,
         "dead_letters": 0,
+        "allocation": 0,
+        "history": 0,
         "escalations": 0,
         "notifications": 0,
     }

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.support.helpers import ROOT
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -24,6 +23,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests leave their screenshots: PMO_BRIDGE_SCREENSHOTS (e.g.
+    `docs`, to refresh the pictures the docs show), else a temporary folder, so a test
+    run never changes the working tree."""
+    wanted = os.environ.get("PMO_BRIDGE_SCREENSHOTS")
+    return Path(wanted) if wanted else Path(tempfile.mkdtemp(prefix="pmo-bridge-shots-"))
 
 
 def find_chromium() -> str | None:
@@ -160,7 +167,7 @@ def check_dashboard_matches_api(dashboard_base_url: str, page: Any) -> None:
         table = page.locator(f"{card} table").bounding_box()
         assert table["x"] + table["width"] <= frame["x"] + frame["width"] + 0.5, card
 
-    target = Path(os.environ.get("PMO_BRIDGE_SCREENSHOT") or ROOT / "docs" / "dashboard.png")
+    target = Path(os.environ.get("PMO_BRIDGE_SCREENSHOT") or screenshot_dir() / "dashboard.png")
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -411,6 +411,7 @@ class FakeTrackers:
             rsps.add_callback(method, url, callback, content_type="application/json")
 
         add("PUT", re.compile(rf"{api}/issue/([A-Z]+-\d+){tail}"), self._jira_edit)
+        add("GET", re.compile(rf"{api}/issue/([A-Z]+-\d+){tail}"), self._jira_get)
         add("GET", re.compile(rf"{api}/issue/([A-Z]+-\d+)/comment{tail}"), self._jira_comments)
         add("POST", re.compile(rf"{api}/issue/([A-Z]+-\d+)/comment{tail}"), self._jira_comment_add)
         add(
@@ -442,6 +443,18 @@ class FakeTrackers:
         import re
 
         return "jira:" + re.search(r"/issue/([A-Z]+-\d+)", request.url).group(1)
+
+    def _jira_get(self, request: Any) -> tuple[int, dict, str]:
+        """The issue as known, with the labels written since (comment events are partial:
+        the worker reads the issue)."""
+        import json
+
+        key = self._jira_key(request)
+        if key not in self.specs:
+            return 404, {}, json.dumps({"errorMessages": ["Issue does not exist"], "errors": {}})
+        issue = jira_issue(self.specs[key])
+        issue["fields"]["labels"] = sorted(self.labels.get(key, ()))
+        return 200, {}, json.dumps(issue)
 
     def _jira_edit(self, request: Any) -> tuple[int, dict, str]:
         import json

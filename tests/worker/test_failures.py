@@ -520,3 +520,26 @@ def test_worker_start_requeues_a_delivery_a_killed_worker_had_taken(sqlite_servi
         "TEST-2": 1,
         "TEST-3": 1,
     }
+
+
+def test_a_refused_field_action_is_an_error_finding_and_blocks_nothing(tmp_path, env, jira):
+    """Jira answers 400 to a rule's field action (a priority the site does not have): the
+    label is written, the comment too, and the comment says the action was refused."""
+    pack = tmp_path / "actions.yaml"
+    pack.write_text(
+        "version: 1\nrules:\n  - id: owner-in-progress\n    enforcement: enforce\n"
+        "    when: {status_category: [in_progress]}\n"
+        "    require: [{field: assignee, present: true}]\n    labels: [unowned]\n"
+        "    actions: {set: {priority: Highest}}\n"
+    )
+    app, runtime = service(tmp_path, rules=(str(pack),))
+    jira.script("labels", "TEST-1", "apply", (400, {}))  # labels go through, fields do not
+    deliver(app, jira_unowned(), "d1")
+    drain(runtime)
+    assert jira.ops() == [("labels", 204), ("labels", 400), ("comments", 200), ("comment", 201)]
+    assert jira.labels["TEST-1"] == {"pmo-unowned"}
+    body = json.dumps(jira.comments["TEST-1"][0]["body"])
+    assert "the tracker refused the rule's field action (priority=Highest)" in body
+    record = first_delivery(runtime)
+    assert record.status == "done" and record.error.startswith("fields refused:")
+    assert runtime.dead_letters() == []

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from config.settings import load_settings
 from connector.errors import TrackerError
+from rules.rollup import plural
 from webhooks.commands.preflight import ready_for_tracker_command
 from webhooks.governance.audit import AuditReport, ProgressBar, run_audit
 from webhooks.resources import Resources
@@ -33,8 +34,8 @@ def format_report(report: AuditReport, fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     lines = [
         f"audit of {report.tracker}: {report.query}",
-        f"{report.items} items, {report.noncompliant_items} non-compliant, "
-        f"{len(report.findings)} findings",
+        f"{plural(report.items, 'item', 'items')}, {report.noncompliant_items} non-compliant, "
+        f"{plural(len(report.findings), 'finding', 'findings')}",
         "",
         f"{'RULE':<32} {'FINDINGS':>8}",
     ]
@@ -42,7 +43,7 @@ def format_report(report: AuditReport, fmt: str) -> str:
     lines += ["", f"{'PROJECT':<32} {'FINDINGS':>8}"]
     lines += [f"{project:<32} {count:>8}" for project, count in report.by_project.most_common()]
     if report.writes:
-        lines += ["", f"{report.writes} items written back"]
+        lines += ["", f"{plural(report.writes, 'item', 'items')} written back"]
     return "\n".join(lines)
 
 

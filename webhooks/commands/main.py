@@ -21,11 +21,14 @@ HANDLERS = {
     "worker": "webhooks.commands.worker:worker",
     "rules validate": "rules.commands:validate_command",
     "rules test": "rules.commands:test_command",
+    "rules explain": "rules.policy_commands:explain_command",
+    "waivers list": "rules.policy_commands:waivers_list_command",
     "evaluate": "webhooks.commands.evaluate:evaluate_command",
     "audit": "webhooks.commands.audit:audit_command",
     "deadletters list": "webhooks.commands.deadletters:deadletters_list",
     "deadletters replay": "webhooks.commands.deadletters:deadletters_replay",
     "register": "webhooks.commands.register:register_command",
+    "people list": "webhooks.commands.people:people_list",
     "report": "webhooks.commands.report:report_command",
     "notifications list": "webhooks.commands.notifications:notifications_list",
     "schema": "webhooks.commands.schema:schema_command",
@@ -90,6 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
     test = rules_sub.add_parser("test", help="run the *.tests.yaml cases next to rules files")
     test.add_argument("paths", nargs="+", metavar="PATH", help="rules or tests files, or folders")
 
+    def rules_arg(p: argparse.ArgumentParser) -> None:
+        config_arg(p)
+        p.add_argument(
+            "--rules", action="append", metavar="PATH",
+            help="rules file or folder (default: the config's rules)",
+        )  # fmt: skip
+
+    explain = rules_sub.add_parser("explain", help="the rule in force for a project or tracker")
+    explain.add_argument("rule", metavar="RULE", help="rule id")
+    explain.add_argument("--project", metavar="P", help="project key (default: any)")
+    explain.add_argument("--tracker", metavar="NAME", help="tracker name (default: any)")
+    rules_arg(explain)
+
+    waivers = sub.add_parser("waivers", help="approved exemptions from rules")
+    waivers_sub = waivers.add_subparsers(dest="waivers_command", required=True, metavar="ACTION")
+    waivers_list = waivers_sub.add_parser("list", help="list waivers, soonest expiry first")
+    waivers_list.add_argument(
+        "--expiring", metavar="SPAN", help="only those expiring within SPAN, e.g. 14d"
+    )
+    waivers_list.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    rules_arg(waivers_list)
+
     evaluate = sub.add_parser("evaluate", help="evaluate one webhook payload offline, print JSON")
     evaluate.add_argument(
         "--rules", required=True, action="append", metavar="PATH", help="rules file or folder"
@@ -123,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay = dead_sub.add_parser("replay", help="queue dead letters again")
     config_arg(replay)
     replay.add_argument("ids", nargs="*", type=int, metavar="ID", help="which (default: all)")
+
+    people = sub.add_parser("people", help="the people file and accounts it does not map")
+    people_sub = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
+    people_list = people_sub.add_parser("list", help="list mapped people, or --unmapped accounts")
+    config_arg(people_list)
+    people_list.add_argument(
+        "--unmapped", action="store_true", help="accounts seen on items that no person maps"
+    )
+    people_list.add_argument("--format", choices=("table", "json"), default="table")
 
     register = sub.add_parser("register", help="create the tracker's webhook subscriptions")
     config_arg(register)
@@ -165,7 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
     name = args.command
-    for nested in ("rules_command", "dead_command", "notes_command"):
+    for nested in (
+        "rules_command",
+        "dead_command",
+        "notes_command",
+        "waivers_command",
+        "people_command",
+    ):
         if getattr(args, nested, None):
             name = f"{name} {getattr(args, nested)}"
     module_name, func = HANDLERS[name].split(":")

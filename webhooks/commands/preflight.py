@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from config.settings import ConfigError, Settings, TrackerConfig
-from rules.pack import load_ruleset_with_errors
+from rules.ruleset import load_ruleset_with_errors
 
 
 def tracker_reachable(tracker: TrackerConfig, environ: Mapping[str, str] | None = None) -> None:

@@ -20,17 +20,14 @@ from marshmallow_jsonschema import JSONSchema
 from config.settings import PACKAGE_DIR, ConfigFileSchema
 from rules.casefile import CaseFileSchema
 from rules.schema import PackSchema
+from rules.waivers import WaiverFileSchema
 
 SCHEMA_DIR = PACKAGE_DIR / "schemas"
-# The waivers file arrives with the waivers feature: its marshmallow schema goes here and
-# `pmo-bridge schema waivers` starts answering.
-WAIVERS_SCHEMA: type[Schema] | None = None
-
 SOURCES: dict[str, tuple[type[Schema] | None, str]] = {
     "rules": (PackSchema, "pmo-bridge rules file (a rule pack)"),
     "tests": (CaseFileSchema, "pmo-bridge rule-pack tests file (<pack>.tests.yaml)"),
     "config": (ConfigFileSchema, "pmo-bridge configuration file"),
-    "waivers": (WAIVERS_SCHEMA, "pmo-bridge waivers file"),
+    "waivers": (WaiverFileSchema, "pmo-bridge waivers file"),
 }
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {
@@ -144,6 +141,8 @@ def generate(kind: str) -> dict[str, Any]:
     top = doc["definitions"][type(schema).__name__]
     if kind == "config":
         top["properties"]["trackers"]["minProperties"] = 1
+    if kind == "rules":  # a pack has rules of its own, or extends one that has
+        top["anyOf"] = [{"required": ["rules"]}, {"required": ["extend"]}]
     return {"$schema": doc["$schema"], "title": title, **doc}
 
 

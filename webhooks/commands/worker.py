@@ -20,6 +20,7 @@ from webhooks.commands.serve import (
     first_line,
     quiet_startup_logs,
 )
+from webhooks.governance.action_checks import check_field_actions
 from webhooks.telemetry.logs import configure_logging, secret_env_names
 from webhooks.worker.consumer import build_consumer
 from webhooks.worker.runtime import Runtime
@@ -51,6 +52,7 @@ def worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"worker start-up: {first_line(exc)}") from None
     check_escalation_channels(settings, runtime.rules.current())
     runtime.discover_fields()
+    check_field_actions(runtime)  # logged; refused actions are reported per item anyway
     threads = args.threads or settings.worker_threads
     consumer = build_consumer(runtime, threads)
     _follow_supervisor()

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from webhooks.dashboard.svg import (
-    as_date,
     as_number,
     format_number,
     meter_svg,
@@ -35,19 +34,35 @@ PAGE_ROWS = 250  # portfolio rows per page: 2,000 items on one page made 1.5 MB 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
-def render_dashboard(data: Mapping[str, Any], page: int = 1) -> str:
-    """The dashboard page for one portfolio snapshot, with page `page` of its rows."""
-    return _environment().get_template("portfolio.html").render(view=build_view(data, page))
+def render_dashboard(
+    data: Mapping[str, Any],
+    page: int = 1,
+    *,
+    query: str = "",
+    options: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The dashboard page for one portfolio snapshot (or a filtered view of it, `query`
+    being its filter as URL query), with page `page` of its rows."""
+    view = build_view(data, page)
+    view["query"] = query
+    view["options"] = options or {}
+    view["chosen"] = _mapping(data.get("filter"))
+    return environment().get_template("portfolio.html").render(view=view)
 
 
 def page_count(data: Mapping[str, Any]) -> int:
     """How many pages the snapshot's portfolio rows take (at least one)."""
-    rows = sum(1 for _ in _flatten(_seq(data.get("tree")), depth=0))
+    entries = data.get("entries")
+    rows = (
+        len(entries)
+        if isinstance(entries, list)
+        else sum(1 for _ in _walk(_seq(data.get("tree")), depth=0))
+    )
     return max(1, -(-rows // PAGE_ROWS))
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(Path(__file__).with_name("templates")),
         autoescape=True,
@@ -70,10 +85,16 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
         (_rule(r) for r in _seq(data.get("compliance_by_rule"))),
         key=lambda r: (-r["open_findings"], SEVERITIES.index(r["severity"]), r["rule"]),
     )
-    rows = list(_flatten(_seq(data.get("tree")), depth=0))
-    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    # only the page's rows become row dicts: a 100,000-item tree is walked, not converted
+    # `entries`: a filtered view's rows, (node, depth, matched), made from the snapshot's index
+    entries = data.get("entries")
+    if not isinstance(entries, list):
+        entries = [(node, depth, True) for node, depth in _walk(_seq(data.get("tree")), 0)]
+    nodes = entries
+    pages = max(1, -(-len(nodes) // PAGE_ROWS))
     page = min(max(page, 1), pages)
     first = (page - 1) * PAGE_ROWS
+    rows = [_row(node, depth, hit) for node, depth, hit in nodes[first : first + PAGE_ROWS]]
     return {
         "generated_at": data.get("generated_at")
         if isinstance(data.get("generated_at"), str)
@@ -86,51 +107,69 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
             "compliant_pct": as_number(totals.get("compliant_pct"), None),
             "rag": {name: int(as_number(rag.get(name))) for name in RAGS},
         },
-        "rows": rows[first : first + PAGE_ROWS],
+        "rows": rows,
         "paging": {
             "page": page,
             "pages": pages,
             "first": first + 1,
-            "last": min(first + PAGE_ROWS, len(rows)),
-            "rows": len(rows),
+            "last": min(first + PAGE_ROWS, len(nodes)),
+            "rows": len(nodes),
         },
         "projects": [_project(p) for p in _seq(data.get("compliance_by_project"))],
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],
         "trend": [_mapping(p) for p in _seq(data.get("trend"))],
-        "empty": not rows and not as_number(totals.get("items")),
+        "changes_since": data.get("rag_changes_since"),
+        "changes": _changes(data.get("rag_changes"), nodes),
+        "project_trend": [_project_trend(p) for p in _seq(data.get("project_trend"))],
+        "empty": not nodes and not as_number(totals.get("items")),
     }
 
 
-def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
+def _walk(nodes: Iterable[Any], depth: int) -> Iterable[tuple[Mapping[str, Any], int]]:
     for node in nodes:
         if not isinstance(node, Mapping):
             continue
-        rollup = _mapping(node.get("rollup")) if node.get("rollup") else None
-        children = _seq(node.get("children"))
-        row = {
-            "key": str(node.get("key") or ""),
-            "title": str(node.get("title") or node.get("key") or "(untitled)"),
-            "url": safe_url(node.get("url")),
-            "type": str(node.get("type") or "other"),
-            "tracker": str(node.get("tracker") or ""),
-            "project": str(node.get("project") or ""),
-            "status": str(node.get("status") or ""),
-            "status_category": str(node.get("status_category") or "todo"),
-            "assignee": node.get("assignee"),
-            "open_findings": int(as_number(node.get("open_findings"))),
-            "depth": depth,
-            "has_children": bool(children),
-            "rollup": _rollup(rollup) if rollup is not None else None,
-            "due": node.get("due_date"),
-        }
-        yield row
-        yield from _flatten(children, depth + 1)
+        yield node, depth
+        yield from _walk(_seq(node.get("children")), depth + 1)
 
 
-def _rollup(rollup: Mapping[str, Any]) -> dict[str, Any]:
+def _flatten(nodes: Iterable[Any], depth: int) -> Iterable[dict[str, Any]]:
+    for node, at in _walk(nodes, depth):
+        yield _row(node, at)
+
+
+def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str, Any]:
+    rollup = _mapping(node.get("rollup")) if node.get("rollup") else None
+    children = _seq(node.get("children"))
+    return {
+        "key": str(node.get("key") or ""),
+        "title": str(node.get("title") or node.get("key") or "(untitled)"),
+        "url": safe_url(node.get("url")),
+        "type": str(node.get("type") or "other"),
+        "tracker": str(node.get("tracker") or ""),
+        "project": str(node.get("project") or ""),
+        "status": str(node.get("status") or ""),
+        "status_category": str(node.get("status_category") or "todo"),
+        "assignee": node.get("assignee"),
+        "open_findings": int(as_number(node.get("open_findings"))),
+        "depth": depth,
+        "has_children": bool(children),
+        "rollup": _rollup(rollup, _mapping(node.get("schedule"))) if rollup is not None else None,
+        "due": node.get("due_date"),
+        "matched": matched and node.get("matched", True) is not False,
+        "rules": sorted(
+            {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
+        ),
+    }
+
+
+def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, Any]:
+    """The rollup's figures as the page shows them; due, forecast and slip are the
+    rollup's own schedule (`rules.rollup_schedule`), never recomputed here."""
     rag = str(rollup.get("rag") or "").lower()
     progress = min(max(as_number(rollup.get("progress")), 0.0), 1.0)
+    slip = schedule.get("slip_days")
     return {
         "rag": rag if rag in RAGS else None,
         "rag_reasons": [str(r) for r in _seq(rollup.get("rag_reasons"))],
@@ -139,12 +178,47 @@ def _rollup(rollup: Mapping[str, Any]) -> dict[str, Any]:
         "children": int(as_number(rollup.get("children"))),
         "points_total": format_number(rollup.get("points_total")),
         "points_done": format_number(rollup.get("points_done")),
-        "due": rollup.get("due"),
-        "forecast_end": rollup.get("forecast_end"),
-        "slip_days": _slip_days(rollup.get("due"), rollup.get("forecast_end")),
+        "due": schedule.get("due"),
+        "due_from_children": schedule.get("due_source") == "children",
+        "forecast_end": schedule.get("forecast_end"),
+        "slip_days": slip if isinstance(slip, int) and not isinstance(slip, bool) else None,
+        "slip": str(schedule.get("slip") or ""),
         "overdue": int(as_number(rollup.get("overdue_children"))),
         "blocked": int(as_number(rollup.get("blocked_children"))),
         "noncompliant": int(as_number(rollup.get("noncompliant_children"))),
+    }
+
+
+def _changes(raw: Any, nodes: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    wanted = {str(_mapping(c).get("key") or "") for c in _seq(raw)}
+    titles = {e[0].get("key"): e[0] for e in nodes if e[0].get("key") in wanted} if wanted else {}
+    out = []
+    for change in _seq(raw):
+        change = _mapping(change)
+        key = str(change.get("key") or "")
+        row = titles.get(key, {})
+        before, now = change.get("before"), change.get("now")
+        out.append(
+            {
+                "key": key,
+                "title": str(row.get("title") or key),
+                "before": before if before in RAGS else None,
+                "now": now if now in RAGS else None,
+            }
+        )
+    order = {"red": 0, "amber": 1, "green": 2, None: 3}
+    return sorted(out, key=lambda c: (order[c["now"]], c["key"]))
+
+
+def _project_trend(raw: Any) -> dict[str, Any]:
+    row = _mapping(raw)
+    points = [_mapping(p) for p in _seq(row.get("points"))]
+    return {
+        "tracker": str(row.get("tracker") or ""),
+        "project": str(row.get("project") or ""),
+        "first": points[0] if points else {},
+        "last": points[-1] if points else {},
+        "days": len(points),
     }
 
 
@@ -186,11 +260,6 @@ def _rule(raw: Any) -> dict[str, Any]:
         "severity": _severity(row.get("severity")),
         "open_findings": int(as_number(row.get("open_findings"))),
     }
-
-
-def _slip_days(due: Any, forecast: Any) -> int | None:
-    due_d, forecast_d = as_date(due), as_date(forecast)
-    return (forecast_d - due_d).days if due_d and forecast_d else None
 
 
 def _severity(value: Any) -> str:

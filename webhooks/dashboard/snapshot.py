@@ -4,6 +4,7 @@ items most out of line, and the trend of open findings."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
@@ -11,8 +12,10 @@ from urllib.parse import quote
 
 from config.settings import TrackerConfig
 from connector.model import WorkItem
-from rules.rollup import spec_for
+from rules.rollup import schedule_of, spec_for
+from webhooks.dashboard.history import history_section
 from webhooks.resources import Resources
+from webhooks.store import Store
 
 _SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 MAX_CHILDREN_SHOWN = 200
@@ -54,7 +57,12 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
             "assignee": clip(item.assignee.display_name) if item.assignee else None,
             "due_date": item.due_date.isoformat() if item.due_date else None,
             "rollup": rollup.to_dict() if rollup is not None else None,
+            "schedule": schedule_of(rollup).to_dict() if rollup is not None else None,
             "open_findings": len(findings_by_item.get(item.key, ())),
+            "findings": [
+                {"rule": f.rule, "severity": f.severity, "since": f.first_seen.isoformat()}
+                for f in findings_by_item.get(item.key, ())
+            ],
             "children": [node(k, depth + 1) for k in kids[:MAX_CHILDREN_SHOWN]]
             if depth < 8
             else [],
@@ -144,11 +152,24 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         ),
         "compliance_by_rule": by_rule,
         "worst_items": worst_items,
-        "trend": [
-            {"date": p.day.isoformat(), "open_findings": p.open}
-            for p in store.findings_trend(TREND_DAYS, now=runtime.clock())
-        ],
+        "trend": trend(store, runtime.clock()),
+        **history_section(
+            store, runtime.clock(), {k: r.rag for k, r in rollups.items() if k in items}
+        ),
     }
+
+
+def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
+    """Open findings per day for the last TREND_DAYS days, from the first day the service
+    held data: the days before it are no data, not days without findings."""
+    since = store.data_since()
+    if since is None:
+        return []
+    return [
+        {"date": p.day.isoformat(), "open_findings": p.open}
+        for p in store.findings_trend(TREND_DAYS, now=now)
+        if p.day >= since
+    ]
 
 
 def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:

@@ -132,8 +132,7 @@ def trend_svg(points: Iterable[Any], *, width: int = 640, height: int = 220) -> 
             top=format_number(ceiling),
         )
     ]
-    step = max(1, math.ceil(n / 8))
-    labelled = [*range(0, n, step), *([n - 1] if (n - 1) % step else [])]
+    labelled = axis_labels(n)
     for i in labelled:
         parts.append(
             Markup('<text class="tick" x="{}" y="{}" text-anchor="{}">{}</text>').format(
@@ -173,6 +172,22 @@ def trend_svg(points: Iterable[Any], *, width: int = 640, height: int = 220) -> 
             )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
+
+
+def axis_labels(count: int, most: int = 8) -> list[int]:
+    """Indices of the days that get a date under the x-axis: evenly spaced, first and
+    last always, and never two closer than the spacing (the last day replaces a regular
+    label too close to it, rather than printing over it)."""
+    if count <= 0:
+        return []
+    step = max(1, math.ceil(count / most))
+    labelled = list(range(0, count, step))
+    if labelled[-1] != count - 1:
+        if count - 1 - labelled[-1] < step and len(labelled) > 1:
+            labelled[-1] = count - 1
+        else:
+            labelled.append(count - 1)
+    return labelled
 
 
 def _anchor(index: int, count: int) -> str:

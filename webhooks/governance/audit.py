@@ -15,8 +15,11 @@ from typing import Any, Protocol
 
 from connector.model import WorkItem
 from rules import reads_field
+from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
+from webhooks.governance.people import record_allocation
+from webhooks.governance.rollups import Rollups
 from webhooks.governance.writeback import WriteBack
 from webhooks.resources import Resources
 
@@ -59,6 +62,34 @@ class _NoBar:
         pass
 
 
+class _NoFollowUps:
+    """The audit computes its rollups in order itself: nothing to queue."""
+
+    def regovern(self, key: str, *, delay: float = 0.5) -> bool:
+        return False
+
+    def recompute_rollup(self, parent_key: str) -> bool:
+        return False
+
+
+def _children_first(items: list[WorkItem], specs: Any) -> list[WorkItem]:
+    """Items without a rollup first, then rollup parents deepest first, so each parent's
+    rollup is computed from children already evaluated."""
+    by_key = {item.key: item for item in items}
+
+    def depth(item: WorkItem) -> int:
+        steps, seen = 0, {item.key}
+        while item.parent in by_key and item.parent not in seen:
+            item = by_key[item.parent]
+            seen.add(item.key)
+            steps += 1
+        return steps
+
+    leaves = [i for i in items if spec_for(specs, i) is None]
+    parents = [i for i in items if spec_for(specs, i) is not None]
+    return leaves + sorted(parents, key=depth, reverse=True)
+
+
 def run_audit(
     resources: Resources,
     tracker_name: str,
@@ -83,17 +114,25 @@ def run_audit(
     for fetched in items:
         item = with_portfolio_parent(fetched, resources.settings)
         resources.store.upsert_item(item)
+        record_allocation(resources, item.key, item)
         seen.append(item)
         bar.update(1)
     bar.close()
     # Evaluate after seeding so parent.<field> checks see parents fetched later in the page.
     now = resources.clock()
     writer = WriteBack(resources) if apply else None
+    rollups = Rollups(resources, _NoFollowUps())
+    if writer is not None:
+        seen = _children_first(seen, ruleset.rollups)
     for item in seen:
         report.items += 1
         if writer is not None:
             before = resources.store.get_ledger(item.key)
-            writer.govern(item)
+            # A rollup parent gets the comment the service gives it: rollup table and
+            # findings, from its children's findings written just before.
+            spec = spec_for(ruleset.rollups, item)
+            rollup = rollups.refresh(item, spec)[0] if spec is not None else None
+            writer.govern(item, rollup=rollup, rollup_spec=spec)
             report.writes += int(resources.store.get_ledger(item.key) != before)
             findings = resources.store.open_findings(item.key)
             rows = [

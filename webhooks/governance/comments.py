@@ -46,11 +46,13 @@ def compliance_document(
     """`escalations`: steps fired in the item's open episodes (`store.open_escalations`);
     those reaching people by `mention` are listed, each person mentioned."""
     shown = [f for f in findings if f.enforcement in _SHOWN]
-    failing = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
+    ordered = sorted(shown, key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.rule))
+    failing = [f for f in ordered if f.status != "waived"]
+    waived: tuple[Any, ...] = tuple(f for f in ordered if f.status == "waived")
     notes = escalation_notes(escalations, {f.rule for f in failing})
 
-    def document(listed: Sequence[Any]) -> Document:
-        doc = _document(listed, len(failing), rollup, dashboard_url)
+    def document(listed: Sequence[Any], waived: Sequence[Any] = waived) -> Document:
+        doc = _document(listed, len(failing), rollup, dashboard_url, waived)
         if notes is None:
             return doc
         return Document(title=doc.title, blocks=(*doc.blocks, notes), marker=doc.marker)
@@ -65,7 +67,8 @@ def compliance_document(
             fits = middle
         else:
             too_many = middle
-    return document(failing[:fits])
+    # the waivers are dropped too when not one failing row fits: counted, not listed
+    return document(failing[:fits], waived if fits else ())
 
 
 def escalation_notes(escalations: Sequence[Any], failing: set[str]) -> BulletList | None:
@@ -100,14 +103,22 @@ def rendered_size(doc: Document, form: str | None = None) -> int:
 
 
 def _document(
-    listed: Sequence[Any], total: int, rollup: Any, dashboard_url: str | None
+    listed: Sequence[Any],
+    total: int,
+    rollup: Any,
+    dashboard_url: str | None,
+    waived: Sequence[Any] = (),
 ) -> Document:
     blocks: list[Any] = []
     if rollup is not None:
         blocks.append(Paragraph(f"Portfolio rollup: {rollup.rag.upper()}"))
         blocks.append(Table(("Measure", "Value"), rollup_document_rows(rollup)))
     if not total:
-        blocks.append(Paragraph("All PMO rules pass on this item. Nothing to do."))
+        text = "All PMO rules pass on this item. Nothing to do."
+        if waived:
+            text = "No PMO rule needs attention on this item; the waived rules are listed."
+        blocks.append(Paragraph(text))
+        blocks += _waived_blocks(waived)
         return Document(title="PMO compliance", blocks=blocks, marker=MARKER)
     noun = "rule needs" if total == 1 else "rules need"
     blocks.append(
@@ -121,6 +132,8 @@ def _document(
         status = " (rule error)" if finding.status == "error" else ""
         hint = getattr(finding, "hint", "")
         fix = f"{finding.message} ({hint})" if hint else finding.message
+        if getattr(finding, "owner", ""):
+            fix += f" Questions: {finding.owner}"
         rows.append((finding.rule, f"{finding.severity}{status}", _shortened(fix)))
     if rows:
         blocks.append(Table(("Rule", "Severity", "What is wrong, how to fix it"), rows))
@@ -136,7 +149,26 @@ def _document(
                 where,
             )
         )
+    blocks += _waived_blocks(waived)
     return Document(title="PMO compliance", blocks=blocks, marker=MARKER)
+
+
+def _waived_blocks(waived: Sequence[Any]) -> list[Any]:
+    """Waived rules: not to fix now, but visible with who approved it and until when."""
+    if not waived:
+        return []
+    rows = [(f.rule, f.severity, _shortened(_waiver_text(f))) for f in waived]
+    return [Table(("Waived rule", "Severity", "Waiver"), rows)]
+
+
+def _waiver_text(finding: Any) -> str:
+    waiver = finding.waiver
+    text = waiver.note()
+    if waiver.ticket:
+        text += f" {waiver.ticket}"
+    if getattr(finding, "owner", ""):
+        text += f" Questions: {finding.owner}"
+    return text
 
 
 def _shortened(text: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from connector.model import WorkItem
 from rules import Context, Finding, RuleSet, evaluate
+from webhooks.governance.hierarchy import link_findings
 from webhooks.governance.portfolio_groups import Counted, Groups, across_findings
 from webhooks.resources import Resources
 
@@ -34,4 +35,5 @@ def evaluate_stored(
     context = Context(now=now or resources.clock(), parent=parent)
     findings = evaluate(ruleset, item, context)
     findings += across_findings(resources, ruleset, item, context, groups, counted)
+    findings += link_findings(item, resources.settings)  # ambiguous portfolio links
     return findings

@@ -15,6 +15,7 @@ from rules.portfolio import (
     group_key,
     member_matches,
 )
+from webhooks.governance.people import load_findings, load_rechecks
 from webhooks.resources import Resources
 
 Groups = dict[tuple[str, str], list[WorkItem]]  # (field, group key) -> stored members
@@ -29,7 +30,7 @@ def across_groups(
     groups: dict[str, list[WorkItem]] = {}
     cache = {} if cache is None else cache
     for _pack, rule in across_rules(ruleset):
-        key = group_key(rule.across, item)
+        key = group_key(rule.across, item, resources.people)
         if key is None:
             continue
         if (rule.across, key) not in cache:
@@ -47,10 +48,11 @@ def across_findings(
     memo: Counted | None = None,
 ) -> list[Finding]:
     """`cache` and `memo` (see `across_groups`, `evaluate_across`): kept by a sweep."""
+    found = load_findings(resources, ruleset, item)
     if not across_rules(ruleset):
-        return []
+        return found
     groups = across_groups(resources, ruleset, item, cache)
-    return evaluate_across(ruleset, item, groups, context, memo)
+    return found + evaluate_across(ruleset, item, groups, context, resources.people, memo=memo)
 
 
 def members_to_recheck(
@@ -58,11 +60,11 @@ def members_to_recheck(
 ) -> set[str]:
     """Keys of group members (of the groups `items` are or were in) whose open findings
     for an across rule no longer match what the group now says."""
-    stale: set[str] = set()
+    stale: set[str] = load_rechecks(resources, ruleset, items)
     for pack, rule in across_rules(ruleset):
         seen_groups = set()
         for item in items:
-            key = group_key(rule.across, item)
+            key = group_key(rule.across, item, resources.people)
             if key is None or key in seen_groups:
                 continue
             seen_groups.add(key)
@@ -73,7 +75,7 @@ def members_to_recheck(
             ]
             if not members:
                 continue
-            _count, breaking = group_count(rule, members)
+            _count, breaking = group_count(rule, members, resources.people)
             flagged = resources.store.keys_with_open_finding(rule.id, [m.key for m in members])
             for member in members:
                 if (member.key in flagged) != breaking:

@@ -15,9 +15,11 @@ from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
 from rules import Context
 from rules.rollup import ChildFacts
+from webhooks.governance.comment_guard import notice_managed_comment_change
 from webhooks.governance.followups import FollowUps
 from webhooks.governance.hierarchy import with_portfolio_parent
 from webhooks.governance.ownedits import is_own_edit
+from webhooks.governance.people import record_allocation
 from webhooks.governance.portfolio_groups import members_to_recheck
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.writeback import WriteBack
@@ -113,11 +115,13 @@ class Processor:
         if event.kind is EventKind.DELETED:
             previous = self.store.get_item(event.item_key) if known is None else known.item
             self.store.mark_deleted(event.item_key, event.revision)
+            record_allocation(self.resources, event.item_key, None)
             self.after_change(event.item_key, deleted=True, previous=previous)
             if previous is not None:
                 self.recheck_groups([previous])
             return "deleted"
 
+        notice_managed_comment_change(self.store, event)  # a person's edit: restored below
         item = event.item
         if event.partial or item is None:
             item = self.fetch(event)
@@ -148,6 +152,7 @@ class Processor:
                 self.after_change(item.key, previous=stored, current=item)
             return UNCHANGED
         self.store.upsert_item(item)
+        record_allocation(self.resources, item.key, item)
         return self.govern(item, previous=stored)
 
     def fetch(self, event: Event) -> WorkItem | None:

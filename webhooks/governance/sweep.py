@@ -1,6 +1,7 @@
 """The periodic sweep: ages and due dates change without events, so in-flight items are
 re-evaluated from the store on a schedule (default hourly) and only real changes are
-written. Rollup parents are recomputed too: forecasts and slips move with the calendar."""
+written: a new or fixed finding, or a waiver that expired (the item is flagged again).
+Rollup parents are recomputed too: forecasts and slips move with the calendar."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.followups import FollowUps
+from webhooks.governance.people import record_allocation, refresh_capacity
 from webhooks.governance.portfolio_groups import Counted, Groups
 from webhooks.resources import Resources
 
@@ -22,21 +24,26 @@ def sweep(resources: Resources, follow_ups: FollowUps) -> dict[str, int]:
     store = resources.store
     ruleset = resources.rules.current()
     now = resources.clock()
-    open_by_item: dict[str, set[str]] = {}
+    # by status too: a waiver expiring today turns `waived` into `fail` on the same rule
+    open_by_item: dict[str, set[tuple[str, str]]] = {}
     for finding in store.open_findings():
-        open_by_item.setdefault(finding.item_key, set()).add(finding.rule)
+        open_by_item.setdefault(finding.item_key, set()).add((finding.rule, finding.status))
 
+    refresh_capacity(resources)  # Azure DevOps sprint capacity, where configured
+    store.regroup_people()  # a person mapped since: their items group under them
     checked = changed = parents = 0
     items = list(store.iter_items(status_categories=IN_FLIGHT))
     by_key = {item.key: item for item in items}
     groups: Groups = {}  # each portfolio group read and counted once per sweep, not once
     counted: Counted = {}  # per member
+    for item in items:  # first every load (windows move on as weeks pass), then the rules
+        record_allocation(resources, item.key, item)
     for item in items:
         checked += 1
         findings = evaluate_stored(
             resources, item, ruleset=ruleset, known=by_key, now=now, groups=groups, counted=counted
         )
-        if {f.rule for f in findings} != open_by_item.get(item.key, set()):
+        if {(f.rule, f.status) for f in findings} != open_by_item.get(item.key, set()):
             follow_ups.regovern(item.key, delay=0)
             changed += 1
         if spec_for(ruleset.rollups, item) is not None:

@@ -33,6 +33,21 @@ from webhooks.telemetry.metrics import WRITES
 log = logging.getLogger(__name__)
 
 
+def refused_actions(actions: list[Any], findings: list[Any], reason: str) -> list[Any]:
+    """An error finding per rule whose field action the tracker refused, for the comment."""
+    by_rule = {f.rule: f for f in findings}
+    wanted: dict[str, list[str]] = {}
+    for action in actions:
+        if action.type == "set_field" and action.payload.get("rule") in by_rule:
+            wanted.setdefault(action.payload["rule"], []).append(f"{action.field}={action.value}")
+    refused = []
+    for rule, sets in wanted.items():
+        failed = by_rule[rule]
+        message = f"the tracker refused the rule's field action ({', '.join(sets)}): {reason}"
+        refused.append(replace(failed, message=message[:500], status="error", waiver=None))
+    return refused
+
+
 def doc_hash(doc: Document) -> str:
     return hashlib.sha256(doc.to_text().encode("utf-8")).hexdigest()[:32]
 
@@ -184,6 +199,8 @@ class WriteBack:
                 writes += 1
                 new_ledger = replace(new_ledger, fields={**ledger.fields, **changed})
                 self.store.save_ledger(item.key, new_ledger)
+            else:  # labels and comment still go out; the comment says what was refused
+                findings = [*findings, *refused_actions(actions, findings, self.refused[-1][1])]
 
         # -- the one managed comment, edited in place ------------------------------------
         wants_comment = any(a.type == "comment" for a in actions)

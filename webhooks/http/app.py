@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from config.settings import Settings, load_settings
-from webhooks.http import admin, intake, openapi, portfolio
+from webhooks.http import admin, intake, openapi, people, portfolio, portfolio_pages
 from webhooks.http.errors import register_error_handlers
 from webhooks.telemetry.logs import configure_logging, secret_env_names
 from webhooks.worker.runtime import Runtime
@@ -40,6 +40,8 @@ def create_app(
     app.register_blueprint(intake.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(portfolio.bp)
+    app.register_blueprint(people.bp)
+    app.register_blueprint(portfolio_pages.bp)
     app.register_blueprint(openapi.bp)
     return app
 

@@ -1,5 +1,6 @@
-"""The PMO's views: the portfolio dashboard (HTML) and the same data as JSON, both from
-one cached snapshot per process (`webhooks.dashboard.cache`)."""
+"""The PMO's views: the portfolio dashboard (HTML) and the same data as JSON and CSV, all
+from one cached snapshot per process (`webhooks.dashboard.cache`), filtered by the URL's
+query (`webhooks.dashboard.filter`)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,76 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 
 from webhooks.dashboard.cache import Snapshot, SnapshotCache
+from webhooks.dashboard.export import to_csv
+from webhooks.dashboard.filter import (
+    FilterError,
+    PortfolioFilter,
+    facet_options,
+    filter_portfolio,
+    filter_rows,
+    parse_filter,
+)
+from webhooks.dashboard.index import build_index
 from webhooks.dashboard.page import page_count, render_dashboard
 from webhooks.dashboard.snapshot import build_portfolio
+from webhooks.http.errors import ApiError
 from webhooks.http.viewer import require_viewer
 
 bp = Blueprint("portfolio", __name__)
 bp.before_request(require_viewer)
 
 
-def _snapshot() -> Snapshot:
+def snapshot() -> Snapshot:
     cache = current_app.extensions.get("pmo_bridge_portfolio")
     if cache is None:
         runtime = current_app.extensions["pmo_bridge"]
         cache = current_app.extensions.setdefault(
             "pmo_bridge_portfolio",
             SnapshotCache(
-                lambda: build_portfolio(runtime), runtime.settings.dashboard_cache_seconds
+                lambda: build_portfolio(runtime),
+                runtime.settings.dashboard_cache_seconds,
+                prepare=prepare,
             ),
         )
     return cache.get()
+
+
+def prepare(snapshot: Snapshot) -> None:
+    """The filter index and the form's options, made with the snapshot, not by a reader."""
+    snapshot.memo("index", build_index)
+    snapshot.memo("options", facet_options)
+
+
+def request_filter() -> PortfolioFilter:
+    try:
+        return parse_filter(request.args)
+    except FilterError as exc:
+        raise ApiError(400, f"bad filter: {exc}") from None
+
+
+def filtered_page(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
+    """The page's view of the filter: its summary and rows, not a copy of the tree."""
+    if not flt.active:
+        return current
+    return current.view(
+        f"page:{flt.query()}",
+        lambda data: Snapshot(
+            filter_rows(data, flt, current.memo("index", build_index)), current.built_at
+        ),
+    )
+
+
+def filtered(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
+    """The snapshot seen through `flt`: a snapshot of its own, made once per snapshot and
+    filter, so its encodings are made once too."""
+    if not flt.active:
+        return current
+    return current.view(
+        f"filter:{flt.query()}",
+        lambda data: Snapshot(
+            filter_portfolio(data, flt, current.memo("index", build_index)), current.built_at
+        ),
+    )
 
 
 @bp.get("/api/portfolio")
@@ -34,16 +86,34 @@ def api_portfolio():
     return _answer("json", current_app.json.dumps, "application/json")
 
 
+@bp.get("/api/portfolio.json")
+def api_portfolio_json():
+    answer = _answer("json", current_app.json.dumps, "application/json")
+    answer.headers["Content-Disposition"] = 'attachment; filename="portfolio.json"'
+    return answer
+
+
+@bp.get("/api/portfolio.csv")
+def api_portfolio_csv():
+    answer = _answer("csv", to_csv, "text/csv; charset=utf-8")
+    answer.headers["Content-Disposition"] = 'attachment; filename="portfolio.csv"'
+    return answer
+
+
 @bp.get("/portfolio")
 def portfolio_page():
-    snapshot = _snapshot()
-    pages = snapshot.memo("pages", page_count)
+    flt = request_filter()
+    current = snapshot()
+    view = filtered_page(current, flt)
+    pages = view.memo("pages", page_count)
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    options = current.memo("options", facet_options)
+    query = flt.query()
     return _answer(
         f"html:{page}",
-        lambda data: render_dashboard(data, page),
+        lambda data: render_dashboard(data, page, query=query, options=options),
         "text/html; charset=utf-8",
-        snapshot,
+        view,
     )
 
 
@@ -51,18 +121,18 @@ def _answer(
     kind: str,
     encode: Callable[[dict], str | bytes],
     content_type: str,
-    snapshot: Snapshot | None = None,
+    view: Snapshot | None = None,
 ) -> Response:
-    """The snapshot as encoded once for every reader: 304 when the reader has it (ETag),
-    gzip when it accepts it, so a reader costs a few kilobytes on the wire."""
-    snapshot = snapshot or _snapshot()
-    etag = snapshot.etag(kind, encode)
+    """The (filtered) snapshot as encoded once for every reader: 304 when the reader has
+    it (ETag), gzip when it accepts it, so a reader costs a few kilobytes on the wire."""
+    view = view or filtered(snapshot(), request_filter())
+    etag = view.etag(kind, encode)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if etag in request.if_none_match:
         return Response(status=304, headers=headers)
     if "gzip" in request.accept_encodings:
-        body = snapshot.gzipped(kind, encode)
+        body = view.gzipped(kind, encode)
         headers["Content-Encoding"] = "gzip"
     else:
-        body = snapshot.encoded(kind, encode)
+        body = view.encoded(kind, encode)
     return Response(body, content_type=content_type, headers=headers)

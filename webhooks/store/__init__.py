@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from config.retention import Retention
 from config.settings import Settings
 from connector.model import WorkItem
+from webhooks.store.allocation import AllocationStore
 from webhooks.store.deliveries import MARK_ATTEMPT, DeliveryStore
 from webhooks.store.findings import FindingStore
 from webhooks.store.items import GET_ITEM_DATA, ItemStore
@@ -83,7 +84,15 @@ def _dead_letter(row: DeadLetterRow) -> DeadLetter:
     )
 
 
-class Store(DeliveryStore, ItemStore, FindingStore, RollupStore, RetentionStore, ReportStore):
+class Store(
+    DeliveryStore,
+    ItemStore,
+    FindingStore,
+    RollupStore,
+    RetentionStore,
+    ReportStore,
+    AllocationStore,
+):
     """See the module docstring. Construct from a database URL, then call `migrate()`."""
 
     @classmethod

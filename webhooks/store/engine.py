@@ -30,6 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from config.people import Directory
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -168,6 +170,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 class StoreBase:
     """Connection handling shared by the parts of `webhooks.store.Store`."""
+
+    # who each account belongs to (the people file), for the assignee group column;
+    # the runtime sets it, None groups people by display name
+    people: Directory | None = None
 
     def __init__(self, url: str, *, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.url = normalise_url(url)

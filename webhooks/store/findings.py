@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webhooks.store.engine import StoreBase
-from webhooks.store.models import FindingRow
+from webhooks.store.models import FindingRow, ItemRow
 from webhooks.store.records import FindingRecord, TrendPoint
 
 MAX_TREND_DAYS = 366
@@ -136,6 +136,32 @@ class FindingStore(StoreBase):
         with self._session() as session:
             rows = session.scalars(query.order_by(FindingRow.item_key, FindingRow.rule))
             return [_record(row) for row in rows]
+
+    def open_findings_of_rule(self, rule: str, limit: int) -> list[FindingRecord]:
+        """Up to `limit` open findings of one rule, oldest first."""
+        query = (
+            select(FindingRow)
+            .where(FindingRow.resolved_at.is_(None), FindingRow.rule == rule)
+            .order_by(FindingRow.first_seen, FindingRow.item_key)
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def data_since(self) -> dt.date | None:
+        """The first UTC day the store holds anything from (its oldest item or finding):
+        before it the service was not listening, so a trend has no data there, not zero."""
+        with self._session() as session:
+            firsts = [
+                session.scalar(select(func.min(FindingRow.first_seen))),
+                session.scalar(select(func.min(ItemRow.stored_at))),
+            ]
+        days = [
+            (f if f.tzinfo else f.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
+            for f in firsts
+            if isinstance(f, dt.datetime)
+        ]
+        return min(days) if days else None
 
     def open_finding_counts(self) -> dict[str, int]:
         """Open findings per severity, for the dashboard and metrics."""

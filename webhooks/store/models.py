@@ -14,7 +14,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -196,6 +198,30 @@ class DeadLetterRow(Base):
     replayed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
+class RagHistoryRow(Base):
+    """A portfolio parent's RAG on one UTC day (the day's last recording wins)."""
+
+    __tablename__ = "rag_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    reasons: Mapped[str] = mapped_column(Text)
+
+
+class FindingsHistoryRow(Base):
+    """Open findings on one UTC day per project, rule and severity."""
+
+    __tablename__ = "findings_history"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(255), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    open_findings: Mapped[int] = mapped_column(Integer)
+
+
 class EscalationRow(Base):
     """One escalation step fired in one failing episode (`finding_id`: the finding row,
     which a passing rule closes): unique, so a step never fires twice in an episode."""
@@ -247,3 +273,19 @@ class ReportRow(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     destination: Mapped[str] = mapped_column(String(1024))
     rag: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class AllocationRow(Base):
+    """One item's remaining work in one person's week (`rules.allocation.Share`): the
+    rows of an item are replaced on each of its events, so a person's load is the sum
+    of their rows, kept up to date one item at a time."""
+
+    __tablename__ = "allocation_shares"
+    __table_args__ = (Index(None, "person", "week"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_key: Mapped[str] = mapped_column(String(255), index=True)
+    person: Mapped[str] = mapped_column(String(255))
+    week: Mapped[dt.date] = mapped_column(Date, index=True)  # the Monday
+    unit: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[float] = mapped_column(Float)

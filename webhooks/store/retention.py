@@ -5,8 +5,10 @@
 - finished delivery rows (done, ignored, dead) after `deliveries_days`;
 - resolved findings (the history behind trends) after `findings_days`;
 - dead letters, replayed or not, after `dead_letters_days`;
+- the dashboard's daily RAG and findings history after `history_days`;
 - fired escalation steps after `escalations_days`, sent or dead notifications after
-  `notifications_days`.
+  `notifications_days`;
+- allocation shares of weeks before `allocation_days` ago (the people view looks ahead).
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
 long. 0 days keeps that kind for ever. On SQLite the freed pages are reused by new rows
@@ -23,6 +25,7 @@ from sqlalchemy import delete, func, select, update
 
 from config.retention import Retention
 from webhooks.store.escalation import EscalationStore
+from webhooks.store.history import HistoryStore
 from webhooks.store.models import DeadLetterRow, DeliveryRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -32,14 +35,17 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(EscalationStore):
+class RetentionStore(HistoryStore, EscalationStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
         def before(days: int) -> dt.datetime | None:
             return now - dt.timedelta(days=days) if days > 0 else None
 
-        counts = {"bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0}
+        counts = {
+            "bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0,
+            "history": 0, "allocation": 0,
+        }  # fmt: skip
         cutoff = before(retention.deliveries_days)
         if cutoff is not None:
             counts["deliveries"] = self._in_batches(
@@ -64,11 +70,17 @@ class RetentionStore(EscalationStore):
             counts["dead_letters"] = self._in_batches(
                 DeadLetterRow, DeadLetterRow.created_at < cutoff
             )
+        cutoff = before(retention.history_days)
+        if cutoff is not None:
+            counts["history"] = self.forget_history_before(cutoff.date())
         counts.update(
             self.forget_escalation_history(
                 before(retention.escalations_days), before(retention.notifications_days)
             )
         )
+        cutoff = before(retention.allocation_days)
+        if cutoff is not None:
+            counts["allocation"] = self.forget_shares(cutoff.date())  # type: ignore[attr-defined]
         if any(counts.values()):
             log.info("store.retention.applied", extra=counts)
         return counts

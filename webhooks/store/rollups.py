@@ -217,7 +217,7 @@ class RollupStore(StoreBase):
             return [
                 item
                 for item in self.iter_items()  # type: ignore[attr-defined]
-                if group_key(field, item) == value
+                if group_key(field, item, self.people) == value
             ]
         query = select(ItemRow.data).where(condition, live_items()).order_by(ItemRow.key)
         with self._session() as session:

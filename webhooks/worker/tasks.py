@@ -18,6 +18,7 @@ from huey import crontab
 from huey.api import TaskWrapper
 
 from connector.errors import RateLimited, TrackerError
+from webhooks.dashboard.history import record_history
 from webhooks.governance.process import Processor
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.sweep import sweep
@@ -81,6 +82,10 @@ class Tasks:
         self.retention_task: TaskWrapper = huey.periodic_task(
             crontab(minute="30"), name="retention"
         )(self.apply_retention)
+        # the dashboard's daily history, recorded hourly so the day's last state is kept
+        self.history_task: TaskWrapper = huey.periodic_task(
+            crontab(minute="45"), name="dashboard_history"
+        )(self.record_history)
 
     # -- putting work on the queue ------------------------------------------------------
 
@@ -183,6 +188,9 @@ class Tasks:
                 WriteBack(self.resources).govern(item)
         except ItemLocked:
             self.regovern_task.schedule((key,), delay=LOCK_RETRY_SECONDS)
+
+    def record_history(self) -> dict[str, int]:
+        return record_history(self.resources.store, self.resources.clock())
 
     def apply_retention(self) -> dict[str, int]:
         """Drop what the store's retention settings say it no longer keeps."""

@@ -1,0 +1,164 @@
+"""People end to end: one person's Jira and Azure DevOps items delivered as webhooks
+load them over capacity; the finding lands in both items' managed comments and leaves
+when one item is done; /api/people, its CSV and the people page show the load."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import responses
+
+from tests.support.portfolio_gen import (
+    TRACKER_ENV,
+    FakeTrackers,
+    Spec,
+    event_for,
+    fresh_ado_location_cache,
+    tracker_configs,
+)
+from tests.support.queue_helpers import drain
+from tests.support.service import make_settings
+from webhooks.http.app import create_app
+from webhooks.worker.runtime import Runtime
+
+PACK = Path(__file__).resolve().parents[1] / "packs" / "people.yaml"
+NOW = dt.datetime(2024, 6, 10, 12, 0, tzinfo=dt.UTC)  # a Monday
+FRIDAY = dt.date(2024, 6, 14)
+PEOPLE = """\
+teams:
+  payments: {capacity: {points: 10}}
+  web: {capacity: {points: 10}}
+people:
+  - id: dana
+    name: Dana Whitfield
+    team: payments
+    accounts: ["712020:dana-cloud-id", dana.whitfield@fabrikam.com]
+  - id: eli
+    name: Eli Moreau
+    team: web
+    accounts: [eli@fabrikam.com]
+"""
+_deliveries = itertools.count(1)
+DANA_JIRA = {"accountId": "712020:dana-cloud-id", "displayName": "Dana W.", "active": True}
+
+
+class Service:
+    def __init__(self, tmp_path: Path, mock: responses.RequestsMock) -> None:
+        people = tmp_path / "people.yaml"
+        people.write_text(PEOPLE)
+        self.settings = make_settings(
+            tmp_path, trackers=tracker_configs(), rules=(str(PACK),), people_file=str(people),
+            rollup_delay_seconds=0.05, sweep_interval_minutes=0,
+        )  # fmt: skip
+        self.runtime = Runtime.from_settings(self.settings, clock=lambda: NOW)
+        self.client = create_app(settings=self.settings, runtime=self.runtime).test_client()
+        self.trackers = FakeTrackers()
+        self.trackers.install(mock)
+
+    def deliver(self, *specs: Spec) -> None:
+        for spec in specs:
+            spec = self.trackers.know(spec)
+            body = json.dumps(event_for(spec, created=True)).encode()
+            path = "/webhooks/jira" if spec.tracker == "jira" else "/webhooks/azure-devops"
+            headers = {"X-Atlassian-Webhook-Identifier": f"p-{next(_deliveries)}"}
+            answer = self.client.post(path, data=body, headers=headers,
+                                      content_type="application/json")  # fmt: skip
+            assert answer.status_code == 202, answer.get_json()
+        drain(self.runtime)
+
+    def open_rules(self, key: str) -> set[str]:
+        return {f.rule for f in self.runtime.store.open_findings(key)}
+
+    def comment(self, key: str) -> str:
+        (text,) = self.trackers.comments[key].values()
+        return text
+
+
+@pytest.fixture
+def service(tmp_path, monkeypatch):
+    for name, value in TRACKER_ENV.items():
+        monkeypatch.setenv(name, value)
+    fresh_ado_location_cache(monkeypatch)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield Service(tmp_path, rsps)
+
+
+JIRA_STORY = Spec("jira", "PAY-41", "story", "Refund audit", "In Progress", 8, due=FRIDAY,
+                  extra={"assignee": DANA_JIRA})  # fmt: skip
+ADO_STORY = Spec("azure-devops", "541", "story", "Checkout API", "Active", 5, due=FRIDAY,
+                 assignee="dana.whitfield@fabrikam.com")  # fmt: skip
+ELI_STORY = Spec("azure-devops", "542", "story", "Wallet copy", "Active", 2, due=FRIDAY,
+                 assignee="eli@fabrikam.com")  # fmt: skip
+
+
+def test_one_person_over_capacity_across_trackers_is_told_on_both_items(service):
+    service.deliver(JIRA_STORY)
+    assert service.open_rules("jira:PAY-41") == set()  # 80% alone
+    service.deliver(ADO_STORY, ELI_STORY)
+    for key in ("jira:PAY-41", "azure-devops:541"):  # 8 + 5 of 10 points: 130%
+        # "Dana W." in Jira and "Dana Whitfield" in Azure DevOps: one person, two items
+        assert service.open_rules(key) == {"over-allocated", "wip-per-person"}, key
+        text = service.comment(key)
+        assert "Dana Whitfield is allocated over 110%" in text and "2024-06-10 (130%)" in text
+        assert "Dana Whitfield has 2 items (at most 1 allowed)" in text
+    assert service.open_rules("azure-devops:542") == set()
+    # under-allocation is the PMO's business, never an item's
+    assert not service.trackers.writes_to("azure-devops:542")
+
+    service.deliver(ADO_STORY.bump(status="Closed"))
+    assert service.open_rules("jira:PAY-41") == set()
+    assert "All PMO rules pass" in service.comment("jira:PAY-41")
+
+
+def test_people_api_json_csv_and_page(service):
+    service.deliver(JIRA_STORY, ADO_STORY, ELI_STORY)
+    data = service.client.get("/api/people?weeks=3").get_json()
+    assert data["weeks"] == ["2024-06-10", "2024-06-17", "2024-06-24"]
+    by_id = {p["id"]: p for p in data["people"]}
+    assert by_id["dana"]["load"] == [1.3, 0.0, 0.0]
+    assert {i["key"] for i in by_id["dana"]["items"]} == {"jira:PAY-41", "azure-devops:541"}
+    assert by_id["eli"]["load"] == [0.2, 0.0, 0.0]
+    under = {u["person"]: u["weeks"] for u in data["under_allocated"]}
+    assert under == {"eli": ["2024-06-10", "2024-06-17"], "dana": ["2024-06-17", "2024-06-24"]}
+
+    answer = service.client.get("/api/people?weeks=2&format=csv")
+    assert answer.content_type.startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
+    assert rows[0] == ["person", "name", "team", "2024-06-10", "2024-06-17"]
+    assert ["dana", "Dana Whitfield", "payments", "130", "0"] in rows
+
+    page = service.client.get("/people?team=web").get_data(as_text=True)
+    assert "Eli Moreau" in page and "Dana Whitfield" not in page
+    assert 'class="low">20%' in page
+
+
+def test_people_views_refuse_strangers(service, monkeypatch):
+    monkeypatch.setenv("PMO_BRIDGE_VIEWER_TOKEN", "s3cret-viewer")
+    assert service.client.get("/api/people").status_code == 401
+    assert service.client.get("/people").status_code == 401
+    ok = service.client.get("/api/people", headers={"Authorization": "Bearer s3cret-viewer"})
+    assert ok.status_code == 200
+
+
+def test_people_list_unmapped_names_accounts_nobody_maps(service, tmp_path):
+    stranger = Spec("azure-devops", "543", "story", "Docs", "Active", 1,
+                    assignee="zoe@fabrikam.com")  # fmt: skip
+    service.deliver(JIRA_STORY, stranger)
+    config = tmp_path / "pmo.yaml"
+    config.write_text(f"database_url: {service.settings.database_url}\npeople_file: people.yaml\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "webhooks.commands.main", "people", "list", "--unmapped",
+         "--config", str(config), "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    accounts = {row["account"] for row in json.loads(done.stdout)}
+    assert "zoe@fabrikam.com" in accounts and "712020:dana-cloud-id" not in accounts

@@ -1,0 +1,129 @@
+"""The allocation rows of the store: each item's shares of work (`rules.allocation`),
+replaced item by item, read back person by person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from connector.model import Person
+from rules.allocation import Share
+from rules.portfolio import person_key
+from webhooks.store.engine import StoreBase
+from webhooks.store.models import AllocationRow, ItemRow
+
+READ_CHUNK = 500  # people per IN (...) query
+
+
+def _assignee(value: Any) -> Person | None:
+    if isinstance(value, dict) and value.get("display_name") is not None:
+        return Person(value["display_name"], value.get("account_id"))
+    return Person(value) if isinstance(value, str) else None
+
+
+_COLUMNS = (
+    AllocationRow.item_key,
+    AllocationRow.person,
+    AllocationRow.week,
+    AllocationRow.unit,
+    AllocationRow.amount,
+)
+
+
+def _share(row: Any) -> Share:
+    return Share(*row)
+
+
+class AllocationStore(StoreBase):
+    def replace_shares(self, item_key: str, shares: Iterable[Share]) -> set[str]:
+        """The item's shares become `shares`; returns the people whose load changed
+        (those it had work with before and those it has now)."""
+        new = list(shares)
+        with self._session(write=True) as session:
+            before = set(
+                session.scalars(
+                    select(AllocationRow.person).where(AllocationRow.item_key == item_key)
+                )
+            )
+            session.execute(delete(AllocationRow).where(AllocationRow.item_key == item_key))
+            if new:
+                session.execute(
+                    insert(AllocationRow),
+                    [
+                        {"item_key": s.item, "person": s.person, "week": s.week,
+                         "unit": s.unit, "amount": s.amount}
+                        for s in new
+                    ],
+                )  # fmt: skip
+        return before | {s.person for s in new}
+
+    def add_shares(self, shares: Iterable[Share], batch: int = 5000) -> int:
+        """Insert shares of items that have none yet (a first build), in batches."""
+        rows = [
+            {"item_key": s.item, "person": s.person, "week": s.week, "unit": s.unit,
+             "amount": s.amount}
+            for s in shares
+        ]  # fmt: skip
+        for start in range(0, len(rows), batch):
+            with self._session(write=True) as session:
+                session.execute(insert(AllocationRow), rows[start : start + batch])
+        return len(rows)
+
+    def shares_of(self, people: Iterable[str], since: dt.date | None = None) -> list[Share]:
+        """The shares of these people, from the week of `since` on."""
+        wanted = sorted(set(people))
+        out: list[Share] = []
+        with self._session() as session:
+            for start in range(0, len(wanted), READ_CHUNK):
+                query = select(*_COLUMNS).where(
+                    AllocationRow.person.in_(wanted[start : start + READ_CHUNK])
+                )
+                if since is not None:
+                    query = query.where(AllocationRow.week >= since)
+                out.extend(_share(row) for row in session.execute(query))
+        return out
+
+    def all_shares(self, since: dt.date | None = None) -> list[Share]:
+        query = select(*_COLUMNS)
+        if since is not None:
+            query = query.where(AllocationRow.week >= since)
+        with self._session() as session:
+            return [_share(row) for row in session.execute(query)]
+
+    def regroup_people(self, batch: int = 1000) -> int:
+        """The assignee group column of every item follows the current people file (a
+        mapping added since the item's last event). Returns how many rows changed."""
+        changed, after = 0, ""
+        while True:
+            query = (
+                select(ItemRow.key, ItemRow.assignee_name, ItemRow.data)
+                .where(ItemRow.key > after, ItemRow.data.is_not(None))
+                .order_by(ItemRow.key)
+                .limit(batch)
+            )
+            with self._session() as session:
+                rows = session.execute(query).all()
+            moved = {}
+            for key, current, data in rows:
+                wanted = person_key(_assignee(data.get("assignee")), self.people)
+                if wanted != current:
+                    moved[key] = wanted
+            if moved:
+                with self._session(write=True) as session:
+                    for key, wanted in moved.items():
+                        session.execute(
+                            update(ItemRow).where(ItemRow.key == key).values(assignee_name=wanted)
+                        )
+                changed += len(moved)
+            if len(rows) < batch:
+                return changed
+            after = rows[-1][0]
+
+    def forget_shares(self, before: dt.date) -> int:
+        """Retention: shares of weeks before `before` are history nobody reads."""
+        with self._session(write=True) as session:
+            done = session.execute(delete(AllocationRow).where(AllocationRow.week < before))
+        return done.rowcount
