@@ -34,10 +34,12 @@ def notice_managed_comment_change(store: Any, event: Event) -> str | None:
     if ledger.comment_id is None or event.comment.id != ledger.comment_id:
         return None  # a comment of the team's own: none of the service's business
     deleted = event.native_event in _DELETED
+    # findings_hash too: the plan is unchanged, but the comment it wrote is not there now
     if deleted:
-        store.save_ledger(event.item_key, replace(ledger, comment_id=None, comment_hash=None))
+        forgotten = replace(ledger, comment_id=None, comment_hash=None, findings_hash=None)
     else:
-        store.save_ledger(event.item_key, replace(ledger, comment_hash=None))
+        forgotten = replace(ledger, comment_hash=None, findings_hash=None)
+    store.save_ledger(event.item_key, forgotten)
     who = event.actor.display_name if event.actor is not None else "someone"
     log.warning(
         "writeback.managed_comment_changed",

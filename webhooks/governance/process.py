@@ -121,7 +121,8 @@ class Processor:
                 self.recheck_groups([previous])
             return "deleted"
 
-        notice_managed_comment_change(self.store, event)  # a person's edit: restored below
+        if notice_managed_comment_change(self.store, event):  # a person's edit: restored below
+            known = None  # the ledger read with the delivery is no longer what is stored
         item = event.item
         if event.partial or item is None:
             item = self.fetch(event)
