@@ -15,7 +15,7 @@ import pytest
 import responses
 from werkzeug.serving import make_server
 
-from tests.support.browser import CHROMIUM_ARGS, find_chromium, missing, screenshot_dir
+from tests.support.browser import chromium_context, screenshot_dir
 from tests.support.helpers import PACKS
 from tests.support.portfolio_gen import TRACKER_ENV, fresh_ado_location_cache
 from tests.support.portfolio_service import Service, portfolio
@@ -56,27 +56,11 @@ def base_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    executable = find_chromium()
-    if executable is None:
-        missing("no Chromium binary found (apt-get install chromium)")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        missing("the playwright package is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=executable,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-            java_script_enabled=False,  # filters, drill-down and export work without it
-            accept_downloads=True,
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    viewport = {"width": 1280, "height": 900}
+    # filters, drill-down and export work without JavaScript
+    with chromium_context(profile, viewport=viewport, accept_downloads=True) as context:
+        yield context
 
 
 def fetch(url: str) -> bytes:

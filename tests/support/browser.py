@@ -3,11 +3,13 @@ shows what its JSON API says."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,10 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def chromium_page(tmp_path_factory):
+@contextlib.contextmanager
+def chromium_context(profile: Path, **options: Any) -> Iterator[Any]:
+    """A headless Debian Chromium through Playwright (no browser download), JavaScript
+    off unless asked: the pages must work without it. Skips (fails in CI) without one."""
     executable = find_chromium()
     if executable is None:
         missing("no Chromium binary found (apt-get install chromium)")
@@ -59,17 +63,23 @@ def chromium_page(tmp_path_factory):
         missing("the playwright package is not installed (pip install playwright)")
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
+            str(profile),
             executable_path=executable,
             headless=True,
             args=CHROMIUM_ARGS,
-            viewport={"width": 1360, "height": 900},
-            java_script_enabled=False,  # the page must work without it
+            **{"java_script_enabled": False, **options},
         )
         try:
-            yield context.new_page()
+            yield context
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def chromium_page(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with chromium_context(profile, viewport={"width": 1360, "height": 900}) as context:
+        yield context.new_page()
 
 
 def fetch_json(url: str) -> dict:
