@@ -40,6 +40,12 @@ from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientException, ClientRequestError
 
 from config.settings import TrackerConfig
+from connector.azure_devops.identities import (
+    display_name,
+    identities_url,
+    pick_identity,
+    search_params,
+)
 from connector.azure_devops.item import item_from_work_item, work_item_fields
 from connector.bulk import fetch_all
 from connector.clients import (
@@ -101,7 +107,9 @@ class AzureDevOpsClient:
         # `quiet_edits` asks for suppressNotifications=true; once refused, never again.
         self._quiet = tracker.quiet_edits
         _, token = tracker.credentials(environ)
-        creds = BasicAuthentication("", token or "")
+        self._token = token or ""
+        self._timeout = timeout
+        creds = BasicAuthentication("", self._token)
         self._wit = WorkItemTrackingClient(base_url=tracker.url, creds=creds)
         self._location = LocationClient(base_url=tracker.url, creds=creds)
         for client in (self._wit, self._location):
@@ -190,6 +198,28 @@ class AzureDevOpsClient:
             account = (user.properties.get("Account") or {}).get("$value")
         display = (user.provider_display_name if user else None) or account or "unknown"
         return Person(display, account or (user.id if user else None))
+
+    def find_user(self, query: str) -> Person | None:
+        """GET https://vssps.dev.azure.com/{org}/_apis/identities?searchFilter=General
+        &filterValue=&queryMembership=None&api-version=7.1 (see `identities`): the one
+        active user matching exactly, as a Person whose account is the identity id the
+        mention anchor takes; None when nobody (or more than one) matches."""
+        url = identities_url(self.tracker.url or "")
+        with self._calling("find_user"):
+            response = requests.get(
+                url, params=search_params(query), auth=("", self._token),
+                headers={"Accept": "application/json"}, timeout=self._timeout,
+            )  # fmt: skip
+            self._record_response(response)
+            if not 200 <= response.status_code < 300:
+                raise error_for_status(
+                    response.status_code, response.headers,
+                    f"azure-devops find_user: HTTP {response.status_code}",
+                )  # fmt: skip
+            found = pick_identity(response.json(), query)
+        if found is None:
+            return None
+        return Person(display_name(found), str(found["id"]))
 
     # -- writing -------------------------------------------------------------------------
 

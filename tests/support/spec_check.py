@@ -43,6 +43,14 @@ from tests.support.helpers import SPECS
 
 JIRA_SPEC = SPECS / "jira" / "platform-swagger.v3.json"
 ADO_SPEC = SPECS / "azure-devops" / "workItemTracking-7.1.json"
+# identities live on the organisation's vssps host: check against base URL
+# https://vssps.dev.azure.com/{org} with tracker "azure-devops-identities"
+ADO_IDENTITIES_SPEC = SPECS / "azure-devops" / "identities-7.1.json"
+SPEC_FILES = {
+    "jira": JIRA_SPEC,
+    "azure-devops": ADO_SPEC,
+    "azure-devops-identities": ADO_IDENTITIES_SPEC,
+}
 
 # Operations newer than the stored Jira spec, from
 # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
@@ -146,7 +154,7 @@ def comment_problems(version: str, body: Any) -> list[str]:
 
 @functools.cache
 def load_spec(tracker: str) -> dict[str, Any]:
-    path = JIRA_SPEC if tracker == "jira" else ADO_SPEC
+    path = SPEC_FILES[tracker]
     return json.loads(path.read_text(encoding="utf-8-sig"))
 
 
@@ -160,7 +168,7 @@ def _templates(tracker: str) -> tuple[tuple[tuple[str, ...], str, str], ...]:
             out.append((tuple(template.strip("/").split("/")), template, "jira"))
         return tuple(out)
     sources = [("paths", t) for t in spec["paths"]] + [
-        ("x-ms-paths", t) for t in spec["x-ms-paths"]
+        ("x-ms-paths", t) for t in spec.get("x-ms-paths", {})
     ]
     for source, template in sources:
         segments = template.split("?", 1)[0].strip("/").split("/")

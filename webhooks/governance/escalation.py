@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.notify import Notify
+from config.people import Directory
 from connector.document import Document, Mention, Paragraph
 from connector.model import WorkItem
 from rules.escalate import EscalationStep, due_steps
@@ -79,6 +80,7 @@ class Escalator:
         *,
         regovern: Callable[[str], Any] | None = None,
         identity_trackers: frozenset[str] = frozenset(),
+        people: Directory | None = None,
     ) -> None:
         self.store = store
         self.notify = notify
@@ -86,6 +88,7 @@ class Escalator:
         self.regovern = regovern  # re-renders the managed comment after a mention
         # trackers whose mentions need an identity id the items do not carry (Azure DevOps)
         self.identity_trackers = identity_trackers
+        self.people = people  # one person across trackers (the people file)
 
     def run(self, chains: dict[str, Chain], now: Any) -> list[Escalation]:
         """Fire the due steps at `now`; returns the steps fired by this run."""
@@ -120,7 +123,7 @@ class Escalator:
     def _fire(
         self, chain: Chain, episode: Episode, item: WorkItem, step: EscalationStep, now: Any
     ) -> Escalation | None:
-        target = resolve_target(step.to, item, self.notify)
+        target = resolve_target(step.to, item, self.notify, self.people)
         account, unfilled = None, target is None
         if target is None:  # recorded all the same: the report shows the gap
             target = Target(f"nobody ({step.to} not set)")

@@ -41,9 +41,10 @@ def register_escalation_tasks(runtime: Any) -> EscalationTasks:
     escalator = Escalator(
         runtime.store,
         settings.notify,
-        UserDirectory(_user_search(runtime)),
+        UserDirectory(_user_search(runtime), runtime.store, clock=runtime.clock),
         regovern=lambda key: runtime.tasks.regovern(key),
         identity_trackers=frozenset(t.name for t in settings.trackers_of_kind("azure-devops")),
+        people=runtime.people,
     )
     delivery = Delivery(
         runtime.store,
