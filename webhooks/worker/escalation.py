@@ -13,6 +13,7 @@ from huey import crontab
 from webhooks.governance.escalation import Escalator, chains_of, unknown_channels
 from webhooks.governance.escalation_people import UserDirectory
 from webhooks.governance.notify_delivery import Delivery
+from webhooks.governance.people import report_people
 from webhooks.governance.report_send import run_scheduled_reports
 from webhooks.worker.notifications import NotificationTasks
 
@@ -67,7 +68,10 @@ def register_escalation_tasks(runtime: Any) -> EscalationTasks:
         fired = escalator.run(chains, runtime.clock())
         recovered = notifications.recover(runtime.clock())
         queued = notifications.relay(runtime.clock())
-        reports = run_scheduled_reports(runtime.store, settings.notify, runtime.clock())
+        reports = run_scheduled_reports(
+            runtime.store, settings.notify, runtime.clock(),
+            people=lambda: report_people(runtime),
+        )  # fmt: skip
         return {"fired": len(fired), "queued": queued, **recovered, "reports": len(reports)}
 
     minutes = settings.escalation_interval_minutes
