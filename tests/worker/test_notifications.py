@@ -66,9 +66,23 @@ def clock() -> Clock:
     return Clock(T0)
 
 
+PACK = f"""\
+version: 1
+rules:
+  - id: {RULE}
+    title: Blocked too long
+    severity: critical
+    when: {{status: [Blocked]}}
+    require: [{{field: status_age, max: 5d}}]
+    escalate: [{{after: 2d, to: "role:programme_lead", via: [slack]}}]
+"""
+
+
 @pytest.fixture
 def runtime(tmp_path: Path, clock: Clock, engines, receiver):
-    rt = notify_runtime(tmp_path, NOTIFY, clock, max_retries=2, **engines)
+    pack = tmp_path / "escalate.yaml"
+    pack.write_text(PACK)
+    rt = notify_runtime(tmp_path, NOTIFY, clock, max_retries=2, rules=(str(pack),), **engines)
     yield rt
     rt.store.close()
 
@@ -230,3 +244,27 @@ def test_an_escalation_step_reaches_its_person_once_through_the_queue(
     send_due(runtime)
     [(path, _, body)] = receiver.posts
     assert path == "/slack" and "Escalated to Priya Shah (programme lead)" in json.dumps(body)
+
+
+def test_the_worker_tick_fires_the_step_and_queues_its_message_once(
+    runtime, receiver, clock
+) -> None:
+    item = WorkItem(
+        key="jira:PAY-7", tracker="jira", native_id="PAY-7", project="PAY",
+        type=ItemType.STORY, title="Payment retries", status="Blocked",
+        status_category=StatusCategory.IN_PROGRESS,
+    )  # fmt: skip
+    runtime.store.upsert_item(item)
+    finding = {"rule": RULE, "severity": "critical", "message": "Blocked 6 days", "status": "fail"}
+    runtime.store.save_findings(item.key, [finding], T0)
+    clock.advance(days=3)
+    counts = runtime.escalation.tick()
+    assert (counts["fired"], counts["queued"]) == (1, 1)
+    again = runtime.escalation.tick()  # the next minute, before the worker ran the task
+    assert (again["fired"], again["queued"]) == (0, 0)
+    drain(runtime)
+    assert runtime.escalation.tick()["queued"] == 0
+    drain(runtime)
+    [(path, _, _)] = receiver.posts
+    assert path == "/slack"
+    assert [n.status for n in runtime.store.notifications()] == ["sent"]

@@ -122,13 +122,23 @@ class NotificationStore(StoreBase):
             if conn.execute(select(NotificationRow.id).where(due).limit(1)).first() is None:
                 return []
         claimed: list[tuple[int, ...]] = []
+        batched = NotificationRow.channel.in_(sorted(digests))
         with self._session(write=True) as session:
-            query = select(NotificationRow).where(due).order_by(NotificationRow.id).limit(limit)
-            if self.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            # messages on their own, and digests apart, so held digests never crowd out
+            # the messages due now
+            queries = [
+                select(NotificationRow).where(due, ~batched).limit(limit),
+                select(NotificationRow).where(due, batched).limit(limit * 10),
+            ]
+            rows = []
+            for query in queries:
+                query = query.order_by(NotificationRow.id)
+                if self.dialect == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows += list(session.scalars(query))
             groups: dict[tuple[str, str], list[NotificationRow]] = {}
             batches: list[list[NotificationRow]] = []
-            for row in session.scalars(query):
+            for row in rows:
                 if row.channel in digests:
                     groups.setdefault((row.channel, row.recipient), []).append(row)
                 else:

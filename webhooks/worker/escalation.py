@@ -65,6 +65,7 @@ def register_escalation_tasks(runtime: Any) -> EscalationTasks:
         if problems:  # fail closed: a chain that names no real channel reaches nobody
             log.error("escalation.config_error", extra={"problems": problems[:10]})
             return {"fired": 0, "queued": 0, "reports": 0}
+        escalator.people = runtime.people  # the sweep may have re-read the people file
         fired = escalator.run(chains, runtime.clock())
         recovered = notifications.recover(runtime.clock())
         queued = notifications.relay(runtime.clock())
