@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
+import responses
 import yaml
 
 from config.notify import Channel, Contact, Notify
@@ -20,9 +23,11 @@ from rules.escalate import compile_steps
 from tests.support.notify_queue import Clock, notify_runtime, send_due
 from tests.support.notify_servers import start_receiver
 from tests.support.queue_helpers import drain
+from tests.support.worker_helpers import JIRA_API, jira_tracker
 from webhooks.commands import main as cli
-from webhooks.governance.escalation import Chain
+from webhooks.governance.escalation import TRACKER_COMMENT, Chain
 from webhooks.http.app import create_app
+from webhooks.queue.holds import hold_tracker, tracker_hold_key
 from webhooks.worker.notifications import ABANDONED
 
 T0 = dt.datetime(2026, 12, 3, 9, 5, tzinfo=dt.UTC)
@@ -268,3 +273,80 @@ def test_the_worker_tick_fires_the_step_and_queues_its_message_once(
     [(path, _, _)] = receiver.posts
     assert path == "/slack"
     assert [n.status for n in runtime.store.notifications()] == ["sent"]
+
+
+# -- a separate tracker comment shares the tracker-wide hold of tracker writes ----------
+
+
+@pytest.fixture
+def jira_runtime(tmp_path: Path, clock: Clock, engines, monkeypatch: pytest.MonkeyPatch):
+    for name, value in (("TEST_JIRA_EMAIL", "bot@acme.example"), ("TEST_JIRA_TOKEN", "tok")):
+        monkeypatch.setenv(name, value)
+    rt = notify_runtime(tmp_path, Notify(), clock, trackers={"jira": jira_tracker()}, **engines)
+    yield rt
+    rt.store.close()
+
+
+def queue_comment(store, key: str) -> int:
+    body = {"name": "Priya Shah", "account": "557058:priya", "text": f"{key} is blocked."}
+    return store.queue_notification(
+        dedupe_key=f"{key}:1:{TRACKER_COMMENT}", channel=TRACKER_COMMENT,
+        recipient=f"jira:{key}", subject="s", body=json.dumps(body), link=None, now=T0,
+    )  # fmt: skip
+
+
+def comment_calls(rsps: responses.RequestsMock, *answers: tuple[int, dict[str, str]]):
+    """POST comment on any issue: the `answers` first, then 201; returns [(time, key, status)]."""
+    calls: list[tuple[float, str, int]] = []
+    script = list(answers)
+
+    def answer(request):
+        status, headers = script.pop(0) if script else (201, {})
+        key = request.url.split("/issue/")[1].split("/")[0]
+        calls.append((time.time(), key, status))
+        return status, headers, json.dumps({"id": "10010"} if status == 201 else {})
+
+    pattern = re.compile(re.escape(JIRA_API) + r"/issue/[A-Z]+-\d+/comment$")
+    rsps.add_callback("POST", pattern, callback=answer)
+    return calls
+
+
+def test_a_site_wide_429_on_a_comment_holds_the_tracker_for_writes_and_comments(
+    jira_runtime,
+) -> None:
+    runtime = jira_runtime
+    queue_comment(runtime.store, "PAY-7")
+    queue_comment(runtime.store, "PAY-8")
+    with responses.RequestsMock() as rsps:
+        calls = comment_calls(rsps, (429, {"Retry-After": "1"}))
+        before = time.time()
+        send_due(runtime)
+    limited, *rest = calls
+    assert (limited[1], limited[2]) == ("PAY-7", 429)
+    # the hold tracker writes read (`held_until`) was set for Retry-After, at the 429
+    until = runtime.huey.get(tracker_hold_key("jira"), peek=True)
+    assert until is not None and before + 1.0 <= float(until) <= time.time() + 1.0
+    # the other comment was not posted inside Retry-After, and waiting cost it no attempt
+    assert sorted((key, status) for _, key, status in rest) == [("PAY-7", 201), ("PAY-8", 201)]
+    assert all(at - limited[0] >= 1.0 for at, _, _ in rest)
+    notes = {n.recipient: n for n in runtime.store.notifications()}
+    assert {k: (n.status, n.attempts) for k, n in notes.items()} == {
+        "jira:PAY-7": ("sent", 2), "jira:PAY-8": ("sent", 1),
+    }  # fmt: skip
+    assert runtime.dead_letters() == []
+
+
+def test_a_comment_waits_out_a_hold_a_tracker_write_set_without_using_attempts(
+    jira_runtime,
+) -> None:
+    runtime = jira_runtime
+    queue_comment(runtime.store, "PAY-7")
+    hold_tracker(runtime.huey, "jira", 1.0)  # a label write was answered 429 site-wide
+    held_at = time.time()
+    with responses.RequestsMock() as rsps:
+        calls = comment_calls(rsps)
+        send_due(runtime)
+    [(at, key, status)] = calls
+    assert (key, status) == ("PAY-7", 201) and at - held_at >= 0.9
+    [note] = runtime.store.notifications()
+    assert (note.status, note.attempts) == ("sent", 1)

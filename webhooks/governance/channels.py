@@ -50,10 +50,16 @@ Shown = Notification | Message
 
 
 class SendFailed(Exception):
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+    """`hold`: the tracker a tracker-wide 429 asks to hold (a tracker comment's send)."""
+
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None,
+        hold: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.hold = hold
 
 
 def _cut(text: str, limit: int) -> str:

@@ -25,6 +25,7 @@ from config.notify import Notify
 from connector.errors import RateLimited, TrackerError
 from webhooks.governance.channels import SendFailed, send
 from webhooks.governance.escalation import TRACKER_COMMENT, Target, escalation_comment
+from webhooks.queue.holds import TrackerHeld
 from webhooks.store.notifications import Notification, window_end
 
 __all__ = ["Delivery", "Outcome", "backoff_seconds", "window_end"]
@@ -46,6 +47,9 @@ class Outcome:
     messages: tuple[Notification, ...]
     error: str | None = None
     wait: float = 0.0  # retry: seconds until the next attempt
+    # a tracker comment answered 429 for the whole tracker: the tracker to hold for `wait`
+    hold: str | None = None
+    held: bool = False  # the tracker was held already: no call made, no attempt counted
 
     @property
     def channel(self) -> str:
@@ -85,8 +89,9 @@ class Delivery:
         if outcome.status == "retry":
             retry_at = now + dt.timedelta(seconds=outcome.wait)
             self.store.notification_outcome(
-                done, status="queued", now=now, error=outcome.error, retry_at=retry_at
-            )
+                done, status="queued", now=now, error=outcome.error, retry_at=retry_at,
+                counted=not outcome.held,
+            )  # fmt: skip
             log.warning(
                 "notify.retry_scheduled",
                 extra={"channel": outcome.channel, "attempt": outcome.attempts,
@@ -108,13 +113,16 @@ class Delivery:
                 if channel is None:
                     raise SendFailed(f"channel {name!r} is no longer configured", retryable=False)
                 send(channel, messages, environ=self.environ, session=self.session)
+        except TrackerHeld as exc:  # no call made: wait for the hold, the attempt not counted
+            return Outcome("retry", messages, str(exc), exc.retry_after, held=True)
         except (SendFailed, TrackerError) as exc:
             attempts = max(m.attempts for m in messages)  # this one included
+            hold = exc.hold if isinstance(exc, SendFailed) else None
             if getattr(exc, "retryable", True) and attempts <= self.max_retries:
                 wait = getattr(exc, "retry_after", None)
                 if wait is None:
                     wait = backoff_seconds(attempts - 1, self.retry_base_seconds)
-                return Outcome("retry", messages, str(exc)[:2000], float(wait))
+                return Outcome("retry", messages, str(exc)[:2000], float(wait), hold=hold)
             return Outcome("dead", messages, str(exc)[:2000])
         return Outcome("sent", messages)
 
@@ -129,5 +137,11 @@ class Delivery:
         doc = escalation_comment(target, data.get("account"), str(data["text"]))
         try:
             client.add_comment(native_id, doc)
+        except TrackerHeld:
+            raise
         except RateLimited as exc:
-            raise SendFailed(str(exc), retryable=True, retry_after=exc.retry_after) from None
+            # the whole tracker limited: every call to it waits, tracker writes too
+            hold = tracker if exc.scope == "tracker" else None
+            raise SendFailed(
+                str(exc), retryable=True, retry_after=exc.retry_after, hold=hold
+            ) from None

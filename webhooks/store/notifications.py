@@ -174,13 +174,16 @@ class NotificationStore(StoreBase):
 
     def notification_outcome(
         self, ids: Iterable[int], *, status: str, now: dt.datetime,
-        error: str | None = None, retry_at: dt.datetime | None = None,
+        error: str | None = None, retry_at: dt.datetime | None = None, counted: bool = True,
     ) -> None:  # fmt: skip
         """The end of an attempt: "sent", "queued" again for a retry at `retry_at` (its
-        task is scheduled then), or "dead" with the error."""
+        task is scheduled then), or "dead" with the error. `counted=False`: no call was
+        made (the tracker was held), so the attempt does not count."""
         if status not in NOTIFICATION_STATUSES:
             raise ValueError(f"unknown notification status {status!r}")
         values: dict[str, object] = {"status": status, "error": error}
+        if not counted:
+            values["attempts"] = NotificationRow.attempts - 1
         if status == "sent":
             values["sent_at"] = now
         if retry_at is not None:
@@ -189,6 +192,16 @@ class NotificationStore(StoreBase):
         with self._session(write=True) as session:
             session.execute(
                 update(NotificationRow).where(NotificationRow.id.in_(list(ids))).values(**values)
+            )
+
+    def postpone_notifications(self, ids: Sequence[int], until: dt.datetime, reason: str) -> None:
+        """A batch's task put off before its attempt began (its tracker is held): still
+        "queued", its task due at `until`, so recovery does not take it for lost."""
+        with self._session(write=True) as session:
+            session.execute(
+                update(NotificationRow)
+                .where(NotificationRow.id.in_(list(ids)), NotificationRow.status == "queued")
+                .values(claimed_at=until, next_attempt_at=until, error=reason[:2000])
             )
 
     def lost_notification_tasks(self, older_than: dt.datetime) -> list[tuple[int, ...]]:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 import huey
 from huey.api import TaskWrapper
 
+from webhooks.governance.escalation import TRACKER_COMMENT
 from webhooks.governance.notify_delivery import Delivery, Outcome
+from webhooks.queue.holds import held_until, hold_tracker
 from webhooks.store import DeadLetter, Store
 from webhooks.telemetry.metrics import DEAD_LETTERS
 
@@ -45,6 +48,7 @@ class NotificationTasks:
         clock: Callable[[], dt.datetime],
         recover_after_seconds: float,
     ) -> None:
+        self.queue = queue
         self.store = store
         self.delivery = delivery
         self.clock = clock
@@ -92,11 +96,31 @@ class NotificationTasks:
             self.enqueue(moved)
         return bool(moved)
 
+    def _held(self, ids: Sequence[int]) -> tuple[str, float] | None:
+        """A tracker comment's tracker and how long it is still held (a tracker-wide 429
+        to a write or to another comment), or None."""
+        messages = self.store.notifications(ids=list(ids)[:1])
+        if not messages or messages[0].channel != TRACKER_COMMENT:
+            return None
+        tracker = messages[0].recipient.partition(":")[0]
+        until = held_until(self.queue, tracker)
+        wait = (until or 0.0) - time.time()
+        return (tracker, wait) if wait > 0 else None
+
     def _send(self, ids: list[int]) -> None:
+        held = self._held(ids)
+        if held is not None:  # as a tracker write: wait, no call made, no attempt counted
+            tracker, wait = held
+            until = self.clock() + dt.timedelta(seconds=wait)
+            self.store.postpone_notifications(ids, until, f"{tracker} is held for {wait:.2f} s")
+            self.enqueue(ids, delay=wait)
+            return
         outcome = self.delivery.deliver(ids, self.clock())
         if outcome is None:
             return  # sent already, or another task has it
         if outcome.status == "retry":
+            if outcome.hold:  # a tracker-wide 429: hold the tracker for writes too
+                hold_tracker(self.queue, outcome.hold, outcome.wait)
             self.enqueue(ids, delay=max(outcome.wait, 0.0))
         elif outcome.status == "dead":
             self._bury(outcome)
