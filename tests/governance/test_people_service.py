@@ -192,3 +192,27 @@ def test_the_pmo_report_names_the_most_over_allocated_people(service, tmp_path, 
     assert main(["report", "--config", str(config), "--format", "md"]) == 0
     out = capsys.readouterr().out
     assert "## Most over-allocated people" in out and "Nobody is over capacity" in out
+
+
+def test_a_report_on_some_projects_lists_only_the_people_with_items_there(service, capsys):
+    service.deliver(JIRA_STORY, ADO_STORY, ELI_STORY)
+    runtime = service.runtime
+    projects = {i.project for i in runtime.store.iter_items()}
+    elsewhere = sorted(projects - {"PAY"})
+    assert elsewhere  # the Azure DevOps stories are in another project
+
+    def people() -> dict | None:
+        return report_people(runtime)
+
+    pay = build_report(runtime.store, NOW, projects=["PAY"], people=people)
+    [dana] = pay.over_allocated
+    # her load still counts her Azure DevOps story: capacity is one per person
+    assert (dana.name, dana.peak, dana.items, dana.items_in_scope) == ("Dana Whitfield", 1.3, 2, 1)
+    md = render_md(pay)
+    assert "| Person | Team | This week | Peak | Peak week | Items | Items in PAY |" in md
+    assert "| Dana Whitfield | payments | 130% | 130% | 10 Jun 2024 | 2 | 1 |" in md
+    assert "people with items in PAY; their load counts all their work" in md
+    # a scope where the over-allocated person has no item: she is not listed
+    none = build_report(runtime.store, NOW, projects=["NOPE"], people=people)
+    assert none.over_allocated == ()
+    assert "Nobody with items in scope is over capacity" in render_md(none)

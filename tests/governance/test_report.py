@@ -273,9 +273,30 @@ def test_over_allocated_people_highest_peak_first_within_the_top() -> None:
     assert len(over_allocated_people(people, top=1)) == 1
 
 
+def test_a_scoped_report_lists_the_over_allocated_people_with_items_in_scope() -> None:
+    weeks = ["2026-11-30"]
+    item = lambda key: {"key": key, "unit": "points", "weeks": {}}  # noqa: E731
+    people = {
+        "weeks": weeks,
+        "people": [
+            {"name": "Ana", "load": [1.4], "items": [item("jira:PAY-1"), item("jira:WEB-2")]},
+            {"name": "Ben", "load": [1.9], "items": [item("jira:WEB-3")]},  # not in PAY
+            {"name": "Cy", "load": [1.2], "items": [item("jira:PAY-2")]},
+        ],
+    }
+    found = over_allocated_people(people, scope={"jira:PAY-1", "jira:PAY-2"})
+    # Ana's load (140%) is all her work, her WEB item included; Ben has nothing in scope
+    assert [(p.name, p.peak, p.items, p.items_in_scope) for p in found] == [
+        ("Ana", 1.4, 2, 1), ("Cy", 1.2, 1, 1),
+    ]  # fmt: skip
+    assert [p.name for p in over_allocated_people(people)] == ["Ben", "Ana", "Cy"]
+
+
 def test_without_a_people_register_the_report_counts_work_in_progress(store: Store) -> None:
     report = build_report(store, NOW, people=lambda: None)
     assert report.over_allocated is None
     assert "## Most work in progress" in render_md(report)
     nobody = build_report(store, NOW, people=lambda: {"weeks": [], "people": []})
     assert "Nobody is over capacity in the weeks ahead." in render_md(nobody)
+    pay = build_report(store, NOW, projects=["PAY"], people=lambda: None)
+    assert pay.busiest == (("Sam Lee", 2), ("Priya Shah", 1))  # in-progress items in PAY only

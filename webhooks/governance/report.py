@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,8 @@ class PersonLoad:
     this_week: float | None  # None: no capacity this week (time off, none given)
     peak: float
     peak_week: dt.date
-    items: int
+    items: int  # all their items, every project: their load counts all their work
+    items_in_scope: int | None = None  # a report on some projects: their items there
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,22 @@ WaiverSource = Callable[[dt.datetime, dt.datetime], Iterable[Mapping[str, Any]]]
 PeopleSource = Callable[[], Mapping[str, Any] | None]
 
 
-def over_allocated_people(people: Mapping[str, Any], top: int = TOP) -> tuple[PersonLoad, ...]:
-    """People whose load goes over their capacity in a week ahead, the highest peak first."""
+def over_allocated_people(
+    people: Mapping[str, Any], top: int = TOP, *, scope: Collection[str] | None = None
+) -> tuple[PersonLoad, ...]:
+    """People whose load goes over their capacity in a week ahead, the highest peak first.
+    `scope`: the keys of the items a report on some projects covers; only people with an
+    item there are listed, their load still counting all their work (capacity is one
+    per person, whatever the project)."""
     weeks = [dt.date.fromisoformat(w) for w in people.get("weeks") or ()]
     found = []
     for person in people.get("people") or ():
+        items = person.get("items") or ()
+        in_scope = None
+        if scope is not None:
+            in_scope = sum(1 for i in items if isinstance(i, Mapping) and i.get("key") in scope)
+        if in_scope == 0:
+            continue
         loads = [(f, w) for f, w in zip(person.get("load") or (), weeks, strict=False) if f]
         if not loads:
             continue
@@ -110,7 +122,8 @@ def over_allocated_people(people: Mapping[str, Any], top: int = TOP) -> tuple[Pe
                 first,
                 float(peak),
                 week,
-                len(person.get("items") or ()),
+                len(items),
+                in_scope,
             )
         )
     found.sort(key=lambda p: (-p.peak, p.name.casefold()))
@@ -141,9 +154,11 @@ def build_report(
     overdue: list[Overdue] = []
     busy: Counter[str] = Counter()
     parents: dict[str, Any] = {}
+    scope_keys: set[str] = set()
     for item in store.iter_items():
         if not in_scope(item.project):
             continue
+        scope_keys.add(item.key)
         if item.type in PARENT_TYPES:
             parents[item.key] = item
         if item.status_category == "done":
@@ -184,7 +199,9 @@ def build_report(
     if waivers is not None:
         expiring = tuple(waivers(now, now + dt.timedelta(days=7)))
     loads = people() if people is not None else None
-    over = over_allocated_people(loads) if loads is not None else None
+    over = None
+    if loads is not None:
+        over = over_allocated_people(loads, scope=scope_keys if wanted else None)
     overdue.sort(key=lambda o: (o.due, o.key))
     truncated = {
         name: len(rows) - MAX_ROWS

@@ -135,9 +135,20 @@ def _people(report: Report) -> Section:
             note="Counted from items in progress; allocation against capacity needs the "
             "people register.",
         )
+    scoped = bool(report.projects)
+    where = ", ".join(report.projects)
+    note = "Load against capacity from the people register, for the next 12 weeks"
+    if scoped:
+        note += (
+            f": the people with items in {where}; their load counts all their work, in "
+            "every project, since a person's capacity is one whatever the project."
+        )
+    else:
+        note += ", the whole portfolio."
     return Section(
         "Most over-allocated people",
-        ("Person", "Team", "This week", "Peak", "Peak week", "Items"),
+        ("Person", "Team", "This week", "Peak", "Peak week", "Items")
+        + ((f"Items in {where}",) if scoped else ()),
         tuple(
             (
                 p.name,
@@ -147,11 +158,13 @@ def _people(report: Report) -> Section:
                 _day(p.peak_week),
                 str(p.items),
             )
+            + ((str(p.items_in_scope or 0),) if scoped else ())
             for p in report.over_allocated
         ),
-        "Nobody is over capacity in the weeks ahead.",
-        note="Load against capacity from the people register, the whole portfolio, for "
-        "the next 12 weeks.",
+        "Nobody with items in scope is over capacity in the weeks ahead."
+        if scoped
+        else "Nobody is over capacity in the weeks ahead.",
+        note=note,
     )
 
 
