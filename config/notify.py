@@ -82,8 +82,8 @@ class ReportSchedule:
     since_days: int = 7
     projects: tuple[str, ...] = ()  # empty: the whole portfolio
 
-    def due(self, last_sent: dt.datetime | None, now: dt.datetime) -> bool:
-        """True once the latest scheduled moment at or before `now` has no report yet."""
+    def slot(self, now: dt.datetime) -> dt.datetime:
+        """The latest scheduled moment at or before `now` (UTC): one report per slot."""
         match = _EVERY.match(self.every)
         assert match is not None  # validated on load
         day, hour, minute = match.group(1), int(match.group(2)), int(match.group(3))
@@ -93,7 +93,11 @@ class ReportSchedule:
         if day != "daily":
             while moment.weekday() != _WEEKDAYS.index(day):
                 moment -= dt.timedelta(days=1)
-        return last_sent is None or last_sent < moment
+        return moment
+
+    def due(self, last_sent: dt.datetime | None, now: dt.datetime) -> bool:
+        """True once the latest scheduled moment at or before `now` has no report yet."""
+        return last_sent is None or last_sent < self.slot(now)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import email
-import email.policy
 import io
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from tests.support.notify_servers import SMTP_PASSWORD, SMTP_USER, self_signed, 
 from webhooks.commands.main import main
 from webhooks.governance.report import build_report, over_allocated_people
 from webhooks.governance.report_render import render_csv, render_html, render_md
-from webhooks.governance.report_send import run_scheduled_reports
+from webhooks.governance.report_send import queue_scheduled_reports
 from webhooks.store import Store
 from webhooks.store.escalation import Escalation
 
@@ -172,27 +171,27 @@ def smtp(tmp_path: Path):
     stop()
 
 
-def test_scheduled_report_is_mailed_once_as_html_and_text(store: Store, smtp) -> None:
-    mailbox, port, cert = smtp
-    channel = Channel(
-        name="pmo-mail", kind="smtp", host="127.0.0.1", port=port, user_env="U",
-        password_env="P", to=("pmo@example.com",), ca_file=str(cert),
-    )  # fmt: skip
+def test_scheduled_reports_are_queued_once_per_slot(store: Store) -> None:
+    """The message and the record in one commit (sending: tests/worker/test_report_queue.py)."""
+    channel = Channel(name="pmo-mail", kind="smtp", to=("pmo@example.com",))
     notify = Notify(
         channels={"pmo-mail": channel}, reports=(ReportSchedule("mon 08:00", "pmo-mail"),)
     )
-    env = {"U": SMTP_USER, "P": SMTP_PASSWORD}
-    assert run_scheduled_reports(store, notify, NOW, environ=env) == [
-        f"pmo-mail (e-mail to pmo@example.com via 127.0.0.1:{port})"
-    ]
-    assert run_scheduled_reports(store, notify, NOW + DAY, environ=env) == []
-    [(_, rcpts, raw)] = mailbox.messages
-    assert rcpts == ["pmo@example.com"]
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert msg["Subject"] == "PMO report (portfolio): 30 Nov 2026 to 07 Dec 2026"
-    assert "Red now (first report)" in msg.get_body(("plain",)).get_content()
-    assert "<table" in msg.get_body(("html",)).get_content()
-    assert store.last_report("mon 08:00 -> pmo-mail").rag == {"jira:PAY-1": "red"}
+    [note_id] = queue_scheduled_reports(store, notify, NOW)
+    assert queue_scheduled_reports(store, notify, NOW + DAY) == []
+    [note] = store.notifications()
+    assert (note.id, note.status, note.channel, note.is_report) == (
+        note_id, "pending", "pmo-mail", True,
+    )  # fmt: skip
+    assert note.dedupe_key == "report:mon 08:00 -> pmo-mail:2026-12-07T08:00Z"
+    assert note.subject == "PMO report (portfolio): 30 Nov 2026 to 07 Dec 2026"
+    body = json.loads(note.body)
+    assert "Red now (first report)" in body["text"] and "<table" in body["html"]
+    last = store.last_report("mon 08:00 -> pmo-mail")
+    assert last.rag == {"jira:PAY-1": "red"}
+    assert last.destination == (
+        f"pmo-mail (e-mail to pmo@example.com via 127.0.0.1:587), notification {note_id}"
+    )
 
 
 def test_report_command_writes_a_file_and_sends_it(
@@ -202,6 +201,7 @@ def test_report_command_writes_a_file_and_sends_it(
     config = tmp_path / "pmo.yaml"
     config.write_text(
         f"database_url: sqlite:///{tmp_path / 'cli.db'}\n"
+        f"queue_path: {tmp_path / 'queue.db'}\n"
         "channels:\n"
         "  pmo-mail:\n"
         f"    {{kind: smtp, host: 127.0.0.1, port: {port}, user_env: U, password_env: P,\n"

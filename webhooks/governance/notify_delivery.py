@@ -25,6 +25,7 @@ from config.notify import Notify
 from connector.errors import RateLimited, TrackerError
 from webhooks.governance.channels import SendFailed, send
 from webhooks.governance.escalation import TRACKER_COMMENT, Target, escalation_comment
+from webhooks.governance.report_send import send_report_message
 from webhooks.queue.holds import TrackerHeld
 from webhooks.store.notifications import Notification, window_end
 
@@ -108,6 +109,10 @@ class Delivery:
         try:
             if name == TRACKER_COMMENT:
                 self._comment(messages[0])
+            elif messages[0].is_report:  # a report is always a batch of its own
+                send_report_message(
+                    messages[0], self.notify, environ=self.environ, session=self.session
+                )
             else:
                 channel = self.notify.channels.get(name)
                 if channel is None:

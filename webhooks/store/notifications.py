@@ -25,6 +25,9 @@ from webhooks.store.engine import StoreBase
 from webhooks.store.models import NotificationRow
 
 NOTIFICATION_STATUSES = ("pending", "queued", "sending", "sent", "dead")
+# a PMO report's message: its key starts so (`report:<schedule>:<slot>`); a report is
+# always sent on its own, never in a person's digest
+REPORT_PREFIX = "report:"
 WINDOWS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
 
@@ -43,6 +46,10 @@ class Notification:
     error: str | None
     created_at: dt.datetime
     sent_at: dt.datetime | None
+
+    @property
+    def is_report(self) -> bool:
+        return self.dedupe_key.startswith(REPORT_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,14 @@ def _notification(row: NotificationRow) -> Notification:
     )  # fmt: skip
 
 
-def _row(message: NewNotification, now: dt.datetime) -> NotificationRow:
+def outbox_row(
+    message: NewNotification, now: dt.datetime, claimed_until: dt.datetime | None = None
+) -> NotificationRow:
     return NotificationRow(
         dedupe_key=message.dedupe_key[:255], channel=message.channel[:64],
         recipient=message.recipient[:255], subject=message.subject[:500], body=message.body,
-        link=message.link, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        link=message.link, status="pending" if claimed_until is None else "queued",
+        attempts=0, next_attempt_at=now, created_at=now, claimed_at=claimed_until,
     )  # fmt: skip
 
 
@@ -90,11 +100,13 @@ def _batches(rows: Iterable[NotificationRow]) -> list[tuple[int, ...]]:
 class NotificationStore(StoreBase):
     def queue_notification(
         self, *, dedupe_key: str, channel: str, recipient: str, subject: str, body: str,
-        link: str | None, now: dt.datetime,
+        link: str | None, now: dt.datetime, claimed_until: dt.datetime | None = None,
     ) -> int | None:  # fmt: skip
-        """Add a message; None when one with this key exists (never two per step)."""
+        """Add a message; None when one with this key exists (never two per step).
+        `claimed_until`: the caller sends it itself, now (`report --send`): it starts
+        "queued", not for the tick to claim, and is not taken for lost before then."""
         message = NewNotification(dedupe_key, channel, recipient, subject, body, link)
-        row = _row(message, now)
+        row = outbox_row(message, now, claimed_until)
         try:
             with self._session(write=True) as session:
                 session.add(row)
@@ -108,7 +120,7 @@ class NotificationStore(StoreBase):
         session: Session, messages: Sequence[NewNotification], now: dt.datetime
     ) -> None:
         for message in messages:
-            session.add(_row(message, now))
+            session.add(outbox_row(message, now))
 
     def claim_notifications(
         self, now: dt.datetime, digests: Mapping[str, str], limit: int = 500
@@ -122,7 +134,9 @@ class NotificationStore(StoreBase):
             if conn.execute(select(NotificationRow.id).where(due).limit(1)).first() is None:
                 return []
         claimed: list[tuple[int, ...]] = []
-        batched = NotificationRow.channel.in_(sorted(digests))
+        batched = NotificationRow.channel.in_(
+            sorted(digests)
+        ) & ~NotificationRow.dedupe_key.startswith(REPORT_PREFIX, autoescape=True)
         with self._session(write=True) as session:
             # messages on their own, and digests apart, so held digests never crowd out
             # the messages due now
@@ -139,7 +153,7 @@ class NotificationStore(StoreBase):
             groups: dict[tuple[str, str], list[NotificationRow]] = {}
             batches: list[list[NotificationRow]] = []
             for row in rows:
-                if row.channel in digests:
+                if row.channel in digests and not row.dedupe_key.startswith(REPORT_PREFIX):
                     groups.setdefault((row.channel, row.recipient), []).append(row)
                 else:
                     batches.append([row])

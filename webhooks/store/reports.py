@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from webhooks.store.engine import StoreBase
 from webhooks.store.models import FindingRow, ItemRow, ReportRow
+from webhooks.store.notifications import NewNotification, outbox_row
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,30 @@ class ReportStore(StoreBase):
             if row is None:
                 return None
             return SentReport(row.schedule, row.sent_at, row.destination, dict(row.rag or {}))
+
+    def queue_report(
+        self, message: NewNotification, *, schedule: str, at: dt.datetime,
+        destination: str, rag: Mapping[str, str],
+    ) -> int | None:  # fmt: skip
+        """A scheduled report's message in the notification outbox and the report's
+        record, in one commit; returns the message's id. None when its key (schedule and
+        slot) is taken: another worker, or an earlier run, queued this slot's report."""
+        row = outbox_row(message, at)
+        try:
+            with self._session(write=True) as session:
+                session.add(row)
+                session.flush()  # the slot's claim first: a second one fails here
+                session.add(
+                    ReportRow(
+                        schedule=schedule[:128], sent_at=at,
+                        destination=f"{destination}, notification {row.id}"[:1024],
+                        rag=dict(rag),
+                    )
+                )  # fmt: skip
+                session.flush()
+                return int(row.id)
+        except IntegrityError:
+            return None
 
     def record_report(
         self, schedule: str, sent_at: dt.datetime, destination: str, rag: Mapping[str, str]

@@ -1,6 +1,6 @@
 """The periodic governance that reaches people: every minute, fire due escalation steps,
-queue a send task for each notification due (and recover lost ones), and send the
-scheduled reports that are due."""
+put the scheduled reports that are due in the outbox, and queue a send task for each
+notification due, reports included (and recover lost ones)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from webhooks.governance.escalation import Escalator, chains_of, unknown_channel
 from webhooks.governance.escalation_people import UserDirectory
 from webhooks.governance.notify_delivery import Delivery
 from webhooks.governance.people import report_people
-from webhooks.governance.report_send import run_scheduled_reports
+from webhooks.governance.report_send import queue_scheduled_reports
 from webhooks.worker.notifications import NotificationTasks
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,12 @@ def register_escalation_tasks(runtime: Any) -> EscalationTasks:
             return {"fired": 0, "queued": 0, "reports": 0}
         escalator.people = runtime.people  # the sweep may have re-read the people file
         fired = escalator.run(chains, runtime.clock())
-        recovered = notifications.recover(runtime.clock())
-        queued = notifications.relay(runtime.clock())
-        reports = run_scheduled_reports(
+        reports = queue_scheduled_reports(  # through the outbox, as escalation messages
             runtime.store, settings.notify, runtime.clock(),
             people=lambda: report_people(runtime),
         )  # fmt: skip
+        recovered = notifications.recover(runtime.clock())
+        queued = notifications.relay(runtime.clock())
         return {"fired": len(fired), "queued": queued, **recovered, "reports": len(reports)}
 
     minutes = settings.escalation_interval_minutes

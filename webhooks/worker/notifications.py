@@ -125,7 +125,36 @@ class NotificationTasks:
         elif outcome.status == "dead":
             self._bury(outcome)
 
-    def _bury(self, outcome: Outcome) -> None:
+    def send_now(
+        self, ids: Sequence[int], *, max_wait: float, sleep: Callable[[float], None] = time.sleep
+    ) -> tuple[str, Outcome | None, int | None]:
+        """Send a batch in this process with the send task's retry policy (`report
+        --send`): attempts until it is sent or dead (a dead letter, as the task leaves),
+        waiting out Retry-After or the backoff in between; a wait longer than `max_wait`
+        hands the batch to the queue instead, for a worker to send then. Returns
+        ("sent" | "dead" | "queued" | "gone", the last outcome, the dead letter's id)."""
+        while True:
+            held = self._held(ids)
+            if held is not None and held[1] > max_wait:
+                self.enqueue(ids, delay=held[1])
+                return "queued", None, None
+            if held is not None:
+                sleep(held[1])
+            outcome = self.delivery.deliver(ids, self.clock())
+            if outcome is None:
+                return "gone", None, None  # another task has it, or it went already
+            if outcome.status == "sent":
+                return "sent", outcome, None
+            if outcome.status == "dead":
+                return "dead", outcome, self._bury(outcome)
+            if outcome.hold:
+                hold_tracker(self.queue, outcome.hold, outcome.wait)
+            if outcome.wait > max_wait:
+                self.enqueue(ids, delay=outcome.wait)
+                return "queued", outcome, None
+            sleep(max(outcome.wait, 0.0))
+
+    def _bury(self, outcome: Outcome) -> int:
         first = outcome.messages[0]
         payload = {
             "notifications": [m.id for m in outcome.messages],
@@ -145,3 +174,4 @@ class NotificationTasks:
             "notify.dead_letter",
             extra={"channel": first.channel, "dead_letter": letter, "error": outcome.error},
         )
+        return int(letter)
