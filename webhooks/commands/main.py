@@ -188,7 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     config_arg(report)
     report.add_argument("--since", default="7d", help="the period, e.g. 7d or 2w (default 7d)")
     report.add_argument("--format", choices=("md", "html", "csv"), default="md")
-    report.add_argument("--send", metavar="CHANNEL", help="send it on a configured channel")
+    report.add_argument(
+        "--send",
+        metavar="CHANNEL",
+        help="send it now on a configured channel, retried as notifications are; a dead "
+        "letter if it keeps failing, handed to the queue if the channel asks to wait long",
+    )
     report.add_argument("--out", metavar="FILE", help="write it to a file")
     report.add_argument(
         "--project", action="append", metavar="KEY", help="only these projects (repeatable)"

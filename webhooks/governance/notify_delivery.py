@@ -1,7 +1,8 @@
-"""One attempt at sending a batch of notifications (one message, or a person's digest):
-what the queue's send task runs. The task (`webhooks.worker.notifications`) owns what
-follows an attempt, as for tracker writes: a retry scheduled after the receiver's
-Retry-After (else the same jittered backoff), a dead letter after `max_retries`.
+"""One attempt at sending a batch of notifications (one message, a person's digest, a
+separate tracker comment, or a PMO report): what the queue's send task runs. The task
+(`webhooks.worker.notifications`) owns what follows an attempt, as for tracker writes:
+a retry scheduled after the receiver's Retry-After (else the same jittered backoff), a
+dead letter after `max_retries`.
 
 Exactly once per step, and at most once when a worker dies: an attempt first moves its
 messages from "queued" to "sending" (only one task can), sends, then records the
