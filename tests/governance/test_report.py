@@ -159,6 +159,9 @@ def test_a_schedule_is_due_once_per_slot() -> None:
     assert not weekly.due(NOW, NOW + 2 * DAY)
     assert not weekly.due(NOW - 7 * DAY, NOW - dt.timedelta(minutes=1))
     assert weekly.due(NOW - 7 * DAY, NOW)
+    # the slot a report belongs to: its key in the outbox, one message per slot
+    assert weekly.slot(NOW + 2 * DAY) == NOW == weekly.slot(NOW)
+    assert weekly.slot(NOW - dt.timedelta(minutes=1)) == NOW - 7 * DAY
     daily = ReportSchedule(every="daily 07:30", to="pmo-mail")
     assert daily.due(NOW - DAY, NOW) and not daily.due(NOW, NOW + dt.timedelta(hours=20))
 
