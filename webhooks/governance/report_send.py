@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from config.notify import Notify, ReportSchedule
+from config.notify import Channel, Notify, ReportSchedule
 from webhooks.governance.channels import SendFailed, send_document
 from webhooks.governance.report import PeopleSource, Report, build_report
 from webhooks.governance.report_render import render, render_html, title
@@ -25,13 +25,18 @@ from webhooks.store.notifications import REPORT_PREFIX, NewNotification, Notific
 log = logging.getLogger(__name__)
 
 
-def destination(channel_name: str, notify: Notify) -> str:
-    """Where a report on `channel_name` goes, in words. Raises SendFailed when the
-    channel is not configured."""
+def _channel(channel_name: str, notify: Notify) -> Channel:
     channel = notify.channels.get(channel_name)
     if channel is None:
         known = ", ".join(sorted(notify.channels)) or "none"
         raise SendFailed(f"unknown channel {channel_name!r} (configured: {known})", retryable=False)
+    return channel
+
+
+def destination(channel_name: str, notify: Notify) -> str:
+    """Where a report on `channel_name` goes, in words. Raises SendFailed when the
+    channel is not configured."""
+    channel = _channel(channel_name, notify)
     if channel.kind == "smtp":
         return (
             f"{channel_name} (e-mail to {', '.join(channel.to)} via {channel.host}:{channel.port})"
@@ -44,10 +49,7 @@ def report_message(
 ) -> NewNotification:
     """The outbox message of `report` on `channel_name`: the text (Markdown, or CSV), and
     for e-mail in html form an HTML alternative. `key` follows the report prefix."""
-    channel = notify.channels.get(channel_name)
-    if channel is None:
-        destination(channel_name, notify)  # raises, naming the channels there are
-    assert channel is not None
+    channel = _channel(channel_name, notify)
     text = render(report, "md" if form == "html" else form)
     html_body = render_html(report) if channel.kind == "smtp" and form == "html" else None
     body = json.dumps({"text": text, "html": html_body})
