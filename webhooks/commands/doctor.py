@@ -60,11 +60,11 @@ def check_tracker(
     except ConfigError as exc:
         yield Check(name, "config", False, str(exc), "set it, then run doctor again")
         return
-    if tracker.kind == "jira":
-        yield from _jira(tracker, environ)
-    else:
-        yield from _azure(tracker, environ)
-    yield from _delivery(tracker, public_url, environ)
+    refused = False
+    for check in _jira(tracker, environ) if tracker.kind == "jira" else _azure(tracker, environ):
+        refused |= check.name == "credentials" and check.ok is False
+        yield check
+    yield from _delivery(tracker, public_url, environ, credentials_refused=refused)
 
 
 def _credentials_fix(tracker: TrackerConfig) -> str:
@@ -213,7 +213,11 @@ def _azure_writes(probe: AzureProbe, project: str, project_id: str, name: str) -
 
 
 def _delivery(
-    tracker: TrackerConfig, public_url: str | None, environ: Mapping[str, str] | None
+    tracker: TrackerConfig,
+    public_url: str | None,
+    environ: Mapping[str, str] | None,
+    *,
+    credentials_refused: bool = False,
 ) -> Iterator[Check]:
     name = tracker.name
     if not public_url:
@@ -221,7 +225,11 @@ def _delivery(
         yield Check(name, "webhook", None, why, "pass --url https://<this service>")
         return
     target = webhook_url(public_url, name)
-    yield _registered(tracker, target, public_url, environ)
+    if credentials_refused:  # listing would fail the same way: one red line is enough
+        yield Check(name, "webhook", None, "could not check: the tracker refused the "
+                    "credentials", "fix the credentials, then run doctor again")  # fmt: skip
+    else:
+        yield _registered(tracker, target, public_url, environ)
     secret = tracker.secret(environ)
     if secret is None and not tracker.allow_unsigned:
         yield Check(name, "secret", False, f"{tracker.webhook_secret_env or 'no secret env'} "
