@@ -135,8 +135,7 @@ def register_security_routes(app: Flask, state: Any) -> None:
     permissions: Permissions = state.permissions
 
     @app.get("/<org>/_apis/securitynamespaces/<namespace_id>")
-    @app.get("/<org>/_apis/securitynamespaces")
-    def security_namespaces(org: str, namespace_id: str = ALL_NAMESPACES):
+    def security_namespaces(org: str, namespace_id: str):
         if namespace_id.lower() == ALL_NAMESPACES:
             value = [describe(ns) for ns in NAMESPACES]
         else:

@@ -453,7 +453,9 @@ def test_sandbox_helper_runs_both_trackers_and_counts_calls():
 
 def _spec_paths() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for name in ("workItemTracking-7.1.json", "serviceHooks-7.1.json"):
+    names = ("workItemTracking-7.1.json", "serviceHooks-7.1.json", "security-7.1.excerpt.json",
+             "work-7.1.excerpt.json")  # fmt: skip
+    for name in names:
         spec = json.loads((SPECS / "azure-devops" / name).read_text("utf-8-sig"))
         for path, ops in spec["paths"].items():
             key = re.sub(r"\{[^}]+\}", "{}", path).lower()
@@ -461,11 +463,6 @@ def _spec_paths() -> dict[str, set[str]]:
     # Core's "Projects - Get" (what `pmo-bridge register` looks the project up with) is not
     # among the stored specs: learn.microsoft.com/rest/api/azure/devops/core/projects/get
     out.setdefault("/{}/_apis/projects/{}", set()).add("GET")
-    # Nor is the Work API the people view reads sprint capacity with (specification/work/
-    # 7.1/work.json upstream): learn.microsoft.com/rest/api/azure/devops/work/iterations/
-    # list and .../work/capacities/get-capacities-with-identity-ref-and-totals
-    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations", set()).add("GET")
-    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations/{}/capacities", set()).add("GET")
     return out
 
 
