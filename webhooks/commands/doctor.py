@@ -197,8 +197,8 @@ def _azure_writes(probe: AzureProbe, project: str, project_id: str, name: str) -
         if isinstance(exc, LookupError):
             why = f"the Azure DevOps Security API does not describe {exc}"
         fix = ("check by hand: the bot needs 'Edit work items in this node' on the project's "
-               "areas and 'Create tag definition' in the project; a PAT limited to some "
-               "scopes may not read permissions, a full-scope token for doctor can")  # fmt: skip
+               "areas and 'Create tag definition' in the project; or run doctor with a token "
+               "the Security API answers")  # fmt: skip
         for check in AZURE_WRITES:
             yield Check(name, f"{check} {project}", None, f"could not check: {why}", fix)
         return
