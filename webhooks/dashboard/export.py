@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from webhooks.dashboard.filter import walk
+from webhooks.dashboard.page import owner_name
 
 COLUMNS = (
-    "key", "title", "type", "tracker", "project", "status", "owner", "rag", "rag_reasons",
+    "key", "title", "type", "tracker", "project", "area", "status", "owner", "owner_id", "team",
+    "rag", "rag_reasons",
     "progress_pct", "due", "due_source", "forecast_end", "slip_days", "slip",
     "open_findings", "rules",
 )  # fmt: skip
@@ -38,7 +40,10 @@ def export_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "tracker": node.get("tracker"),
                 "project": node.get("project"),
                 "status": node.get("status"),
-                "owner": node.get("assignee") or "",
+                "area": node.get("area") or "",
+                "owner": owner_name(node) or "",
+                "owner_id": (node.get("owner") or {}).get("id") or "",
+                "team": node.get("team") or "",
                 "rag": rollup.get("rag") or "",
                 "rag_reasons": "; ".join(rollup.get("rag_reasons") or ()),
                 "progress_pct": round(progress * 100) if isinstance(progress, int | float) else "",

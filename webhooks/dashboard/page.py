@@ -151,7 +151,9 @@ def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str,
         "project": str(node.get("project") or ""),
         "status": str(node.get("status") or ""),
         "status_category": str(node.get("status_category") or "todo"),
-        "assignee": node.get("assignee"),
+        "assignee": owner_name(node),
+        "team": _text(node.get("team")),
+        "area": _text(node.get("area")),
         "open_findings": int(as_number(node.get("open_findings"))),
         "depth": depth,
         "has_children": bool(children),
@@ -162,6 +164,18 @@ def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str,
             {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
         ),
     }
+
+
+def owner_name(node: Mapping[str, Any]) -> str | None:
+    """The owner as one person: the people file's name of a mapped person, else the
+    tracker's display name."""
+    owner = _mapping(node.get("owner"))
+    name = owner.get("name") if isinstance(owner.get("name"), str) else node.get("assignee")
+    return name if isinstance(name, str) and name else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, Any]:
