@@ -14,6 +14,7 @@ from config.people import Directory, resolve_person
 from config.settings import TrackerConfig
 from connector.model import WorkItem
 from rules.rollup import schedule_of, spec_for
+from rules.rollup.findings import CLOSED_TITLE, CLOSED_WITH_OPEN_CHILDREN
 from webhooks.dashboard.history import history_section
 from webhooks.resources import Resources
 from webhooks.store import Store
@@ -25,6 +26,7 @@ WORST_ITEMS = 10
 # Text a tracker holds may be megabytes long; the dashboard shows this much of it (a 4 MB
 # title made a 14 MB page).
 MAX_TEXT = 200
+SERVICE_RULE_TITLES = {CLOSED_WITH_OPEN_CHILDREN: CLOSED_TITLE}
 
 
 def build_portfolio(runtime: Resources) -> dict[str, Any]:
@@ -109,14 +111,16 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         row["compliant_pct"] = _pct(row["items"] - row["noncompliant_items"], row["items"])
 
     rule_counts = Counter(f.rule for found in findings_by_item.values() for f in found)
+    # findings of no rules file (a rollup's, a portfolio link's) carry their own severity
+    seen_severity = {f.rule: f.severity for found in findings_by_item.values() for f in found}
     by_rule = []
     for rule_id, count in rule_counts.most_common():
         rule = ruleset.rule(rule_id) if hasattr(ruleset, "rule") else None
         by_rule.append(
             {
                 "rule": rule_id,
-                "title": clip(rule.title) if rule else rule_id,
-                "severity": rule.severity if rule else "medium",
+                "title": clip(rule.title) if rule else SERVICE_RULE_TITLES.get(rule_id, rule_id),
+                "severity": rule.severity if rule else seen_severity.get(rule_id, "medium"),
                 "open_findings": count,
             }
         )
