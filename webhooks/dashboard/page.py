@@ -24,6 +24,7 @@ from webhooks.dashboard.svg import (
     format_number,
     meter_svg,
     nice_date,
+    spark_svg,
     trend_svg,
 )
 
@@ -70,7 +71,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(meter_svg=meter_svg, trend_svg=trend_svg)
+    env.globals.update(meter_svg=meter_svg, trend_svg=trend_svg, spark_svg=spark_svg)
     env.filters.update(nice_date=nice_date, number=format_number)
     return env
 
@@ -227,12 +228,14 @@ def _changes(raw: Any, nodes: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]
 def _project_trend(raw: Any) -> dict[str, Any]:
     row = _mapping(raw)
     points = [_mapping(p) for p in _seq(row.get("points"))]
+    known = [p for p in points if p.get("open_findings") is not None]
     return {
         "tracker": str(row.get("tracker") or ""),
         "project": str(row.get("project") or ""),
-        "first": points[0] if points else {},
-        "last": points[-1] if points else {},
-        "days": len(points),
+        "points": points,
+        "first": known[0] if known else {},
+        "last": known[-1] if known else {},
+        "days": len(known),
     }
 
 
