@@ -283,7 +283,7 @@ def spark_svg(points: Iterable[Any], *, label: str, width: int = 260, height: in
             if len(run) == 1 or i == known_last(series):
                 parts.append(
                     Markup(
-                        '<circle class="dot" cx="{}" cy="{}" r="2.5" data-date="{}" '
+                        '<circle class="point" cx="{}" cy="{}" r="2.5" data-date="{}" '
                         'data-value="{}"/>'
                     ).format(_f(px), _f(py), series[i][0], format_number(series[i][1]))
                 )
@@ -307,5 +307,5 @@ def known_last(series: list[tuple[str, float | None]]) -> int:
 
 def _gap(x1: float, x2: float, top: float, base: float) -> Markup:
     return Markup(
-        '<rect class="nodata" x="{}" y="{}" width="{}" height="{}"><title>no data</title></rect>'
+        '<g><title>no data</title><rect class="nodata" x="{}" y="{}" width="{}" height="{}"/></g>'
     ).format(_f(x1), _f(top), _f(max(x2 - x1, 1.0)), _f(base - top))
