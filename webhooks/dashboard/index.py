@@ -82,6 +82,7 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
         name: defaultdict(set)
         for name in ("tracker", "project", "team", "area", "type", "rag", "owner")
     }
+    seen: dict[tuple[Any, ...], list[str]] = {}  # facet keys by the values they come from
     while stack:
         node, parent = stack.pop()
         if not isinstance(node, Mapping):
@@ -94,13 +95,26 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
         by["project"][str(node.get("project") or "").casefold()].add(i)
         by["type"][str(node.get("type") or "")].add(i)
         for name in ("team", "area"):
-            for key in facet_keys(name, node):
-                by[name][key].add(i)
-        names = facet_keys("owner", node)
-        if names:  # the first is the owner's id (or the display name of an unmapped one)
-            by["owner"][names[0]].add(i)
-            for name in names:
+            value = node.get(name)
+            if value:  # many nodes share a team or an area: their keys are made once
+                memo = (name, value if isinstance(value, str) else repr(value))
+                keys = seen.get(memo)
+                if keys is None:
+                    keys = seen[memo] = facet_keys(name, node)
+                for key in keys:
+                    by[name][key].add(i)
+        owner = node.get("owner") if isinstance(node.get("owner"), Mapping) else {}
+        who = tuple(
+            v if isinstance(v, str) else None
+            for v in (owner.get("id"), owner.get("name"), node.get("assignee"))
+        )
+        names = seen.get(who)
+        if names is None:
+            names = seen[who] = facet_keys("owner", node)
+            for name in names:  # the first is the owner's id (or an unmapped display name)
                 index.owner_names.setdefault(name, set()).add(names[0])
+        if names:
+            by["owner"][names[0]].add(i)
         rollup = node.get("rollup")
         if isinstance(rollup, Mapping) and rollup.get("rag"):
             by["rag"][str(rollup["rag"])].add(i)
