@@ -5,12 +5,12 @@ A facet given several times (or comma-separated) matches any of its values; face
 combine with AND. A node matches on its own facts: tracker, project, type, its rollup's
 RAG, the rule and severity of its open findings (one finding must match both when both
 are given), its owner (one person across trackers: the people file's id or name, or a
-display name; through the index, a display name the person has in one tracker finds their
-items in every tracker), its team (the owner's team in the people file), its area (an Azure DevOps
-area path matches its sub-areas too; a Jira issue is in each of its components), and
-whether it has open findings. The filtered view keeps the
-snapshot's shape: matching nodes with their ancestors as context (`matched: false`), and
-totals, compliance by project and rule and the items most out of line recounted over the
+display name; through the index, a display name the person has in one tracker finds
+their items in every tracker), its team (the owner's team in the people file), its area
+(an Azure DevOps area path matches its sub-areas too; a Jira issue is in each of its
+components), and whether it has open findings. The filtered view keeps the snapshot's
+shape: matching nodes with their ancestors as context (`matched: false`), and totals,
+compliance by project and rule and the items most out of line recounted over the
 matching nodes only. The trend stays the whole portfolio's.
 """
 
@@ -239,6 +239,10 @@ def facet_options(data: Mapping[str, Any]) -> dict[str, Any]:
     rules = [
         str(r.get("rule")) for r in _seq(data.get("compliance_by_rule")) if isinstance(r, Mapping)
     ]
+
+    def by_name(value: str) -> str:
+        return labels.get(f"owner:{value}", value).casefold()
+
     return {
         "tracker": sorted(seen["tracker"]),
         "project": sorted(seen["project"]),
@@ -248,8 +252,6 @@ def facet_options(data: Mapping[str, Any]) -> dict[str, Any]:
         "rag": list(RAGS),
         "rule": sorted(rules),
         "severity": list(SEVERITIES),
-        "owner": sorted(seen["owner"] - {""}, key=lambda v: labels.get(f"owner:{v}", v).casefold())[
-            :MAX_OWNER_OPTIONS
-        ],
+        "owner": sorted(seen["owner"] - {""}, key=by_name)[:MAX_OWNER_OPTIONS],
         "labels": labels,
     }
