@@ -52,6 +52,27 @@ def azure_int32(value: int, where: str) -> int:
     return value
 
 
+MAX_AREAS = 20  # Jira components of one issue read as its area
+
+
+def area_text(value: object) -> str | None:
+    """An item's area as one line of text: a path or name as it is, a list (Jira
+    components, a multi-select field) as its names joined with ", " in the tracker's order;
+    clipped to MAX_STORED_TEXT characters. Nothing usable is None."""
+    if isinstance(value, list | tuple):
+        names = []
+        for element in value[:MAX_AREAS]:
+            name = element.get("name") if isinstance(element, dict) else element
+            if isinstance(name, str) and name.strip():
+                names.append(" ".join(name.split()))
+        text = ", ".join(names)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        return None
+    return text[:MAX_STORED_TEXT] or None
+
+
 def checked_item(item: WorkItem) -> WorkItem:
     """`item` when the store can hold it, else PayloadError naming the field."""
     _fits(item.key, "key")

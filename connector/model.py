@@ -98,6 +98,9 @@ class WorkItem:
     revision: int = 0
     url: str | None = None
     custom: Mapping[str, Any] = field(default_factory=dict)
+    # where the item belongs in the organisation: Azure DevOps area path, Jira components
+    # (or the field configured as `area` for either tracker)
+    area: str | None = None
 
     def __post_init__(self) -> None:
         # Normalise containers so equal items compare equal and nobody mutates one.
@@ -154,6 +157,7 @@ class WorkItem:
             revision=int(data.get("revision") or 0),
             url=data.get("url"),
             custom=dict(data.get("custom") or {}),
+            area=data.get("area") or None,
         )
 
 

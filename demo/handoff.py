@@ -89,7 +89,8 @@ def access_lines(stack: Any, env: dict[str, str], files: tuple[Path, Path]) -> l
     issue = f"{stack.sandbox.jira_url}/rest/api/3/issue/PAY-1"
     config_path, env_path = files
     return [
-        "Sandbox trackers (up while the demo runs; they accept any Basic login, the bot's is):",
+        "Sandbox trackers (up while the demo runs; the bot's login, as a real tracker "
+        "refuses any other token):",
         f"  Jira          {stack.sandbox.jira_url}   user {jira_user}   token {jira_token}",
         f"  Azure DevOps  {stack.sandbox.azure_url}   project {AZURE_PROJECT}   "
         f"user {AZURE_BOT}   PAT {azure_pat}",

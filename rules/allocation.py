@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from config.people import Directory, Member
+from config.people import Directory, Member, resolve_person
 from connector.model import ItemType, StatusCategory, WorkItem
 
 OPEN = (StatusCategory.TODO, StatusCategory.IN_PROGRESS)
@@ -84,7 +84,7 @@ def shares(item: WorkItem, directory: Directory, today: dt.date) -> list[Share]:
     """The item's shares of work, or none (done, unassigned, nothing left)."""
     if item.assignee is None:
         return []
-    member = directory.resolve(item.assignee.account_id, item.assignee.display_name)
+    member = resolve_person(directory, item.tracker, item.assignee)
     unit = directory.unit(item.tracker)
     amount = remaining_work(item, unit)
     if member is None or amount is None:

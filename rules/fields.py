@@ -38,7 +38,7 @@ MODEL_FIELDS: dict[str, str] = {
     "assignee": PERSON, "reporter": PERSON, "priority": TEXT, "labels": LIST,
     "estimate": NUMBER, "start_date": DATE, "due_date": DATE, "parent": TEXT, "links": LIST,
     "created": DATETIME, "updated": DATETIME, "status_changed": DATETIME, "revision": NUMBER,
-    "url": TEXT,
+    "url": TEXT, "area": TEXT,
 }  # fmt: skip
 DERIVED_FIELDS: dict[str, str] = {"status_age": DURATION, "age": DURATION}
 _CUSTOM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from config.people import Directory
+from config.people import Directory, resolve_person
 from connector.model import Person, WorkItem
 from rules.engine import Context, Finding
 from rules.pack import Pack, Rule, RuleSet
@@ -18,15 +18,18 @@ from rules.schema import DISTINCT_FIELDS  # noqa: F401  (re-exported for callers
 from rules.templates import render
 
 
-def person_key(person: Person | None, people: Directory | None = None) -> str | None:
+def person_key(
+    person: Person | None, people: Directory | None = None, tracker: str = ""
+) -> str | None:
     """One person across trackers: the PMO's people file maps each account to a person
-    (`@id`); account ids never match between Jira Cloud (opaque ids) and Azure DevOps
+    (`@id`, through `config.people.resolve_person` like everything that groups by
+    person); account ids never match between Jira Cloud (opaque ids) and Azure DevOps
     (e-mail names), so unmapped people are grouped by display name, with case and
     spacing folded."""
     if person is None:
         return None
     if people is not None:
-        member = people.resolve(person.account_id, None)
+        member = resolve_person(people, tracker, person)
         if member is not None and member.mapped:
             return f"@{member.id}"
     if not person.display_name.strip():
@@ -37,7 +40,7 @@ def person_key(person: Person | None, people: Directory | None = None) -> str | 
 def group_key(field: str, item: WorkItem, people: Directory | None = None) -> str | None:
     """Which group `item` belongs to for `across: field`; None puts it in no group."""
     if field in ("assignee", "reporter"):
-        return person_key(getattr(item, field), people)
+        return person_key(getattr(item, field), people, item.tracker)
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "parent":
@@ -51,7 +54,7 @@ def _distinct_value(field: str, item: WorkItem, people: Directory | None) -> str
     if field == "project":
         return f"{item.tracker}:{item.project}"
     if field == "assignee":
-        return person_key(item.assignee, people)
+        return person_key(item.assignee, people, item.tracker)
     value = getattr(item, field, None)
     return None if value is None else str(value)
 

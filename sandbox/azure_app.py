@@ -1,6 +1,6 @@
 """An Azure DevOps-compatible REST server for one organization (Work Item Tracking 7.1,
-comments 7.1-preview.4, service hooks), including the discovery calls of the
-azure-devops client library (see sandbox.azure_locations).
+comments 7.1-preview.4, service hooks, sprint capacity, permissions), including the
+discovery calls of the azure-devops client library (see sandbox.azure_locations).
 
 Work item routes are in sandbox.azure_item_routes, comment routes in
 sandbox.azure_comment_routes, service hooks in sandbox.azure_hooks."""
@@ -20,6 +20,7 @@ from sandbox.azure_hooks import register_hook_routes
 from sandbox.azure_http import BATCH, PATCH_MEDIA, WEB_API, WI, api_version
 from sandbox.azure_item_routes import register_item_routes
 from sandbox.azure_locations import resource_areas, resource_locations
+from sandbox.azure_security import register_security_routes
 from sandbox.azure_state import AzureState
 from sandbox.faults import Faults
 from sandbox.queries import QueryError
@@ -153,5 +154,6 @@ def create_azure_app(
     register_comment_routes(app, state)
     register_hook_routes(app, state)
     register_capacity_routes(app, state)
+    register_security_routes(app, state)
     app.json.sort_keys = False
     return app

@@ -128,6 +128,45 @@ LOCATIONS += [
     ),
 ]
 
+LOCATIONS += [
+    (
+        "a70579d1-f53a-48ee-a5be-7be8659023b9",
+        "wit",
+        "classificationNodes",
+        "{project}/_apis/{area}/{resource}",
+        2,
+        "7.1",
+        "7.1",
+    ),
+    (
+        "ce7b9f95-fde9-4be8-a86d-83b366f0b87a",
+        "Security",
+        "securitynamespaces",
+        "_apis/{resource}/{securityNamespaceId}",
+        1,
+        "7.1",
+        "0.0",
+    ),
+    (
+        "dd3b8bd6-c7fc-4cbd-929a-933d9c011c9d",
+        "Security",
+        "permissions",
+        "_apis/{resource}/{securityNamespaceId}/{permissions}",
+        2,
+        "7.1",
+        "0.0",
+    ),
+    (
+        "cf1faa59-1b63-4448-bf04-13d981a46f5d",
+        "Security",
+        "permissionevaluationbatch",
+        "_apis/security/{resource}",
+        1,
+        "7.1",
+        "0.0",
+    ),
+]
+
 # resource area id -> name; work item tracking, service hooks and core live on the org URL
 RESOURCE_AREAS = {
     "5264459e-e5e0-4bd8-b118-0985e68a4ec5": "wit",

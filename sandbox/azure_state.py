@@ -19,6 +19,7 @@ from sandbox.azure_capacity import TeamCapacities
 from sandbox.azure_catalog import AzureError, not_found, stable_id
 from sandbox.azure_comments import AzureComments
 from sandbox.azure_records import AzureChange, WorkItem, ado_time
+from sandbox.azure_security import Permissions
 from sandbox.queries import compile_wiql
 
 __all__ = ["AzureChange", "AzureState", "WorkItem", "ado_time"]
@@ -44,6 +45,7 @@ class AzureState(AzureComments):
         self.extra_fields: set[str] = set()
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.capacities = TeamCapacities()  # Work API: iterations and sprint capacity
+        self.permissions = Permissions()  # Security API: what each identity may do
         self._listeners: list[Callable[[AzureChange], None]] = []
         self._ids = itertools.count(1)
         self._comment_ids = itertools.count(5000001)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from config.settings import TrackerConfig
-from connector.bounds import azure_int32, checked_item
+from connector.bounds import area_text, azure_int32, checked_item
 from connector.errors import PayloadError
 from connector.html_text import html_to_text
 from connector.model import (
@@ -62,11 +62,14 @@ DEFAULT_STATES: dict[str, StatusCategory] = {
 }
 
 REMAINING_WORK = "Microsoft.VSTS.Scheduling.RemainingWork"  # hours
-RESERVED_FIELD_NAMES = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
+RESERVED_FIELD_NAMES = frozenset(
+    {"estimate", "start_date", "due_date", "epic_link", "parent_link", "area"}
+)
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "estimate": ("Microsoft.VSTS.Scheduling.StoryPoints", "Microsoft.VSTS.Scheduling.Effort"),
     "start_date": ("Microsoft.VSTS.Scheduling.StartDate",),
     "due_date": ("Microsoft.VSTS.Scheduling.TargetDate", "Microsoft.VSTS.Scheduling.DueDate"),
+    "area": ("System.AreaPath",),  # "Fabrikam\\Payments\\Checkout"
 }
 _WORK_ITEM_URL = re.compile(r"/_apis/wit/workitems/(\d+)/?$", re.IGNORECASE)
 _NAME_AND_UNIQUE = re.compile(r"^(?P<name>.*?)\s*<(?P<unique>[^<>]+)>$")
@@ -295,6 +298,7 @@ def _item(wi: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
             revision=azure_int32(int(rev or 0), "work item rev"),
             url=url,
             custom=custom,
+            area=area_text(_plain(_first(fields, field_ids(tracker, "area")))),
         )
     )
 

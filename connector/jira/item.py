@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from config.settings import TrackerConfig
-from connector.bounds import checked_item, jira_issue_key
+from connector.bounds import area_text, checked_item, jira_issue_key
 from connector.errors import PayloadError
 from connector.jira.text import plain_value, rich_text
 from connector.model import (
@@ -27,7 +27,9 @@ from connector.model import (
 # The adapter's logger, so log lines keep the source they had before this module split off.
 log = logging.getLogger("connector.jira.adapter")
 
-RESERVED_FIELDS = frozenset({"estimate", "start_date", "due_date", "epic_link", "parent_link"})
+RESERVED_FIELDS = frozenset(
+    {"estimate", "start_date", "due_date", "epic_link", "parent_link", "area"}
+)
 DEFAULT_FIELDS: Mapping[str, str] = {
     "estimate": "customfield_10016",
     "start_date": "customfield_10015",
@@ -199,7 +201,7 @@ def _links(value: Any, tracker: TrackerConfig) -> list[Link]:
 MAPPED_FIELDS = (
     *("summary", "status", "project", "labels", "parent", "issuetype", "description"),
     *("assignee", "reporter", "priority", "issuelinks", "created", "updated"),
-    "statuscategorychangedate",
+    *("statuscategorychangedate", "components"),
 )
 
 
@@ -217,6 +219,14 @@ def _site(issue: Mapping[str, Any], tracker: TrackerConfig) -> str | None:
     if isinstance(self_url, str) and "/rest/" in self_url:
         return self_url.split("/rest/", 1)[0]
     return None
+
+
+def _area(fields: Mapping[str, Any], ids: Mapping[str, str]) -> str | None:
+    """The field configured as `area` (a team or select field), else the issue's
+    components (`fields.components`: [{id, name, self}], Jira's ProjectComponent)."""
+    if "area" in ids:
+        return area_text(plain_value(fields.get(ids["area"])))
+    return area_text(fields.get("components"))
 
 
 def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkItem:
@@ -276,5 +286,6 @@ def item_from_issue(issue: Mapping[str, Any], tracker: TrackerConfig) -> WorkIte
                 for name, field_id in tracker.fields.items()
                 if name not in RESERVED_FIELDS
             },
+            area=_area(fields, ids),
         )
     )

@@ -1,6 +1,8 @@
 """Portfolio rollups: what a rules file asks for (`spec`), the figures computed from a
 parent's direct children (`figures`, `compute`, with the forecast in `rules.forecast`),
-and what a rollup becomes on the tracker (`output`). Other packages import from here."""
+and what a rollup becomes on the tracker (`output`). Other packages import from here,
+but for the findings a rollup raises (`rules.rollup.findings`: it needs `rules.engine`,
+which needs this package)."""
 
 from rules.rollup.compute import compute_rollup
 from rules.rollup.facts import FACT_FIELDS, ChildFacts

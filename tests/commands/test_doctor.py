@@ -98,6 +98,8 @@ def test_azure_devops_wrong_pat_right_pat_and_fields(sandbox):
     assert good["field due_date"][2] == "fields.due_date: Microsoft.VSTS.Scheduling.TargetDate"
     assert good["credentials"] == (True, "signed in as PMO Bot", "")
     assert good["bot account"][0] is True and good["read Fabrikam"][0] is True
+    assert good["comment Fabrikam"] == (True, "allowed", "")
+    assert good["tags Fabrikam"] == (True, "allowed", "")
     bad = lines(tracker, {**GOOD, "ADO_PAT": "wrong"})
     assert bad["credentials"][0] is False and "ADO_PAT" in bad["credentials"][2]
 
@@ -125,5 +127,39 @@ def test_the_command_prints_one_line_per_check_and_fails_on_red(
         re.M,
     )
     assert re.search(r"^ok   jira +credentials", out, re.M)
-    assert out.rstrip().endswith("2 problems")
+    assert out.rstrip().endswith("2 problems; 1 could not be checked (the warn lines)")
+    assert re.search(r"^warn jira +webhook +could not check: no --url", out, re.M)
     assert list(tmp_path.iterdir()) == [config]  # doctor creates nothing
+
+
+def test_an_azure_devops_bot_without_write_permission_is_red_with_the_permission_to_grant(
+    sandbox,
+):
+    """The Security API's answer for the bot: without "Edit work items in this node" it
+    can neither tag nor (lacking "Edit work item comments") comment; without "Create tag
+    definition" it cannot add a tag the project has not seen."""
+    tracker = TrackerConfig(
+        name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="ADO_PAT",
+        bot_account="bot@fabrikam.com", project="Fabrikam",
+    )  # fmt: skip
+    permissions = sandbox.azure_state.permissions
+    try:
+        permissions.deny("bot@fabrikam.com", "Tagging", "Create")
+        found = lines(tracker)
+        assert found["comment Fabrikam"][0] is True
+        assert found["tags Fabrikam"][:2] == (False, "missing 'Create tag definition'")
+        assert "Project settings > Permissions" in found["tags Fabrikam"][2]
+
+        permissions.deny("bot@fabrikam.com", "CSS", "WORK_ITEM_WRITE")
+        permissions.deny("bot@fabrikam.com", "CSS", "WORK_ITEM_SAVE_COMMENT")
+        found = lines(tracker)
+    finally:
+        permissions.allow_all()
+    ok, detail, fix = found["comment Fabrikam"]
+    assert (ok, detail) == (False, "missing 'Edit work items in this node'")
+    assert "Areas > Security" in fix
+    assert found["tags Fabrikam"][:2] == (
+        False,
+        "missing 'Edit work items in this node', 'Create tag definition'",
+    )
+    assert found["read Fabrikam"][0] is True  # reading is still allowed

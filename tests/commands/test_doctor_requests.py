@@ -65,3 +65,86 @@ def test_azure_devops_fields_of_the_project():
         found = AzureProbe(tracker, environ=ENV).list_fields()
         assert_documented(mock.calls[1].request, "azure-devops", ORG)
     assert found == [{"id": "Microsoft.VSTS.Scheduling.StoryPoints", "name": "Story Points"}]
+
+
+AREA_ID = "4d0ba2b6-7e4f-4d62-9f7c-1c1e3b5a9a10"
+PROJECT_ID = "eb6e4656-77fc-42a1-9181-4c6d8e9da5d1"
+ROOT_NODES = {"count": 2, "value": [
+    {"id": 1, "identifier": AREA_ID, "name": "Fiber", "structureType": "area",
+     "hasChildren": True, "path": "\\Fiber\\Area"},
+    {"id": 2, "identifier": "9a0c1a7e-0000-4000-8000-000000000002", "name": "Fiber",
+     "structureType": "iteration", "hasChildren": True, "path": "\\Fiber\\Iteration"},
+]}  # fmt: skip
+
+
+def _namespace(namespace_id: str) -> dict:
+    from sandbox.azure_security import describe
+
+    return {"count": 1, "value": [describe(namespace_id)]}
+
+
+def _azure_write_checks(mock, batch_answer):
+    """Doctor's comment and tag checks over mocked Azure DevOps answers."""
+    from sandbox.azure_locations import resource_locations
+    from sandbox.azure_security import CSS, TAGGING
+    from webhooks.commands.doctor import _azure_writes
+
+    tracker = TrackerConfig(name="azure-devops", kind="azure-devops", url=ORG,
+                            token_env="AZURE_DEVOPS_PAT", project="Fiber")  # fmt: skip
+    # the routes of the four resources, without the resource-area lookup
+    routes = [loc for loc in resource_locations()["value"] if loc["area"] != "Location"]
+    mock.add("OPTIONS", f"{ORG}/_apis", json={"count": len(routes), "value": routes})
+    mock.get(f"{ORG}/Fiber/_apis/wit/classificationNodes", json=ROOT_NODES)
+    mock.get(f"{ORG}/_apis/securitynamespaces/{CSS}", json=_namespace(CSS))
+    mock.get(f"{ORG}/_apis/securitynamespaces/{TAGGING}", json=_namespace(TAGGING))
+    if batch_answer is not None:
+        mock.post(f"{ORG}/_apis/security/permissionevaluationbatch", **batch_answer)
+    probe = AzureProbe(tracker, environ=ENV)
+    return {c.name: c for c in _azure_writes(probe, "Fiber", PROJECT_ID, "azure-devops")}
+
+
+def test_azure_devops_write_permissions_are_evaluated_by_the_security_api():
+    """Root area token from the classification nodes, each action's bit from its
+    namespace's description, one permission evaluation batch; every call documented."""
+    import json
+
+    def evaluate(request):
+        body = json.loads(request.body)
+        held = {("83e28ad4-2d72-4ceb-97b0-c7726d5502c3", 32): False}  # no "Edit work items"
+        for e in body["evaluations"]:
+            e["value"] = held.get((e["securityNamespaceId"], e["permissions"]), True)
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback("POST", f"{ORG}/_apis/security/permissionevaluationbatch", evaluate)
+        found = _azure_write_checks(mock, None)
+        for call in mock.calls:
+            if call.request.method != "OPTIONS":
+                assert_documented(call.request, "azure-devops", ORG)
+        sent = json.loads(next(c for c in mock.calls if c.request.method == "POST").request.body)
+    evaluations = {(e["securityNamespaceId"], e["token"], e["permissions"])
+                   for e in sent["evaluations"]}  # fmt: skip
+    assert evaluations == {
+        ("83e28ad4-2d72-4ceb-97b0-c7726d5502c3", f"vstfs:///Classification/Node/{AREA_ID}", 32),
+        ("83e28ad4-2d72-4ceb-97b0-c7726d5502c3", f"vstfs:///Classification/Node/{AREA_ID}", 512),
+        ("bb50f182-8e5e-40b8-bc21-e8752a1e7ae2", f"/{PROJECT_ID}", 2),
+    }
+    assert sent["alwaysAllowAdministrators"] is False
+    # comments alone are allowed by "Edit work item comments in this node"; tags are not
+    assert found["comment Fiber"].ok is True
+    tags = found["tags Fiber"]
+    assert (tags.ok, tags.detail) == (False, "missing 'Edit work items in this node'")
+    assert "Areas > Security" in tags.fix
+
+
+def test_a_security_api_that_refuses_is_could_not_check_with_why_and_a_fix():
+    refused = {"status": 401, "json": {"message": "TF400813: not authorized", "typeKey": "x"}}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        found = _azure_write_checks(mock, refused)
+    for name in ("comment Fiber", "tags Fiber"):
+        check = found[name]
+        assert check.ok is None
+        assert check.detail.startswith("could not check: the Azure DevOps Security API")
+        assert "401" in check.detail
+        assert "Create tag definition" in check.fix
+        assert check.line().startswith("warn ")

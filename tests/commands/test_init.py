@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 
 import pytest
@@ -89,3 +90,49 @@ def test_completion_command_prints_the_script(capsys):
     assert main(["completion", "bash"]) == 0
     assert capsys.readouterr().out == completion_script("bash")
     assert isinstance(build_parser(), argparse.ArgumentParser)
+
+
+def test_init_writes_a_waivers_file_the_loader_reads_and_the_schema_accepts(tmp_path, capsys):
+    """An empty, valid waivers file beside the pack, with the editors' modeline; its
+    commented example, uncommented, is a waiver `rules validate` and `rules test` take."""
+    import jsonschema
+    import yaml
+
+    from rules.ruleset import load_ruleset_with_errors
+    from rules.waivers import read_waivers
+    from webhooks.commands.schema import generate, shipped_path
+
+    assert main(["init", "--dir", str(tmp_path), "--no-input", "--jira-url",
+                 "https://acme.example", "--jira-projects", "PAY"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    path = tmp_path / "pmo-rules/pmo-standard.waivers.yaml"
+    assert f"wrote {path}" in out and "pmo-standard.waivers.yaml" in out.split("Next steps:")[1]
+    text = path.read_text()
+    first = text.splitlines()[0]
+    assert first == f"# yaml-language-server: $schema={shipped_path('waivers').as_uri()}"
+    jsonschema.validate(yaml.safe_load(text), generate("waivers"))
+    assert read_waivers(str(path)) == ([], [])
+    settings = load_settings(tmp_path / "pmo-bridge.yaml", environ={})
+    assert load_ruleset_with_errors(settings.rules)[1] == []
+    assert main(["rules", "validate", str(tmp_path / "pmo-rules")]) == 0
+    assert main(["rules", "test", str(tmp_path / "pmo-rules")]) == 0
+
+    # the example, as the file says to use it
+    lines = text.splitlines()
+    start = lines.index("# waivers:")
+    example = [ln[2:] for ln in lines[start:] if ln.startswith("# ")]
+    path.write_text("\n".join([*lines[: lines.index("waivers: []")], *example]) + "\n")
+    waivers, errors = read_waivers(str(path))
+    assert errors == [] and [(w.rule, sorted(w.items or ())) for w in waivers] == [
+        ("story-estimated", ["jira:PAY-7"])
+    ]
+    jsonschema.validate(
+        json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str)),
+        generate("waivers"),
+    )
+    capsys.readouterr()
+    assert main(["rules", "validate", str(tmp_path / "pmo-rules")]) == 0
+    assert "1 waiver" in capsys.readouterr().out
+    ruleset, errors = load_ruleset_with_errors(settings.rules)
+    assert errors == [] and [w.rule for w in ruleset.waivers] == ["story-estimated"]
+    assert main(["rules", "test", str(tmp_path / "pmo-rules")]) == 0

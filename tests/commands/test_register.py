@@ -403,7 +403,9 @@ def hooks_spec(monkeypatch):
     spec.setdefault("x-ms-paths", {})
     original = spec_check.load_spec
     monkeypatch.setattr(
-        spec_check, "load_spec", lambda t: spec if t == "azure-devops" else original(t)
+        spec_check,
+        "load_spec",
+        lambda t, i=0: spec if (t, i) == ("azure-devops", 0) else original(t, i),
     )
     spec_check._templates.cache_clear()
     yield

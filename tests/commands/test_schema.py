@@ -19,19 +19,23 @@ from webhooks.commands.main import main
 from webhooks.commands.schema import SOURCES, generate, render, shipped_path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _kind(path: Path) -> str:
+    if path.name.endswith(".tests.yaml"):
+        return "tests"
+    return "waivers" if path.name.endswith(".waivers.yaml") else "rules"
+
+
+# Every file shipped or shown as an example, found by folder so that a new one is
+# checked without being listed here.
+_PACK_FILES = sorted((ROOT / "config/packs").rglob("*.yaml")) + sorted(
+    (ROOT / "tests/packs").glob("*.yaml")
+)
 BUNDLED = {
-    "rules": [
-        ROOT / "config/packs/pmo-standard.yaml",
-        ROOT / "config/packs/examples/payments.yaml",
-        *sorted((ROOT / "tests/packs").glob("*.yaml")),
-    ],
-    "tests": [
-        ROOT / "config/packs/pmo-standard.tests.yaml",
-        ROOT / "config/packs/examples/payments.tests.yaml",
-    ],
-    "config": [ROOT / "config/pmo-bridge.example.yaml"],
-    "waivers": [ROOT / "config/packs/examples/payments.waivers.yaml"],
+    kind: [p for p in _PACK_FILES if _kind(p) == kind] for kind in ("rules", "tests", "waivers")
 }
+BUNDLED["config"] = sorted((ROOT / "config").glob("pmo-bridge*.example.yaml"))
 MODELINED = {
     ROOT / "config/packs/pmo-standard.yaml": "rules",
     ROOT / "config/packs/pmo-standard.tests.yaml": "tests",
@@ -66,6 +70,25 @@ def test_the_shipped_schema_is_what_the_loaders_schemas_generate(kind, capsys):
     jsonschema.Draft7Validator.check_schema(generate(kind))
 
 
+def test_every_kind_has_bundled_files_to_check():
+    assert all(BUNDLED[kind] for kind in ("rules", "tests", "waivers", "config")), BUNDLED
+    assert ROOT / "config/packs/examples/payments.waivers.yaml" in BUNDLED["waivers"]
+
+
+def test_what_init_writes_validates_against_the_schemas(tmp_path):
+    args = ["init", "--dir", str(tmp_path), "--no-input", "--jira-url", "https://a.example",
+            "--jira-projects", "PAY", "--azure-url", "https://dev.azure.com/f",
+            "--azure-project", "Fiber"]  # fmt: skip
+    assert main(args) == 0
+    written = {tmp_path / "pmo-bridge.yaml": "config"}
+    written |= {p: _kind(p) for p in (tmp_path / "pmo-rules").glob("*.yaml")}
+    assert sorted(written.values()) == ["config", "rules", "tests", "waivers"]
+    for path, kind in written.items():
+        assert schema_errors(kind, path.read_text()) == [], path
+        first = path.read_text().splitlines()[0]
+        assert first == f"# yaml-language-server: $schema={shipped_path(kind).as_uri()}"
+
+
 def test_a_waivers_file_without_an_approver_is_refused_by_the_schema():
     text = "waivers:\n  - rule: story-estimated\n    items: [PAY-1]\n    reason: r\n"
     assert schema_errors("waivers", text)
@@ -96,6 +119,10 @@ def test_the_schema_describes_keys_for_hover_help():
 RULES_OK = "version: 1\nrules:\n  - id: r1\n    require: [{field: title, present: true}]\n"
 CONFIG_OK = "trackers:\n  jira: {kind: jira}\n"
 TESTS_OK = "rules: p.yaml\nnow: 2026-01-01T00:00:00Z\ncases: []\n"
+WAIVER_OK = (
+    "version: 1\nwaivers:\n  - rule: r1\n    items: [PAY-1]\n    reason: spike\n"
+    "    approver: Dana\n    expires: 2099-03-31\n"
+)
 
 SCHEMA_REFUSES = {
     "rules: unknown top-level key": ("rules", RULES_OK + "colour: red\n"),
@@ -132,6 +159,12 @@ SCHEMA_REFUSES = {
         "tests",
         TESTS_OK.replace("[]", "\n  - {name: a, item: {}}"),
     ),
+    "waivers: unknown top-level key": ("waivers", WAIVER_OK + "colour: red\n"),
+    "waivers: unsupported version": ("waivers", WAIVER_OK.replace("version: 1", "version: 2")),
+    "waivers: no waivers key": ("waivers", "version: 1\n"),
+    "waivers: waiver without approver": ("waivers", WAIVER_OK.replace("    approver: Dana\n", "")),
+    "waivers: unknown waiver key": ("waivers", WAIVER_OK + "    colour: red\n"),
+    "waivers: empty reason": ("waivers", WAIVER_OK.replace("reason: spike", "reason: ''")),
     "tests: unknown case key": (
         "tests",
         TESTS_OK.replace("[]", "\n  - {name: a, item: {}, expect_fail: [], why: x}"),
@@ -163,6 +196,18 @@ LOADER_ONLY = {
         "config",
         CONFIG_OK + "labels: {prefix: 'pmo x'}\n",
     ),
+    "waivers: no selector (items, projects or when: one of three, not expressed)": (
+        "waivers",
+        WAIVER_OK.replace("    items: [PAY-1]\n", ""),
+    ),
+    "waivers: an expiry that is not a date (YAML dates are text to an editor)": (
+        "waivers",
+        WAIVER_OK.replace("2099-03-31", "next spring"),
+    ),
+    "waivers: a rule id the packs do not have (needs the packs)": (
+        "waivers",
+        WAIVER_OK.replace("rule: r1", "rule: no-such-rule"),
+    ),
     "tests: an unparsable now (needs the timestamp parser)": (
         "tests",
         TESTS_OK.replace("2026-01-01T00:00:00Z", "soon"),
@@ -178,6 +223,12 @@ def loader_refuses(kind: str, text: str, tmp_path: Path) -> bool:
     if kind == "tests":
         (tmp_path / "p.yaml").write_text(RULES_OK)
         return bool(load_case_file(str(path))[1])
+    if kind == "waivers":  # beside a pack with rule r1, as the service loads them
+        pack = tmp_path / "pack"
+        pack.mkdir(exist_ok=True)
+        (pack / "p.yaml").write_text(RULES_OK)
+        (pack / "p.waivers.yaml").write_text(text)
+        return bool(load_ruleset_with_errors([pack])[1])
     try:
         load_settings(path, environ={})
     except ConfigError:
@@ -204,3 +255,10 @@ def test_the_ok_baselines_pass_both(tmp_path):
     for kind, text in (("rules", RULES_OK), ("config", CONFIG_OK), ("tests", TESTS_OK)):
         assert not loader_refuses(kind, text, tmp_path), kind
         assert schema_errors(kind, text) == [], kind
+
+
+@pytest.mark.parametrize("kind", ["rules", "tests", "config", "waivers"])
+def test_the_error_cases_start_from_a_file_both_accept(kind, tmp_path):
+    text = {"rules": RULES_OK, "tests": TESTS_OK, "config": CONFIG_OK, "waivers": WAIVER_OK}[kind]
+    assert not loader_refuses(kind, text, tmp_path)
+    assert schema_errors(kind, text) == []

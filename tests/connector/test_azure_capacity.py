@@ -87,3 +87,47 @@ def test_capacity_sources_in_the_people_file(tmp_path):
     path.write_text("iteration_capacity:\n  - {tracker: azure-devops, project: Fabrikam}\n")
     with pytest.raises(PeopleError, match=r":2: name the tracker, project and team"):
         load_directory(path)
+
+
+def test_the_two_work_api_calls_are_the_documented_ones(monkeypatch):
+    """The iteration and capacity requests, checked against the Work API spec (7.1)."""
+    import responses
+    from azure.devops import _file_cache
+    from azure.devops import client as ado_client
+
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})  # start cold
+    for cache in (_file_cache.OPTIONS_CACHE, _file_cache.RESOURCE_CACHE):
+        monkeypatch.setattr(cache, "file_name", "")
+        monkeypatch.setattr(cache, "data", {})
+        monkeypatch.setattr(cache, "initial_load_occurred", True)
+
+    from sandbox.azure_locations import resource_locations
+    from tests.support.spec_check import assert_documented
+
+    org = "https://dev.azure.com/fabrikam"
+    tracker = TrackerConfig(name="azure-devops", kind="azure-devops", url=org,
+                            token_env="ADO_PAT", project="Fabrikam")  # fmt: skip
+    sprint = "8c2d5f4e-1b7a-4c1e-9b8e-3f3f0a1d2c4b"
+    iterations = {"count": 1, "value": [{
+        "id": sprint, "name": "Sprint 24", "path": "Fabrikam\\Sprint 24",
+        "attributes": {"startDate": "2026-12-07T00:00:00Z", "finishDate": "2026-12-18T00:00:00Z",
+                       "timeFrame": "current"}}]}  # fmt: skip
+    capacity = {"teamMembers": [{
+        "teamMember": {"displayName": "Dana Whitfield", "uniqueName": "dana@fabrikam.com"},
+        "activities": [{"capacityPerDay": 6, "name": "Development"}],
+        "daysOff": [{"start": "2026-12-10T00:00:00Z", "end": "2026-12-11T00:00:00Z"}]}],
+        "totalCapacityPerDay": 6, "totalDaysOff": 2}  # fmt: skip
+    base = f"{org}/Fabrikam/Fabrikam%20Team/_apis/work/teamsettings/iterations"
+    with responses.RequestsMock() as mock:
+        mock.add("OPTIONS", f"{org}/_apis", json=resource_locations())
+        mock.get(base, json=iterations)
+        mock.get(f"{base}/{sprint}/capacities", json=capacity)
+        found = CapacityReader(tracker, environ={"ADO_PAT": "p"}).current(
+            "Fabrikam", "Fabrikam Team"
+        )
+        work = [c.request for c in mock.calls if c.request.method == "GET"]
+        for request in work:
+            assert_documented(request, "azure-devops", org)
+        assert len(work) == 2 and "$timeframe=current" in work[0].url
+    assert found is not None and found.members[0].hours_per_day == 6
+    assert found.members[0].days_off == ((dt.date(2026, 12, 10), dt.date(2026, 12, 11)),)

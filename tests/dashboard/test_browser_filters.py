@@ -23,6 +23,13 @@ from webhooks.dashboard.filter import walk
 
 pytestmark = pytest.mark.browser
 DOCS = screenshot_dir()
+PEOPLE = """
+teams: {payments: {}, web: {}}
+people:
+  - {id: dana, name: Dana Whitfield, team: payments,
+     accounts: ["712020:dana-cloud-id", dana.whitfield@fabrikam.com]}
+"""
+DANA_CLOUD = {"accountId": "712020:dana-cloud-id", "displayName": "Dana W.", "active": True}
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +38,20 @@ def base_url(tmp_path_factory):
     gen = mocked_trackers(monkeypatch)
     mock = next(gen)
     packs = (str(PACKS / "portfolio.yaml"), str(PACKS / "portfolio-across.yaml"))
-    service = Service(tmp_path_factory.mktemp("browser"), packs, mock)
+    folder = tmp_path_factory.mktemp("browser")
+    (folder / "people.yaml").write_text(PEOPLE)
+    service = Service(folder, packs, mock, people_file=str(folder / "people.yaml"))
     specs = portfolio()
     dana = "dana.whitfield@fabrikam.com"
     specs["PAY-12"] = specs["PAY-12"].bump(assignee=dana)
-    specs["512"] = specs["512"].bump(assignee=dana)
-    specs["PAY-15"] = type(specs["PAY-12"])(
-        "jira", "PAY-15", "story", "Fix", "In Progress", 2, "PAY-10", assignee=dana
+    specs["512"] = specs["512"].bump(
+        assignee=dana, extra={"System.AreaPath": "Fabrikam\\Payments\\Checkout"}
     )
+    # Dana as Jira Cloud names her: another account, another display name, one person
+    specs["PAY-15"] = type(specs["PAY-12"])(
+        "jira", "PAY-15", "story", "Fix", "In Progress", 2, "PAY-10",
+        extra={"assignee": DANA_CLOUD, "components": [{"name": "Refunds"}]},
+    )  # fmt: skip
     specs["PAY-20"] = specs["PAY-20"].bump(status="Done")
     service.deliver(*specs.values(), created=True)
     service.drain()
@@ -122,12 +135,62 @@ def test_filters_drill_down_and_csv_agree_with_the_api(base_url, browser):
                 if n["key"] == "jira:PAY-20")  # fmt: skip
     assert page.locator("#rollup").get_attribute("data-rag") == node["rollup"]["rag"] == "amber"
     assert "done with 2 open children" in page.locator("#rollup").inner_text()
+    (finding,) = [f for f in node["findings"] if f["rule"] == "rollup-closed-with-open-children"]
+    own = page.locator('#rollup [data-rule="rollup-closed-with-open-children"]').inner_text()
+    assert finding["message"] in own  # the finding and its reason, as the API has it
+    assert page.locator("#escalations").is_visible()
     assert page.locator("#rollup [data-due]").get_attribute("data-due") == node["schedule"]["due"]
     children = [
         r.get_attribute("data-key") for r in page.query_selector_all("#children tr[data-key]")
     ]
     assert children == [c["key"] for c in node["children"]]
     page.screenshot(path=str(DOCS / "dashboard-parent.png"), full_page=True)
+    page.close()
+
+
+def test_team_filter_and_owner_as_one_person_agree_with_the_api(base_url, browser):
+    page = browser.new_page()
+    page.goto(f"{base_url}/portfolio", wait_until="load")
+    owners = page.locator('select[name="owner"] option').all_inner_texts()
+    assert owners.count("Dana Whitfield") == 1 and "Dana W." not in owners
+    # a person picks the team and applies with the keyboard
+    page.select_option('select[name="team"]', "payments")
+    page.focus('#filters button[type="submit"]')
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
+    assert "team=payments" in page.url
+
+    api = json.loads(fetch(f"{base_url}/api/portfolio?team=payments"))
+    nodes = list(walk(api["tree"]))
+    rows = shown_rows(page)
+    assert [r["data-key"] for r in rows] == [n["key"] for n in nodes]
+    hits = [n["key"] for n in nodes if n["matched"]]
+    assert set(hits) == {"jira:PAY-12", "jira:PAY-15", "azure-devops:512"}
+    assert [r["data-key"] for r in rows if r["data-matched"] == "yes"] == hits
+    for key in hits:  # the person's name and team, whatever the tracker calls her
+        owner = page.locator(f'#tree tr[data-key="{key}"] [data-owner]').inner_text()
+        assert owner == "Dana Whitfield · payments", key
+    area = page.locator('#tree tr[data-key="azure-devops:512"] [data-area]').inner_text()
+    assert area == "Fabrikam\\Payments\\Checkout"
+    box = page.locator("#totals")
+    assert box.get_attribute("data-items") == str(api["totals"]["items"]) == "3"
+
+    # the same view as CSV, and narrowed to an area from the form
+    with page.expect_download() as download:
+        page.click('[data-export="csv"]')
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert [r["key"] for r in exported] == hits
+    assert {r["team"] for r in exported} == {"payments"}
+    page.select_option('select[name="area"]', "Fabrikam\\Payments")
+    with page.expect_navigation(wait_until="load"):
+        page.click('#filters button[type="submit"]')
+    assert [r["data-key"] for r in shown_rows(page) if r["data-matched"] == "yes"] == [
+        "azure-devops:512"
+    ]
+    with page.expect_navigation(wait_until="load"):
+        page.click("[data-people-link]")
+    assert page.url.endswith("/people")
     page.close()
 
 

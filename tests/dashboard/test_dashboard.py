@@ -161,7 +161,7 @@ def test_worst_items_link_into_the_trackers(dom):
 
 
 def test_trend_chart_is_inline_svg_with_a_point_per_day(dom, page):
-    dots = [a for tag, a in dom.elements if tag == "circle"]
+    dots = [a for tag, a in dom.elements if tag == "circle" and a.get("class") == "dot"]
     assert [d["data-value"] for d in dots] == ["22", "20", "21", "18", "16", "15", "13"]
     assert "max 22" in page and "min 13" in page
     assert "17 Nov" in page and "23 Nov" in page

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 
 import pytest
 
@@ -14,7 +15,8 @@ from config.settings import ConfigError, load_settings
 from tests.support.helpers import PACKS
 from tests.support.portfolio_service import Service, portfolio
 from tests.support.service import make_settings
-from webhooks.dashboard.history import record_history
+from webhooks.dashboard.history import project_trend, record_history
+from webhooks.dashboard.svg import spark_svg
 from webhooks.http.app import create_app
 from webhooks.store import Store
 
@@ -115,3 +117,58 @@ def test_the_worker_records_the_history_periodically(tmp_path):
     assert not task().validate_datetime(dt.datetime(2026, 12, 5, 9, 30))
     assert task().execute() == {"parents": 0, "finding_groups": 0}
     assert runtime.store.rag_history("jira:E-1") == []
+
+
+def test_project_trend_leaves_unrecorded_days_out_and_counts_recorded_ones_at_zero():
+    d = [DAY - dt.timedelta(days=n) for n in (4, 3, 1, 0)]  # DAY-2 was not recorded
+    per_project = {("jira", "PAY"): {d[0]: 3, d[1]: 2, d[3]: 5}, ("jira", "WEB"): {d[2]: 1}}
+    trend = {p["project"]: p["points"] for p in project_trend(per_project, d)}
+    assert [p["date"] for p in trend["PAY"]] == [
+        (DAY - dt.timedelta(days=n)).isoformat() for n in (4, 3, 2, 1, 0)
+    ]
+    assert [p["open_findings"] for p in trend["PAY"]] == [3, 2, None, 0, 5]
+    assert [p["open_findings"] for p in trend["WEB"]] == [0, 0, None, 1, 0]
+    assert project_trend(per_project, []) == []
+
+
+def test_a_projects_trend_chart_breaks_its_line_where_no_day_was_recorded():
+    points = [
+        {"date": f"2026-11-{day:02d}", "open_findings": value}
+        for day, value in zip(range(1, 31), [4, 5, 6, None, None, 3, 2, *[1] * 23], strict=True)
+    ]
+    svg = str(spark_svg(points, label="PAY"))
+    assert svg.count("<polyline") == 2  # 1-3 Nov and 6-30 Nov: no line through the gap
+    (gap,) = re.findall(r'<rect class="nodata" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)
+    step = (260 - 30 - 10) / 29
+    assert float(gap[1]) == pytest.approx(2 * step, abs=0.1)  # 4 and 5 Nov, shaded
+    first_line = re.findall(r'<polyline class="line" points="([^"]+)"', svg)[0]
+    assert len(first_line.split()) == 3  # never drawn down to zero for the missing days
+    ticks = re.findall(r'<text class="tick" x="([\d.]+)" y="68" text-anchor="(\w+)">([^<]+)<', svg)
+    assert [(anchor, text) for _, anchor, text in ticks] == [("start", "1 Nov"), ("end", "30 Nov")]
+    assert float(ticks[1][0]) - float(ticks[0][0]) >= 120  # two short dates never meet
+    label = "PAY: open findings per day, 1 Nov 2026 to 30 Nov 2026: from 4 to 1, highest 6; 2 days without data."
+    assert f'aria-label="{label}"' in svg and f"<title>{label}</title>" in svg
+    assert 'role="img"' in svg
+    assert "No day recorded yet" in str(
+        spark_svg([{"date": "2026-11-01", "open_findings": None}], label="X")
+    )
+    one = str(spark_svg([{"date": "2026-11-01", "open_findings": 2}], label="X"))
+    assert one.count("<circle") == 1 and "<polyline" not in one
+
+
+def test_the_page_draws_each_projects_trend(tmp_path, mocked):
+    service = Service(tmp_path, (str(PACKS / "portfolio.yaml"),), mocked)
+    service.deliver(*portfolio().values(), created=True)
+    service.drain()
+    today = service.runtime.clock().date()
+    service.store.record_history(
+        today - dt.timedelta(days=3), {}, {("jira", "PAY", "title-length", "low"): 2}
+    )
+    record_history(service.store, service.runtime.clock())
+    data = service.client.get("/api/portfolio").get_json()
+    (pay,) = [p for p in data["project_trend"] if p["project"] == "PAY"]
+    assert [p["open_findings"] for p in pay["points"]] == [2, None, None, 0]
+    page = html.unescape(service.client.get("/portfolio").get_data(as_text=True))
+    row = page.split('data-project-trend="PAY"')[1].split("</tr>")[0]
+    assert '<svg class="spark" role="img"' in row and "2 days without data" in row
+    assert row.count('class="nodata"') == 1

@@ -129,8 +129,11 @@ def test_first_hour_from_the_demo_to_doctor(tmp_path):
         )
         assert init.returncode == 0, init.stderr
         assert "pmo-bridge rules test" in init.stdout and "pmo-bridge register" in init.stdout
+        assert "pmo-rules/pmo-standard.waivers.yaml" in init.stdout  # where exemptions go
         tests = shell("pmo-bridge rules test pmo-rules", tmp_path)
         assert tests.returncode == 0, tests.stdout
+        checked = shell("pmo-bridge rules validate pmo-rules", tmp_path)
+        assert checked.returncode == 0, checked.stdout
 
         secrets = {
             "JIRA_EMAIL": demo_env["PMO_BRIDGE_DEMO_JIRA_USER"],
@@ -149,7 +152,29 @@ def test_first_hour_from_the_demo_to_doctor(tmp_path):
         for line in ("credentials", "comment PAY", "labels WEB", "field estimate",
                      "webhook", "secret (ping)"):  # fmt: skip
             assert re.search(rf"^ok +jira +{re.escape(line)}", doctor.stdout, re.M), doctor.stdout
-        assert re.search(r"^ok +azure-devops +secret \(ping\)", doctor.stdout, re.M)
+        for line in ("credentials", "read Fabrikam", "comment Fabrikam", "tags Fabrikam",
+                     "webhook", "secret (ping)"):  # fmt: skip
+            assert re.search(rf"^ok +azure-devops +{re.escape(line)}", doctor.stdout, re.M)
+        assert "warn" not in doctor.stdout
+
+        # a wrong token and a missing field: the red lines, each with its fix
+        broken = yaml.safe_load((tmp_path / "pmo-bridge.yaml").read_text())
+        broken["trackers"]["jira"]["fields"]["risk_owner"] = "customfield_99999"
+        (tmp_path / "pmo-bridge.broken.yaml").write_text(yaml.safe_dump(broken))
+        red = shell(
+            f"pmo-bridge doctor --config pmo-bridge.broken.yaml --url {config['public_url']}",
+            tmp_path,
+            {**secrets, "AZURE_DEVOPS_PAT": "not-the-pat"},
+        )
+        assert red.returncode == 1
+        assert re.search(r"^FAIL jira +field risk_owner +no field 'customfield_99999' on the "
+                         r"site\n +fix: ", red.stdout, re.M), red.stdout  # fmt: skip
+        assert re.search(r"^ok +jira +field estimate", red.stdout, re.M)
+        assert re.search(r"^FAIL azure-devops +credentials +.*401.*\n +fix: check "
+                         r"AZURE_DEVOPS_PAT", red.stdout, re.M), red.stdout  # fmt: skip
+        assert red.stdout.count("FAIL") == 2, red.stdout  # nothing else, consequences neither
+        assert re.search(r"^warn azure-devops +webhook +could not check: the tracker refused",
+                         red.stdout, re.M)  # fmt: skip
 
         # the same config with a secret the service does not hold: the ping says so
         wrong = shell(
@@ -165,3 +190,45 @@ def test_first_hour_from_the_demo_to_doctor(tmp_path):
     assert "Stopping." in demo.text
     assert not (tmp_path / "pmo-bridge.demo.yaml").exists()
     assert not (tmp_path / "pmo-bridge.demo.env").exists()
+
+
+def test_doctor_names_the_permission_a_read_only_azure_devops_bot_lacks(tmp_path):
+    """The first hour's doctor, against a sandbox whose bot may read but not edit work
+    items nor create tags: the comment and tags lines are red and name what to grant."""
+    from sandbox import Sandbox
+
+    box = Sandbox(organization="fabrikam").start()
+    try:
+        azure = box.azure_state
+        azure.known_credentials_only = True
+        azure.add_user("bot@fabrikam.com", "PMO Bot", pat="bot-pat")
+        azure.add_project("Fabrikam")
+        for action in (("CSS", "WORK_ITEM_WRITE"), ("CSS", "WORK_ITEM_SAVE_COMMENT"),
+                       ("Tagging", "Create")):  # fmt: skip
+            azure.permissions.deny("bot@fabrikam.com", *action)
+        init = shell(
+            f"pmo-bridge init --no-input --azure-url {box.azure_url} --azure-project Fabrikam "
+            "--azure-bot-account bot@fabrikam.com",
+            tmp_path,
+        )
+        assert init.returncode == 0, init.stderr
+        doctor = shell("pmo-bridge doctor --config pmo-bridge.yaml", tmp_path,
+                       {"AZURE_DEVOPS_PAT": "bot-pat"})  # fmt: skip
+    finally:
+        box.stop()
+    out = doctor.stdout
+    assert doctor.returncode == 1, out
+    assert re.search(r"^ok +azure-devops +read Fabrikam +allowed", out, re.M), out
+    assert re.search(
+        r"^FAIL azure-devops +comment Fabrikam +missing 'Edit work items in this node'\n"
+        r" +fix: allow the bot 'Edit work items in this node' in the project's root area",
+        out,
+        re.M,
+    ), out
+    assert re.search(
+        r"^FAIL azure-devops +tags Fabrikam +missing 'Edit work items in this node', "
+        r"'Create tag definition'\n +fix: .*'Create tag definition' in the project's "
+        r"permissions",
+        out,
+        re.M,
+    ), out

@@ -3,6 +3,7 @@ over/under-allocation findings and the incremental ledger (all pure)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
@@ -267,3 +268,32 @@ def test_the_example_people_file_loads():
     assert dana.capacity == Capacity(hours=24, points=10) and dana.team == "payments"
     assert people.resolve("DANA@fabrikam.com").id == "dana"
     assert people.unit("jira") == "hours" and people.sources[0][2] == "Fabrikam Team"
+
+
+def test_everything_that_groups_by_person_names_the_same_mapped_person(tmp_path):
+    """Portfolio groups (assignee, reporter), the allocation ledger and the people an
+    event touches all resolve accounts through `config.people.resolve_person`: a Jira
+    and an Azure DevOps item of one mapped person land on that person everywhere."""
+    from types import SimpleNamespace
+
+    from config.people import resolve_person
+    from rules.allocation import shares
+    from rules.portfolio import person_key
+    from webhooks.governance.people import people_of
+
+    people = directory(tmp_path)
+    jira = item("jira:PAY-1", ANA_JIRA, hours=4, due=TODAY + dt.timedelta(days=2))
+    azure = item("azure-devops:7", ANA_AZURE, points=2, due=TODAY + dt.timedelta(days=2))
+    jira = dataclasses.replace(jira, reporter=ANA_JIRA)
+    for it in (jira, azure):
+        assert resolve_person(people, it.tracker, it.assignee).id == "ana"
+        assert group_key("assignee", it, people) == "@ana"
+        assert group_key("reporter", it, people) in ("@ana", None)
+        assert person_key(it.assignee, people, it.tracker) == "@ana"
+        assert {s.person for s in shares(it, people, TODAY)} == {"ana"}
+    assert group_key("reporter", jira, people) == "@ana"
+    assert people_of(SimpleNamespace(people=people), [jira, azure]) == {"ana"}
+    # an account nobody maps stays apart, by display name, in every grouping
+    stranger = item("azure-devops:8", Person("Zoe Park", "zoe@fabrikam.com"), points=1)
+    assert group_key("assignee", stranger, people) == "zoe park"
+    assert people_of(SimpleNamespace(people=people), [stranger]) == {"name:zoe park"}

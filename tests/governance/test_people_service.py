@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,21 @@ def test_people_list_unmapped_names_accounts_nobody_maps(service, tmp_path):
     assert done.returncode == 0, done.stderr
     accounts = {row["account"] for row in json.loads(done.stdout)}
     assert "zoe@fabrikam.com" in accounts and "712020:dana-cloud-id" not in accounts
+    table = subprocess.run(
+        [sys.executable, "-m", "webhooks.commands.main", "people", "list", "--unmapped",
+         "--config", str(config)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == [
+        "TRACKER",
+        "ACCOUNT",
+        "ITEMS",
+        "DISPLAY",
+        "NAME",
+    ]
+    assert re.search(r"^azure-devops +zoe@fabrikam\.com +1  \S", table.stdout, re.M), table.stdout
+    assert "dana" not in table.stdout.lower()  # mapped in Jira and Azure DevOps alike
 
 
 def test_the_pmo_report_names_the_most_over_allocated_people(service, tmp_path, capsys):

@@ -23,6 +23,7 @@ from rules.rollup import (
     rollup_document_rows,
     rollup_spec_from_dict,
 )
+from rules.rollup.findings import CLOSED_WITH_OPEN_CHILDREN, rollup_findings
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -443,6 +444,38 @@ def test_done_parent_with_open_children_is_amber_with_the_reason():
     assert (r.rag, r.rag_reasons, r.slip_days) == ("amber", ("done with 5 open children",), None)
     one = compute_rollup(TABLE_SPEC, parent, children[4:], NOW)
     assert one.rag_reasons == ("done with 1 open child",)
+
+
+def test_done_parent_with_open_children_is_a_finding_from_the_rollups_own_counts():
+    parent = item("jira:E-1", "epic", "done")
+    children = [leaf(item(f"jira:B-{i}", "story", "in_progress")) for i in range(2)]
+    children += [
+        leaf(item("jira:B-8", "story", "done")),
+        leaf(item("jira:B-9", "story", "removed")),
+    ]
+    r = compute_rollup(TABLE_SPEC, parent, children, NOW)
+    (finding,) = rollup_findings(TABLE_SPEC, parent, r)
+    assert r.children - r.done == 2  # the removed child is not open
+    assert (finding.rule, finding.severity, finding.status, finding.item_key) == (
+        CLOSED_WITH_OPEN_CHILDREN, "medium", "fail", "jira:E-1",
+    )  # fmt: skip
+    assert finding.message == "done with 2 open children of 3; RAG amber"
+    assert finding.enforcement == "advise" and finding.hint
+    red = rollup_spec_from_dict(
+        {"id": "strict", "parents": {"type": ["epic"]}, "closed_with_open_children": "red"}
+    )
+    (strict,) = rollup_findings(red, parent, compute_rollup(red, parent, children, NOW))
+    assert strict.severity == "high" and strict.message.endswith("RAG red")
+    # open parents, done parents whose children are done, no rollup: nothing
+    assert (
+        rollup_findings(
+            TABLE_SPEC, parent.with_changes(status_category=StatusCategory.IN_PROGRESS), r
+        )
+        == []
+    )
+    done = [leaf(item("jira:B-1", "story", "done"))]
+    assert rollup_findings(TABLE_SPEC, parent, compute_rollup(TABLE_SPEC, parent, done, NOW)) == []
+    assert rollup_findings(TABLE_SPEC, parent, None) == []
 
 
 def test_done_parent_with_open_children_red_when_the_spec_says_so():

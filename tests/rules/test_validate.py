@@ -15,7 +15,7 @@ FILES = RULES_FILES
 FIELDS = (
     "key, tracker, native_id, project, type, title, description, status, status_category, "
     "assignee, reporter, priority, labels, estimate, start_date, due_date, parent, links, "
-    "created, updated, status_changed, revision, url, status_age, age, custom.<name>, "
+    "created, updated, status_changed, revision, url, area, status_age, age, custom.<name>, "
     "parent.<field>"
 )
 OPERATORS = (

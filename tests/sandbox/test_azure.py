@@ -453,7 +453,9 @@ def test_sandbox_helper_runs_both_trackers_and_counts_calls():
 
 def _spec_paths() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    for name in ("workItemTracking-7.1.json", "serviceHooks-7.1.json"):
+    names = ("workItemTracking-7.1.json", "serviceHooks-7.1.json", "security-7.1.excerpt.json",
+             "work-7.1.excerpt.json")  # fmt: skip
+    for name in names:
         spec = json.loads((SPECS / "azure-devops" / name).read_text("utf-8-sig"))
         for path, ops in spec["paths"].items():
             key = re.sub(r"\{[^}]+\}", "{}", path).lower()
@@ -461,11 +463,6 @@ def _spec_paths() -> dict[str, set[str]]:
     # Core's "Projects - Get" (what `pmo-bridge register` looks the project up with) is not
     # among the stored specs: learn.microsoft.com/rest/api/azure/devops/core/projects/get
     out.setdefault("/{}/_apis/projects/{}", set()).add("GET")
-    # Nor is the Work API the people view reads sprint capacity with (specification/work/
-    # 7.1/work.json upstream): learn.microsoft.com/rest/api/azure/devops/work/iterations/
-    # list and .../work/capacities/get-capacities-with-identity-ref-and-totals
-    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations", set()).add("GET")
-    out.setdefault("/{}/{}/{}/_apis/work/teamsettings/iterations/{}/capacities", set()).add("GET")
     return out
 
 
@@ -496,3 +493,48 @@ def test_every_route_is_a_documented_azure_devops_path_and_method():
             assert any(method in spec.get(c, set()) for c in candidates), f"{method} {rule.rule}"
             checked += 1
     assert checked >= 15
+
+
+def test_permissions_of_the_caller_by_token_and_in_a_batch(azure_env):
+    """Security API 7.1 as doctor reads it: namespace actions, the caller's permission
+    per token (`{count, value: [bool]}`), an evaluation batch, and the root area node."""
+    from sandbox.azure_security import CSS, TAGGING, area_token
+
+    state, org, _ = azure_env
+    state.permissions.deny("pmo-bot@fabrikam.com", "CSS", "WORK_ITEM_WRITE")
+    bot, pm = ("", "bot-pat"), ("", "pm-pat")
+    version = {"api-version": "7.1-preview.1"}
+
+    css = requests.get(f"{org}/_apis/securitynamespaces/{CSS}", params=version, auth=bot).json()
+    actions = {a["name"]: a["bit"] for a in css["value"][0]["actions"]}
+    assert actions["WORK_ITEM_WRITE"] == 32 and actions["WORK_ITEM_SAVE_COMMENT"] == 512
+    unknown = requests.get(f"{org}/_apis/securitynamespaces/{TAGGING[:-1]}0", auth=bot).json()
+    assert unknown == {"count": 0, "value": []}
+
+    nodes = requests.get(f"{org}/Fabrikam/_apis/wit/classificationnodes",
+                         params={"$depth": 0}, auth=bot).json()  # fmt: skip
+    area = next(n for n in nodes["value"] if n["structureType"] == "area")
+    token = f"vstfs:///Classification/Node/{area['identifier']}"
+    assert token == area_token(state, "Fabrikam")
+
+    def has(auth, namespace, bits, tokens):
+        url = f"{org}/_apis/permissions/{namespace}/{bits}"
+        params = {"tokens": tokens, "api-version": "7.1-preview.2"}
+        return requests.get(url, params=params, auth=auth).json()
+
+    assert has(bot, CSS, 32, f"{token},{token}") == {"count": 2, "value": [False, False]}
+    assert has(bot, CSS, 16, token)["value"] == [True]  # reading is still allowed
+    assert has(bot, CSS, 48, token)["value"] == [False]  # every bit asked must be held
+    assert has(pm, CSS, 32, token)["value"] == [True]  # others keep it
+
+    batch = {"alwaysAllowAdministrators": False, "evaluations": [
+        {"securityNamespaceId": CSS, "token": token, "permissions": 512},
+        {"securityNamespaceId": TAGGING, "token": "/x", "permissions": 2},
+        {"securityNamespaceId": CSS, "token": token, "permissions": 32},
+    ]}  # fmt: skip
+    answer = requests.post(f"{org}/_apis/security/permissionevaluationbatch", json=batch,
+                           params=version, auth=bot).json()  # fmt: skip
+    assert [e["value"] for e in answer["evaluations"]] == [True, True, False]
+    refused = requests.get(f"{org}/_apis/permissions/{CSS[:-1]}0/32", params={"tokens": token},
+                           auth=bot)  # fmt: skip
+    assert refused.status_code == 404 and "VS403507" in refused.json()["message"]

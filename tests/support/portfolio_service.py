@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from typing import Any
 
 import responses
 
@@ -53,13 +54,16 @@ def portfolio() -> dict[str, Spec]:
 
 
 class Service:
-    def __init__(self, tmp_path, rules: tuple[str, ...], mock: responses.RequestsMock) -> None:
+    def __init__(
+        self, tmp_path, rules: tuple[str, ...], mock: responses.RequestsMock, **settings: Any
+    ) -> None:
         settings = make_settings(
             tmp_path,
             trackers=tracker_configs(),
             rules=rules,
             rollup_delay_seconds=0.05,
             sweep_interval_minutes=0,
+            **settings,
         )
         self.runtime = Runtime.from_settings(settings, clock=lambda: NOW)
         self.app = create_app(settings=settings, runtime=self.runtime)

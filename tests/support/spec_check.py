@@ -43,13 +43,20 @@ from tests.support.helpers import SPECS
 
 JIRA_SPEC = SPECS / "jira" / "platform-swagger.v3.json"
 ADO_SPEC = SPECS / "azure-devops" / "workItemTracking-7.1.json"
+# Further Azure DevOps areas the code calls (excerpts of the published files: the
+# operations used, copied as they are; see tests/specs/README.md).
+ADO_MORE_SPECS = (
+    SPECS / "azure-devops" / "security-7.1.excerpt.json",
+    SPECS / "azure-devops" / "work-7.1.excerpt.json",
+)
 # identities live on the organisation's vssps host: check against base URL
 # https://vssps.dev.azure.com/{org} with tracker "azure-devops-identities"
 ADO_IDENTITIES_SPEC = SPECS / "azure-devops" / "identities-7.1.json"
+# Each tracker's spec files; index 0 is the main one.
 SPEC_FILES = {
-    "jira": JIRA_SPEC,
-    "azure-devops": ADO_SPEC,
-    "azure-devops-identities": ADO_IDENTITIES_SPEC,
+    "jira": (JIRA_SPEC,),
+    "azure-devops": (ADO_SPEC, *ADO_MORE_SPECS),
+    "azure-devops-identities": (ADO_IDENTITIES_SPEC,),
 }
 
 # Operations newer than the stored Jira spec, from
@@ -153,32 +160,35 @@ def comment_problems(version: str, body: Any) -> list[str]:
 
 
 @functools.cache
-def load_spec(tracker: str) -> dict[str, Any]:
-    path = SPEC_FILES[tracker]
+def load_spec(tracker: str, index: int = 0) -> dict[str, Any]:
+    """The tracker's spec; Azure DevOps has one per area (0: work item tracking)."""
+    path = SPEC_FILES[tracker][index]
     return json.loads(path.read_text(encoding="utf-8-sig"))
 
 
 @functools.cache
-def _templates(tracker: str) -> tuple[tuple[tuple[str, ...], str, str], ...]:
-    """(segments, original template, source) for every path template, variants included."""
-    spec = load_spec(tracker)
-    out: list[tuple[tuple[str, ...], str, str]] = []
+def _templates(tracker: str) -> tuple[tuple[tuple[str, ...], str, str, int], ...]:
+    """(segments, original template, source, spec index) for every path template,
+    variants included."""
+    out: list[tuple[tuple[str, ...], str, str, int]] = []
     if tracker == "jira":
-        for template in [*spec["paths"], *SUPPLEMENT]:
-            out.append((tuple(template.strip("/").split("/")), template, "jira"))
+        for template in [*load_spec(tracker)["paths"], *SUPPLEMENT]:
+            out.append((tuple(template.strip("/").split("/")), template, "jira", 0))
         return tuple(out)
-    sources = [("paths", t) for t in spec["paths"]] + [
-        ("x-ms-paths", t) for t in spec.get("x-ms-paths", {})
-    ]
-    for source, template in sources:
-        segments = template.split("?", 1)[0].strip("/").split("/")
-        assert segments[0] == "{organization}", template
-        segments = segments[1:]  # the organisation is the tracker's base URL
-        optional = [i for i, s in enumerate(segments) if s in _OPTIONAL_ADO_SEGMENTS]
-        for mask in range(1 << len(optional)):
-            drop = {optional[b] for b in range(len(optional)) if mask & (1 << b)}
-            variant = tuple(s for i, s in enumerate(segments) if i not in drop)
-            out.append((variant, template, source))
+    for index in range(len(SPEC_FILES[tracker])):
+        spec = load_spec(tracker, index)
+        sources = [("paths", t) for t in spec["paths"]] + [
+            ("x-ms-paths", t) for t in spec.get("x-ms-paths", {})
+        ]
+        for source, template in sources:
+            segments = template.split("?", 1)[0].strip("/").split("/")
+            assert segments[0] == "{organization}", template
+            segments = segments[1:]  # the organisation is the tracker's base URL
+            optional = [i for i, s in enumerate(segments) if s in _OPTIONAL_ADO_SEGMENTS]
+            for mask in range(1 << len(optional)):
+                drop = {optional[b] for b in range(len(optional)) if mask & (1 << b)}
+                variant = tuple(s for i, s in enumerate(segments) if i not in drop)
+                out.append((variant, template, source, index))
     return tuple(out)
 
 
@@ -266,9 +276,9 @@ def _version_problems(
 
 
 def _operation_problems(
-    tracker: str, op: Mapping[str, Any], path_params: list[Any], request: Any
+    tracker: str, op: Mapping[str, Any], path_params: list[Any], request: Any, index: int = 0
 ) -> list[str]:
-    spec = load_spec(tracker)
+    spec = load_spec(tracker, index)
     split = urlsplit(request.url)
     query = dict(parse_qsl(split.query, keep_blank_values=True))
     params = [_resolve(spec, p) for p in [*path_params, *(op.get("parameters") or [])]]
@@ -321,11 +331,7 @@ def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
         relative = re.sub(r"^rest/api/2/", "rest/api/3/", relative)
     actual = relative.split("/")
     fold = tracker != "jira"
-    candidates = [
-        (segs, template, source)
-        for segs, template, source in _templates(tracker)
-        if _matches(segs, actual, fold=fold)
-    ]
+    candidates = [c for c in _templates(tracker) if _matches(c[0], actual, fold=fold)]
     if not candidates:
         return [f"{request.method} {path}: no such path in the {tracker} spec"]
     problems = _operations_problems(tracker, candidates, request)
@@ -338,13 +344,13 @@ def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
 
 
 def _operations_problems(tracker: str, candidates: list[Any], request: Any) -> list[str]:
-    spec = load_spec(tracker)
     method = request.method.lower()
     # The most literal template wins (".../comment/{id}" over "{a}/{b}/{c}/{d}").
-    best = max(sum(not s.startswith("{") for s in segs) for segs, _, _ in candidates)
+    best = max(sum(not s.startswith("{") for s in c[0]) for c in candidates)
     candidates = [c for c in candidates if sum(not s.startswith("{") for s in c[0]) == best]
     results = []
-    for _, template, source in candidates:
+    for _, template, source, index in candidates:
+        spec = load_spec(tracker, index)
         if tracker == "jira":
             item = SUPPLEMENT.get(template) or spec["paths"][template]
         else:
@@ -353,7 +359,7 @@ def _operations_problems(tracker: str, candidates: list[Any], request: Any) -> l
         if op is None:
             results.append([f"{request.method} not documented for {template}"])
             continue
-        problems = _operation_problems(tracker, op, item.get("parameters") or [], request)
+        problems = _operation_problems(tracker, op, item.get("parameters") or [], request, index)
         if not problems:
             return []
         results.append([f"{template}: {p}" for p in problems])

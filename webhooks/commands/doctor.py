@@ -1,7 +1,8 @@
 """`pmo-bridge doctor`: a config checked against the real trackers before going live.
 
 One line per check, each failure with its fix: credentials, the bot account, read,
-comment and label permission per project, the configured fields (by id, and by name when
+comment and label/tag permission per project (Jira's mypermissions, Azure DevOps'
+Security API), the configured fields (by id, and by name when
 an id was mistaken for one), the webhook registered and pointing here, and a signed ping
 proving the service and the tracker share the secret. Creates nothing."""
 
@@ -17,7 +18,15 @@ from config.settings import ConfigError, TrackerConfig, load_settings
 from connector.azure_devops.adapter import EVENT_PARSERS as AZURE_EVENTS
 from connector.errors import TrackerError
 from connector.subscriptions import AzureHooksAdmin
-from webhooks.commands.doctor_probes import JIRA_PERMISSIONS, AzureProbe, JiraProbe, ping
+from webhooks.commands.doctor_probes import (
+    CSS_NAMESPACE,
+    JIRA_PERMISSIONS,
+    TAGGING_NAMESPACE,
+    AzureProbe,
+    JiraProbe,
+    Wanted,
+    ping,
+)
 from webhooks.commands.preflight import tracker_reachable
 from webhooks.commands.register import webhook_url
 
@@ -28,12 +37,12 @@ TIMEOUT = 10.0
 class Check:
     tracker: str
     name: str
-    ok: bool | None  # None: not checked, and why
+    ok: bool | None  # None: could not be checked, and why
     detail: str
     fix: str = ""
 
     def line(self) -> str:
-        mark = {True: "ok  ", False: "FAIL", None: "skip"}[self.ok]
+        mark = {True: "ok  ", False: "FAIL", None: "warn"}[self.ok]
         fix = f"\n     fix: {self.fix}" if self.fix and self.ok is not True else ""
         return f"{mark} {self.tracker:<14} {self.name:<20} {self.detail}{fix}"
 
@@ -51,11 +60,11 @@ def check_tracker(
     except ConfigError as exc:
         yield Check(name, "config", False, str(exc), "set it, then run doctor again")
         return
-    if tracker.kind == "jira":
-        yield from _jira(tracker, environ)
-    else:
-        yield from _azure(tracker, environ)
-    yield from _delivery(tracker, public_url, environ)
+    refused = False
+    for check in _jira(tracker, environ) if tracker.kind == "jira" else _azure(tracker, environ):
+        refused |= check.name == "credentials" and check.ok is False
+        yield check
+    yield from _delivery(tracker, public_url, environ, credentials_refused=refused)
 
 
 def _credentials_fix(tracker: TrackerConfig) -> str:
@@ -139,29 +148,88 @@ def _azure(tracker: TrackerConfig, environ: Mapping[str, str] | None) -> Iterato
         return
     yield Check(name, "credentials", True, f"signed in as {me.display_name}")
     yield _bot(tracker, me)
-    if tracker.project:
+    if not tracker.project:
+        yield Check(name, "project", False, "no project is set",
+                    f"set trackers.{name}.project: <the Azure DevOps project>")  # fmt: skip
+    else:
         try:
-            probe.project_id(tracker.project)
-            yield Check(name, f"read {tracker.project}", True, "allowed")
+            project_id = probe.project_id(tracker.project)
         except TrackerError as exc:
             yield Check(name, f"read {tracker.project}", False, str(exc),
                         "give the PAT 'Work Items (read & write)' and project access")  # fmt: skip
-    # Azure DevOps tells of a work item write permission only by refusing a write.
-    yield Check(name, "comment, tags", None, "Azure DevOps answers only on a write",
-                "the first write-back reports a refusal as a dead letter")  # fmt: skip
+        else:
+            yield Check(name, f"read {tracker.project}", True, "allowed")
+            yield from _azure_writes(probe, tracker.project, project_id, name)
     yield from _fields(tracker, probe, "see GET {org}/{project}/_apis/wit/fields")
 
 
+# What the service writes in Azure DevOps, as (check, [(namespace, action)] that allow it
+# all, alternatives): the managed comment needs "Edit work items in this node" or, for
+# comments alone, "Edit work item comments in this node"; labels are System.Tags, a field
+# ("Edit work items"), and a tag name the project has not seen yet needs "Create tag
+# definition" (a project-level Tagging permission).
+AZURE_WRITES: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = {
+    "comment": (((CSS_NAMESPACE, "WORK_ITEM_WRITE"),),
+                ((CSS_NAMESPACE, "WORK_ITEM_SAVE_COMMENT"),)),
+    "tags": (((CSS_NAMESPACE, "WORK_ITEM_WRITE"), (TAGGING_NAMESPACE, "Create")),),
+}  # fmt: skip
+WHERE = {CSS_NAMESPACE: "the project's root area (Project settings > Boards > Areas > "
+         "Security)", TAGGING_NAMESPACE: "the project's permissions (Project settings > "
+         "Permissions)"}  # fmt: skip
+
+
+def _azure_writes(probe: AzureProbe, project: str, project_id: str, name: str) -> Iterator[Check]:
+    """The bot's comment and tag permissions, from the Security API's own evaluation of
+    the caller; "could not check" (with why) only where that API does not answer."""
+    try:
+        tokens = {CSS_NAMESPACE: probe.area_token(project), TAGGING_NAMESPACE: f"/{project_id}"}
+        actions = {ns: probe.action_bits(ns) for ns in tokens}
+        wanted = sorted({(ns, action) for alts in AZURE_WRITES.values()
+                         for alt in alts for ns, action in alt})  # fmt: skip
+        missing = [(ns, a) for ns, a in wanted if a not in actions[ns]]
+        if missing:
+            raise LookupError(", ".join(f"{a} in namespace {ns}" for ns, a in missing))
+        bits = {ns: {a: bit for a, (bit, _) in found.items()} for ns, found in actions.items()}
+        held = dict(zip(wanted, probe.evaluate([Wanted(ns, a, tokens[ns]) for ns, a in wanted],
+                                               bits), strict=True))  # fmt: skip
+    except (TrackerError, LookupError) as exc:
+        why = f"the Azure DevOps Security API did not answer ({exc})"
+        if isinstance(exc, LookupError):
+            why = f"the Azure DevOps Security API does not describe {exc}"
+        fix = ("check by hand: the bot needs 'Edit work items in this node' on the project's "
+               "areas and 'Create tag definition' in the project; or run doctor with a token "
+               "the Security API answers")  # fmt: skip
+        for check in AZURE_WRITES:
+            yield Check(name, f"{check} {project}", None, f"could not check: {why}", fix)
+        return
+    for check, alternatives in AZURE_WRITES.items():
+        if any(all(held[p] for p in alt) for alt in alternatives):
+            yield Check(name, f"{check} {project}", True, "allowed")
+            continue
+        lacking = [p for p in alternatives[0] if not held[p]]
+        detail = "missing " + ", ".join(f"'{actions[ns][a][1]}'" for ns, a in lacking)
+        fix = "; ".join(f"allow the bot '{actions[ns][a][1]}' in {WHERE[ns]}" for ns, a in lacking)
+        yield Check(name, f"{check} {project}", False, detail, fix)
+
+
 def _delivery(
-    tracker: TrackerConfig, public_url: str | None, environ: Mapping[str, str] | None
+    tracker: TrackerConfig,
+    public_url: str | None,
+    environ: Mapping[str, str] | None,
+    *,
+    credentials_refused: bool = False,
 ) -> Iterator[Check]:
     name = tracker.name
     if not public_url:
-        why = "no --url and no public_url in the config"
+        why = "could not check: no --url and no public_url in the config"
         yield Check(name, "webhook", None, why, "pass --url https://<this service>")
         return
     target = webhook_url(public_url, name)
-    yield _registered(tracker, target, public_url, environ)
+    if credentials_refused:  # listing would fail the same way: one red line is enough
+        yield Check(name, "webhook", None, "could not check: the tracker refused the "
+                    "credentials", "fix the credentials, then run doctor again")  # fmt: skip
+    else:
+        yield _registered(tracker, target, public_url, environ)
     secret = tracker.secret(environ)
     if secret is None and not tracker.allow_unsigned:
         yield Check(name, "secret", False, f"{tracker.webhook_secret_env or 'no secret env'} "
@@ -214,10 +282,15 @@ def doctor_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     names = [args.tracker] if args.tracker else list(settings.trackers)
     public = args.url or settings.public_url
-    failed = 0
+    failed = unsure = 0
     for tracker_name in names:
         for check in check_tracker(settings.tracker(tracker_name), public):
             print(check.line(), flush=True)
             failed += check.ok is False
-    print(f"\n{failed} problem{'s' if failed != 1 else ''}" if failed else "\nall checks passed")
+            unsure += check.ok is None
+    unchecked = f"{unsure} could not be checked (the warn lines)" if unsure else ""
+    if failed:
+        print(f"\n{failed} problem{'s' if failed != 1 else ''}" + (f"; {unchecked}" * bool(unsure)))
+    else:
+        print(f"\nno problems found; {unchecked}" if unsure else "\nall checks passed")
     return 1 if failed else 0

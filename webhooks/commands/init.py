@@ -1,10 +1,11 @@
-"""`pmo-bridge init`: a config, a starter rules pack and its tests, written from flags or
-answers, then the next steps. Nothing is written until every answer is known and no file
-would be overwritten (unless --force)."""
+"""`pmo-bridge init`: a config, a starter rules pack, its tests and a waivers file,
+written from flags or answers, then the next steps. Nothing is written until every answer
+is known and no file would be overwritten (unless --force)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,7 +128,41 @@ def _files(a: Answers, folder: Path) -> dict[Path, str]:
         body = [ln for ln in source.read_text(encoding="utf-8").splitlines(keepends=True)
                 if not ln.startswith("# yaml-language-server:")]  # fmt: skip
         out[folder / RULES_DIR / f"{a.pack}{suffix}"] = modeline(kind) + "".join(body)
+    out[folder / RULES_DIR / f"{a.pack}.waivers.yaml"] = waivers_text(a, dt.date.today())
     return out
+
+
+WAIVERS_HEADER = """\
+# Waivers: approved, dated exemptions of some items from one rule. A waived failure is
+# reported as `waived` (no label; listed in the managed comment with the approver and the
+# date) until the expiry day, when the item is flagged again. The service reads every
+# `*.waivers.yaml` in the rules folder the config names (`rules: [{rules_dir}/]`), so this
+# file is in force as soon as it lists a waiver; `pmo-bridge rules validate {rules_dir}`
+# checks it, `pmo-bridge waivers list --rules {rules_dir}` lists what is waived.
+version: 1
+waivers: []
+# To waive a rule, replace `waivers: []` above with a list like this one:
+#
+# waivers:
+#   - rule: {rule}  # a rule id of the pack
+#     items: [{item}]  # item keys; and/or projects: [...], and/or when: {{...}}
+#     reason: Discovery spike, sized after the vendor workshop
+#     approver: Dana Lee (PMO lead)
+#     expires: {expires}  # the item is flagged again on this day
+#     ticket: https://tracker.example/PMO-7  # optional
+"""
+
+
+def waivers_text(a: Answers, today: dt.date) -> str:
+    """The starter waivers file: valid and empty, with a commented example that would
+    load as it stands (a rule of the chosen pack, an item of the first tracker)."""
+    pack = yaml.safe_load((BUNDLED_PACKS / f"{a.pack}.yaml").read_text(encoding="utf-8"))
+    ids = [str(r.get("id")) for r in pack.get("rules") or () if isinstance(r, dict)]
+    rule = "story-estimated" if "story-estimated" in ids else (ids[0] if ids else "RULE-ID")
+    item = f"jira:{a.jira_projects[0]}-7" if a.jira_url else "azure-devops:1234"
+    expires = (today + dt.timedelta(days=90)).isoformat()
+    body = WAIVERS_HEADER.format(rules_dir=RULES_DIR, rule=rule, item=item, expires=expires)
+    return modeline("waivers") + body
 
 
 def next_steps(a: Answers, folder: Path) -> list[str]:
@@ -144,6 +179,8 @@ def next_steps(a: Answers, folder: Path) -> list[str]:
         "  1. set the secrets (the config names them, never holds them):",
         *(f"       export {name}=..." for name in env),
         f"  2. pmo-bridge rules test {folder / RULES_DIR}",
+        f"     (exemptions go in {folder / RULES_DIR / (a.pack + '.waivers.yaml')}; "
+        f"`pmo-bridge rules validate {folder / RULES_DIR}` checks them)",
         f"  3. pmo-bridge doctor --config {config} --url https://<where trackers reach this>",
         f'  4. pmo-bridge audit --config {config} --tracker {tracker} --query "{query}"',
         f"  5. pmo-bridge register --config {config} --tracker {tracker} --url https://<...>",

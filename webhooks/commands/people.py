@@ -7,6 +7,7 @@ import argparse
 import json
 from collections import Counter
 
+from config.people import resolve_person
 from config.people_file import load_people
 from config.settings import load_settings
 from webhooks.store import Store
@@ -38,7 +39,7 @@ def people_list(args: argparse.Namespace) -> int:
         for person in (item.assignee, item.reporter):
             if person is None:
                 continue
-            member = directory.resolve(person.account_id, person.display_name)
+            member = resolve_person(directory, item.tracker, person)
             if member is not None and not member.mapped:
                 seen[(item.tracker, person.account_id or "", person.display_name)] += 1
     unmapped = [

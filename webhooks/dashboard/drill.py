@@ -1,11 +1,12 @@
-"""The drill-down pages' view models: one parent (its rollup with reasons, schedule and
-children with their findings) and one rule (the items failing it, since when, by
-project). Built from the same snapshot as the dashboard, so their figures agree."""
+"""The drill-down pages' view models: one parent (its rollup with reasons, schedule,
+children with their findings, the escalations fired on them) and one rule (the items
+failing it, since when, by project). Built from the same snapshot as the dashboard, so
+their figures agree."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from webhooks.dashboard.filter import walk
@@ -31,7 +32,14 @@ def find_node(data: Mapping[str, Any], key: str) -> tuple[Mapping[str, Any], lis
     return search(data.get("tree") or (), [])
 
 
-def render_item(data: Mapping[str, Any], key: str, history: list[Mapping[str, Any]]) -> str | None:
+def render_item(
+    data: Mapping[str, Any],
+    key: str,
+    history: list[Mapping[str, Any]],
+    escalations: Callable[[list[str]], list[Mapping[str, Any]]] = lambda keys: [],
+) -> str | None:
+    """The parent's page; `escalations(keys)`: the steps fired on those items (the
+    parent and its children), newest first."""
     found = find_node(data, key)
     if found is None:
         return None
@@ -39,10 +47,9 @@ def render_item(data: Mapping[str, Any], key: str, history: list[Mapping[str, An
     subtree = {"tree": [{**node, "children": []}]}
     (row,) = build_view(subtree)["rows"]
     children = build_view({"tree": [{**c, "children": []} for c in node.get("children") or ()]})
-    findings = {
-        str(child.get("key")): list(child.get("findings") or ())
-        for child in [node, *(node.get("children") or ())]
-    }
+    shown = [node, *(node.get("children") or ())]
+    findings = {str(child.get("key")): list(child.get("findings") or ()) for child in shown}
+    titles = {str(child.get("key")): child.get("title") for child in shown}
     return (
         environment()
         .get_template("portfolio_item.html")
@@ -52,6 +59,10 @@ def render_item(data: Mapping[str, Any], key: str, history: list[Mapping[str, An
             children=children["rows"],
             findings=findings,
             history=history,
+            escalations=[
+                {**e, "title": titles.get(str(e.get("key"))) or e.get("key")}
+                for e in escalations([str(child.get("key")) for child in shown])
+            ],
         )
     )
 

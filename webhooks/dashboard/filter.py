@@ -4,9 +4,13 @@
 A facet given several times (or comma-separated) matches any of its values; facets
 combine with AND. A node matches on its own facts: tracker, project, type, its rollup's
 RAG, the rule and severity of its open findings (one finding must match both when both
-are given), its owner, and whether it has open findings. The filtered view keeps the
-snapshot's shape: matching nodes with their ancestors as context (`matched: false`), and
-totals, compliance by project and rule and the items most out of line recounted over the
+are given), its owner (one person across trackers: the people file's id or name, or a
+display name; through the index, a display name the person has in one tracker finds
+their items in every tracker), its team (the owner's team in the people file), its area
+(an Azure DevOps area path matches its sub-areas too; a Jira issue is in each of its
+components), and whether it has open findings. The filtered view keeps the snapshot's
+shape: matching nodes with their ancestors as context (`matched: false`), and totals,
+compliance by project and rule and the items most out of line recounted over the
 matching nodes only. The trend stays the whole portfolio's.
 """
 
@@ -18,9 +22,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from webhooks.dashboard.counts import recount, recount_indexed
+from webhooks.dashboard.facets import facet_keys
 from webhooks.dashboard.index import PortfolioIndex, build_index
 
-FACETS = ("tracker", "project", "type", "rag", "rule", "severity", "owner")
+FACETS = ("tracker", "project", "team", "area", "type", "rag", "rule", "severity", "owner")
+# facets matched whatever the case
+FOLDED = ("project", "owner", "team", "area")
 RAGS = ("green", "amber", "red")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 MAX_VALUES = 20  # values per facet
@@ -70,8 +77,9 @@ class PortfolioFilter:
             and str(node.get("project") or "").casefold() not in wanted["project"]
         ):
             return False
-        if "owner" in wanted and str(node.get("assignee") or "").casefold() not in wanted["owner"]:
-            return False
+        for name in ("owner", "team", "area"):
+            if name in wanted and not wanted[name] & set(facet_keys(name, node)):
+                return False
         if "rag" in wanted:
             rollup = node.get("rollup")
             if not isinstance(rollup, Mapping) or rollup.get("rag") not in wanted["rag"]:
@@ -101,8 +109,8 @@ def parse_filter(args: Any) -> PortfolioFilter:
         for value in given:
             if len(value) > MAX_VALUE_LENGTH:
                 raise FilterError(f"{name}: a value is longer than {MAX_VALUE_LENGTH} characters")
-        if name in ("project", "owner"):
-            given = [value.casefold() for value in given]
+        if name in FOLDED:
+            given = [" ".join(value.split()).casefold() for value in given]
         if name == "rag":
             given = [value.lower() for value in given]
             _allowed(name, given, RAGS)
@@ -168,7 +176,7 @@ def select(index: PortfolioIndex, flt: PortfolioFilter) -> set[int]:
     """Indices of the nodes `flt` matches (`PortfolioFilter.matches`, by set algebra)."""
     wanted = flt.values
     chosen: set[int] | None = index.noncompliant if flt.noncompliant else None
-    for name in ("tracker", "project", "type", "rag", "owner"):
+    for name in ("tracker", "project", "team", "area", "type", "rag", "owner"):
         if name in wanted:
             found = index.having(name, wanted[name])
             chosen = found if chosen is None else chosen & found
@@ -200,24 +208,50 @@ def _seq(value: Any) -> list[Any] | tuple[Any, ...]:
 MAX_OWNER_OPTIONS = 500
 
 
-def facet_options(data: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The values each facet can take in this snapshot, for the filter form."""
-    seen: dict[str, set[str]] = {name: set() for name in ("tracker", "project", "type", "owner")}
+def facet_options(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The values each facet can take in this snapshot, for the filter form. An owner's
+    value is the people file's id of a mapped person, else the display name."""
+    names = ("tracker", "project", "type", "team", "area", "owner")
+    seen: dict[str, set[str]] = {name: set() for name in names}
+    labels: dict[str, str] = {}  # "owner:<id>" -> the person's name, for the form
     for node in walk(_seq(data.get("tree"))):
-        for name, key in (("tracker", "tracker"), ("project", "project"), ("type", "type"),
-                          ("owner", "assignee")):  # fmt: skip
-            value = node.get(key)
+        for name in ("tracker", "project", "type", "team"):
+            value = node.get(name)
             if isinstance(value, str) and value:
                 seen[name].add(value)
+        area = node.get("area")
+        if isinstance(area, str) and area:
+            if "\\" in area:
+                parts = area.split("\\")
+                seen["area"].update("\\".join(parts[:n]) for n in range(1, len(parts) + 1))
+            else:
+                seen["area"].update(area.split(", "))
+        owner = node.get("owner")
+        if isinstance(owner, Mapping) and isinstance(owner.get("id"), str):
+            name = str(owner.get("name") or "")
+            if owner["id"].startswith("name:"):
+                seen["owner"].add(name)
+            else:
+                seen["owner"].add(owner["id"])
+                labels[f"owner:{owner['id']}"] = name
+        elif isinstance(node.get("assignee"), str) and node["assignee"]:
+            seen["owner"].add(node["assignee"])
     rules = [
         str(r.get("rule")) for r in _seq(data.get("compliance_by_rule")) if isinstance(r, Mapping)
     ]
+
+    def by_name(value: str) -> str:
+        return labels.get(f"owner:{value}", value).casefold()
+
     return {
         "tracker": sorted(seen["tracker"]),
         "project": sorted(seen["project"]),
         "type": sorted(seen["type"]),
+        "team": sorted(seen["team"]),
+        "area": sorted(seen["area"])[:MAX_OWNER_OPTIONS],
         "rag": list(RAGS),
         "rule": sorted(rules),
         "severity": list(SEVERITIES),
-        "owner": sorted(seen["owner"])[:MAX_OWNER_OPTIONS],
+        "owner": sorted(seen["owner"] - {""}, key=by_name)[:MAX_OWNER_OPTIONS],
+        "labels": labels,
     }

@@ -11,6 +11,7 @@ from typing import Any
 from webhooks.store import Store
 
 CHANGES_DAYS = 7  # "what turned red this week"
+PROJECT_TREND_DAYS = 30  # days of open findings per project on the dashboard
 
 
 def record_history(store: Store, now: dt.datetime) -> dict[str, int]:
@@ -37,20 +38,37 @@ def history_section(store: Store, now: dt.datetime, rags: Mapping[str, str]) -> 
         {"key": c.item_key, "before": c.before, "now": c.now}
         for c in store.rag_changes(since, rags)
     ]
-    per_project: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for day, tracker, project, _rule, _severity, count in store.findings_history(
-        today - dt.timedelta(days=29)
-    ):
-        per_project[(tracker, project)][day.isoformat()] += count
+    first = today - dt.timedelta(days=PROJECT_TREND_DAYS - 1)
+    per_project: dict[tuple[str, str], Counter[dt.date]] = defaultdict(Counter)
+    for day, tracker, project, _rule, _severity, count in store.findings_history(first):
+        per_project[(tracker, project)][day] += count
     return {
         "rag_changes_since": since.isoformat(),
         "rag_changes": changes,
-        "project_trend": [
-            {
-                "tracker": tracker,
-                "project": project,
-                "points": [{"date": d, "open_findings": n} for d, n in sorted(days.items())],
-            }
-            for (tracker, project), days in sorted(per_project.items())
-        ],
+        "project_trend": project_trend(per_project, store.recorded_days(first)),
     }
+
+
+def project_trend(
+    per_project: Mapping[tuple[str, str], Mapping[dt.date, int]], recorded: list[dt.date]
+) -> list[dict[str, Any]]:
+    """Open findings per project for every day from the first recorded day to the last:
+    a recorded day without a row for the project is 0 (it had no open findings), a day
+    with no recording at all is null (no data: the chart leaves a gap)."""
+    if not recorded:
+        return []
+    done = set(recorded)
+    days = [
+        recorded[0] + dt.timedelta(days=n) for n in range((recorded[-1] - recorded[0]).days + 1)
+    ]
+    return [
+        {
+            "tracker": tracker,
+            "project": project,
+            "points": [
+                {"date": d.isoformat(), "open_findings": counts.get(d, 0) if d in done else None}
+                for d in days
+            ],
+        }
+        for (tracker, project), counts in sorted(per_project.items())
+    ]

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from webhooks.dashboard.facets import facet_keys
+
 SEVERITY_RANK = {"critical": 5, "high": 4, "medium": 3, "low": 2, "info": 1}
 
 
@@ -23,6 +25,9 @@ class PortfolioIndex:
     places: dict[tuple[str, str], set[int]] = field(default_factory=dict)  # (tracker, project)
     finding_counts: list[int] = field(default_factory=list)
     worst_first: list[int] = field(default_factory=list)  # non-compliant nodes, worst first
+    # every folded name of an owner (people file id and name, each tracker's display name)
+    # -> the owner ids it names: one person is one owner, whatever name the URL gives
+    owner_names: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def everything(self) -> set[int]:
@@ -31,6 +36,8 @@ class PortfolioIndex:
     def having(self, facet: str, values: Iterable[str]) -> set[int]:
         found: set[int] = set()
         index = self.by.get(facet, {})
+        if facet == "owner":
+            values = {o for value in values for o in self.owner_names.get(value, ())}
         for value in values:
             found |= index.get(value, set())
         return found
@@ -72,8 +79,10 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
     index = PortfolioIndex()
     stack: list[tuple[Any, int]] = [(node, -1) for node in reversed(_seq(data.get("tree")))]
     by: dict[str, dict[str, set[int]]] = {
-        name: defaultdict(set) for name in ("tracker", "project", "type", "rag", "owner")
+        name: defaultdict(set)
+        for name in ("tracker", "project", "team", "area", "type", "rag", "owner")
     }
+    seen: dict[tuple[Any, ...], list[str]] = {}  # facet keys by the values they come from
     while stack:
         node, parent = stack.pop()
         if not isinstance(node, Mapping):
@@ -85,7 +94,27 @@ def build_index(data: Mapping[str, Any]) -> PortfolioIndex:
         by["tracker"][str(node.get("tracker") or "")].add(i)
         by["project"][str(node.get("project") or "").casefold()].add(i)
         by["type"][str(node.get("type") or "")].add(i)
-        by["owner"][str(node.get("assignee") or "").casefold()].add(i)
+        for name in ("team", "area"):
+            value = node.get(name)
+            if value:  # many nodes share a team or an area: their keys are made once
+                memo = (name, value if isinstance(value, str) else repr(value))
+                keys = seen.get(memo)
+                if keys is None:
+                    keys = seen[memo] = facet_keys(name, node)
+                for key in keys:
+                    by[name][key].add(i)
+        owner = node.get("owner") if isinstance(node.get("owner"), Mapping) else {}
+        who = tuple(
+            v if isinstance(v, str) else None
+            for v in (owner.get("id"), owner.get("name"), node.get("assignee"))
+        )
+        names = seen.get(who)
+        if names is None:
+            names = seen[who] = facet_keys("owner", node)
+            for name in names:  # the first is the owner's id (or an unmapped display name)
+                index.owner_names.setdefault(name, set()).add(names[0])
+        if names:
+            by["owner"][names[0]].add(i)
         rollup = node.get("rollup")
         if isinstance(rollup, Mapping) and rollup.get("rag"):
             by["rag"][str(rollup["rag"])].add(i)

@@ -24,6 +24,7 @@ from webhooks.dashboard.svg import (
     format_number,
     meter_svg,
     nice_date,
+    spark_svg,
     trend_svg,
 )
 
@@ -70,7 +71,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(meter_svg=meter_svg, trend_svg=trend_svg)
+    env.globals.update(meter_svg=meter_svg, trend_svg=trend_svg, spark_svg=spark_svg)
     env.filters.update(nice_date=nice_date, number=format_number)
     return env
 
@@ -151,7 +152,9 @@ def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str,
         "project": str(node.get("project") or ""),
         "status": str(node.get("status") or ""),
         "status_category": str(node.get("status_category") or "todo"),
-        "assignee": node.get("assignee"),
+        "assignee": owner_name(node),
+        "team": _text(node.get("team")),
+        "area": _text(node.get("area")),
         "open_findings": int(as_number(node.get("open_findings"))),
         "depth": depth,
         "has_children": bool(children),
@@ -162,6 +165,18 @@ def _row(node: Mapping[str, Any], depth: int, matched: bool = True) -> dict[str,
             {str(f.get("rule")) for f in _seq(node.get("findings")) if isinstance(f, Mapping)}
         ),
     }
+
+
+def owner_name(node: Mapping[str, Any]) -> str | None:
+    """The owner as one person: the people file's name of a mapped person, else the
+    tracker's display name."""
+    owner = _mapping(node.get("owner"))
+    name = owner.get("name") if isinstance(owner.get("name"), str) else node.get("assignee")
+    return name if isinstance(name, str) and name else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _rollup(rollup: Mapping[str, Any], schedule: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,12 +228,14 @@ def _changes(raw: Any, nodes: Sequence[tuple[Any, ...]]) -> list[dict[str, Any]]
 def _project_trend(raw: Any) -> dict[str, Any]:
     row = _mapping(raw)
     points = [_mapping(p) for p in _seq(row.get("points"))]
+    known = [p for p in points if p.get("open_findings") is not None]
     return {
         "tracker": str(row.get("tracker") or ""),
         "project": str(row.get("project") or ""),
-        "first": points[0] if points else {},
-        "last": points[-1] if points else {},
-        "days": len(points),
+        "points": points,
+        "first": known[0] if known else {},
+        "last": known[-1] if known else {},
+        "days": len(known),
     }
 
 

@@ -10,9 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from config.people import Directory, resolve_person
 from config.settings import TrackerConfig
 from connector.model import WorkItem
 from rules.rollup import schedule_of, spec_for
+from rules.rollup.findings import CLOSED_TITLE, CLOSED_WITH_OPEN_CHILDREN
 from webhooks.dashboard.history import history_section
 from webhooks.resources import Resources
 from webhooks.store import Store
@@ -24,6 +26,7 @@ WORST_ITEMS = 10
 # Text a tracker holds may be megabytes long; the dashboard shows this much of it (a 4 MB
 # title made a 14 MB page).
 MAX_TEXT = 200
+SERVICE_RULE_TITLES = {CLOSED_WITH_OPEN_CHILDREN: CLOSED_TITLE}
 
 
 def build_portfolio(runtime: Resources) -> dict[str, Any]:
@@ -36,6 +39,7 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         if finding.item_key in items:
             findings_by_item[finding.item_key].append(finding)
     rollups = store.get_rollups(list(items))
+    people = runtime.people
 
     children: dict[str, list[WorkItem]] = defaultdict(list)
     for item in items.values():
@@ -55,12 +59,19 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
             "status": clip(item.status),
             "status_category": item.status_category.value,
             "assignee": clip(item.assignee.display_name) if item.assignee else None,
+            **owner_facts(people, item),
+            "area": clip(item.area),
             "due_date": item.due_date.isoformat() if item.due_date else None,
             "rollup": rollup.to_dict() if rollup is not None else None,
             "schedule": schedule_of(rollup).to_dict() if rollup is not None else None,
             "open_findings": len(findings_by_item.get(item.key, ())),
             "findings": [
-                {"rule": f.rule, "severity": f.severity, "since": f.first_seen.isoformat()}
+                {
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "since": f.first_seen.isoformat(),
+                    "message": clip(f.message),
+                }
                 for f in findings_by_item.get(item.key, ())
             ],
             "children": [node(k, depth + 1) for k in kids[:MAX_CHILDREN_SHOWN]]
@@ -100,14 +111,16 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         row["compliant_pct"] = _pct(row["items"] - row["noncompliant_items"], row["items"])
 
     rule_counts = Counter(f.rule for found in findings_by_item.values() for f in found)
+    # findings of no rules file (a rollup's, a portfolio link's) carry their own severity
+    seen_severity = {f.rule: f.severity for found in findings_by_item.values() for f in found}
     by_rule = []
     for rule_id, count in rule_counts.most_common():
         rule = ruleset.rule(rule_id) if hasattr(ruleset, "rule") else None
         by_rule.append(
             {
                 "rule": rule_id,
-                "title": clip(rule.title) if rule else rule_id,
-                "severity": rule.severity if rule else "medium",
+                "title": clip(rule.title) if rule else SERVICE_RULE_TITLES.get(rule_id, rule_id),
+                "severity": rule.severity if rule else seen_severity.get(rule_id, "medium"),
                 "open_findings": count,
             }
         )
@@ -170,6 +183,20 @@ def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
         for p in store.findings_trend(TREND_DAYS, now=now)
         if p.day >= since
     ]
+
+
+def owner_facts(people: Directory, item: WorkItem) -> dict[str, Any]:
+    """The item's owner as one person across trackers (`config.people.resolve_person`):
+    `owner` {id, name}, the people file's id and name for a mapped person, else
+    `name:<display name, case-folded>` and the display name; `team` the mapped person's
+    team (None for an unmapped owner or one without a team)."""
+    member = resolve_person(people, item.tracker, item.assignee)
+    if member is None:
+        return {"owner": None, "team": None}
+    return {
+        "owner": {"id": clip(member.id), "name": clip(member.name)},
+        "team": clip(member.team) if member.mapped else None,
+    }
 
 
 def clip(text: str | None, limit: int = MAX_TEXT) -> str | None:

@@ -202,3 +202,110 @@ def _anchor(index: int, count: int) -> str:
 def _short(day: str) -> str:
     parsed = as_date(day)
     return f"{parsed.day} {parsed:%b}" if parsed else day
+
+
+def spark_svg(points: Iterable[Any], *, label: str, width: int = 260, height: int = 72) -> Markup:
+    """A small chart of one project's open findings per day: a line through the days
+    with data, broken (and shaded as "no data") over days nothing was recorded, never
+    drawn down to zero there; the first and last day under the axis, the highest value
+    beside it; the same figures as text for screen readers (`aria-label`, `<title>`)."""
+    series: list[tuple[str, float | None]] = []
+    for p in points:
+        if isinstance(p, Mapping):
+            raw = p.get("open_findings")
+            value = None if raw is None else max(as_number(raw, None) or 0.0, 0.0)
+            series.append((str(p.get("date") or ""), value))
+    known = [(day, v) for day, v in series if v is not None]
+    if not known:
+        return Markup('<p class="empty small">No day recorded yet.</p>')
+    n = len(series)
+    left, right, top, base = 30, 10, 8, height - 18
+    high = max(v for _, v in known)
+    ceiling = high if high > 0 else 1.0
+    span = width - left - right
+
+    def x(i: int) -> float:
+        return left + (span / 2 if n == 1 else span * i / (n - 1))
+
+    def y(v: float) -> float:
+        return top + (base - top) * (1 - v / ceiling)
+
+    missing = n - len(known)
+    summary = (
+        f"{label}: open findings per day, {nice_date(series[0][0])} to "
+        f"{nice_date(series[-1][0])}: from {format_number(known[0][1])} to "
+        f"{format_number(known[-1][1])}, highest {format_number(high)}"
+        + (f"; {missing} day{'' if missing == 1 else 's'} without data" if missing else "")
+        + "."
+    )
+    parts = [
+        Markup(
+            '<svg class="spark" role="img" aria-label="{s}" viewBox="0 0 {w} {h}" width="{w}" '
+            'height="{h}" focusable="false"><title>{s}</title>'
+            '<line class="axis" x1="{l}" x2="{r}" y1="{b}" y2="{b}"/>'
+            '<text class="tick" x="{lx}" y="{ty}" text-anchor="end">{top}</text>'
+            '<text class="tick" x="{lx}" y="{by}" text-anchor="end">0</text>'
+        ).format(
+            s=summary,
+            w=width,
+            h=height,
+            l=left,
+            r=width - right,
+            b=base,
+            lx=left - 4,
+            ty=top + 8,
+            by=base + 3,
+            top=format_number(ceiling),
+        )
+    ]
+    step = span / (n - 1) if n > 1 else span
+    runs: list[list[int]] = []
+    gap_start: int | None = None
+    for i, (_, value) in enumerate(series):
+        if value is None:
+            gap_start = i if gap_start is None else gap_start
+            continue
+        if gap_start is not None:
+            parts.append(_gap(x(gap_start) - step / 2, x(i - 1) + step / 2, top, base))
+            gap_start = None
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if gap_start is not None:
+        parts.append(_gap(x(gap_start) - step / 2, x(n - 1) + step / 2, top, base))
+    for run in runs:
+        coords = [(x(i), y(series[i][1] or 0.0)) for i in run]
+        if len(run) > 1:
+            line = " ".join(f"{_f(px)},{_f(py)}" for px, py in coords)
+            parts.append(Markup('<polyline class="line" points="{}"/>').format(line))
+        for i, (px, py) in zip(run, coords, strict=True):
+            if len(run) == 1 or i == known_last(series):
+                parts.append(
+                    Markup(
+                        '<circle class="point" cx="{}" cy="{}" r="2.5" data-date="{}" '
+                        'data-value="{}"/>'
+                    ).format(_f(px), _f(py), series[i][0], format_number(series[i][1]))
+                )
+    for i in axis_labels(n, most=2):
+        parts.append(
+            Markup('<text class="tick" x="{}" y="{}" text-anchor="{}">{}</text>').format(
+                _f(min(max(x(i), left), width - right)),
+                height - 4,
+                _anchor(i, n),
+                _short(series[i][0]),
+            )
+        )
+    parts.append(Markup("</svg>"))
+    return Markup("").join(parts)
+
+
+def known_last(series: list[tuple[str, float | None]]) -> int:
+    """The index of the last day with data."""
+    return max(i for i, (_, v) in enumerate(series) if v is not None)
+
+
+def _gap(x1: float, x2: float, top: float, base: float) -> Markup:
+    return Markup(
+        '<g><title>no data</title><rect class="nodata" x="{}" y="{}" width="{}" height="{}"/></g>'
+    ).format(_f(x1), _f(top), _f(max(x2 - x1, 1.0)), _f(base - top))

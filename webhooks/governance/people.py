@@ -9,7 +9,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from config.people import Directory
+from config.people import Directory, resolve_person
 from config.people_file import load_people
 from config.settings import ConfigError
 from connector.azure_devops.capacity import CapacityReader, IterationCapacity
@@ -32,7 +32,7 @@ def with_sprint_capacity(
     `tracker` without dates take the sprint as their window."""
     members = dict(directory.members)
     for planned in sprint.members:
-        member = directory.resolve(planned.unique_name)
+        member = resolve_person(directory, tracker or "azure-devops", planned.unique_name)
         if member is None or not member.mapped:
             continue
         current = members[member.id]
@@ -90,7 +90,7 @@ def people_of(runtime: Resources, items: list[WorkItem]) -> set[str]:
     found = set()
     for item in items:
         if item.assignee is not None:
-            member = runtime.people.resolve(item.assignee.account_id, item.assignee.display_name)
+            member = resolve_person(runtime.people, item.tracker, item.assignee)
             if member is not None:
                 found.add(member.id)
     return found

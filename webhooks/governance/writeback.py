@@ -87,10 +87,10 @@ class WriteBack:
     ) -> str:
         """Evaluate `item` and apply the difference. Returns a short outcome string."""
         ruleset = self.resources.rules.current()
-        findings = self._evaluate(ruleset, item)
         if rollup is None:
             rollup = self.store.get_rollup(item.key)
             rollup_spec = rollup_spec or (spec_for(ruleset.rollups, item) if rollup else None)
+        findings = self._evaluate(ruleset, item, rollup)
 
         client = self.resources.client(item.tracker)
         if client is None:
@@ -104,7 +104,7 @@ class WriteBack:
             self.store.upsert_item(fresh)
             # The stored item is now the fresh one, so older deliveries will be skipped as
             # stale: what is written must follow from its findings, not the payload's.
-            findings = self._evaluate(ruleset, fresh)
+            findings = self._evaluate(ruleset, fresh, rollup)
             writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
         return f"{len(findings)} findings, {writes} writes"
 
@@ -123,10 +123,13 @@ class WriteBack:
         findings = evaluate_stored(self.resources, item, ruleset=ruleset)
         return plan_digest(ruleset, findings) == ledger.findings_hash
 
-    def _evaluate(self, ruleset: RuleSet, item: WorkItem) -> list[Finding]:
-        """The item's findings (its own rules and portfolio rules), saved to the store."""
+    def _evaluate(
+        self, ruleset: RuleSet, item: WorkItem, rollup: Rollup | None = None
+    ) -> list[Finding]:
+        """The item's findings (its own rules, portfolio rules, its rollup's), saved to
+        the store."""
         now = self.resources.clock()
-        findings = evaluate_stored(self.resources, item, ruleset=ruleset, now=now)
+        findings = evaluate_stored(self.resources, item, ruleset=ruleset, now=now, rollup=rollup)
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
 

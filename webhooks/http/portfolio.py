@@ -1,6 +1,7 @@
 """The PMO's views: the portfolio dashboard (HTML) and the same data as JSON and CSV, all
 from one cached snapshot per process (`webhooks.dashboard.cache`), filtered by the URL's
-query (`webhooks.dashboard.filter`)."""
+query (`webhooks.dashboard.filter`). JSON comes in pages (`offset`, `limit`); the CSV
+holds every matching row unless a page is asked for (`webhooks.dashboard.paging`)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 
 from webhooks.dashboard.cache import Snapshot, SnapshotCache
-from webhooks.dashboard.export import to_csv
 from webhooks.dashboard.filter import (
     FilterError,
     PortfolioFilter,
     facet_options,
-    filter_portfolio,
     filter_rows,
     parse_filter,
 )
 from webhooks.dashboard.index import build_index
 from webhooks.dashboard.page import page_count, render_dashboard
+from webhooks.dashboard.paging import DEFAULT_LIMIT, Paging, csv_chunks, json_page, parse_paging
 from webhooks.dashboard.snapshot import build_portfolio
 from webhooks.http.errors import ApiError
 from webhooks.http.viewer import require_viewer
@@ -68,35 +68,61 @@ def filtered_page(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
     )
 
 
-def filtered(current: Snapshot, flt: PortfolioFilter) -> Snapshot:
-    """The snapshot seen through `flt`: a snapshot of its own, made once per snapshot and
-    filter, so its encodings are made once too."""
-    if not flt.active:
-        return current
+def request_paging(default: int | None) -> Paging:
+    try:
+        return parse_paging(request.args, default=default)
+    except FilterError as exc:
+        raise ApiError(400, f"bad page: {exc}") from None
+
+
+def json_view(current: Snapshot, flt: PortfolioFilter, paging: Paging) -> Snapshot:
+    """One page of the filter's view: a snapshot of its own, made once per snapshot,
+    filter and page, so its encodings are made once too."""
     return current.view(
-        f"filter:{flt.query()}",
+        f"json:{flt.query()}:{paging.offset}:{paging.limit}",
         lambda data: Snapshot(
-            filter_portfolio(data, flt, current.memo("index", build_index)), current.built_at
+            json_page(data, flt, current.memo("index", build_index), paging), current.built_at
         ),
     )
 
 
 @bp.get("/api/portfolio")
 def api_portfolio():
-    return _answer("json", current_app.json.dumps, "application/json")
+    return _json()
 
 
 @bp.get("/api/portfolio.json")
 def api_portfolio_json():
-    answer = _answer("json", current_app.json.dumps, "application/json")
+    answer = _json()
     answer.headers["Content-Disposition"] = 'attachment; filename="portfolio.json"'
     return answer
 
 
 @bp.get("/api/portfolio.csv")
 def api_portfolio_csv():
-    answer = _answer("csv", to_csv, "text/csv; charset=utf-8")
-    answer.headers["Content-Disposition"] = 'attachment; filename="portfolio.csv"'
+    """Every matching row (or the page asked for), written as it is read."""
+    flt = request_filter()
+    paging = request_paging(None)
+    current = snapshot()
+    chunks = csv_chunks(current.data, flt, current.memo("index", build_index), paging)
+    return Response(
+        chunks,
+        content_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="portfolio.csv"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+def _json() -> Response:
+    flt = request_filter()
+    paging = request_paging(DEFAULT_LIMIT)
+    view = json_view(snapshot(), flt, paging)
+    answer = _answer("json", current_app.json.dumps, "application/json", view)
+    following = view.data["paging"]["next"]
+    if following is not None and answer.status_code == 200:
+        answer.headers["Link"] = f'<{request.path}?{following}>; rel="next"'
     return answer
 
 
@@ -121,11 +147,10 @@ def _answer(
     kind: str,
     encode: Callable[[dict], str | bytes],
     content_type: str,
-    view: Snapshot | None = None,
+    view: Snapshot,
 ) -> Response:
     """The (filtered) snapshot as encoded once for every reader: 304 when the reader has
     it (ETag), gzip when it accepts it, so a reader costs a few kilobytes on the wire."""
-    view = view or filtered(snapshot(), request_filter())
     etag = view.etag(kind, encode)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if etag in request.if_none_match:

@@ -22,7 +22,9 @@ def item_page(key: str):
     runtime = current_app.extensions["pmo_bridge"]
     page = current.view(
         f"item:{key}",
-        lambda data: render_item(data, key, _history(runtime, key)),
+        lambda data: render_item(
+            data, key, _history(runtime, key), lambda keys: _escalations(runtime, keys)
+        ),
     )
     if page is None:
         raise ApiError(404, f"no portfolio item {key[:80]!r} (keys look like jira:PAY-1)")
@@ -55,4 +57,23 @@ def _history(runtime, key: str) -> list[dict]:
     return [
         {"day": d.day.isoformat(), "rag": d.rag, "reasons": d.reasons}
         for d in runtime.store.rag_history(key)
+    ]
+
+
+MAX_ESCALATIONS = 200  # steps listed on a parent's page, newest first
+
+
+def _escalations(runtime, keys: list[str]) -> list[dict]:
+    return [
+        {
+            "key": fired.item_key,
+            "rule": fired.rule,
+            "step": fired.step,
+            "person": fired.person,
+            "role": fired.role,
+            "via": list(fired.via),
+            "fired_at": fired.fired_at.isoformat(),
+            "open": still_open,
+        }
+        for fired, still_open in runtime.store.escalations_of(keys, MAX_ESCALATIONS)
     ]

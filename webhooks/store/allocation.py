@@ -108,7 +108,8 @@ class AllocationStore(StoreBase):
                 rows = session.execute(query).all()
             moved = {}
             for key, current, data in rows:
-                wanted = person_key(_assignee(data.get("assignee")), self.people)
+                tracker = key.split(":", 1)[0]
+                wanted = person_key(_assignee(data.get("assignee")), self.people, tracker)
                 if wanted != current:
                     moved[key] = wanted
             if moved:

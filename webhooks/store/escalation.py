@@ -113,6 +113,29 @@ class EscalationStore(NotificationStore):
         with self._session() as session:
             return [_escalation(row) for row in session.scalars(query.limit(10_000))]
 
+    def escalations_of(
+        self, item_keys: Iterable[str], limit: int = 500
+    ) -> list[tuple[Escalation, bool]]:
+        """Steps fired on any of the items (a parent's drill-down: it and its children),
+        newest first, at most `limit`; each with whether its failing episode is still
+        open (False once the finding was resolved)."""
+        keys = sorted(set(item_keys))
+        found: list[tuple[Escalation, bool]] = []
+        with self._session() as session:
+            for start in range(0, len(keys), 500):
+                query = (
+                    select(EscalationRow, FindingRow.resolved_at)
+                    .outerjoin(FindingRow, FindingRow.id == EscalationRow.finding_id)
+                    .where(EscalationRow.item_key.in_(keys[start : start + 500]))
+                    .order_by(EscalationRow.fired_at.desc(), EscalationRow.id.desc())
+                    .limit(limit)
+                )
+                found += [
+                    (_escalation(row), resolved is None) for row, resolved in session.execute(query)
+                ]
+        found.sort(key=lambda pair: pair[0].fired_at, reverse=True)
+        return found[:limit]
+
     def open_escalations(self, item_key: str) -> list[Escalation]:
         """Steps fired in the item's current failing episodes (its managed comment)."""
         query = (

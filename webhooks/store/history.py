@@ -107,6 +107,22 @@ class HistoryStore(StoreBase):
         with self._session() as session:
             return [tuple(row) for row in session.execute(query)]
 
+    def recorded_days(self, since: dt.date) -> list[dt.date]:
+        """The days from `since` on with a recording (any parent's RAG or any open
+        findings): a day not among them has no data, which is not zero findings."""
+        with self._session() as session:
+            days = set(
+                session.scalars(
+                    select(RagHistoryRow.day).where(RagHistoryRow.day >= since).distinct()
+                )
+            )
+            days |= set(
+                session.scalars(
+                    select(FindingsHistoryRow.day).where(FindingsHistoryRow.day >= since).distinct()
+                )
+            )
+        return sorted(days)
+
     def forget_history_before(self, day: dt.date) -> int:
         with self._session(write=True) as session:
             gone = session.execute(delete(RagHistoryRow).where(RagHistoryRow.day < day))

@@ -61,7 +61,7 @@ class ItemStore(StoreBase):
             "status_category": item.status_category.value,
             "parent_key": item.parent,
             "assignee_id": _assignee_id(item),
-            "assignee_name": person_key(item.assignee, self.people),
+            "assignee_name": person_key(item.assignee, self.people, item.tracker),
             "revision": item.revision,
             "deleted": False,
             "updated_at": _utc(item.updated),
