@@ -104,9 +104,7 @@ def _adjusted(
             and (rule.categories is None or item.status_category in rule.categories)
         ):
             _check(rule, rule.ok, item, context, findings)
-    if ruleset.waivers:
-        return [_waived(f, ruleset.waivers, item, context) for f in findings]
-    return findings
+    return waive(ruleset, findings, item, context)
 
 
 def _check(
@@ -117,6 +115,17 @@ def _check(
             findings.append(_failure(rule, item, context))
     except Exception as exc:  # one broken rule never hides the others
         findings.append(_error(rule, item, exc))
+
+
+def waive(
+    ruleset: Pack | RuleSet, findings: list[Finding], item: WorkItem, context: Context
+) -> list[Finding]:
+    """Each failure covered by an active waiver of its rule turns `waived`: per-item rules
+    here, portfolio (`across:`) and load rules where they are evaluated."""
+    waivers = ruleset.waivers if isinstance(ruleset, RuleSet) else ()
+    if not waivers or not findings:
+        return findings
+    return [_waived(f, waivers, item, context) for f in findings]
 
 
 def _waived(finding: Finding, waivers: tuple[Waiver, ...], item: WorkItem, ctx: Context) -> Finding:

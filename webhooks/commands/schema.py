@@ -63,6 +63,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "parent": "Optional parent item.",
         "expect_fail": "Exactly the rules that must fail; [] means all pass.",
         "only": "Compare just these rules, ignore the others.",
+        "group": "The other items of the item's groups, for across: rules (same fields "
+        "as item); each rule counts those in the item's own group.",
     },
     "_ConfigSchema": {
         "trackers": "Trackers by name; item keys start with it, webhooks arrive at "
