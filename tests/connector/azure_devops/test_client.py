@@ -16,7 +16,7 @@ import requests
 import responses
 
 from config.settings import TrackerConfig
-from connector.azure_devops.client import merge_tags
+from connector.azure_devops.client import identity_url, merge_tags
 from connector.azure_devops.item import work_item_fields
 from connector.clients import TrackerClient
 from connector.document import MARKER, Document, Paragraph, Table
@@ -383,6 +383,33 @@ def test_set_fields_adds_each_mapped_field(mock, client):
         {"op": "add", "path": "/fields/Microsoft.VSTS.Scheduling.StoryPoints", "value": 8},
         {"op": "add", "path": "/fields/Custom.Progress", "value": 40},
     ]
+
+
+def test_set_fields_sends_priority_and_assignee_to_their_work_item_fields(mock, client):
+    """Microsoft.VSTS.Common.Priority is an integer field; System.AssignedTo takes the
+    identity's display or unique name (Microsoft's "Update work items" examples)."""
+    mock.patch(wi_url(), json=work_item())
+    client.set_fields("5", {"priority": "2", "assignee": "dana.whitfield@fabrikam.com"})
+    (call,) = api_calls(mock)
+    assert sent(call)[3] == [
+        {"op": "add", "path": "/fields/Microsoft.VSTS.Common.Priority", "value": 2},
+        {"op": "add", "path": "/fields/System.AssignedTo", "value": "dana.whitfield@fabrikam.com"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://dev.azure.com/fabrikam", "https://vssps.dev.azure.com/fabrikam"),
+        ("https://fabrikam.visualstudio.com/", "https://fabrikam.vssps.visualstudio.com"),
+        (
+            "https://tfs.example.com/tfs/DefaultCollection",
+            "https://tfs.example.com/tfs/DefaultCollection",
+        ),
+    ],
+)
+def test_identities_are_read_on_the_organisations_identity_host(url, expected):
+    assert identity_url(url) == expected
 
 
 @pytest.mark.parametrize(
