@@ -214,6 +214,17 @@ class AzureDevOpsClient:
             return None
         return None
 
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET {org}/_apis/wit/fields: every field of the organisation as
+        `{"id": reference name, "name": display name}` (the shape Jira's field list has)."""
+        with self._calling("list_fields"):
+            found = self._wit.get_work_item_fields()
+        return [
+            {"id": f.reference_name, "name": f.name}
+            for f in found or []
+            if getattr(f, "reference_name", None) and getattr(f, "name", None)
+        ]
+
     def allowed_values(self, type_name: str, field: str) -> list[str]:
         """GET {org}/{project}/_apis/wit/workitemtypes/{type}/fields/{field}
         ?$expand=allowedValues: the values the field takes on that work item type of the

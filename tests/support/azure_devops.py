@@ -40,6 +40,13 @@ LOCATIONS = [
         "{project}/_apis/{area}/workitemtypes/{type}/fields/{field}",
         3,
     ),
+    (
+        "b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94",
+        "wit",
+        "fields",
+        "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}",
+        3,
+    ),
     ("00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/{resource}", 1),
 ]
 OPTIONS_BODY = {
