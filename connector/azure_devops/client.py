@@ -278,6 +278,19 @@ class AzureDevOpsClient:
         self._identities[query] = found
         return found
 
+    def get_comment(self, native_id: str, comment_id: str) -> Comment | None:
+        """GET {org}/{project}/_apis/wit/workItems/{id}/comments/{commentId}: the comment
+        as Azure DevOps has it now, or None when it is gone (404, or marked deleted)."""
+        project = self._project(native_id)
+        try:
+            with self._calling("get_comment", native_id):
+                raw = self._wit.get_comment(project, _int_id(native_id), _int_id(comment_id))
+        except ItemNotFound:
+            return None
+        if raw is None or getattr(raw, "is_deleted", False):
+            return None
+        return Comment(str(raw.id), body_text(raw.text), _person(raw.created_by))
+
     def whoami(self) -> Person:
         """GET {org}/_apis/connectionData"""
         with self._calling("whoami"):

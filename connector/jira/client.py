@@ -206,6 +206,21 @@ class JiraClient:
                 break
         return pick_managed_comment(found, self.tracker.bot_account)
 
+    def get_comment(self, native_id: str, comment_id: str) -> Comment | None:
+        """GET /rest/api/{v}/issue/{key}/comment/{id}: the comment as the site has it now,
+        or None when it is gone (404)."""
+        try:
+            with self._calling("get_comment", native_id):
+                raw = self._jira._get_json(
+                    f"issue/{_segment(native_id)}/comment/{_segment(comment_id)}"
+                )
+        except ItemNotFound:
+            return None
+        if not isinstance(raw, Mapping):
+            raise error_for_status(502, {}, "jira get_comment: answer is not an object")
+        return Comment(str(raw.get("id") or comment_id), body_text(raw.get("body")),
+                       _person(raw.get("author")))  # fmt: skip
+
     def list_fields(self) -> list[dict[str, Any]]:
         """GET /rest/api/{v}/field"""
         with self._calling("list_fields"):

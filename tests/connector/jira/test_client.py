@@ -17,7 +17,7 @@ import responses
 
 from config.settings import TrackerConfig
 from connector.clients import TrackerClient
-from connector.document import MARKER, BulletList, Document, Paragraph
+from connector.document import MARKER, BulletList, Document, Paragraph, body_text
 from connector.errors import (
     Conflict,
     ItemNotFound,
@@ -319,6 +319,26 @@ def test_set_fields_refuses_a_priority_or_user_the_site_lacks_before_writing(moc
     with pytest.raises(PermanentTrackerError, match="no active user matches 'Nobody'"):
         cloud.set_fields("PAY-12", {"assignee": "Nobody"})
     assert [c.request.method for c in mock.calls] == ["GET", "GET"]  # no PUT went out
+
+
+def test_get_comment_reads_one_comment_and_none_when_gone(mock, cloud):
+    mock.get(
+        api("3", "issue/PAY-12/comment/10500"),
+        json={"id": "10500", "body": DOC.to_adf(), "author": {"accountId": "bot-1"}},
+    )
+    mock.get(
+        api("3", "issue/PAY-12/comment/10501"),
+        status=404,
+        json={"errorMessages": ["Can not find a comment for the id: 10501."], "errors": {}},
+    )
+    comment = cloud.get_comment("PAY-12", "10500")
+    assert comment is not None and comment.id == "10500"
+    assert " ".join(comment.body.split()) == " ".join(body_text(DOC.to_adf()).split())
+    assert cloud.get_comment("PAY-12", "10501") is None
+    assert [sent(c)[:2] for c in mock.calls] == [
+        ("GET", "/rest/api/3/issue/PAY-12/comment/10500"),
+        ("GET", "/rest/api/3/issue/PAY-12/comment/10501"),
+    ]
 
 
 NOTIFY_REFUSED = {
