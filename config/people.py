@@ -100,6 +100,18 @@ class Directory:
             return None
         return Member(id=f"name:{name.casefold()}", name=name, mapped=False)
 
+    def named(self, name: str) -> Member | None:
+        """The member a config names (escalation `person:` and `owners:` entries): by id,
+        name or e-mail, case-folded; None when the people file has nobody of that name."""
+        wanted = " ".join(name.split()).casefold()
+        if not wanted:
+            return None
+        for member in self.members.values():
+            if wanted in (member.id.casefold(), member.name.casefold()):
+                return member
+        found = self._by_account.get(wanted)
+        return self.members[found] if found is not None else None
+
 
 def resolve_person(directory: Directory, tracker: str, person: Any) -> Member | None:
     """One person across trackers, for anything that groups by person (portfolio rules,

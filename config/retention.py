@@ -20,6 +20,7 @@ class Retention:
     history_days: int = 400  # the dashboard's daily RAG and findings history
     escalations_days: int = 400  # fired escalation steps: the report looks back a year
     notifications_days: int = 90  # sent and dead-lettered notifications
+    identities_days: int = 30  # tracker identities found by user search, for mentions
 
 
 class RetentionSchema(Schema):
@@ -34,3 +35,4 @@ class RetentionSchema(Schema):
     history_days = fields.Integer(validate=validate.Range(min=0))
     escalations_days = fields.Integer(validate=validate.Range(min=0))
     notifications_days = fields.Integer(validate=validate.Range(min=0))
+    identities_days = fields.Integer(validate=validate.Range(min=0))

@@ -25,7 +25,7 @@ from demo.story import (
     take,
 )
 from webhooks.governance.audit import run_audit
-from webhooks.governance.people import people_line, people_report
+from webhooks.governance.people import people_line, people_report, report_people
 from webhooks.governance.report import build_report
 from webhooks.governance.report_render import render_html
 from webhooks.governance.sweep import sweep
@@ -275,7 +275,7 @@ def _reached(say: Callable[..., None], stack: Any) -> None:
         say(f"  {fired.fired_at:%a %H:%M}  {fired.item_key:<10} {fired.rule}: "
             f"{fired.person}{role}, by {how}")  # fmt: skip
     now = stack.clock.now()
-    report = build_report(stack.runtime.store, now)
+    report = build_report(stack.runtime.store, now, people=lambda: report_people(stack.runtime))
     path = Path(tempfile.gettempdir()) / "pmo-bridge-demo-report.html"
     path.write_text(render_html(report), encoding="utf-8")
     say(f"Weekly PMO report: {path}")

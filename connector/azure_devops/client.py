@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from azure.devops.v7_1.location.location_client import LocationClient
@@ -41,6 +40,12 @@ from msrest.authentication import BasicAuthentication
 from msrest.exceptions import ClientException, ClientRequestError
 
 from config.settings import TrackerConfig
+from connector.azure_devops.identities import (
+    display_name,
+    identities_url,
+    pick_identity,
+    search_params,
+)
 from connector.azure_devops.item import DEFAULT_TYPES, item_from_work_item, work_item_fields
 from connector.bulk import fetch_all
 from connector.clients import (
@@ -108,10 +113,9 @@ class AzureDevOpsClient:
         # `quiet_edits` asks for suppressNotifications=true; once refused, never again.
         self._quiet = tracker.quiet_edits
         _, token = tracker.credentials(environ)
-        self._timeout = timeout
         self._token = token or ""
-        self._identities: dict[str, Person | None] = {}  # rule value -> identity, bounded
-        creds = BasicAuthentication("", token or "")
+        self._timeout = timeout
+        creds = BasicAuthentication("", self._token)
         self._wit = WorkItemTrackingClient(base_url=tracker.url, creds=creds)
         self._location = LocationClient(base_url=tracker.url, creds=creds)
         for client in (self._wit, self._location):
@@ -198,8 +202,8 @@ class AzureDevOpsClient:
         item types of the rule (`types`: common-model types; the first of their type
         names the project has answers), an identity the organisation does not have."""
         if name == "assignee":
-            if self.find_identity(str(value)) is None:
-                return "has no active identity of that name (identities search)"
+            if self.find_user(str(value)) is None:
+                return "has no one active identity of that name (identities search)"
             return None
         if name != "priority":
             return None
@@ -239,45 +243,6 @@ class AzureDevOpsClient:
             )
         return [str(v) for v in (getattr(found, "allowed_values", None) or [])]
 
-    def find_identity(self, query: str) -> Person | None:
-        """GET {identities}/_apis/identities?searchFilter=General&filterValue=...
-        &queryMembership=None&api-version=7.1 (display name, account or unique name), on
-        the organisation's identity host (vssps.dev.azure.com/{org} for dev.azure.com,
-        {org}.vssps.visualstudio.com for visualstudio.com, the collection URL on Azure
-        DevOps Server). The first active user (no group), or None. Remembered per value
-        (misses too) for the client's life."""
-        if query in self._identities:
-            return self._identities[query]
-        params = {
-            "searchFilter": "General",
-            "filterValue": query[:256],
-            "queryMembership": "None",
-            "api-version": "7.1",
-        }
-        url = f"{identity_url(self.tracker.url or '')}/_apis/identities"
-        with self._calling("find_identity"):
-            response = requests.get(
-                url, params=params, auth=("", self._token), timeout=self._timeout
-            )
-            self._record_response(response)
-            if response.status_code >= 300:
-                message = f"azure-devops find_identity: HTTP {response.status_code}"
-                raise error_for_status(response.status_code, response.headers, message)
-            answer = response.json()
-        found = None
-        for raw in (answer.get("value") if isinstance(answer, Mapping) else None) or []:
-            if not isinstance(raw, Mapping) or raw.get("isContainer"):
-                continue
-            if raw.get("isActive", True):
-                account = ((raw.get("properties") or {}).get("Account") or {}).get("$value")
-                display = raw.get("providerDisplayName") or account or query
-                found = Person(str(display), str(account or raw.get("id") or "") or None)
-                break
-        if len(self._identities) >= 1_000:
-            self._identities.clear()
-        self._identities[query] = found
-        return found
-
     def get_comment(self, native_id: str, comment_id: str) -> Comment | None:
         """GET {org}/{project}/_apis/wit/workItems/{id}/comments/{commentId}: the comment
         as Azure DevOps has it now, or None when it is gone (404, or marked deleted)."""
@@ -301,6 +266,28 @@ class AzureDevOpsClient:
             account = (user.properties.get("Account") or {}).get("$value")
         display = (user.provider_display_name if user else None) or account or "unknown"
         return Person(display, account or (user.id if user else None))
+
+    def find_user(self, query: str) -> Person | None:
+        """GET https://vssps.dev.azure.com/{org}/_apis/identities?searchFilter=General
+        &filterValue=&queryMembership=None&api-version=7.1 (see `identities`): the one
+        active user matching exactly, as a Person whose account is the identity id the
+        mention anchor takes; None when nobody (or more than one) matches."""
+        url = identities_url(self.tracker.url or "")
+        with self._calling("find_user"):
+            response = requests.get(
+                url, params=search_params(query), auth=("", self._token),
+                headers={"Accept": "application/json"}, timeout=self._timeout,
+            )  # fmt: skip
+            self._record_response(response)
+            if not 200 <= response.status_code < 300:
+                raise error_for_status(
+                    response.status_code, response.headers,
+                    f"azure-devops find_user: HTTP {response.status_code}",
+                )  # fmt: skip
+            found = pick_identity(response.json(), query)
+        if found is None:
+            return None
+        return Person(display_name(found), str(found["id"]))
 
     # -- writing -------------------------------------------------------------------------
 
@@ -522,19 +509,6 @@ def _action_value(name: str, value: Any) -> Any:
     if name == "priority" and isinstance(value, str) and value.strip().isdigit():
         return int(value)  # Microsoft.VSTS.Common.Priority is an integer field
     return value
-
-
-def identity_url(url: str) -> str:
-    """Where the organisation's identities are served: the identity host beside the
-    organisation on Azure DevOps Services, the collection itself on a server."""
-    split = urlsplit(url.rstrip("/"))
-    host = split.netloc.lower()
-    if host == "dev.azure.com":
-        return urlunsplit((split.scheme, "vssps.dev.azure.com", split.path, "", ""))
-    if host.endswith(".visualstudio.com") and ".vssps." not in host:
-        org = host[: -len(".visualstudio.com")]
-        return urlunsplit((split.scheme, f"{org}.vssps.visualstudio.com", split.path, "", ""))
-    return url.rstrip("/")
 
 
 def _int_id(native_id: str | int) -> int:

@@ -11,7 +11,6 @@ import responses
 
 from config.settings import TrackerConfig
 from tests.support.service import make_settings
-from tests.support.spec_check import IDENTITIES as IDENTITY_SPEC
 from tests.support.spec_check import assert_documented
 from tests.support.worker_helpers import (
     ADO_BOT,
@@ -196,7 +195,9 @@ def check_ado_calls(rsps) -> list[str]:
         if call.request.method == "OPTIONS":
             continue
         if call.request.url.startswith(IDENTITIES):
-            assert_documented(call.request, IDENTITY_SPEC, "https://vssps.dev.azure.com/fabrikam")
+            assert_documented(
+                call.request, "azure-devops-identities", "https://vssps.dev.azure.com/fabrikam"
+            )
         else:
             assert_documented(call.request, "azure-devops", ADO_URL)
         seen.append(call.request.url.split("?")[0].rsplit("/_apis/", 1)[1])
@@ -234,7 +235,7 @@ def test_azure_devops_priority_outside_the_allowed_values_and_unknown_identity(
         "rule blocked-story-is-urgent: sets priority '5', but tracker azure-devops does not "
         "take it on Product Backlog Item items (allowed: 1, 2, 3, 4)",
         "rule blocked-story-is-urgent: sets assignee 'Nobody Here', but tracker azure-devops "
-        "has no active identity of that name (identities search)",
+        "has no one active identity of that name (identities search)",
     ]
 
 

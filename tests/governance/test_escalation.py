@@ -275,7 +275,7 @@ def test_a_comment_cut_to_the_limit_keeps_who_was_reached(store: Store) -> None:
     assert "Escalated to @Sam Lee (assignee)" in doc.to_text()
 
 
-def test_azure_devops_mentions_take_only_a_configured_identity_id(store: Store) -> None:
+def test_azure_devops_mentions_take_an_identity_id_never_the_unique_name(store: Store) -> None:
     item = replace(
         make_item(), key="azure-devops:4711", tracker="azure-devops", native_id="4711",
         assignee=Person("Priya Shah", "priya@fabrikam.com"),
@@ -287,5 +287,6 @@ def test_azure_devops_mentions_take_only_a_configured_identity_id(store: Store) 
     esc.identity_trackers = frozenset({"azure-devops"})
     esc.run(CHAINS, MON + 3 * DAY)
     [fired] = store.escalations(item_key=item.key)
-    # the unique name on the item is not an identity id: the search is asked instead
-    assert searches == ["priya@example.com"] and fired.account == "acct-priya"
+    # the unique name on the item is not an identity id: the identity search is asked
+    # for it (it is what the organisation knows her by)
+    assert searches == ["priya@fabrikam.com"] and fired.account == "acct-priya"

@@ -26,6 +26,10 @@ from tests.support.portfolio_gen import (
 )
 from tests.support.queue_helpers import drain
 from tests.support.service import make_settings
+from webhooks.commands.main import main
+from webhooks.governance.people import report_people
+from webhooks.governance.report import build_report
+from webhooks.governance.report_render import render_csv, render_html, render_md
 from webhooks.http.app import create_app
 from webhooks.worker.runtime import Runtime
 
@@ -162,3 +166,29 @@ def test_people_list_unmapped_names_accounts_nobody_maps(service, tmp_path):
     assert done.returncode == 0, done.stderr
     accounts = {row["account"] for row in json.loads(done.stdout)}
     assert "zoe@fabrikam.com" in accounts and "712020:dana-cloud-id" not in accounts
+
+
+def test_the_pmo_report_names_the_most_over_allocated_people(service, tmp_path, capsys):
+    service.deliver(JIRA_STORY, ADO_STORY, ELI_STORY)
+    runtime = service.runtime
+    report = build_report(runtime.store, NOW, people=lambda: report_people(runtime))
+    [dana] = report.over_allocated  # Eli's 20% is no one's concern here
+    assert (dana.name, dana.team, dana.this_week, dana.peak, dana.items) == (
+        "Dana Whitfield", "payments", 1.3, 1.3, 2,
+    )  # fmt: skip
+    row = "| Dana Whitfield | payments | 130% | 130% | 10 Jun 2024 | 2 |"
+    md = render_md(report)
+    assert "## Most over-allocated people" in md and row in md
+    assert "Most work in progress" not in md
+    assert "<td" in render_html(report) and "Dana Whitfield" in render_html(report)
+    assert "Most over-allocated people,Dana Whitfield,payments,130%,130%" in render_csv(report)
+    # the command reads the same people file (today, long after these weeks: nobody is
+    # over capacity any more, and the section says so rather than counting WIP)
+    config = tmp_path / "pmo.yaml"
+    config.write_text(
+        f"database_url: {service.settings.database_url}\npeople_file: people.yaml\n"
+        f"rules: [{PACK}]\n"
+    )
+    assert main(["report", "--config", str(config), "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    assert "## Most over-allocated people" in out and "Nobody is over capacity" in out

@@ -20,7 +20,7 @@ from connector.model import ItemType, Person, StatusCategory, WorkItem
 from rules.rollup import Rollup
 from tests.support.notify_servers import SMTP_PASSWORD, SMTP_USER, self_signed, start_smtp
 from webhooks.commands.main import main
-from webhooks.governance.report import build_report
+from webhooks.governance.report import build_report, over_allocated_people
 from webhooks.governance.report_render import render_csv, render_html, render_md
 from webhooks.governance.report_send import run_scheduled_reports
 from webhooks.store import Store
@@ -252,3 +252,30 @@ def test_trend_lines_per_project_from_the_stored_history(store: Store) -> None:
     md = render_md(report)
     assert "| PAY | ▅▅▅▅████ | 1 | 2 |" in md
     assert "| WEB | █████▁▁▁ | 1 | 0 |" in md
+
+
+def test_over_allocated_people_highest_peak_first_within_the_top() -> None:
+    weeks = ["2026-11-30", "2026-12-07", "2026-12-14"]
+    people = {
+        "weeks": weeks,
+        "people": [
+            {"name": "Ana", "team": "web", "load": [0.5, 1.2, 0.9], "items": [1, 2]},
+            {"name": "Ben", "team": None, "load": [1.5, None, 1.0], "items": [1]},
+            {"name": "Cy", "team": "web", "load": [1.0, 0.4, None], "items": []},  # at capacity
+            {"name": "Di", "team": "pay", "load": [None, None, None], "items": []},
+        ],
+    }
+    found = over_allocated_people(people)
+    assert [(p.name, p.this_week, p.peak, p.peak_week.isoformat()) for p in found] == [
+        ("Ben", 1.5, 1.5, "2026-11-30"),
+        ("Ana", 0.5, 1.2, "2026-12-07"),
+    ]
+    assert len(over_allocated_people(people, top=1)) == 1
+
+
+def test_without_a_people_register_the_report_counts_work_in_progress(store: Store) -> None:
+    report = build_report(store, NOW, people=lambda: None)
+    assert report.over_allocated is None
+    assert "## Most work in progress" in render_md(report)
+    nobody = build_report(store, NOW, people=lambda: {"weeks": [], "people": []})
+    assert "Nobody is over capacity in the weeks ahead." in render_md(nobody)

@@ -71,6 +71,7 @@ def test_retention_drops_bodies_then_rows_and_keeps_what_is_live(database_url):
             "history": 0,
             "escalations": 0,
             "notifications": 0,
+            "identities": 0,
         }
 
         assert store.get_delivery(old_done) is None and store.get_delivery(old_dead) is None
@@ -126,5 +127,6 @@ def test_the_periodic_maintenance_applies_the_configured_retention(tmp_path):
         "history": 0,
         "escalations": 0,
         "notifications": 0,
+        "identities": 0,
     }
     assert runtime.store.get_delivery(row).payload == b""

@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -149,6 +150,7 @@ class Receiver:
     posts: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    hits: list[tuple[float, str, int]] = field(default_factory=list)  # (monotonic, path, status)
 
     def fail_next(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.answers.append((status, headers or {}))
@@ -174,6 +176,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             return self._answer(200, {})
 
         def _answer(self, status: int, headers: dict[str, str]) -> None:
+            receiver.hits.append((time.monotonic(), self.path, status))
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -27,10 +27,6 @@ Normalisations, each a documented property of the vendor APIs rather than a leni
   pages.
 - Azure DevOps: the `{project}` and `{team}` route segments are optional (the reference
   pages list `project` as not required; the library drops missing optional segments).
-- Azure DevOps identities (`tracker="azure-devops-identities"`, base URL the
-  organisation's identity host, e.g. https://vssps.dev.azure.com/fabrikam): the one
-  operation the service calls, `Identities_Read Identities`, transcribed from Microsoft's
-  spec (`IDENTITIES_SPEC` below).
 """
 
 from __future__ import annotations
@@ -47,6 +43,14 @@ from tests.support.helpers import SPECS
 
 JIRA_SPEC = SPECS / "jira" / "platform-swagger.v3.json"
 ADO_SPEC = SPECS / "azure-devops" / "workItemTracking-7.1.json"
+# identities live on the organisation's vssps host: check against base URL
+# https://vssps.dev.azure.com/{org} with tracker "azure-devops-identities"
+ADO_IDENTITIES_SPEC = SPECS / "azure-devops" / "identities-7.1.json"
+SPEC_FILES = {
+    "jira": JIRA_SPEC,
+    "azure-devops": ADO_SPEC,
+    "azure-devops-identities": ADO_IDENTITIES_SPEC,
+}
 
 # Operations newer than the stored Jira spec, from
 # https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-search/
@@ -127,48 +131,6 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
     },
 }
 
-# MicrosoftDocs/vsts-rest-api-specs, specification/ims/7.1/identities.json (commit
-# 74799f9a7c9d95524cd5ad238e5441de869bb06f): `GET /{organization}/_apis/identities`
-# ("Identities_Read Identities", host vssps.dev.azure.com), its parameters as published.
-IDENTITIES_SPEC: dict[str, Any] = {
-    "swagger": "2.0",
-    "host": "vssps.dev.azure.com",
-    "paths": {
-        "/{organization}/_apis/identities": {
-            "get": {
-                "operationId": "Identities_Read Identities",
-                "x-ms-docs-override-version": "7.1",
-                "parameters": [
-                    {"in": "path", "name": "organization", "required": True, "type": "string"},
-                    *(
-                        {"in": "query", "name": name, "required": False, "type": "string"}
-                        for name in (
-                            "descriptors",
-                            "identityIds",
-                            "subjectDescriptors",
-                            "searchFilter",
-                            "filterValue",
-                        )
-                    ),
-                    {
-                        "in": "query",
-                        "name": "queryMembership",
-                        "required": False,
-                        "type": "string",
-                        "enum": ["none", "direct", "expanded", "expandedUp", "expandedDown"],
-                    },
-                    {"$ref": "#/parameters/api-Version"},
-                ],
-            }
-        }
-    },
-    "x-ms-paths": {},
-    "parameters": {
-        "api-Version": {"name": "api-version", "in": "query", "required": True, "type": "string"}
-    },
-}
-IDENTITIES = "azure-devops-identities"
-
 _OPTIONAL_ADO_SEGMENTS = ("{project}", "{team}")
 JIRA_COMMENT = re.compile(r"^rest/api/3/issue/[^/]+/comment(/[^/]+)?$")
 JIRA_COMMENT_LIMIT = 32_767
@@ -192,9 +154,7 @@ def comment_problems(version: str, body: Any) -> list[str]:
 
 @functools.cache
 def load_spec(tracker: str) -> dict[str, Any]:
-    if tracker == IDENTITIES:
-        return IDENTITIES_SPEC
-    path = JIRA_SPEC if tracker == "jira" else ADO_SPEC
+    path = SPEC_FILES[tracker]
     return json.loads(path.read_text(encoding="utf-8-sig"))
 
 
@@ -208,7 +168,7 @@ def _templates(tracker: str) -> tuple[tuple[tuple[str, ...], str, str], ...]:
             out.append((tuple(template.strip("/").split("/")), template, "jira"))
         return tuple(out)
     sources = [("paths", t) for t in spec["paths"]] + [
-        ("x-ms-paths", t) for t in spec["x-ms-paths"]
+        ("x-ms-paths", t) for t in spec.get("x-ms-paths", {})
     ]
     for source, template in sources:
         segments = template.split("?", 1)[0].strip("/").split("/")

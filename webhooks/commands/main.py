@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     notes_sub = notes.add_subparsers(dest="notes_command", required=True, metavar="ACTION")
     notes_list = notes_sub.add_parser("list", help="list the notification outbox")
     config_arg(notes_list)
-    notes_list.add_argument("--status", choices=("pending", "sent", "dead"))
+    notes_list.add_argument("--status", choices=("pending", "queued", "sending", "sent", "dead"))
     notes_list.add_argument("--format", choices=("table", "json"), default="table")
 
     report = sub.add_parser("report", help="the PMO report: RAG changes, findings, escalations")

@@ -9,8 +9,9 @@ from typing import Any
 
 from config.settings import load_settings
 from webhooks.store import Store
+from webhooks.store.notifications import NOTIFICATION_STATUSES
 
-STATUSES = ("pending", "sent", "dead")
+STATUSES = NOTIFICATION_STATUSES
 
 
 def notifications_list(args: Any) -> int:

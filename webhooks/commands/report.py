@@ -7,7 +7,6 @@ reports: `webhooks.governance.report_send`).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sys
 from pathlib import Path
@@ -16,10 +15,11 @@ from typing import Any
 from config.settings import ConfigError, load_settings
 from rules.fields import parse_duration
 from webhooks.governance.channels import SendFailed
+from webhooks.governance.people import report_people
 from webhooks.governance.report import build_report
 from webhooks.governance.report_render import FORMATS, render, render_html, render_md
 from webhooks.governance.report_send import send_report
-from webhooks.store import Store
+from webhooks.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,17 @@ def report_command(args: Any) -> int:
             f"error: --since {args.since!r}: a duration of 1 to 366 days, e.g. 7d", file=sys.stderr
         )
         return 2
-    store = Store.from_settings(settings)
-    store.migrate()
-    now = dt.datetime.now(dt.UTC)
+    try:  # the rules and the people file are read too (the people section)
+        resources = Resources.from_settings(settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    store = resources.store
+    now = resources.clock()
     last = store.last_report(MANUAL)
     report = build_report(
         store, now, since_days=since.days, projects=args.project or (),
-        previous_rag=last.rag if last else None,
+        previous_rag=last.rag if last else None, people=lambda: report_people(resources),
     )  # fmt: skip
     destinations = []
     if args.out:

@@ -25,7 +25,7 @@ from typing import Any
 import requests
 
 from config.notify import Channel
-from webhooks.store.escalation import Notification
+from webhooks.store.notifications import Notification
 
 TIMEOUT = 10.0
 SLACK_TEXT_MAX = 3000  # a section block's text (Block Kit reference)

@@ -2,10 +2,11 @@
 whose time has come, once per failing episode, and queue what they say to send.
 
 A run (`Escalator.run(rules, now)`) is idempotent: a step is claimed in the store before
-anything is sent (`record_escalation` is unique per episode and step), and each message
-is queued under a key naming the episode, step, channel and person, so two workers, a
-retried run or a restart never send a step twice. Waived findings (status `waived`) and
-rule errors do not escalate; quiet hours hold every step until they end.
+anything is sent (`record_escalation` is unique per episode and step, and saves the
+step's messages in the same commit, each under a key naming the episode, step, channel
+and person), so two workers, a retried run or a restart never send a step twice.
+Waived findings (status `waived`) and rule errors do not escalate; quiet hours hold
+every step until they end.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.notify import Notify
+from config.people import Directory
 from connector.document import Document, Mention, Paragraph
 from connector.model import WorkItem
 from rules.escalate import EscalationStep, due_steps
 from webhooks.governance.escalation_people import Target, UserDirectory, resolve_target
-from webhooks.store.escalation import Episode, Escalation
+from webhooks.store.escalation import Episode, Escalation, NewNotification
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class Escalator:
         *,
         regovern: Callable[[str], Any] | None = None,
         identity_trackers: frozenset[str] = frozenset(),
+        people: Directory | None = None,
     ) -> None:
         self.store = store
         self.notify = notify
@@ -85,6 +88,7 @@ class Escalator:
         self.regovern = regovern  # re-renders the managed comment after a mention
         # trackers whose mentions need an identity id the items do not carry (Azure DevOps)
         self.identity_trackers = identity_trackers
+        self.people = people  # one person across trackers (the people file)
 
     def run(self, chains: dict[str, Chain], now: Any) -> list[Escalation]:
         """Fire the due steps at `now`; returns the steps fired by this run."""
@@ -119,7 +123,7 @@ class Escalator:
     def _fire(
         self, chain: Chain, episode: Episode, item: WorkItem, step: EscalationStep, now: Any
     ) -> Escalation | None:
-        target = resolve_target(step.to, item, self.notify)
+        target = resolve_target(step.to, item, self.notify, self.people)
         account, unfilled = None, target is None
         if target is None:  # recorded all the same: the report shows the gap
             target = Target(f"nobody ({step.to} not set)")
@@ -132,27 +136,36 @@ class Escalator:
             episode.finding_id, item.key, chain.rule, step.index, target.name, target.role,
             account, step.via, now,
         )  # fmt: skip
-        if not self.store.record_escalation(record):
-            return None  # fired already (another worker, an earlier run)
+        messages = () if unfilled else self._messages(chain, episode, item, step, target, account)
+        # the step's claim and its messages in one commit: a crash cannot keep one without
+        # the other, and a second claim (another worker, a retried run) saves nothing
+        if not self.store.record_escalation(record, messages):
+            return None
         log.info(
             "escalation.fired",
             extra={"item": item.key, "rule": chain.rule, "step": step.index, "via": step.via},
         )
+        return record
+
+    def _messages(
+        self, chain: Chain, episode: Episode, item: WorkItem, step: EscalationStep,
+        target: Target, account: str | None,
+    ) -> list[NewNotification]:  # fmt: skip
         since = f"{episode.first_seen:%d %b %Y}"
         text = (
             f"{item.key} ({item.title}) has failed the PMO rule {chain.title} "
             f"({chain.severity}) since {since}: {episode.message}"
         )
-        if unfilled:
-            return record  # recorded for the report; there is nobody to send to
         subject = f"PMO escalation: {item.key} {chain.title}"
         key = f"{episode.finding_id}:{step.index}"
+        messages = []
         if "comment" in step.via:
-            self.store.queue_notification(
-                dedupe_key=f"{key}:{TRACKER_COMMENT}", channel=TRACKER_COMMENT,
-                recipient=item.key, subject=subject, link=item.url, now=now,
-                body=json.dumps({"name": target.name, "account": account, "text": text}),
-            )  # fmt: skip
+            body = json.dumps({"name": target.name, "account": account, "text": text})
+            messages.append(
+                NewNotification(
+                    f"{key}:{TRACKER_COMMENT}", TRACKER_COMMENT, item.key, subject, body, item.url
+                )
+            )
         for name in step.channels:
             channel = self.notify.channels.get(name)
             if channel is None:
@@ -162,9 +175,14 @@ class Escalator:
             if channel.kind == "smtp" and not recipient and not channel.to:
                 log.warning("escalation.no_email", extra={"item": item.key, "step": step.index})
                 continue
-            self.store.queue_notification(
-                dedupe_key=f"{key}:{name}:{recipient or ''}", channel=name,
-                recipient=recipient or "", subject=subject,
-                body=f"Escalated to {target.label}. {text}", link=item.url, now=now,
-            )  # fmt: skip
-        return record
+            messages.append(
+                NewNotification(
+                    f"{key}:{name}:{recipient or ''}",
+                    name,
+                    recipient or "",
+                    subject,
+                    f"Escalated to {target.label}. {text}",
+                    item.url,
+                )
+            )
+        return messages

@@ -1,10 +1,14 @@
-"""Draining the notification outbox: send what is due, retry what may succeed later (the
-receiver's Retry-After, else the same jittered backoff as tracker writes), and give up
-after `max_retries` attempts: the message is kept as `dead`, with the error, for
-`pmo-bridge notifications list --status dead`.
+"""One attempt at sending a batch of notifications (one message, or a person's digest):
+what the queue's send task runs. The task (`webhooks.worker.notifications`) owns what
+follows an attempt, as for tracker writes: a retry scheduled after the receiver's
+Retry-After (else the same jittered backoff), a dead letter after `max_retries`.
 
-Channels with `digest: hour|day` batch each person's messages into one, sent when the
-hour or day in which the first of them was queued is over.
+Exactly once per step, and at most once when a worker dies: an attempt first moves its
+messages from "queued" to "sending" (only one task can), sends, then records the
+outcome. A worker killed between the send and the record leaves them "sending"; they are
+never sent again on their own (recovery dead-letters them, a person replays them if the
+receiver did not get them). A second message for one step is the failure we refuse;
+a message to replay by hand is the one we accept.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ import json
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from config.notify import Notify
 from connector.errors import RateLimited, TrackerError
 from webhooks.governance.channels import SendFailed, send
 from webhooks.governance.escalation import TRACKER_COMMENT, Target, escalation_comment
-from webhooks.store.escalation import Notification
-from webhooks.telemetry.metrics import DEAD_LETTERS
+from webhooks.store.notifications import Notification, window_end
+
+__all__ = ["Delivery", "Outcome", "backoff_seconds", "window_end"]
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +40,20 @@ def backoff_seconds(attempt: int, base: float) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-WINDOWS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent | retry | dead
+    messages: tuple[Notification, ...]
+    error: str | None = None
+    wait: float = 0.0  # retry: seconds until the next attempt
 
+    @property
+    def channel(self) -> str:
+        return self.messages[0].channel
 
-def window_end(created: dt.datetime, digest: str) -> dt.datetime:
-    start = created.replace(minute=0, second=0, microsecond=0)
-    if digest == "day":
-        start = start.replace(hour=0)
-    return start + WINDOWS[digest]
+    @property
+    def attempts(self) -> int:
+        return max(m.attempts for m in self.messages)
 
 
 @dataclass
@@ -54,36 +65,40 @@ class Delivery:
     retry_base_seconds: float = 2.0
     environ: Mapping[str, str] | None = None
     session: Any = None  # requests session for chat and webhook posts
-    counts: dict[str, int] = field(default_factory=dict)
 
-    def run(self, now: dt.datetime) -> dict[str, int]:
-        """Send every due message; returns counts by outcome (sent, retry, dead, held)."""
-        self.counts = {"sent": 0, "retry": 0, "dead": 0, "held": 0}
-        for group in self._groups(self.store.pending_notifications(now), now):
-            self._send(group, now)
-        return self.counts
+    def digests(self) -> dict[str, str]:
+        """Channel -> hour | day, for the channels that batch a person's messages."""
+        return {name: c.digest for name, c in self.notify.channels.items() if c.digest}
 
-    def _groups(
-        self, pending: Sequence[Notification], now: dt.datetime
-    ) -> list[list[Notification]]:
-        groups: dict[tuple[str, str], list[Notification]] = {}
-        singles: list[list[Notification]] = []
-        for message in pending:
-            channel = self.notify.channels.get(message.channel)
-            if channel is None or channel.digest is None:
-                singles.append([message])
-            else:
-                groups.setdefault((message.channel, message.recipient), []).append(message)
-        for (name, _), messages in groups.items():
-            digest = self.notify.channels[name].digest or "hour"
-            if now >= window_end(min(m.created_at for m in messages), digest):
-                singles.append(messages)
-            else:
-                self.counts["held"] += len(messages)
-        return singles
+    def due_batches(self, now: dt.datetime) -> list[tuple[int, ...]]:
+        """Claim what is due at `now`, one batch per send task (see the store)."""
+        return self.store.claim_notifications(now, self.digests())
 
-    def _send(self, messages: list[Notification], now: dt.datetime) -> None:
-        ids = [m.id for m in messages]
+    def deliver(self, ids: Sequence[int], now: dt.datetime) -> Outcome | None:
+        """One attempt at a batch; None when no message of it is "queued" any more
+        (another task has it, or it was sent)."""
+        messages = tuple(self.store.start_sending(ids, now))
+        if not messages:
+            return None
+        outcome = self._attempt(messages)
+        done = [m.id for m in messages]
+        if outcome.status == "retry":
+            retry_at = now + dt.timedelta(seconds=outcome.wait)
+            self.store.notification_outcome(
+                done, status="queued", now=now, error=outcome.error, retry_at=retry_at
+            )
+            log.warning(
+                "notify.retry_scheduled",
+                extra={"channel": outcome.channel, "attempt": outcome.attempts,
+                       "delay_s": round(outcome.wait, 3)},
+            )  # fmt: skip
+        else:
+            self.store.notification_outcome(
+                done, status=outcome.status, now=now, error=outcome.error
+            )
+        return outcome
+
+    def _attempt(self, messages: tuple[Notification, ...]) -> Outcome:
         name = messages[0].channel
         try:
             if name == TRACKER_COMMENT:
@@ -94,26 +109,14 @@ class Delivery:
                     raise SendFailed(f"channel {name!r} is no longer configured", retryable=False)
                 send(channel, messages, environ=self.environ, session=self.session)
         except (SendFailed, TrackerError) as exc:
-            attempts = max(m.attempts for m in messages) + 1
-            retryable = getattr(exc, "retryable", True)
-            if retryable and attempts <= self.max_retries:
+            attempts = max(m.attempts for m in messages)  # this one included
+            if getattr(exc, "retryable", True) and attempts <= self.max_retries:
                 wait = getattr(exc, "retry_after", None)
                 if wait is None:
                     wait = backoff_seconds(attempts - 1, self.retry_base_seconds)
-                retry_at = now + dt.timedelta(seconds=wait)
-                self.store.notification_outcome(
-                    ids, status="pending", now=now, error=str(exc), retry_at=retry_at
-                )
-                self.counts["retry"] += len(ids)
-                log.warning("notify.retry_scheduled", extra={"channel": name, "wait": wait})
-            else:
-                self.store.notification_outcome(ids, status="dead", now=now, error=str(exc))
-                self.counts["dead"] += len(ids)
-                DEAD_LETTERS.labels(f"notify:{name}").inc(len(ids))
-                log.error("notify.dead_lettered", extra={"channel": name, "error": str(exc)})
-            return
-        self.store.notification_outcome(ids, status="sent", now=now)
-        self.counts["sent"] += len(ids)
+                return Outcome("retry", messages, str(exc)[:2000], float(wait))
+            return Outcome("dead", messages, str(exc)[:2000])
+        return Outcome("sent", messages)
 
     def _comment(self, message: Notification) -> None:
         """A `comment` step: one separate tracker comment mentioning the person."""

@@ -179,6 +179,14 @@ def people_report(runtime: Resources, team: str | None = None, weeks: int = 12) 
     }
 
 
+def report_people(runtime: Resources) -> dict[str, Any] | None:
+    """The people view's data for the PMO report; None without a people register (the
+    report then counts work in progress instead)."""
+    if not runtime.people.members:
+        return None
+    return people_report(runtime)
+
+
 def people_line(report: dict[str, Any], url: str) -> str:
     """One line on who is over and who has room this week, for the demo's ending."""
     over, room = [], []

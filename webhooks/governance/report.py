@@ -1,6 +1,7 @@
 """The weekly PMO report, built from the store: what turned red and why, findings raised,
 resolved and open per project and rule (with the trend), overdue items, escalations fired,
-forecast slips, the people carrying the most work in progress, and waivers expiring.
+forecast slips, the most over-allocated people (the people register; without one, the
+people carrying the most work in progress), and waivers expiring.
 
 `build_report` gathers (I/O through the store only); `webhooks.governance.report_render` writes it
 as Markdown, HTML e-mail or CSV.
@@ -51,6 +52,19 @@ class Slip:
 
 
 @dataclass(frozen=True)
+class PersonLoad:
+    """A person's allocation against capacity (fractions: 1.0 is full) from the people
+    register, for the weeks the report looks ahead."""
+
+    name: str
+    team: str | None
+    this_week: float | None  # None: no capacity this week (time off, none given)
+    peak: float
+    peak_week: dt.date
+    items: int
+
+
+@dataclass(frozen=True)
 class Report:
     since: dt.datetime
     until: dt.datetime
@@ -66,9 +80,41 @@ class Report:
     trends: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # project -> daily open
     first: bool = False  # no earlier report to compare RAG with
     truncated: dict[str, int] = field(default_factory=dict)
+    # the most over-allocated people (the people register); None: no register, so the
+    # report shows who has the most work in progress instead
+    over_allocated: tuple[PersonLoad, ...] | None = None
 
 
 WaiverSource = Callable[[dt.datetime, dt.datetime], Iterable[Mapping[str, Any]]]
+# the people view's data (`webhooks.governance.people.people_report`): weeks, and per
+# person their load by week and items; None when there is no people register
+PeopleSource = Callable[[], Mapping[str, Any] | None]
+
+
+def over_allocated_people(people: Mapping[str, Any], top: int = TOP) -> tuple[PersonLoad, ...]:
+    """People whose load goes over their capacity in a week ahead, the highest peak first."""
+    weeks = [dt.date.fromisoformat(w) for w in people.get("weeks") or ()]
+    found = []
+    for person in people.get("people") or ():
+        loads = [(f, w) for f, w in zip(person.get("load") or (), weeks, strict=False) if f]
+        if not loads:
+            continue
+        peak, week = max(loads, key=lambda fw: (fw[0], -fw[1].toordinal()))
+        if peak <= 1.0:
+            continue
+        first = (person.get("load") or [None])[0]
+        found.append(
+            PersonLoad(
+                str(person["name"]),
+                person.get("team"),
+                first,
+                float(peak),
+                week,
+                len(person.get("items") or ()),
+            )
+        )
+    found.sort(key=lambda p: (-p.peak, p.name.casefold()))
+    return tuple(found[:top])
 
 
 def build_report(
@@ -79,10 +125,12 @@ def build_report(
     projects: Iterable[str] = (),
     previous_rag: Mapping[str, str] | None = None,
     waivers: WaiverSource | None = None,
+    people: PeopleSource | None = None,
 ) -> Report:
     """The report for the `since_days` before `now`. `previous_rag`: parent key -> RAG in
     the last report (None: first report, so every red parent is listed as new).
-    `waivers(now, until)`: waivers expiring in the next week, from the waiver register."""
+    `waivers(now, until)`: waivers expiring in the next week, from the waiver register.
+    `people()`: load against capacity from the people register (the people view)."""
     since = now - dt.timedelta(days=since_days)
     wanted = frozenset(projects)
 
@@ -135,6 +183,8 @@ def build_report(
     expiring = None
     if waivers is not None:
         expiring = tuple(waivers(now, now + dt.timedelta(days=7)))
+    loads = people() if people is not None else None
+    over = over_allocated_people(loads) if loads is not None else None
     overdue.sort(key=lambda o: (o.due, o.key))
     truncated = {
         name: len(rows) - MAX_ROWS
@@ -146,7 +196,7 @@ def build_report(
         rag_now=rag_now, activity=tuple(activity[:MAX_ROWS]), overdue=tuple(overdue[:MAX_ROWS]),
         escalations=tuple(fired[:MAX_ROWS]), slips=tuple(slips[:TOP]),
         busiest=tuple(busy.most_common(TOP)), waivers_expiring=expiring,
-        first=previous_rag is None, truncated=truncated, trends=trends,
+        first=previous_rag is None, truncated=truncated, trends=trends, over_allocated=over,
     )  # fmt: skip
 
 

@@ -99,14 +99,7 @@ def sections(report: Report) -> list[Section]:
         ),
         "No forecast slips.",
     )
-    people = Section(
-        "Most work in progress",
-        ("Person", "Items in progress"),
-        tuple((who, str(n)) for who, n in report.busiest),
-        "Nobody has work in progress.",
-        note="Counted from items in progress; allocation against capacity needs the "
-        "people register.",
-    )
+    people = _people(report)
     waivers = Section(
         "Waivers expiring in the next 7 days",
         ("Item", "Rule", "Expires", "Reason"),
@@ -124,6 +117,42 @@ def sections(report: Report) -> list[Section]:
         else "No waiver register is connected.",
     )
     return [rag, trends, activity, overdue, fired, slips, people, waivers]
+
+
+def _percent(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def _people(report: Report) -> Section:
+    """The most over-allocated people, from the people register; without one, who has
+    the most work in progress."""
+    if report.over_allocated is None:
+        return Section(
+            "Most work in progress",
+            ("Person", "Items in progress"),
+            tuple((who, str(n)) for who, n in report.busiest),
+            "Nobody has work in progress.",
+            note="Counted from items in progress; allocation against capacity needs the "
+            "people register.",
+        )
+    return Section(
+        "Most over-allocated people",
+        ("Person", "Team", "This week", "Peak", "Peak week", "Items"),
+        tuple(
+            (
+                p.name,
+                p.team or "-",
+                _percent(p.this_week),
+                _percent(p.peak),
+                _day(p.peak_week),
+                str(p.items),
+            )
+            for p in report.over_allocated
+        ),
+        "Nobody is over capacity in the weeks ahead.",
+        note="Load against capacity from the people register, the whole portfolio, for "
+        "the next 12 weeks.",
+    )
 
 
 def title(report: Report) -> str:

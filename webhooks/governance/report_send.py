@@ -9,7 +9,7 @@ from typing import Any
 
 from config.notify import Notify, ReportSchedule
 from webhooks.governance.channels import SendFailed, send_document
-from webhooks.governance.report import Report, build_report
+from webhooks.governance.report import PeopleSource, Report, build_report
 from webhooks.governance.report_render import render, render_html, title
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,12 @@ def schedule_name(schedule: ReportSchedule) -> str:
 
 
 def run_scheduled_reports(
-    store: Any, notify: Notify, now: dt.datetime, *, environ: Any = None
-) -> list[str]:
+    store: Any, notify: Notify, now: dt.datetime, *, environ: Any = None,
+    people: PeopleSource | None = None,
+) -> list[str]:  # fmt: skip
     """Send every scheduled report that is due; returns where each went. A failed send
-    is retried at the next run (the schedule stays due until one goes through)."""
+    is retried at the next run (the schedule stays due until one goes through).
+    `people`: load against capacity from the people register, for its section."""
     sent = []
     for schedule in notify.reports:
         name = schedule_name(schedule)
@@ -50,7 +52,7 @@ def run_scheduled_reports(
             continue
         report = build_report(
             store, now, since_days=schedule.since_days, projects=schedule.projects,
-            previous_rag=last.rag if last else None,
+            previous_rag=last.rag if last else None, people=people,
         )  # fmt: skip
         try:
             where = send_report(report, schedule.to, notify, form=schedule.format, environ=environ)

@@ -1,17 +1,19 @@
-"""Escalations fired (one row per step per failing episode) and the notification outbox
-(one row per message; the delivery task sends, retries and dead-letters them)."""
+"""Escalations fired (one row per step per failing episode), saved with the messages they
+send (the notification outbox, `webhooks.store.notifications`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from webhooks.store.engine import StoreBase
 from webhooks.store.models import EscalationRow, FindingRow, NotificationRow, ReportRow
+from webhooks.store.notifications import NewNotification, Notification, NotificationStore
+
+__all__ = ["Episode", "Escalation", "EscalationStore", "NewNotification", "Notification"]
 
 
 @dataclass(frozen=True)
@@ -39,23 +41,6 @@ class Escalation:
     fired_at: dt.datetime
 
 
-@dataclass(frozen=True)
-class Notification:
-    id: int
-    dedupe_key: str
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-    link: str | None
-    status: str
-    attempts: int
-    next_attempt_at: dt.datetime
-    error: str | None
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-
-
 def _escalation(row: EscalationRow) -> Escalation:
     return Escalation(
         row.finding_id, row.item_key, row.rule, row.step, row.person, row.role, row.account,
@@ -63,14 +48,7 @@ def _escalation(row: EscalationRow) -> Escalation:
     )  # fmt: skip
 
 
-def _notification(row: NotificationRow) -> Notification:
-    return Notification(
-        row.id, row.dedupe_key, row.channel, row.recipient, row.subject, row.body, row.link,
-        row.status, row.attempts, row.next_attempt_at, row.error, row.created_at, row.sent_at,
-    )  # fmt: skip
-
-
-class EscalationStore(StoreBase):
+class EscalationStore(NotificationStore):
     def open_episodes(self, rules: Iterable[str]) -> list[Episode]:
         """Open findings of the given rules (the ones with an escalation chain)."""
         wanted = sorted(set(rules))
@@ -101,9 +79,12 @@ class EscalationStore(StoreBase):
                     out.setdefault(int(finding_id), set()).add(int(step))
         return out
 
-    def record_escalation(self, fired: Escalation) -> bool:
-        """Claim the step for its episode; False when it was already fired (by this or
-        another worker), so the caller sends nothing."""
+    def record_escalation(
+        self, fired: Escalation, messages: Sequence[NewNotification] = ()
+    ) -> bool:
+        """Claim the step for its episode and save the messages it sends, in one
+        transaction (the outbox: the escalation tick queues their send tasks); False when
+        it was already fired (by this or another worker), so nothing is saved."""
         row = EscalationRow(
             finding_id=fired.finding_id, item_key=fired.item_key, rule=fired.rule,
             step=fired.step, person=fired.person[:255], role=fired.role, account=fired.account,
@@ -113,6 +94,8 @@ class EscalationStore(StoreBase):
         try:
             with self._session(write=True) as session:
                 session.add(row)
+                session.flush()  # the step's claim first: a second claim fails here
+                self._add_notifications(session, messages, fired.fired_at)
         except IntegrityError:
             return False
         return True
@@ -140,60 +123,6 @@ class EscalationStore(StoreBase):
         )
         with self._session() as session:
             return [_escalation(row) for row in session.scalars(query.limit(100))]
-
-    # -- the notification outbox ----------------------------------------------------------
-
-    def queue_notification(
-        self, *, dedupe_key: str, channel: str, recipient: str, subject: str, body: str,
-        link: str | None, now: dt.datetime,
-    ) -> int | None:  # fmt: skip
-        """Add a message; None when one with this key exists (never two per step)."""
-        row = NotificationRow(
-            dedupe_key=dedupe_key[:255], channel=channel, recipient=recipient[:255],
-            subject=subject[:500], body=body, link=link, status="pending", attempts=0,
-            next_attempt_at=now, created_at=now,
-        )  # fmt: skip
-        try:
-            with self._session(write=True) as session:
-                session.add(row)
-                session.flush()
-                return int(row.id)
-        except IntegrityError:
-            return None
-
-    def pending_notifications(self, now: dt.datetime, limit: int = 500) -> list[Notification]:
-        query = (
-            select(NotificationRow)
-            .where(NotificationRow.status == "pending", NotificationRow.next_attempt_at <= now)
-            .order_by(NotificationRow.id)
-            .limit(limit)
-        )
-        with self._session() as session:
-            return [_notification(row) for row in session.scalars(query)]
-
-    def notifications(self, *, status: str | None = None) -> list[Notification]:
-        query = select(NotificationRow).order_by(NotificationRow.id).limit(10_000)
-        if status is not None:
-            query = query.where(NotificationRow.status == status)
-        with self._session() as session:
-            return [_notification(row) for row in session.scalars(query)]
-
-    def notification_outcome(
-        self, ids: Iterable[int], *, status: str, now: dt.datetime,
-        error: str | None = None, retry_at: dt.datetime | None = None,
-    ) -> None:  # fmt: skip
-        """Record one delivery attempt of the given messages (a digest sends several)."""
-        values: dict[str, object] = {
-            "status": status, "error": error, "attempts": NotificationRow.attempts + 1,
-        }  # fmt: skip
-        if status == "sent":
-            values["sent_at"] = now
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        with self._session(write=True) as session:
-            session.execute(
-                update(NotificationRow).where(NotificationRow.id.in_(list(ids))).values(**values)
-            )
 
     def forget_escalation_history(
         self, escalations_before: dt.datetime | None, notifications_before: dt.datetime | None

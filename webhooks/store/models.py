@@ -242,8 +242,9 @@ class EscalationRow(Base):
 
 
 class NotificationRow(Base):
-    """A message to send on a channel: the outbox the delivery task drains. `dedupe_key`
-    is unique, so one step never queues two messages for one recipient."""
+    """A message to send on a channel: the outbox from which the escalation tick queues a
+    send task per message (or per digest batch). `dedupe_key` is unique, so one step never
+    queues two messages for one recipient."""
 
     __tablename__ = "notifications"
 
@@ -254,12 +255,29 @@ class NotificationRow(Base):
     subject: Mapped[str] = mapped_column(String(500))
     body: Mapped[str] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(2048))
-    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | sent | dead
+    # pending (waiting for its time) | queued (a task carries it) | sending | sent | dead
+    status: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    batch: Mapped[int | None] = mapped_column(BigInteger)  # the first id of its send task
+    # queued: when its task is due; sending: when the attempt began
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class TrackerIdentityRow(Base):
+    """A person's identity on a tracker as its identity search found it (None: nobody),
+    kept for the mentions of later escalations until retention forgets it."""
+
+    __tablename__ = "tracker_identities"
+
+    tracker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    query: Mapped[str] = mapped_column(String(255), primary_key=True)  # e-mail or name
+    identity: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    looked_up_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class ReportRow(Base):

@@ -8,6 +8,7 @@
 - the dashboard's daily RAG and findings history after `history_days`;
 - fired escalation steps after `escalations_days`, sent or dead notifications after
   `notifications_days`;
+- tracker identities found by user search after `identities_days` (found again next time);
 - allocation shares of weeks before `allocation_days` ago (the people view looks ahead).
 
 Each runs in batches of short transactions, so intake on SQLite waits for none of them
@@ -26,6 +27,7 @@ from sqlalchemy import delete, func, select, update
 from config.retention import Retention
 from webhooks.store.escalation import EscalationStore
 from webhooks.store.history import HistoryStore
+from webhooks.store.identities import IdentityStore
 from webhooks.store.models import DeadLetterRow, DeliveryRow, FindingRow
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ FINISHED = ("done", "ignored", "dead")
 BODY_DROPPED = ("done", "ignored")  # a dead delivery's body lives on in its dead letter
 
 
-class RetentionStore(HistoryStore, EscalationStore):
+class RetentionStore(HistoryStore, EscalationStore, IdentityStore):
     def apply_retention(self, retention: Retention, now: dt.datetime) -> dict[str, int]:
         """Forget what `retention` says is old at `now`; returns counts per kind."""
 
@@ -44,7 +46,7 @@ class RetentionStore(HistoryStore, EscalationStore):
 
         counts = {
             "bodies": 0, "deliveries": 0, "findings": 0, "dead_letters": 0,
-            "history": 0, "allocation": 0,
+            "history": 0, "allocation": 0, "identities": 0,
         }  # fmt: skip
         cutoff = before(retention.deliveries_days)
         if cutoff is not None:
@@ -78,6 +80,9 @@ class RetentionStore(HistoryStore, EscalationStore):
                 before(retention.escalations_days), before(retention.notifications_days)
             )
         )
+        cutoff = before(retention.identities_days)
+        if cutoff is not None:
+            counts["identities"] = self.forget_identities(cutoff)
         cutoff = before(retention.allocation_days)
         if cutoff is not None:
             counts["allocation"] = self.forget_shares(cutoff.date())  # type: ignore[attr-defined]

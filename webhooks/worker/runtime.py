@@ -16,6 +16,7 @@ from webhooks.resources import ClientFactory, Resources, utcnow
 from webhooks.rulesource import RuleSource
 from webhooks.store import Store
 from webhooks.worker.escalation import EscalationTasks, register_escalation_tasks
+from webhooks.worker.notifications import NOTIFICATION_EVENT
 from webhooks.worker.relay import RELAY_BATCH, relay_received
 from webhooks.worker.tasks import Tasks
 
@@ -44,10 +45,17 @@ class Runtime(Resources):
         return relay_received(self.store, self.tasks, limit)
 
     def replay_dead_letters(self, ids: list[int] | None = None) -> list[int]:
-        """Queue dead letters again as fresh deliveries; returns the ids replayed."""
+        """Queue dead letters again: deliveries as fresh deliveries, notifications as
+        fresh send tasks; returns the ids replayed."""
         replayed = []
         for letter in self.store.list_dead_letters():
             if ids is not None and letter.id not in ids:
+                continue
+            if letter.native_event == NOTIFICATION_EVENT:
+                self.escalation.notifications.replay(letter)
+                self.store.mark_replayed(letter.id)
+                replayed.append(letter.id)
+                log.info("deadletter.replayed", extra={"dead_letter": letter.id})
                 continue
             row_id = self.store.record_delivery(
                 letter.tracker,

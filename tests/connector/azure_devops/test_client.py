@@ -16,7 +16,7 @@ import requests
 import responses
 
 from config.settings import TrackerConfig
-from connector.azure_devops.client import identity_url, merge_tags
+from connector.azure_devops.client import merge_tags
 from connector.azure_devops.item import work_item_fields
 from connector.clients import TrackerClient
 from connector.document import MARKER, Document, Paragraph, Table, body_text
@@ -395,21 +395,6 @@ def test_set_fields_sends_priority_and_assignee_to_their_work_item_fields(mock, 
         {"op": "add", "path": "/fields/Microsoft.VSTS.Common.Priority", "value": 2},
         {"op": "add", "path": "/fields/System.AssignedTo", "value": "dana.whitfield@fabrikam.com"},
     ]
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://dev.azure.com/fabrikam", "https://vssps.dev.azure.com/fabrikam"),
-        ("https://fabrikam.visualstudio.com/", "https://fabrikam.vssps.visualstudio.com"),
-        (
-            "https://tfs.example.com/tfs/DefaultCollection",
-            "https://tfs.example.com/tfs/DefaultCollection",
-        ),
-    ],
-)
-def test_identities_are_read_on_the_organisations_identity_host(url, expected):
-    assert identity_url(url) == expected
 
 
 def test_get_comment_reads_one_comment_and_none_when_gone_or_deleted(mock, client):
