@@ -218,3 +218,26 @@ def test_azure_devops_a_deleted_comment_is_re_created_from_the_next_comment_even
     assert new_id != ledger.comment_id and "PMO compliance" in fake.comments[key][new_id]
     assert changed_records(caplog) == ["managed comment found deleted on reading it: re-created"]
     documented(rsps)
+
+
+def test_azure_devops_an_update_that_changes_the_comment_count_reads_the_comment(
+    ado, caplog
+) -> None:
+    """A comment removed shows in the next update as a changed System.CommentCount: the
+    managed comment is read, found gone, and re-created."""
+    client, runtime, fake, rsps = ado
+    key = "azure-devops:4711"
+    ledger = runtime.store.get_ledger(key)
+    del fake.comments[key][ledger.comment_id]
+    payload = ado_event(fake.know(ADO_STORY), "workitem.updated")
+    payload["resource"]["fields"]["System.CommentCount"] = {"oldValue": 1, "newValue": 0}
+    with caplog.at_level(logging.WARNING, logger="webhooks.governance.comment_guard"):
+        post(client, payload, "ado-u1", "azure-devops")
+        drain(runtime)
+    assert comment_writes(fake, key) == ["comment_add", "comment_add"]
+    assert changed_records(caplog) == ["managed comment found deleted on reading it: re-created"]
+    # an update that does not touch the comments reads nothing
+    post(client, event_for(fake.know(ADO_STORY)), "ado-u2", "azure-devops")
+    drain(runtime)
+    assert fake.reads.count((key, "comment_get")) == 1
+    documented(rsps)

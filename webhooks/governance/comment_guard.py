@@ -10,10 +10,10 @@ else changed would so stay wrong for good. It is noticed two ways, on both track
   comment in place, or re-creates it when it was deleted.
 - From the next read: any other comment event by a person (Jira `comment_created`,
   Azure DevOps `workitem.commented`, which carries no comment id and is the only comment
-  hook Azure DevOps has) makes the write-back read the managed comment by its id
-  (`verify_comment`); gone, or its text no longer what the ledger's hash says was
-  written, it is re-created or restored. A write of the comment that answers 404 re-creates
-  it too.
+  hook Azure DevOps has), or a person's update that changed `System.CommentCount`, makes
+  the write-back read the managed comment by its id (`verify_comment`); gone, or its text
+  no longer what the ledger's hash says was written, it is re-created or restored. A
+  write of the comment that answers 404 re-creates it too.
 
 Once per human change, with the reason logged: the service's own restore comes back as
 its own edit (dropped), and a comment that reads as written is left alone.

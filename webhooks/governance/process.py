@@ -29,6 +29,8 @@ from webhooks.store import DeliveryRecord, Ledger
 from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
+# Changed fields that say the item's comments changed (Azure DevOps counts them).
+COMMENT_COUNT = frozenset({"System.CommentCount"})
 UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
 
 
@@ -124,9 +126,13 @@ class Processor:
         noticed = notice_managed_comment_change(self.store, event)
         if noticed:  # a person's edit of the managed comment: restored below
             known = None  # the ledger read with the delivery is no longer what is stored
-        # Any other person's comment event (Azure DevOps names no comment in its hook):
-        # the write-back reads the managed comment by id, restored if it was changed.
-        verify = noticed is None and event.kind is EventKind.COMMENTED
+        # Any other person's comment event (Azure DevOps names no comment in its hook), or
+        # a person's update that changed the number of comments: the write-back reads the
+        # managed comment by id, restored if it was changed.
+        verify = noticed is None and (
+            event.kind is EventKind.COMMENTED
+            or any(change.field in COMMENT_COUNT for change in event.changes)
+        )
         if verify:
             known = None  # not settled: the comment is read whatever the plan
         item = event.item
