@@ -7,6 +7,7 @@ queue's tasks come on top of it, in `webhooks.worker.runtime`."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -23,6 +24,7 @@ from connector.clients import TrackerClient
 from connector.errors import TrackerError
 from connector.model import Event
 from connector.trackers import field_discovery, make_client
+from rules.fields import field_kind
 from webhooks.queue.backend import make_huey, ping, queue_depth
 from webhooks.queue.holds import HoldingClient
 from webhooks.queue.refusals import Refusals
@@ -31,6 +33,7 @@ from webhooks.store import DeadLetter, Store
 from webhooks.telemetry.metrics import record_tracker_call
 
 log = logging.getLogger(__name__)
+FIELD_NAMES_KEY = "pmo-bridge:field-names"  # + ":<tracker>": the names last read
 
 
 READINESS_SECONDS = 2.0  # how long one readiness check answers /readyz
@@ -133,6 +136,11 @@ class Resources:
                 # kept as named before field names were read on every tracker
                 event = "jira.fields.not_discovered" if names else "fields.names_not_read"
                 log.warning(event, extra={"tracker": name, "error": str(exc)})
+                # the names another worker (or an earlier start) read: hints stay the same
+                known = self._stored_field_names(name)
+                if known:
+                    trackers[name] = replace(tracker, field_names={**tracker.field_names, **known})
+                    changed = True
                 continue
             found = discovery.field_ids_by_name(listed, names) if discovery and names else {}
             ids = {key: ident for key, (ident, _) in found.items()}
@@ -144,7 +152,12 @@ class Resources:
                     },
                 )  # fmt: skip
             fields = {**tracker.fields, **ids}
-            shown = site_field_names(listed, fields)
+            # custom fields only: common-model fields (estimate, due_date) keep their names
+            # in hints unless configured, whether or not the field list could be read
+            shown = site_field_names(
+                listed, {k: v for k, v in fields.items() if field_kind(k) is None}
+            )
+            self._store_field_names(name, shown)
             updated = replace(
                 tracker,
                 fields=fields,
@@ -160,6 +173,24 @@ class Resources:
             with self._clients_lock:
                 self._clients.clear()  # they read items with the tracker's field map
         return discovered
+
+    def _stored_field_names(self, tracker: str) -> dict[str, str]:
+        try:
+            raw = self.huey.get(f"{FIELD_NAMES_KEY}:{tracker}", peek=True)
+            value = json.loads(raw) if raw else {}
+        except Exception:  # no queue store, or not JSON: the configured names
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): str(v)[:200] for k, v in value.items() if isinstance(v, str)}
+
+    def _store_field_names(self, tracker: str, names: dict[str, str]) -> None:
+        """Kept in the queue's key-value store, so a worker that cannot read the field list
+        at its start shows the names the others do (hints never flip between workers)."""
+        try:
+            self.huey.put(f"{FIELD_NAMES_KEY}:{tracker}", json.dumps(names))
+        except Exception:
+            log.warning("fields.names_not_stored", extra={"tracker": tracker})
 
     # -- operations ---------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import datetime as dt
 import responses
 
 from config.settings import TrackerConfig
-from connector.model import WorkItem
+from connector.model import ItemType, WorkItem
 from tests.support.service import make_settings
 from tests.support.spec_check import assert_documented
 from tests.support.worker_helpers import (
@@ -56,13 +56,15 @@ def risk(tracker: str, native_id: str) -> WorkItem:
     })  # fmt: skip
 
 
-def runtime_for(tmp_path, monkeypatch, *, jira_url=JIRA_SITE, ado_url=ADO_URL, **names):
+def runtime_for(
+    tmp_path, monkeypatch, *, jira_url=JIRA_SITE, ado_url=ADO_URL, pack_text=PACK, **names
+):
     reset_azure_location_caches(monkeypatch)
     for env, value in (("TEST_JIRA_EMAIL", "bot@example.com"), ("TEST_JIRA_TOKEN", "t"),
                        ("TEST_AZURE_PAT", "pat")):  # fmt: skip
         monkeypatch.setenv(env, value)
     pack = tmp_path / "risk.yaml"
-    pack.write_text(PACK)
+    pack.write_text(pack_text)
     jira = jira_tracker(
         url=jira_url, fields={"mitigation": "customfield_10400"},
         field_names=names.get("jira", {}),
@@ -127,3 +129,36 @@ def test_a_tracker_that_cannot_answer_keeps_the_configured_name(tmp_path, monkey
         rsps.get(f"{JIRA_SITE}/rest/api/3/field", status=503)
         runtime.discover_fields()
     assert hint(runtime, risk("jira", "PAY-9")) == "Set Mitigation (PMO)."
+
+
+def test_a_worker_that_cannot_read_the_list_shows_the_names_the_others_read(
+    tmp_path, monkeypatch
+) -> None:
+    """The names read are kept in the queue's store: a worker started during an outage
+    writes the same hints as the others, so the managed comment never flips."""
+    first = runtime_for(tmp_path, monkeypatch, ado_url=None)
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{JIRA_SITE}/rest/api/3/field", json=JIRA_FIELDS)
+        first.discover_fields()
+    later = runtime_for(tmp_path, monkeypatch, ado_url=None)  # same queue, a new worker
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{JIRA_SITE}/rest/api/3/field", status=503)
+        later.discover_fields()
+    assert hint(later, risk("jira", "PAY-9")) == "Set Mitigation plan."
+
+
+def test_common_fields_keep_their_model_names_whatever_the_site_calls_them(
+    tmp_path, monkeypatch
+) -> None:
+    """Only custom fields take the tracker's name: `estimate` reads "Set estimate."
+    whether or not the field list could be read, so no comment changes with it."""
+    text = PACK.replace("custom.mitigation", "estimate").replace("[risk]", "[story]")
+    runtime = runtime_for(tmp_path, monkeypatch, ado_url=None, pack_text=text)
+    story = risk("jira", "PAY-9").with_changes(type=ItemType.STORY)
+    with responses.RequestsMock() as rsps:
+        listed = [*JIRA_FIELDS, {"id": "customfield_10016", "name": "Story point estimate",
+                                 "custom": True, "schema": {"type": "number"}}]  # fmt: skip
+        rsps.get(f"{JIRA_SITE}/rest/api/3/field", json=listed)
+        runtime.discover_fields()
+    assert "estimate" not in runtime.settings.tracker("jira").field_names
+    assert hint(runtime, story) == "Set estimate."
