@@ -57,6 +57,10 @@ class TrackerConfig:
     # Jira: ids found by name at the worker's start (name -> the site's field name, e.g.
     # estimate -> "Story Points"), so changelog items that carry only the name still map.
     field_labels: Mapping[str, str] = field(default_factory=dict)
+    # How people know the fields, for hints ("Set Mitigation plan"): name as under
+    # `fields:` -> display name. Configured ones are the fallback; the tracker's own
+    # names (its field list, read once at a worker's start) win.
+    field_names: Mapping[str, str] = field(default_factory=dict)
     # Without a secret, deliveries are refused (401) unless the config asks for this.
     allow_unsigned: bool = False
 
@@ -168,6 +172,10 @@ class _TrackerSchema(Schema):
         values=fields.String(validate=validate.OneOf(("todo", "in_progress", "done", "removed"))),
     )
     type_map = fields.Dict(keys=fields.String(), values=fields.String())
+    field_names = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=fields.String(validate=validate.Length(min=1, max=200)),
+    )
     project = fields.String()
     projects = fields.List(fields.String(validate=validate.Length(min=1)))
     quiet_edits = fields.Boolean()
@@ -259,6 +267,7 @@ def _tracker_from(name: str, data: Mapping[str, Any]) -> TrackerConfig:
         webhook_secret_env=data.get("webhook_secret_env"),
         bot_account=data.get("bot_account"),
         fields=dict(data.get("fields") or {}),
+        field_names=dict(data.get("field_names") or {}),
         state_map=dict(data.get("state_map") or {}),
         type_map={k.casefold(): v for k, v in (data.get("type_map") or {}).items()},
         project=data.get("project"),

@@ -13,6 +13,11 @@ Format (also documented in the header of config/packs/pmo-standard.tests.yaml):
         expect_fail: [epic-has-owner]                       # exactly the rules that fail
         expect_waived: []                                   # exactly the rules waived
         only: [epic-has-owner]                              # optional: compare just these
+      - name: a sixth item in progress for Sam             # a portfolio (across:) rule
+        item: {status_category: in_progress, assignee: Sam}
+        group:                                              # the other items of its groups
+          - {status_category: in_progress, assignee: Sam}
+        expect_fail: [wip-per-person]
 
 Items need only the fields a case is about. Defaults: tracker jira, project TEST (or the
 first tracker and project of the first pack with a `scope`: a rule named by a case whose
@@ -22,6 +27,10 @@ the category (To Do, In Progress, Done, Removed), title = the case name, created
 and updated 1 day before `now`. Timestamps and dates may be relative to `now` (`-6d`).
 `expect_fail` lists every rule the item must fail; all other rules must pass (or, with
 `only`, all other listed rules). A rule that raises is always a failure of the case.
+A case naming an `across:` rule lists the other items of the item's groups under
+`group` (same fields as `item`, ids TEST-<n>01, TEST-<n>02, ...): each rule counts those
+in the item's own group (same assignee, project, parent...), the item included, and
+waivers apply to its finding as to any other.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 from marshmallow import fields as mf
 
 from config.yamlsafe import TooLarge, read_yaml_text
@@ -41,11 +50,13 @@ from rules.engine import Context, evaluate
 from rules.errors import RuleError
 from rules.fields import parse_duration
 from rules.pack import RuleSet
+from rules.portfolio import across_rules, evaluate_across, group_key
 from rules.ruleset import load_ruleset_with_errors
 from rules.schema import StrictSchema, schema_errors
 from rules.waivers import read_waivers, waiver_errors
 from rules.yamlpos import load_yaml
 
+MAX_GROUP = 1_000  # other items of a case's groups: bounded like every input
 ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))
 _RELATIVE_FIELDS = ("created", "updated", "status_changed", "start_date", "due_date")
 _STATUS_NAMES = {
@@ -63,6 +74,7 @@ class _Case(StrictSchema):
     expect_fail = mf.List(mf.String(), required=True)
     expect_waived = mf.List(mf.String())
     only = mf.List(mf.String())
+    group = mf.List(mf.Dict(keys=mf.String()), validate=validate.Length(max=MAX_GROUP))
 
 
 class _CaseFile(StrictSchema):
@@ -86,6 +98,7 @@ class Case:
     only: tuple[str, ...] | None
     line: int
     expect_waived: tuple[str, ...] = ()
+    group: tuple[WorkItem, ...] = ()  # the other items of the item's across: groups
 
 
 @dataclass
@@ -154,21 +167,31 @@ def load_case_file(path: str) -> tuple[CaseFile | None, list[RuleError]]:
                 parent = _work_item(raw["parent"], defaults, now, index, is_parent=True)
                 if item.parent is None:
                     item = item.with_changes(parent=parent.key)
+            group = tuple(
+                _work_item(member, defaults, now, index, is_parent=False, member=number)
+                for number, member in enumerate(_mappings(raw.get("group")))
+            )
         except _ItemError as exc:
-            errors.append(pos.error((*cpath, exc.which, *exc.path), exc.message, at_key=exc.at_key))
+            where = exc.which if exc.member is None else ("group", exc.member)
+            where = where if isinstance(where, tuple) else (where,)
+            errors.append(pos.error((*cpath, *where, *exc.path), exc.message, at_key=exc.at_key))
             continue
         named = {key: _ids(raw.get(key)) for key in ("expect_fail", "expect_waived", "only")}
         for key, ids in named.items():
             for i, rule_id in enumerate(ids):
-                problem = _rule_problem(known.get(rule_id), rule_id, ruleset, item)
+                problem = _rule_problem(known.get(rule_id), rule_id, ruleset, item, bool(group))
                 if problem:
                     errors.append(pos.error((*cpath, key, i), problem))
         only = named["only"] if raw.get("only") is not None else None
         case_file.cases.append(Case(
             str(raw.get("name", "")), item, parent, named["expect_fail"], only,
-            pos.value(cpath)[0], named["expect_waived"],
+            pos.value(cpath)[0], named["expect_waived"], group,
         ))  # fmt: skip
     return (None, sorted(set(errors))) if errors else (case_file, [])
+
+
+def _mappings(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
 def _ids(value: Any) -> tuple[str, ...]:
@@ -198,11 +221,18 @@ def _ruleset(data: Mapping[str, Any], base: Path) -> tuple[RuleSet | None, list[
     return (None, errors) if errors else (replace(ruleset, waivers=tuple(waivers)), [])
 
 
-def _rule_problem(rule: Any, rule_id: str, ruleset: RuleSet, item: WorkItem) -> str | None:
+def _rule_problem(
+    rule: Any, rule_id: str, ruleset: RuleSet, item: WorkItem, has_group: bool
+) -> str | None:
     if rule is None:
         return f"unknown rule {rule_id!r}"
-    if rule.across is not None:
-        return f"{rule_id} is an across rule: it is not evaluated per item"
+    if rule.load is not None:
+        return f"{rule_id} is a load rule: it reads the people file's capacity, not a case"
+    if rule.across is not None and not has_group:
+        return (
+            f"{rule_id} is an across rule: list the other items of the item's "
+            f"{rule.across} group under group"
+        )
     pack = next(p for p in ruleset.packs if rule in p.rules)
     if not pack.in_scope(item):
         return (
@@ -237,11 +267,23 @@ class _ItemError(Exception):
     def __init__(self, which: str, path: tuple[Any, ...], message: str, at_key: bool = False):
         super().__init__(message)
         self.which, self.path, self.message, self.at_key = which, path, message, at_key
+        self.member: int | None = None  # which item of the case's group
 
 
 def _work_item(
     raw: Mapping[str, Any], defaults: Mapping[str, Any], now: dt.datetime, index: int,
-    *, is_parent: bool,
+    *, is_parent: bool, member: int | None = None,
+) -> WorkItem:  # fmt: skip
+    try:
+        return _make_item(raw, defaults, now, index, is_parent, member)
+    except _ItemError as exc:
+        exc.member = member
+        raise
+
+
+def _make_item(
+    raw: Mapping[str, Any], defaults: Mapping[str, Any], now: dt.datetime, index: int,
+    is_parent: bool, member: int | None,
 ) -> WorkItem:  # fmt: skip
     which = "parent" if is_parent else "item"
     for name in raw:
@@ -253,7 +295,8 @@ def _work_item(
     data: dict[str, Any] = {**defaults, **raw}
     data.setdefault("tracker", "jira")
     data.setdefault("project", "TEST")
-    data.setdefault("native_id", f"{data['project']}-{index + 1}{'0' if is_parent else ''}")
+    suffix = "0" if is_parent else (f"{member + 1:02d}" if member is not None else "")
+    data.setdefault("native_id", f"{data['project']}-{index + 1}{suffix}")
     data.setdefault("key", f"{data['tracker']}:{data['native_id']}")
     data.setdefault("type", "epic" if is_parent else "task")
     data.setdefault("status_category", "todo")
@@ -274,10 +317,24 @@ def _work_item(
         raise _ItemError(which, (), f"{which}: not a valid work item ({exc})") from None
 
 
+def _groups(ruleset: RuleSet, case: Case) -> dict[str, list[WorkItem]]:
+    """rule id -> the case's group items in the item's own group for that rule."""
+    groups = {}
+    for _pack, rule in across_rules(ruleset):
+        own = group_key(rule.across, case.item)
+        groups[rule.id] = [m for m in case.group if own and group_key(rule.across, m) == own]
+    return groups
+
+
 def run_case_file(case_file: CaseFile) -> list[CaseResult]:
     results = []
     for case in case_file.cases:
-        findings = evaluate(case_file.ruleset, case.item, Context(case_file.now, case.parent))
+        context = Context(case_file.now, case.parent)
+        findings = evaluate(case_file.ruleset, case.item, context)
+        if case.group:
+            findings += evaluate_across(
+                case_file.ruleset, case.item, _groups(case_file.ruleset, case), context
+            )
         actual = [f.rule for f in findings if f.status == "fail"]
         waived = [f.rule for f in findings if f.status == "waived"]
         errors = tuple(f.message for f in findings if f.status == "error")

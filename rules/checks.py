@@ -24,7 +24,7 @@ from rules.fields import (
     LIST,
     FieldSpec,
     as_comparable,
-    display_name,
+    field_ref,
     is_present,
     parse_duration,
     parse_moment,
@@ -77,12 +77,12 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
                 arg,
                 test_present,
                 lambda i, c: f"{name} must be set",
-                f"Set {display_name(name)}.",
+                f"Set {field_ref(name)}.",
             )
         return Check(
             name, op, arg, test_present,
             lambda i, c: f"{name} must be empty (is {show(get(i, c))})",
-            f"Clear {display_name(name)}.",
+            f"Clear {field_ref(name)}.",
         )  # fmt: skip
 
     if op == "equals":
@@ -95,7 +95,7 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
         return Check(
             name, op, arg, test_equals,
             lambda i, c: f"{name} must be {show(arg)} (is {show(get(i, c))})",
-            f"Set {display_name(name)} to {show(arg)}.",
+            f"Set {field_ref(name)} to {show(arg)}.",
         )  # fmt: skip
 
     if op in ("in", "not_in"):
@@ -110,7 +110,7 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
             return Check(
                 name, op, arg, test_in,
                 lambda i, c: f"{name} must be one of {listed} (is {show(get(i, c))})",
-                f"Set {display_name(name)} to one of {listed}.",
+                f"Set {field_ref(name)} to one of {listed}.",
             )  # fmt: skip
 
         def test_not_in(item: Any, ctx: Any) -> bool:
@@ -196,11 +196,11 @@ def _build_generic(spec: FieldSpec, op: str, arg: Any, other: FieldSpec | None) 
                 f"Move the item on or update its status: it has been there longer "
                 f"than {show(bound)}."
                 if op == "max"
-                else f"Wait until {display_name(name)} is at least {show(bound)}."
+                else f"Wait until {field_ref(name)} is at least {show(bound)}."
             )
         else:
             hint = (
-                f"{'Raise' if op == 'min' else 'Reduce'} {display_name(name)} to {at} {show(bound)}"
+                f"{'Raise' if op == 'min' else 'Reduce'} {field_ref(name)} to {at} {show(bound)}"
                 + (" (split the item if it is too big)." if op == "max" else ".")
             )
         return Check(
@@ -331,5 +331,5 @@ def _moment_check(spec: FieldSpec, op: str, arg: Any) -> Check:
     return Check(
         name, op, arg, test_moment,
         lambda i, c: f"{name} must be {op} {show(bound(c))}{relative} (is {show(get(i, c))})",
-        f"Set {display_name(name)} {op} {arg}" + (" from today." if relative else "."),
+        f"Set {field_ref(name)} {op} {arg}" + (" from today." if relative else "."),
     )  # fmt: skip

@@ -11,9 +11,11 @@ scope covers the item. A failure covered by an active waiver is `waived`, not `f
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from connector.model import WorkItem
+from rules.fields import show_fields
 from rules.overrides import effective_rule
 from rules.pack import Matcher, Pack, Rule, RuleSet, as_ruleset
 from rules.templates import render
@@ -26,6 +28,9 @@ class Context:
 
     now: dt.datetime
     parent: WorkItem | None = None
+    # how the item's tracker names its fields, for hints ("Set Mitigation plan"):
+    # configured name (`mitigation` for custom.mitigation) -> the tracker's display name
+    field_names: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     today: dt.date = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,9 +109,7 @@ def _adjusted(
             and (rule.categories is None or item.status_category in rule.categories)
         ):
             _check(rule, rule.ok, item, context, findings)
-    if ruleset.waivers:
-        return [_waived(f, ruleset.waivers, item, context) for f in findings]
-    return findings
+    return waive(ruleset, findings, item, context)
 
 
 def _check(
@@ -117,6 +120,17 @@ def _check(
             findings.append(_failure(rule, item, context))
     except Exception as exc:  # one broken rule never hides the others
         findings.append(_error(rule, item, exc))
+
+
+def waive(
+    ruleset: Pack | RuleSet, findings: list[Finding], item: WorkItem, context: Context
+) -> list[Finding]:
+    """Each failure covered by an active waiver of its rule turns `waived`: per-item rules
+    here, portfolio (`across:`) and load rules where they are evaluated."""
+    waivers = ruleset.waivers if isinstance(ruleset, RuleSet) else ()
+    if not waivers or not findings:
+        return findings
+    return [_waived(f, waivers, item, context) for f in findings]
 
 
 def _waived(finding: Finding, waivers: tuple[Waiver, ...], item: WorkItem, ctx: Context) -> Finding:
@@ -141,6 +155,7 @@ def _failure(rule: Rule, item: WorkItem, context: Context) -> Finding:
         hint = failed[0].hint
     else:
         hint = " ".join(dict.fromkeys(c.hint for c in failed))
+    hint = show_fields(hint, context.field_names)
     owner = str(rule.owner) if rule.owner else ""
     return Finding(
         rule.id, rule.severity, rule.enforcement, message, "fail", item.key, rule.title, hint,

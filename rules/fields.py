@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -189,6 +189,34 @@ def _as_value(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# A field named in a check's hint is written as a reference, shown at evaluation with the
+# name the item's tracker gives the field (`Context.field_names`), else `display_name`.
+_REF = "\x1f"
+_REFERENCE = re.compile(_REF + "([^" + _REF + "]{1,200})" + _REF)
+
+
+def field_ref(name: str) -> str:
+    """A field in a hint, to be shown by `show_fields` as the tracker names it."""
+    return f"{_REF}{name}{_REF}"
+
+
+def show_fields(text: str, names: Mapping[str, str] | None = None) -> str:
+    """`text` with each field reference shown as the tracker names the field: `names`
+    maps configured names (the keys of a tracker's `fields:`, e.g. `mitigation` for
+    `custom.mitigation`) to the tracker's display name; others as `display_name`."""
+    if _REF not in text:
+        return text
+    return _REFERENCE.sub(lambda m: shown_name(m.group(1), names or {}), text)
+
+
+def shown_name(name: str, names: Mapping[str, str]) -> str:
+    if name.startswith("parent."):
+        return f"the parent's {shown_name(name[len('parent.') :], names)}"
+    key = name[len("custom.") :] if name.startswith("custom.") else name
+    label = names.get(key)
+    return label if isinstance(label, str) and label.strip() else display_name(name)
 
 
 def display_name(name: str) -> str:

@@ -3,7 +3,8 @@ project, e.g. work in progress per person, or how many projects one person works
 
 Pure, like the rest of `rules/`: the caller passes the group's members (from the store);
 this module only decides. A finding lands on every member of a group that breaks the
-rule, so each person's own items say why."""
+rule, so each person's own items say why; on a member an active waiver of the rule
+covers (by its items, projects or `when`), it is `waived`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from config.people import Directory, resolve_person
 from connector.model import Person, WorkItem
-from rules.engine import Context, Finding
+from rules.engine import Context, Finding, waive
 from rules.pack import Pack, Rule, RuleSet
 from rules.schema import DISTINCT_FIELDS  # noqa: F401  (re-exported for callers)
 from rules.templates import render
@@ -109,7 +110,9 @@ def evaluate_across(
         finding = _check(rule, item, group, counted, context, people)
         if finding is not None:
             findings.append(finding)
-    return findings
+    # a waiver names the items it exempts: the group is still counted whole, and the
+    # finding on each waived member is `waived` (its managed comment says until when)
+    return waive(ruleset, findings, item, context)
 
 
 def group_count(

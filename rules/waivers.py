@@ -172,16 +172,13 @@ def _waiver(
 
 
 def waiver_errors(waivers: Iterable[Waiver], rule_ids: Mapping[str, Any]) -> list[RuleError]:
-    """Unknown rule ids and across rules."""
-    errors = []
-    for waiver in waivers:
-        rule = rule_ids.get(waiver.rule)
-        if rule is None:
-            errors.append(RuleError(waiver.path, *waiver.rule_at, f"unknown rule {waiver.rule!r}"))
-        elif getattr(rule, "across", None) is not None:
-            message = f"{waiver.rule} is an across rule: waivers apply to per-item rules"
-            errors.append(RuleError(waiver.path, *waiver.rule_at, message))
-    return errors
+    """Unknown rule ids. Portfolio (`across:`) rules are waived like the others: the
+    finding on each covered member of a breaking group is `waived`."""
+    return [
+        RuleError(waiver.path, *waiver.rule_at, f"unknown rule {waiver.rule!r}")
+        for waiver in waivers
+        if waiver.rule not in rule_ids
+    ]
 
 
 def expired_errors(waivers: Iterable[Waiver], today: dt.date) -> list[RuleError]:

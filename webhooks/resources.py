@@ -7,10 +7,11 @@ queue's tasks come on top of it, in `webhooks.worker.runtime`."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
@@ -23,6 +24,7 @@ from connector.clients import TrackerClient
 from connector.errors import TrackerError
 from connector.model import Event
 from connector.trackers import field_discovery, make_client
+from rules.fields import field_kind
 from webhooks.queue.backend import make_huey, ping, queue_depth
 from webhooks.queue.holds import HoldingClient
 from webhooks.queue.refusals import Refusals
@@ -31,6 +33,7 @@ from webhooks.store import DeadLetter, Store
 from webhooks.telemetry.metrics import record_tracker_call
 
 log = logging.getLogger(__name__)
+FIELD_NAMES_KEY = "pmo-bridge:field-names"  # + ":<tracker>": the names last read
 
 
 READINESS_SECONDS = 2.0  # how long one readiness check answers /readyz
@@ -111,42 +114,83 @@ class Resources:
             return self._clients[tracker_name]
 
     def discover_fields(self) -> dict[str, dict[str, str]]:
-        """Jira field ids the configuration leaves open (epic_link, parent_link,
-        estimate, start_date), found by name through the field API once, at a worker's
-        start; logged. A tracker that cannot answer keeps the defaults: the worker starts
-        anyway. Returns tracker -> name -> id found."""
+        """Read each tracker's field list once, at a worker's start (Jira GET
+        /rest/api/{2,3}/field, Azure DevOps GET _apis/wit/fields), for two things: the
+        Jira field ids the configuration leaves open (epic_link, parent_link, estimate,
+        start_date), found by name and logged; and the tracker's display name of every
+        field under `fields:` (`field_names`), which hints show ("Set Mitigation plan").
+        A tracker that cannot answer keeps the defaults and its configured names: the
+        worker starts anyway. Returns tracker -> name -> id found."""
         trackers = dict(self.settings.trackers)
         discovered: dict[str, dict[str, str]] = {}
+        changed = False
         for name, tracker in trackers.items():
             discovery = field_discovery(tracker)
             names = discovery.wanted(tracker.fields) if discovery and tracker.url else []
-            client = self.client(name) if names else None
-            if discovery is None or client is None:
+            client = self.client(name) if (names or tracker.fields) and tracker.url else None
+            if client is None:
                 continue
             try:
-                found = discovery.field_ids_by_name(client.list_fields(), names)
+                listed = client.list_fields()
             except TrackerError as exc:
-                log.warning(
-                    "jira.fields.not_discovered", extra={"tracker": name, "error": str(exc)}
-                )
+                # kept as named before field names were read on every tracker
+                event = "jira.fields.not_discovered" if names else "fields.names_not_read"
+                log.warning(event, extra={"tracker": name, "error": str(exc)})
+                # the names another worker (or an earlier start) read: hints stay the same
+                known = self._stored_field_names(name)
+                if known:
+                    trackers[name] = replace(tracker, field_names={**tracker.field_names, **known})
+                    changed = True
                 continue
+            found = discovery.field_ids_by_name(listed, names) if discovery and names else {}
             ids = {key: ident for key, (ident, _) in found.items()}
-            log.info(
-                "jira.fields.discovered",
-                extra={"tracker": name, "found": ids, "not_found": sorted(set(names) - set(ids))},
+            if names:
+                log.info(
+                    "jira.fields.discovered",
+                    extra={
+                        "tracker": name, "found": ids, "not_found": sorted(set(names) - set(ids))
+                    },
+                )  # fmt: skip
+            fields = {**tracker.fields, **ids}
+            # custom fields only: common-model fields (estimate, due_date) keep their names
+            # in hints unless configured, whether or not the field list could be read
+            shown = site_field_names(
+                listed, {k: v for k, v in fields.items() if field_kind(k) is None}
             )
-            if found:
-                trackers[name] = replace(
-                    tracker,
-                    fields={**tracker.fields, **ids},
-                    field_labels={key: label for key, (_, label) in found.items()},
-                )
+            self._store_field_names(name, shown)
+            updated = replace(
+                tracker,
+                fields=fields,
+                field_labels={**tracker.field_labels, **{k: lb for k, (_, lb) in found.items()}},
+                field_names={**tracker.field_names, **shown},
+            )
+            if updated != tracker:
+                trackers[name], changed = updated, True
+            if ids:
                 discovered[name] = ids
-        if discovered:
+        if changed:
             self.settings = replace(self.settings, trackers=trackers)
             with self._clients_lock:
                 self._clients.clear()  # they read items with the tracker's field map
         return discovered
+
+    def _stored_field_names(self, tracker: str) -> dict[str, str]:
+        try:
+            raw = self.huey.get(f"{FIELD_NAMES_KEY}:{tracker}", peek=True)
+            value = json.loads(raw) if raw else {}
+        except Exception:  # no queue store, or not JSON: the configured names
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(k): str(v)[:200] for k, v in value.items() if isinstance(v, str)}
+
+    def _store_field_names(self, tracker: str, names: dict[str, str]) -> None:
+        """Kept in the queue's key-value store, so a worker that cannot read the field list
+        at its start shows the names the others do (hints never flip between workers)."""
+        try:
+            self.huey.put(f"{FIELD_NAMES_KEY}:{tracker}", json.dumps(names))
+        except Exception:
+            log.warning("fields.names_not_stored", extra={"tracker": tracker})
 
     # -- operations ---------------------------------------------------------------------
 
@@ -233,3 +277,16 @@ def _match_store_durability(queue: huey.Huey) -> None:
     again, which is only slower."""
     if isinstance(queue.storage, SqliteStorage):
         queue.storage.sql("pragma synchronous = NORMAL")
+
+
+def site_field_names(listed: Any, fields: Mapping[str, str]) -> dict[str, str]:
+    """Name as under `fields:` -> the tracker's display name of the field it maps to,
+    from a field list of `{"id", "name"}` entries (Jira ids, Azure DevOps reference
+    names; compared without case, as Azure DevOps does)."""
+    by_id: dict[str, str] = {}
+    for entry in listed if isinstance(listed, list) else ():
+        if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+            by_id.setdefault(str(entry.get("id")).casefold(), entry["name"][:200])
+    return {
+        key: by_id[ident.casefold()] for key, ident in fields.items() if ident.casefold() in by_id
+    }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,7 +46,7 @@ from connector.azure_devops.identities import (
     pick_identity,
     search_params,
 )
-from connector.azure_devops.item import item_from_work_item, work_item_fields
+from connector.azure_devops.item import DEFAULT_TYPES, item_from_work_item, work_item_fields
 from connector.bulk import fetch_all
 from connector.clients import (
     DEFAULT_TIMEOUT,
@@ -58,7 +58,7 @@ from connector.clients import (
     unavailable,
 )
 from connector.document import MARKER, Document, body_text, contains_marker
-from connector.errors import Conflict, PermanentTrackerError, TrackerError
+from connector.errors import Conflict, ItemNotFound, PermanentTrackerError, TrackerError
 from connector.labels import refuse_invalid_labels
 from connector.model import Comment, Person, WorkItem
 
@@ -68,6 +68,12 @@ BATCH_SIZE = 200  # workitemsbatch accepts at most 200 ids
 WORK_ITEMS_BATCH = "908509b6-4248-4475-a1cd-829139ba419f"  # its resource location id
 COMMENT_PAGE = 200
 TAGS = "System.Tags"
+PRIORITY = "Microsoft.VSTS.Common.Priority"
+ASSIGNED_TO = "System.AssignedTo"
+# The common-model names of fields a rule's action may set, and the work item fields
+# they are on every process (a configured id under `fields:` still wins).
+ACTION_FIELDS = {"priority": PRIORITY, "assignee": ASSIGNED_TO}
+MAX_TYPES_ASKED = 8  # work item types tried for a field's allowed values
 # A failed `test /rev` is documented as 412; these markers also catch a 400 variant.
 _STALE_MARKERS = ("TF26071", "test operation", "RevisionMismatch", "StaleRevision")
 
@@ -188,6 +194,68 @@ class AzureDevOpsClient:
                 break
         return pick_managed_comment(found, self.tracker.bot_account)
 
+    def field_value_problem(
+        self, name: str, value: Any, types: Iterable[str] | None = None
+    ) -> str | None:
+        """Why Azure DevOps would refuse a rule's action setting `name` to `value` (None:
+        it would take it): a priority outside the field's allowed values on the work
+        item types of the rule (`types`: common-model types; the first of their type
+        names the project has answers), an identity the organisation does not have."""
+        if name == "assignee":
+            if self.find_user(str(value)) is None:
+                return "has no one active identity of that name (identities search)"
+            return None
+        if name != "priority":
+            return None
+        field = action_field(self.tracker, name)
+        for type_name in type_names(self.tracker, types)[:MAX_TYPES_ASKED]:
+            try:
+                allowed = self.allowed_values(type_name, field)
+            except ItemNotFound:
+                continue  # not a type of this project's process: the next one
+            if allowed and str(_action_value(name, value)) not in allowed:
+                return f"does not take it on {type_name} items (allowed: {', '.join(allowed)})"
+            return None
+        return None
+
+    def list_fields(self) -> list[dict[str, Any]]:
+        """GET {org}/_apis/wit/fields: every field of the organisation as
+        `{"id": reference name, "name": display name}` (the shape Jira's field list has)."""
+        with self._calling("list_fields"):
+            found = self._wit.get_work_item_fields()
+        return [
+            {"id": f.reference_name, "name": f.name}
+            for f in found or []
+            if getattr(f, "reference_name", None) and getattr(f, "name", None)
+        ]
+
+    def allowed_values(self, type_name: str, field: str) -> list[str]:
+        """GET {org}/{project}/_apis/wit/workitemtypes/{type}/fields/{field}
+        ?$expand=allowedValues: the values the field takes on that work item type of the
+        configured project (e.g. Microsoft.VSTS.Common.Priority: 1, 2, 3, 4); [] when the
+        field has no list. An unknown type or field answers 404 (ItemNotFound)."""
+        project = self.tracker.project
+        if not project:
+            raise PermanentTrackerError(f"azure-devops {self.name}: no project configured")
+        with self._calling("allowed_values"):
+            found = self._wit.get_work_item_type_field_with_references(
+                project, type_name, field, expand="allowedValues"
+            )
+        return [str(v) for v in (getattr(found, "allowed_values", None) or [])]
+
+    def get_comment(self, native_id: str, comment_id: str) -> Comment | None:
+        """GET {org}/{project}/_apis/wit/workItems/{id}/comments/{commentId}: the comment
+        as Azure DevOps has it now, or None when it is gone (404, or marked deleted)."""
+        project = self._project(native_id)
+        try:
+            with self._calling("get_comment", native_id):
+                raw = self._wit.get_comment(project, _int_id(native_id), _int_id(comment_id))
+        except ItemNotFound:
+            return None
+        if raw is None or getattr(raw, "is_deleted", False):
+            return None
+        return Comment(str(raw.id), body_text(raw.text), _person(raw.created_by))
+
     def whoami(self) -> Person:
         """GET {org}/_apis/connectionData"""
         with self._calling("whoami"):
@@ -280,12 +348,15 @@ class AzureDevOpsClient:
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
         """PATCH {org}/_apis/wit/workItems/{id} with one `add` op per field; names are
-        mapped through the tracker's field map."""
+        mapped through the tracker's field map, `priority` to
+        Microsoft.VSTS.Common.Priority (a whole number) and `assignee` to
+        System.AssignedTo (the identity's display or unique name, as Azure DevOps takes
+        it)."""
         if not values:
             return
         ops = [
-            JsonPatchOperation(op="add", path=f"/fields/{field_id(self.tracker, k)}", value=v)
-            for k, v in values.items()
+            JsonPatchOperation(op="add", path=f"/fields/{action_field(self.tracker, k)}", value=v)
+            for k, v in ((k, _action_value(k, v)) for k, v in values.items())
         ]
         self._patch("set_fields", native_id, ops)
 
@@ -415,6 +486,29 @@ class AzureDevOpsClient:
 def _error_text(exc: Exception) -> str:
     parts = [str(getattr(exc, "message", "") or exc), str(getattr(exc, "type_key", "") or "")]
     return " ".join(parts)
+
+
+def type_names(tracker: TrackerConfig, types: Iterable[str] | None) -> list[str]:
+    """Work item type names for common-model types (all when None): the configured
+    `type_map` first, then the stock processes' names."""
+    wanted = None if types is None else {str(t) for t in types}
+    names = [*tracker.type_map.items(), *DEFAULT_TYPES.items()]
+    found: dict[str, None] = {}
+    for name, kind in names:
+        if wanted is None or str(getattr(kind, "value", kind)).casefold() in wanted:
+            found.setdefault(name if name != name.casefold() else name.title(), None)
+    return list(found)
+
+
+def action_field(tracker: TrackerConfig, name: str) -> str:
+    """The work item field a rule's action names: configured, else the stock field."""
+    return tracker.fields.get(name) or ACTION_FIELDS.get(name) or field_id(tracker, name)
+
+
+def _action_value(name: str, value: Any) -> Any:
+    if name == "priority" and isinstance(value, str) and value.strip().isdigit():
+        return int(value)  # Microsoft.VSTS.Common.Priority is an integer field
+    return value
 
 
 def _int_id(native_id: str | int) -> int:

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
@@ -87,6 +87,8 @@ class JiraClient:
         self._jira._session.hooks["response"].append(self._record_response)
         # `quiet_edits` asks for notifyUsers=false; once Jira refuses it, never again.
         self._quiet = tracker.quiet_edits
+        self._priorities: dict[str, str] | None = None  # id -> name, asked once
+        self._users: dict[str, Person | None] = {}  # rule value -> user found, bounded
 
     # -- reading -------------------------------------------------------------------------
 
@@ -204,6 +206,21 @@ class JiraClient:
                 break
         return pick_managed_comment(found, self.tracker.bot_account)
 
+    def get_comment(self, native_id: str, comment_id: str) -> Comment | None:
+        """GET /rest/api/{v}/issue/{key}/comment/{id}: the comment as the site has it now,
+        or None when it is gone (404)."""
+        try:
+            with self._calling("get_comment", native_id):
+                raw = self._jira._get_json(
+                    f"issue/{_segment(native_id)}/comment/{_segment(comment_id)}"
+                )
+        except ItemNotFound:
+            return None
+        if not isinstance(raw, Mapping):
+            raise error_for_status(502, {}, "jira get_comment: answer is not an object")
+        return Comment(str(raw.get("id") or comment_id), body_text(raw.get("body")),
+                       _person(raw.get("author")))  # fmt: skip
+
     def list_fields(self) -> list[dict[str, Any]]:
         """GET /rest/api/{v}/field"""
         with self._calling("list_fields"):
@@ -213,12 +230,23 @@ class JiraClient:
         return [f for f in fields if isinstance(f, dict)]
 
     def list_priorities(self) -> list[str]:
-        """GET /rest/api/{v}/priority: the names of the site's priorities."""
-        with self._calling("list_priorities"):
-            found = self._jira._get_json("priority")
-        if not isinstance(found, list):
-            raise error_for_status(502, {}, "jira list_priorities: answer is not a list")
-        return [p["name"] for p in found if isinstance(p, dict) and isinstance(p.get("name"), str)]
+        """GET /rest/api/{v}/priority: the names of the site's priorities (asked once per
+        client; their ids are kept for `set_fields`)."""
+        return list(self._priority_ids().values())
+
+    def _priority_ids(self) -> dict[str, str]:
+        """id -> name of the site's priorities, asked once per client."""
+        if self._priorities is None:
+            with self._calling("list_priorities"):
+                found = self._jira._get_json("priority")
+            if not isinstance(found, list):
+                raise error_for_status(502, {}, "jira list_priorities: answer is not a list")
+            self._priorities = {
+                str(p.get("id")): p["name"]
+                for p in found
+                if isinstance(p, dict) and isinstance(p.get("name"), str)
+            }
+        return self._priorities
 
     def whoami(self) -> Person:
         """GET /rest/api/{v}/myself"""
@@ -284,12 +312,60 @@ class JiraClient:
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
         """PUT /rest/api/{v}/issue/{key}  {"fields": {...}}; names are mapped through the
-        tracker's field map (estimate -> customfield_10016), ids pass through."""
+        tracker's field map (estimate -> customfield_10016), ids pass through. A
+        `priority` is sent as the site's priority object (`{"id": ...}`, found by name
+        through GET priority, once), an `assignee` as the user the user search finds
+        (Cloud `{"accountId": ...}`, Data Center `{"name": ...}`): a value the site has
+        no priority or active user for is refused here, before any write."""
         if not values:
             return
-        fields = {field_id(self.tracker, name): value for name, value in values.items()}
+        fields = {
+            field_id(self.tracker, name): self._field_value(native_id, name, value)
+            for name, value in values.items()
+        }
         with self._calling("set_fields", native_id, write=True):
             self._put(f"issue/{_segment(native_id)}", {"fields": fields}, quiet=True)
+
+    def field_value_problem(
+        self, name: str, value: Any, types: Iterable[str] | None = None
+    ) -> str | None:
+        """Why the site would refuse a rule's action setting `name` to `value` (None: it
+        would take it): a priority it does not have (GET priority), a user its user
+        search does not find. `types` is unused: Jira's priorities are site-wide."""
+        if name == "priority":
+            known = self.list_priorities()
+            if str(value).casefold() not in {p.casefold() for p in known}:
+                return f"has no such priority (it has: {', '.join(known)})"
+        elif name == "assignee" and self.user_for(str(value)) is None:
+            return "finds no active user of that name (user search)"
+        return None
+
+    def user_for(self, query: str) -> Person | None:
+        """`find_user`, remembered per value (misses too) for the client's life."""
+        if query not in self._users:
+            if len(self._users) >= 1_000:
+                self._users.clear()
+            self._users[query] = self.find_user(query)
+        return self._users[query]
+
+    def _field_value(self, native_id: str, name: str, value: Any) -> Any:
+        if name == "priority":
+            wanted = str(value).casefold()
+            for ident, known in self._priority_ids().items():
+                if known.casefold() == wanted:
+                    return {"id": ident}
+            raise PermanentTrackerError(
+                f"jira set_fields {native_id}: the site has no priority {value!r}", status=400
+            )
+        if name == "assignee":
+            person = self.user_for(str(value))
+            if person is None or not person.account_id:
+                raise PermanentTrackerError(
+                    f"jira set_fields {native_id}: no active user matches {value!r}", status=400
+                )
+            key = "accountId" if self.cloud else "name"
+            return {key: person.account_id}
+        return value
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ trackers' write APIs are mocked. Every expected figure is worked out by hand bel
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -13,6 +14,8 @@ from tests.support.portfolio_gen import (
     Spec,
 )
 from tests.support.portfolio_service import Service, at, portfolio
+from webhooks.dashboard.page import render_dashboard
+from webhooks.dashboard.snapshot import build_portfolio
 
 
 @pytest.fixture
@@ -333,3 +336,63 @@ def test_wip_and_project_limits_across_trackers_land_on_every_item_and_resolve(a
     for key in items:
         assert open_rules(across, key) == set(), key
         assert "All PMO rules pass" in across.comment(key)
+
+
+# -- a waiver of a portfolio rule ---------------------------------------------------------
+
+ACROSS_WAIVER = """version: 1
+waivers:
+  - rule: wip-limit
+    items: [jira:PAY-41]
+    reason: Release manager during the cut-over
+    approver: Sam Ortiz
+    expires: 2024-06-20
+"""
+
+
+@pytest.fixture
+def waived_across(tmp_path, mocked):
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    shutil.copy(PACKS / "portfolio-across.yaml", folder / "across.yaml")
+    (folder / "across.waivers.yaml").write_text(ACROSS_WAIVER)
+    return Service(tmp_path, (str(folder),), mocked)
+
+
+def test_a_waived_member_of_a_breaking_group_is_waived_in_comment_and_dashboard(waived_across):
+    svc = waived_across
+    dana = "dana.whitfield@fabrikam.com"
+    specs = [
+        Spec("jira", "PAY-41", "story", "Refund audit", "In Progress", 3, assignee=dana),
+        Spec("jira", "PAY-42", "story", "Refund report", "In Progress", 2, assignee=dana),
+        Spec("jira", "PAY-43", "story", "Refund export", "In Progress", 5, assignee=dana),
+    ]
+    svc.deliver(*specs, created=True)
+    svc.drain()
+
+    # the group is counted whole (3 > 2): the waived item's finding is `waived`
+    (waived,) = [f for f in svc.store.open_findings("jira:PAY-41") if f.rule == "wip-limit"]
+    assert waived.status == "waived"
+    text = svc.comment("jira:PAY-41")
+    assert "waived until 2024-06-20 (approved by Sam Ortiz: Release manager during the" in text
+    for key in ("jira:PAY-42", "jira:PAY-43"):
+        (failed,) = [f for f in svc.store.open_findings(key) if f.rule == "wip-limit"]
+        assert failed.status == "fail"
+        assert "waived until" not in svc.comment(key)
+        assert "Dana Whitfield has 3 items (at most 2 allowed)" in svc.comment(key)
+
+    data = build_portfolio(svc.runtime)
+    section = data["waivers"]
+    assert section["waived_findings"] == 1
+    assert [(w["key"], w["rule"], w["expires"], w["approver"]) for w in section["waived"]] == [
+        ("jira:PAY-41", "wip-limit", "2024-06-20", "Sam Ortiz")
+    ]
+    assert [(w["rule"], w["expires"], w["items"]) for w in section["expiring"]] == [
+        ("wip-limit", "2024-06-20", "jira:PAY-41")
+    ]
+    # a waived finding is not an open one: PAY-41 is not out of line
+    assert "jira:PAY-41" not in {w["key"] for w in data["worst_items"]}
+    page = render_dashboard(data)
+    assert 'data-key="jira:PAY-41" data-rule="wip-limit" data-expires="2024-06-20"' in page
+    assert "approved by Sam Ortiz: Release manager during the cut-over" in page
+    assert '<li data-rule="wip-limit" data-expires="2024-06-20">' in page

@@ -169,14 +169,15 @@ def test_waivers_list_command_json_csv_and_expiring(capsys: pytest.CaptureFixtur
     assert main(["waivers", "list", "--rules", str(EXAMPLES), "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(w["rule"], w["expires"]) for w in listed] == [
+        ("wip-per-person", "2030-01-31"),
         ("story-estimated", "2030-03-31"),
         ("epic-stage-gate", "2030-06-30"),
     ]
-    assert listed[0]["approver"] == "Dana Lee (PMO lead)"
+    assert listed[1]["approver"] == "Dana Lee (PMO lead)"
     assert main(["waivers", "list", "--rules", str(EXAMPLES), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "rule,items,projects,when,expires,approver,reason,ticket"
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert main(["waivers", "list", "--rules", str(EXAMPLES), "--expiring", "14d"]) == 0
     assert capsys.readouterr().out == "no waivers\n"
     assert main(["waivers", "list", "--rules", str(EXAMPLES), "--expiring", "soon"]) == 2
@@ -184,10 +185,10 @@ def test_waivers_list_command_json_csv_and_expiring(capsys: pytest.CaptureFixtur
 
 def test_bundled_examples_cover_overrides_and_waivers(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "validate", str(EXAMPLES)]) == 0
-    assert "4 overrides, 2 waivers" in capsys.readouterr().out
+    assert "4 overrides, 3 waivers" in capsys.readouterr().out
     assert main(["rules", "test", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert "10 passed" in out and "failed" not in out
+    assert "12 passed" in out and "failed" not in out
 
 
 def test_rules_test_compares_waived_rules(tmp_path: Path, capsys) -> None:
@@ -266,3 +267,83 @@ def test_the_sweep_reflags_an_item_on_the_day_its_waiver_expires(service) -> Non
     assert record.status == "fail"
     assert fake.labels["jira:PAY-7"] == {"pmo-stuck"}
     assert "waived until" not in comment_text(fake)
+
+
+ACROSS_PACK = """version: 1
+enforcement: advise
+rules:
+  - id: wip-limit
+    across: assignee
+    when: {status_category: [in_progress]}
+    require: [{count: {max: 2}}]
+"""
+ACROSS_WAIVERS = """version: 1
+waivers:
+  - rule: wip-limit
+    items: [jira:PAY-1]
+    reason: Release week
+    approver: Sam Ortiz
+    expires: 2026-11-15
+"""
+
+
+def test_rules_test_runs_across_rules_over_the_case_group_with_waivers(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "wip.yaml").write_text(ACROSS_PACK)
+    (tmp_path / "wip.waivers.yaml").write_text(ACROSS_WAIVERS)
+    group = (
+        "    group:\n"
+        "      - {status_category: in_progress, assignee: Ann}\n"
+        "      - {status_category: in_progress, assignee: Ann}\n"
+        "      - {status_category: in_progress, assignee: Bo}\n"
+        "      - {status_category: done, assignee: Ann}\n"
+    )
+    (tmp_path / "wip.tests.yaml").write_text(
+        "rules: wip.yaml\nwaivers: wip.waivers.yaml\nnow: 2026-11-01\ndefaults: {project: PAY}\ncases:\n"
+        "  - name: waived member of a breaking group\n"
+        "    item: {native_id: PAY-1, status_category: in_progress, assignee: Ann}\n"
+        + group
+        + "    expect_fail: []\n    expect_waived: [wip-limit]\n"
+        "  - name: another member of the same group fails\n"
+        "    item: {native_id: PAY-9, status_category: in_progress, assignee: Ann}\n"
+        + group
+        + "    expect_fail: [wip-limit]\n"
+        "  - name: within the limit without the second Ann item\n"
+        "    item: {native_id: PAY-9, status_category: in_progress, assignee: Ann}\n"
+        "    group: [{status_category: in_progress, assignee: Ann}]\n"
+        "    expect_fail: []\n"
+    )
+    assert main(["rules", "test", str(tmp_path)]) == 0
+    assert "3 passed" in capsys.readouterr().out
+    # an expectation the waiver contradicts fails the case
+    text = (tmp_path / "wip.tests.yaml").read_text()
+    (tmp_path / "wip.tests.yaml").write_text(
+        text.replace("expect_fail: []\n    expect_waived: [wip-limit]", "expect_fail: [wip-limit]")
+    )
+    assert main(["rules", "test", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "actually waived:  wip-limit" in out and "2 passed, 1 failed" in out
+
+
+def test_an_across_rule_in_a_case_without_group_or_a_bad_member_is_an_error(
+    tmp_path: Path, capsys
+) -> None:
+    (tmp_path / "wip.yaml").write_text(ACROSS_PACK)
+    (tmp_path / "wip.tests.yaml").write_text(
+        "rules: wip.yaml\nnow: 2026-11-01\ncases:\n"
+        "  - name: no group\n"
+        "    item: {status_category: in_progress, assignee: Ann}\n"
+        "    expect_fail: [wip-limit]\n"
+        "  - name: a group member with an unknown field\n"
+        "    item: {status_category: in_progress, assignee: Ann}\n"
+        "    group: [{status_category: in_progress, asignee: Ann}]\n"
+        "    expect_fail: [wip-limit]\n"
+    )
+    assert main(["rules", "test", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "wip.tests.yaml:6:19: wip-limit is an across rule: list the other items of the "
+        "item's assignee group under group" in out
+    )
+    assert "wip.tests.yaml:9:44: unknown item field 'asignee'" in out

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rules.casefile import load_case_file, run_case_file
+from rules.fields import show_fields
 from rules.pack import parse_pack
 from webhooks.commands.main import main
 
@@ -115,7 +116,12 @@ def test_hints_name_custom_fields_as_people_read_them() -> None:
     )
     pack, _pos, errors = parse_pack(text, "r.yaml")
     assert errors == [] and pack is not None
-    assert pack.rules[0].checks[0].hint == "Set Risk owner."
+    # offline (no tracker's names): the name from the key
+    assert show_fields(pack.rules[0].checks[0].hint) == "Set Risk owner."
+    # a tracker's name for the field wins, per tracker
+    assert show_fields(pack.rules[0].checks[0].hint, {"risk_owner": "Risk Owner (PMO)"}) == (
+        "Set Risk Owner (PMO)."
+    )
     assert pack.rules[0].checks[0].describe(None, None) == "custom.risk_owner must be set"
 
 

@@ -21,6 +21,7 @@ from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
+from connector.document import Document, Paragraph, Table, body_text
 from connector.trackers import make_client
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
@@ -28,6 +29,7 @@ from sandbox.receiver import Receiver
 from sandbox.server import Sandbox, route_label, run_in_thread
 from sandbox.webhooks import WebhookSender
 from tests.support.helpers import SPECS, load_fixture
+from webhooks.governance.writeback import rendered
 
 SECRET = "azure-hook-secret"
 PARENT = "System.LinkTypes.Hierarchy-Reverse"
@@ -538,3 +540,20 @@ def test_permissions_of_the_caller_by_token_and_in_a_batch(azure_env):
     refused = requests.get(f"{org}/_apis/permissions/{CSS[:-1]}0/32", params={"tokens": token},
                            auth=bot)  # fmt: skip
     assert refused.status_code == 404 and "VS403507" in refused.json()["message"]
+
+
+def test_the_managed_comment_reads_back_as_written_and_none_once_deleted(azure_env, monkeypatch):
+    """As for Jira: the HTML the client sent reads back to the same text; a deleted
+    comment is gone (404)."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    _state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    service = product_client(url)
+    doc = Document("PMO compliance (pmo-bridge)",
+                   [Paragraph("Estimate missing & <late>"), Table(["Rule"], [["story-estimated"]])])  # fmt: skip
+    cid = service.add_comment(str(story.id), doc)
+    read = service.get_comment(str(story.id), cid)
+    assert read is not None
+    assert " ".join(read.body.split()) == " ".join(body_text(rendered(doc, "html")).split())
+    wit(url).delete_comment("Fabrikam", story.id, int(cid))
+    assert service.get_comment(str(story.id), cid) is None

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from config.settings import TrackerConfig
+from connector.document import Document, Paragraph, Table, body_text
 from connector.jira.item import issue_fields
 from connector.trackers import make_client
 from sandbox.jira_app import create_jira_app
@@ -21,6 +22,7 @@ from sandbox.server import route_label, run_in_thread
 from sandbox.webhooks import Delivery, WebhookSender
 from tests.support.helpers import SPECS, load_fixture
 from tests.support.spec_check import SUPPLEMENT, assert_documented
+from webhooks.governance.writeback import rendered
 
 SECRET = "jira-hook-secret"
 ADF = {
@@ -612,3 +614,24 @@ def test_audit_reads_ids_then_bulk_fetches_with_the_mapped_fields(jira_env):
         json={"issueIdsOrKeys": [str(n) for n in range(101)]},
     )
     assert too_many.status_code == 400
+
+
+def test_the_managed_comment_reads_back_as_written_and_none_once_deleted(jira_env):
+    """What the write-back compares when it reads the managed comment by id: the text of
+    the body it sent. A comment left alone reads the same (nothing restored); an edited
+    one differs; a deleted one is gone."""
+    _state, _app, url, _ = jira_env
+    issue = new_issue(client(url))
+    tracker = TrackerConfig(name="jira", kind="jira", url=url, user_env="U", token_env="T")
+    service = make_client(tracker, environ={"U": "pmo-bot", "T": "token"})
+    doc = Document("PMO compliance (pmo-bridge)",
+                   [Paragraph("Estimate missing & <late>"), Table(["Rule"], [["story-estimated"]])])  # fmt: skip
+    cid = service.add_comment(issue.key, doc)
+    read = service.get_comment(issue.key, cid)
+    assert read is not None
+    assert " ".join(read.body.split()) == " ".join(body_text(rendered(doc, "adf")).split())
+    edited = {"type": "paragraph", "content": [{"type": "text", "text": "I removed this"}]}
+    client(url).comment(issue.key, cid).update(body=adf_doc(edited))
+    assert "I removed this" in service.get_comment(issue.key, cid).body
+    client(url).comment(issue.key, cid).delete()
+    assert service.get_comment(issue.key, cid) is None

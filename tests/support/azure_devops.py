@@ -33,6 +33,20 @@ LOCATIONS = [
         "{project}/_apis/{area}/workItems/{workItemId}/{resource}/{commentId}",
         4,
     ),
+    (
+        "bd293ce5-3d25-4192-8e67-e8092e879efb",
+        "wit",
+        "workItemTypesField",
+        "{project}/_apis/{area}/workitemtypes/{type}/fields/{field}",
+        3,
+    ),
+    (
+        "b51fd764-e5c2-4b9b-aaf7-3395cf4bdd94",
+        "wit",
+        "fields",
+        "{project}/_apis/{area}/{resource}/{fieldNameOrRefName}",
+        3,
+    ),
     ("00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/{resource}", 1),
 ]
 OPTIONS_BODY = {

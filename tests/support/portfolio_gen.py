@@ -368,6 +368,7 @@ class FakeTrackers:
 
     def __init__(self) -> None:
         self.writes: list[Write] = []
+        self.reads: list[tuple[str, str]] = []  # (key, what) of the reads tests look at
         self.labels: dict[str, set[str]] = {}
         self.comments: dict[str, dict[str, str]] = {}  # key -> comment id -> text
         self.specs: dict[str, Spec] = {}
@@ -419,6 +420,11 @@ class FakeTrackers:
             re.compile(rf"{api}/issue/([A-Z]+-\d+)/comment/\d+{tail}"),
             self._jira_comment_put,
         )
+        add(
+            "GET",
+            re.compile(rf"{api}/issue/([A-Z]+-\d+)/comment/\d+{tail}"),
+            self._jira_comment_get,
+        )
         add("POST", re.compile(rf"{api}/search/approximate-count{tail}"), self._jira_count)
         add("POST", re.compile(rf"{api}/search/jql{tail}"), self._jira_search)
         add("POST", re.compile(rf"{api}/issue/bulkfetch{tail}"), self._jira_bulk_fetch)
@@ -429,6 +435,7 @@ class FakeTrackers:
         add("GET", re.compile(rf"{comments}{tail}"), self._ado_comments)
         add("POST", re.compile(rf"{comments}{tail}"), self._ado_comment_add)
         add("PATCH", re.compile(rf"{comments}/\d+{tail}"), self._ado_comment_put)
+        add("GET", re.compile(rf"{comments}/\d+{tail}"), self._ado_comment_get)
         add("POST", re.compile(rf"{org}/{ADO_PROJECT}/_apis/wit/wiql{tail}"), self._ado_wiql)
         add(
             "POST",
@@ -479,6 +486,23 @@ class FakeTrackers:
         self.comments.setdefault(key, {})[cid] = json.dumps(body["body"])
         self.writes.append(Write(key, "comment_add", body))
         return 201, {}, json.dumps({"id": cid})
+
+    def _jira_comment_get(self, request: Any) -> tuple[int, dict, str]:
+        """One comment by id, as Jira shows it now (a person's edit included), else 404."""
+        import json
+        import re
+
+        key = self._jira_key(request)
+        cid = re.search(r"/comment/(\d+)", request.url).group(1)
+        self.reads.append((key, "comment_get"))
+        stored = self.comments.get(key, {}).get(cid)
+        if stored is None:
+            return 404, {}, json.dumps({"errorMessages": ["Comment not found"], "errors": {}})
+        try:
+            body = json.loads(stored)
+        except ValueError:
+            body = stored  # what a person typed, in the fake as plain text
+        return 200, {}, json.dumps({"id": cid, "body": body, "author": {"accountId": "bot"}})
 
     def _jira_comment_put(self, request: Any) -> tuple[int, dict, str]:
         import json
@@ -572,6 +596,21 @@ class FakeTrackers:
 
     def _ado_comments(self, request: Any) -> tuple[int, dict, str]:
         return 200, {}, '{"totalCount": 0, "count": 0, "comments": []}'
+
+    def _ado_comment_get(self, request: Any) -> tuple[int, dict, str]:
+        """One comment by id, as Azure DevOps shows it now, else 404."""
+        import json
+        import re
+
+        native, cid = re.search(r"/workItems/(\d+)/comments/(\d+)", request.url).groups()
+        key = f"azure-devops:{native}"
+        self.reads.append((key, "comment_get"))
+        stored = self.comments.get(key, {}).get(cid)
+        if stored is None:
+            return 404, {}, json.dumps({"message": f"TF401219: comment {cid} not found"})
+        answer = {"workItemId": int(native), "id": int(cid), "version": 1, "text": stored,
+                  "isDeleted": False, "createdBy": {"displayName": "PMO bot"}}  # fmt: skip
+        return 200, {}, json.dumps(answer)
 
     def _ado_comment_add(self, request: Any) -> tuple[int, dict, str]:
         import json

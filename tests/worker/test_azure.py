@@ -299,3 +299,57 @@ def test_wrong_or_missing_basic_password_is_refused(service, mock):
         == 401
     )
     assert len(mock.calls) == 0
+
+
+def test_a_refused_field_action_is_an_error_finding_and_blocks_nothing(tmp_path, monkeypatch, mock):
+    """Azure DevOps answers 400 to a rule's field action (a priority outside the field's
+    allowed values): the tag is written, the comment too, and it says the action was
+    refused; the delivery is done, not dead."""
+    reset_azure_location_caches(monkeypatch)
+    monkeypatch.setenv(AZURE_SECRET_ENV, SECRET)
+    monkeypatch.setenv("TEST_AZURE_PAT", "pat-token")
+    pack = tmp_path / "actions.yaml"
+    pack.write_text(
+        "version: 1\nrules:\n  - id: owner-in-progress\n    enforcement: enforce\n"
+        "    when: {status_category: [in_progress]}\n"
+        "    require: [{field: assignee, present: true}]\n    labels: [unowned]\n"
+        '    actions: {set: {priority: "9"}}\n'
+    )
+    tracker = TrackerConfig(
+        name="azure-devops", kind="azure-devops", url=ADO_URL, token_env="TEST_AZURE_PAT",
+        webhook_secret_env=AZURE_SECRET_ENV, bot_account=ADO_BOT,
+    )  # fmt: skip
+    settings = make_settings(
+        tmp_path, trackers={"azure-devops": tracker}, rules=(str(pack),), rollup_delay_seconds=0.0
+    )
+    app = create_app(settings=settings)
+    runtime = app.extensions["pmo_bridge"]
+    mock.get(ITEM, json=work_item(rev=3, tags=HUMAN_TAGS))
+    mock.patch(ITEM, json=work_item(rev=4, tags=f"{HUMAN_TAGS}; pmo-unowned"))
+    refusal = {
+        "$id": "1",
+        "message": "TF401320: Rule Error for field Priority. Error code: InvalidListValue.",
+        "typeKey": "RuleValidationException",
+    }
+    mock.patch(ITEM, status=400, json=refusal)  # the second PATCH: the field action
+    mock.get(COMMENTS, json={"totalCount": 0, "count": 0, "comments": []})
+    mock.post(COMMENTS, json={"id": 42, "text": "x"})
+
+    deliver(app, unowned())
+    drain(runtime)
+
+    calls = api_calls(mock)
+    assert [(m, p) for m, p, *_ in calls] == [
+        ("GET", ITEM_PATH), ("PATCH", ITEM_PATH), ("PATCH", ITEM_PATH),
+        ("GET", ITEM_PATH), ("GET", COMMENTS_PATH), ("POST", COMMENTS_PATH),
+    ]  # fmt: skip
+    assert calls[2][3] == [
+        {"op": "add", "path": "/fields/Microsoft.VSTS.Common.Priority", "value": 9}
+    ]
+    html = calls[5][3]["text"]
+    assert "the tracker refused the rule&#x27;s field action (priority=9)" in html
+    ledger = runtime.store.get_ledger("azure-devops:4711")
+    assert ledger.labels == frozenset({"pmo-unowned"}) and ledger.comment_id == "42"
+    (record,) = [runtime.store.get_delivery(1)]
+    assert record.status == "done" and record.error.startswith("fields refused:")
+    assert runtime.dead_letters() == []

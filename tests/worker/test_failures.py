@@ -534,6 +534,8 @@ def test_a_refused_field_action_is_an_error_finding_and_blocks_nothing(tmp_path,
     )
     app, runtime = service(tmp_path, rules=(str(pack),))
     jira.script("labels", "TEST-1", "apply", (400, {}))  # labels go through, fields do not
+    # the priority is sent as the site's priority object: its id is asked once
+    jira.rsps.get(f"{JIRA_API}/priority", json=[{"id": "1", "name": "Highest"}])
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
     assert jira.ops() == [("labels", 204), ("labels", 400), ("comments", 200), ("comment", 201)]

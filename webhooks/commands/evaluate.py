@@ -65,7 +65,10 @@ def evaluate_payload(
         raise UnusableInput(
             "rules do not load: " + "; ".join(str(e) for e in exc.errors[:3])
         ) from None
-    context = Context(now=now or dt.datetime.now(dt.UTC), parent=None)
+    # offline: the tracker's configured field names, else the names in the rules
+    context = Context(
+        now=now or dt.datetime.now(dt.UTC), parent=None, field_names=tracker.field_names
+    )
     findings = evaluate(ruleset, event.item, context)
     actions = plan_actions(ruleset, event.item, findings, prefix=settings.label_prefix)
     return {

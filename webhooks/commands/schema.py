@@ -63,6 +63,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "parent": "Optional parent item.",
         "expect_fail": "Exactly the rules that must fail; [] means all pass.",
         "only": "Compare just these rules, ignore the others.",
+        "group": "The other items of the item's groups, for across: rules (same fields "
+        "as item); each rule counts those in the item's own group.",
     },
     "_ConfigSchema": {
         "trackers": "Trackers by name; item keys start with it, webhooks arrive at "
@@ -86,6 +88,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "bot_account": "The service's own account, whose edits never trigger another round.",
         "fields": "Common or custom name -> tracker field id (customfield_10016, "
         "Microsoft.VSTS.Scheduling.StoryPoints).",
+        "field_names": "Name as under fields -> the name people know the field by, for "
+        "hints; the tracker's own field names win once the worker has read them.",
         "project": "Azure DevOps: the project audits and registration use.",
         "projects": "Jira: the projects the webhook filter names.",
     },

@@ -23,7 +23,7 @@ def record_history(store: Store, now: dt.datetime) -> dict[str, int]:
     rags = {key: (r.rag, "; ".join(r.rag_reasons)) for key, r in rollups.items()}
     counts: Counter[tuple[str, str, str, str]] = Counter()
     for finding in store.open_findings():
-        if finding.item_key in where:
+        if finding.item_key in where and finding.status != "waived":
             counts[(*where[finding.item_key], finding.rule, finding.severity)] += 1
     store.record_history(day, rags, counts)
     return {"parents": len(rags), "finding_groups": len(counts)}

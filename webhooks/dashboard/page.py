@@ -119,6 +119,7 @@ def build_view(data: Mapping[str, Any], page: int = 1) -> dict[str, Any]:
         "projects": [_project(p) for p in _seq(data.get("compliance_by_project"))],
         "rules": rules,
         "worst": [_worst(w) for w in _seq(data.get("worst_items"))],
+        "waivers": _waivers(data.get("waivers")),
         "trend": [_mapping(p) for p in _seq(data.get("trend"))],
         "changes_since": data.get("rag_changes_since"),
         "changes": _changes(data.get("rag_changes"), nodes),
@@ -266,6 +267,36 @@ def _worst(raw: Any) -> dict[str, Any]:
         "max_severity": _severity(row.get("max_severity")),
         "rules": [str(r) for r in _seq(row.get("rules"))],
     }
+
+
+def _waivers(raw: Any) -> dict[str, Any]:
+    section = _mapping(raw)
+
+    def text(row: Mapping[str, Any], name: str) -> str:
+        value = row.get(name)
+        return str(value) if value is not None else ""
+
+    waived = []
+    for entry in _seq(section.get("waived")):
+        row = _mapping(entry)
+        key = text(row, "key")
+        waived.append(
+            {
+                "key": key,
+                "title": text(row, "title") or key,
+                "url": safe_url(row.get("url")),
+                **{name: text(row, name) for name in ("rule", "expires", "approver", "reason")},
+            }
+        )
+    expiring = [
+        {
+            name: text(_mapping(entry), name)
+            for name in ("rule", "expires", "approver", "reason", "items", "projects", "when")
+        }
+        for entry in _seq(section.get("expiring"))
+    ]
+    count = int(as_number(section.get("waived_findings")))
+    return {"count": count, "waived": waived, "expiring": expiring}
 
 
 def _rule(raw: Any) -> dict[str, Any]:

@@ -13,8 +13,10 @@ from urllib.parse import quote
 from config.people import Directory, resolve_person
 from config.settings import TrackerConfig
 from connector.model import WorkItem
+from rules import Context
 from rules.rollup import schedule_of, spec_for
 from rules.rollup.findings import CLOSED_TITLE, CLOSED_WITH_OPEN_CHILDREN
+from rules.waivers import expiring_within, waiver_for
 from webhooks.dashboard.history import history_section
 from webhooks.resources import Resources
 from webhooks.store import Store
@@ -27,6 +29,8 @@ WORST_ITEMS = 10
 # title made a 14 MB page).
 MAX_TEXT = 200
 SERVICE_RULE_TITLES = {CLOSED_WITH_OPEN_CHILDREN: CLOSED_TITLE}
+EXPIRING_DAYS = 14  # the dashboard lists waivers expiring within this many days
+MAX_WAIVED_SHOWN = 200
 
 
 def build_portfolio(runtime: Resources) -> dict[str, Any]:
@@ -35,9 +39,13 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
     ruleset = runtime.rules.current()
     items = {item.key: item for item in store.iter_items()}
     findings_by_item: dict[str, list[Any]] = defaultdict(list)
+    waived: list[Any] = []  # waived findings are listed apart, never counted as open
     for finding in store.open_findings():
         if finding.item_key in items:
-            findings_by_item[finding.item_key].append(finding)
+            if finding.status == "waived":
+                waived.append(finding)
+            else:
+                findings_by_item[finding.item_key].append(finding)
     rollups = store.get_rollups(list(items))
     people = runtime.people
 
@@ -166,10 +174,52 @@ def build_portfolio(runtime: Resources) -> dict[str, Any]:
         "compliance_by_rule": by_rule,
         "worst_items": worst_items,
         "trend": trend(store, runtime.clock()),
+        "waivers": waivers_section(ruleset, items, waived, trackers, runtime.clock()),
         **history_section(
             store, runtime.clock(), {k: r.rag for k, r in rollups.items() if k in items}
         ),
     }
+
+
+def waivers_section(
+    ruleset: Any,
+    items: Mapping[str, WorkItem],
+    waived: list[Any],
+    trackers: Mapping[str, TrackerConfig],
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The findings waived now, each with the waiver that covers it (per-item and
+    portfolio rules alike), and the waivers expiring within EXPIRING_DAYS days."""
+    waivers = tuple(getattr(ruleset, "waivers", ()))
+    context = Context(now)
+    rows = []
+    for finding in sorted(waived, key=lambda f: (f.rule, f.item_key))[:MAX_WAIVED_SHOWN]:
+        item = items[finding.item_key]
+        waiver = waiver_for(waivers, finding.rule, item, context)
+        rows.append(
+            {
+                "key": item.key,
+                "title": clip(item.title),
+                "url": item_link(trackers, item),
+                "rule": finding.rule,
+                "expires": waiver.expires.isoformat() if waiver else None,
+                "approver": clip(waiver.approver) if waiver else None,
+                "reason": clip(waiver.reason) if waiver else None,
+            }
+        )
+    expiring = [
+        {
+            "rule": w.rule,
+            "expires": w.expires.isoformat(),
+            "approver": clip(w.approver),
+            "reason": clip(w.reason),
+            "items": clip(", ".join(sorted(w.items or ()))),
+            "projects": clip(", ".join(sorted(w.projects or ()))),
+            "when": clip(w.when_text),
+        }
+        for w in expiring_within(waivers, context.today, EXPIRING_DAYS)
+    ]
+    return {"waived_findings": len(waived), "waived": rows, "expiring": expiring}
 
 
 def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:

@@ -39,7 +39,9 @@ def evaluate_stored(
     parent = None
     if item.parent:
         parent = (known or {}).get(item.parent) or resources.store.get_item(item.parent)
-    context = Context(now=now or resources.clock(), parent=parent)
+    tracker = resources.settings.trackers.get(item.tracker)
+    names = tracker.field_names if tracker is not None else {}
+    context = Context(now=now or resources.clock(), parent=parent, field_names=names)
     findings = evaluate(ruleset, item, context)
     findings += across_findings(resources, ruleset, item, context, groups, counted)
     findings += link_findings(item, resources.settings)  # ambiguous portfolio links

@@ -8,6 +8,7 @@ from typing import Any
 
 from connector.model import WorkItem
 from rules import Context, Finding, RuleSet
+from rules.engine import waive
 from rules.portfolio import (
     across_rules,
     evaluate_across,
@@ -48,7 +49,7 @@ def across_findings(
     memo: Counted | None = None,
 ) -> list[Finding]:
     """`cache` and `memo` (see `across_groups`, `evaluate_across`): kept by a sweep."""
-    found = load_findings(resources, ruleset, item)
+    found = waive(ruleset, load_findings(resources, ruleset, item), item, context)
     if not across_rules(ruleset):
         return found
     groups = across_groups(resources, ruleset, item, cache)

@@ -29,6 +29,8 @@ from webhooks.store import DeliveryRecord, Ledger
 from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
+# Changed fields that say the item's comments changed (Azure DevOps counts them).
+COMMENT_COUNT = frozenset({"System.CommentCount"})
 UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
 
 
@@ -121,8 +123,18 @@ class Processor:
                 self.recheck_groups([previous])
             return "deleted"
 
-        if notice_managed_comment_change(self.store, event):  # a person's edit: restored below
+        noticed = notice_managed_comment_change(self.store, event)
+        if noticed:  # a person's edit of the managed comment: restored below
             known = None  # the ledger read with the delivery is no longer what is stored
+        # Any other person's comment event (Azure DevOps names no comment in its hook), or
+        # a person's update that changed the number of comments: the write-back reads the
+        # managed comment by id, restored if it was changed.
+        verify = noticed is None and (
+            event.kind is EventKind.COMMENTED
+            or any(change.field in COMMENT_COUNT for change in event.changes)
+        )
+        if verify:
+            known = None  # not settled: the comment is read whatever the plan
         item = event.item
         if event.partial or item is None:
             item = self.fetch(event)
@@ -154,7 +166,7 @@ class Processor:
             return UNCHANGED
         self.store.upsert_item(item)
         record_allocation(self.resources, item.key, item)
-        return self.govern(item, previous=stored)
+        return self.govern(item, previous=stored, verify_comment=verify)
 
     def fetch(self, event: Event) -> WorkItem | None:
         client = self.resources.client(event.tracker)
@@ -168,10 +180,12 @@ class Processor:
             self.store.mark_deleted(event.item_key, None)
             return None
 
-    def govern(self, item: WorkItem, previous: WorkItem | None = None) -> str:
+    def govern(
+        self, item: WorkItem, previous: WorkItem | None = None, *, verify_comment: bool = False
+    ) -> str:
         """Evaluate the rules on the stored item and write back what changed."""
         writer = WriteBack(self.resources)
-        outcome = writer.govern(item)
+        outcome = writer.govern(item, verify_comment=verify_comment)
         refused = getattr(self._local, "refused", None)
         if refused is not None:
             refused.extend(writer.refused)

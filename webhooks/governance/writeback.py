@@ -16,12 +16,13 @@ from dataclasses import replace
 from typing import Any
 
 from connector.clients import TrackerClient
-from connector.document import Document
+from connector.document import Document, body_text
 from connector.errors import Conflict, ItemNotFound, PermanentTrackerError
 from connector.model import WorkItem
 from connector.trackers import comment_form
 from rules import Finding, RuleSet, plan_actions
 from rules.rollup import RAG_LABELS, Rollup, RollupSpec, field_values, rag_label, spec_for
+from webhooks.governance.comment_guard import managed_comment_change
 from webhooks.governance.comments import MARKER, compliance_document
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
@@ -46,6 +47,13 @@ def refused_actions(actions: list[Any], findings: list[Any], reason: str) -> lis
         message = f"the tracker refused the rule's field action ({', '.join(sets)}): {reason}"
         refused.append(replace(failed, message=message[:500], status="error", waiver=None))
     return refused
+
+
+def rendered(doc: Document, form: str) -> Any:
+    """The body as the tracker is sent it: ADF, wiki markup or HTML."""
+    if form == "adf":
+        return doc.to_adf()
+    return doc.to_wiki() if form == "wiki" else doc.to_html()
 
 
 def doc_hash(doc: Document) -> str:
@@ -84,8 +92,11 @@ class WriteBack:
         *,
         rollup: Rollup | None = None,
         rollup_spec: RollupSpec | None = None,
+        verify_comment: bool = False,
     ) -> str:
-        """Evaluate `item` and apply the difference. Returns a short outcome string."""
+        """Evaluate `item` and apply the difference. Returns a short outcome string.
+        `verify_comment`: read the managed comment even when the plan did not change it,
+        and restore it if a person changed it (`comment_guard`)."""
         ruleset = self.resources.rules.current()
         if rollup is None:
             rollup = self.store.get_rollup(item.key)
@@ -96,7 +107,9 @@ class WriteBack:
         if client is None:
             return f"evaluated ({len(findings)} findings; tracker has no write-back URL)"
         try:
-            writes = self.apply(client, ruleset, item, findings, rollup, rollup_spec)
+            writes = self.apply(
+                client, ruleset, item, findings, rollup, rollup_spec, verify_comment=verify_comment
+            )
         except Conflict:
             # The item changed under us (Azure DevOps `test /rev`): re-read, re-plan once.
             # keep the cross-tracker owner (tag or field), as the worker does on intake
@@ -105,7 +118,9 @@ class WriteBack:
             # The stored item is now the fresh one, so older deliveries will be skipped as
             # stale: what is written must follow from its findings, not the payload's.
             findings = self._evaluate(ruleset, fresh, rollup)
-            writes = self.apply(client, ruleset, fresh, findings, rollup, rollup_spec)
+            writes = self.apply(
+                client, ruleset, fresh, findings, rollup, rollup_spec, verify_comment=verify_comment
+            )
         return f"{len(findings)} findings, {writes} writes"
 
     def settled(self, item: WorkItem, ledger: Ledger) -> bool:
@@ -141,6 +156,8 @@ class WriteBack:
         findings: list[Finding],
         rollup: Rollup | None = None,
         rollup_spec: RollupSpec | None = None,
+        *,
+        verify_comment: bool = False,
     ) -> int:
         ledger = self.store.get_ledger(item.key)
         current = set(item.labels)
@@ -209,18 +226,33 @@ class WriteBack:
         wants_comment = any(a.type == "comment" for a in actions)
         show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
         if wants_comment or show_rollup:
+            form = comment_form(self.resources.settings.tracker(item.tracker))
             doc = compliance_document(
                 item,
                 findings,
                 rollup if show_rollup else None,
                 dashboard_url=self.resources.settings.public_url,
-                form=comment_form(self.resources.settings.tracker(item.tracker)),
+                form=form,
                 escalations=self.store.open_escalations(item.key) if findings else (),
             )
             digest = doc_hash(doc)
-            if digest != ledger.comment_hash:
+            changed = None
+            if digest == ledger.comment_hash and verify_comment and ledger.comment_id:
+                # unchanged plan: the comment is what the ledger says only if nobody
+                # changed it since; one read of it by id tells
+                try:
+                    changed = managed_comment_change(
+                        client, item.key, item.native_id, ledger.comment_id,
+                        body_text(rendered(doc, form)),
+                    )  # fmt: skip
+                except PermanentTrackerError as exc:  # cannot read it: nothing to restore
+                    log.warning(
+                        "writeback.comment_unread", extra={"item": item.key, "error": str(exc)}
+                    )
+            if digest != ledger.comment_hash or changed:
+                known_id = None if changed == "deleted" else ledger.comment_id
                 with self._part(item, "comment") as done:
-                    comment_id = self._write_comment(client, item, ledger.comment_id, doc)
+                    comment_id = self._write_comment(client, item, known_id, doc)
                     done.append(True)
                 if done:
                     WRITES.labels(item.tracker, "comment").inc()

@@ -19,7 +19,7 @@ from config.settings import TrackerConfig
 from connector.azure_devops.client import merge_tags
 from connector.azure_devops.item import work_item_fields
 from connector.clients import TrackerClient
-from connector.document import MARKER, Document, Paragraph, Table
+from connector.document import MARKER, Document, Paragraph, Table, body_text
 from connector.errors import (
     Conflict,
     ItemNotFound,
@@ -383,6 +383,35 @@ def test_set_fields_adds_each_mapped_field(mock, client):
         {"op": "add", "path": "/fields/Microsoft.VSTS.Scheduling.StoryPoints", "value": 8},
         {"op": "add", "path": "/fields/Custom.Progress", "value": 40},
     ]
+
+
+def test_set_fields_sends_priority_and_assignee_to_their_work_item_fields(mock, client):
+    """Microsoft.VSTS.Common.Priority is an integer field; System.AssignedTo takes the
+    identity's display or unique name (Microsoft's "Update work items" examples)."""
+    mock.patch(wi_url(), json=work_item())
+    client.set_fields("5", {"priority": "2", "assignee": "dana.whitfield@fabrikam.com"})
+    (call,) = api_calls(mock)
+    assert sent(call)[3] == [
+        {"op": "add", "path": "/fields/Microsoft.VSTS.Common.Priority", "value": 2},
+        {"op": "add", "path": "/fields/System.AssignedTo", "value": "dana.whitfield@fabrikam.com"},
+    ]
+
+
+def test_get_comment_reads_one_comment_and_none_when_gone_or_deleted(mock, client):
+    mock.get(wi_url(5), json=work_item())  # the project, read once
+    base = f"{URL}/{PROJECT}/_apis/wit/workItems/5/comments"
+    mock.get(f"{base}/42", json={"workItemId": 5, "id": 42, "version": 2,
+                                 "text": DOC.to_html(), "isDeleted": False})  # fmt: skip
+    mock.get(f"{base}/43", status=404, json={"message": "TF401219: not found"})
+    mock.get(f"{base}/44", json={"workItemId": 5, "id": 44, "text": "", "isDeleted": True})
+    comment = client.get_comment("5", "42")
+    assert comment is not None and comment.id == "42"
+    assert comment.body == body_text(DOC.to_html())
+    assert client.get_comment("5", "43") is None
+    assert client.get_comment("5", "44") is None
+    paths = [sent(c)[1] for c in api_calls(mock)]
+    assert paths[1:] == [f"/fabrikam/{PROJECT}/_apis/wit/workItems/5/comments/{n}"
+                         for n in (42, 43, 44)]  # fmt: skip
 
 
 @pytest.mark.parametrize(

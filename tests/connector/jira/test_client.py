@@ -17,7 +17,7 @@ import responses
 
 from config.settings import TrackerConfig
 from connector.clients import TrackerClient
-from connector.document import MARKER, BulletList, Document, Paragraph
+from connector.document import MARKER, BulletList, Document, Paragraph, body_text
 from connector.errors import (
     Conflict,
     ItemNotFound,
@@ -277,6 +277,68 @@ def test_set_fields_maps_configured_names(mock, cloud):
         {},
         {"fields": {"customfield_10016": 5, "customfield_10100": 40}},
     )
+
+
+def test_set_fields_sends_priority_and_assignee_as_the_site_objects(mock, cloud, server):
+    """createIssue's examples in the spec send `"priority": {"id": ...}` and a user by its
+    id; Cloud names users by accountId, Data Center by user name. The priorities are
+    asked once per client, a user once per value."""
+    mock.get(
+        api("3", "priority"), json=[{"id": "1", "name": "Highest"}, {"id": "3", "name": "Medium"}]
+    )
+    mock.get(
+        api("3", "user/search"),
+        json=[{"accountId": "5b10a2844c20165700ede21g", "displayName": "Dana Lead"}],
+    )
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    cloud.set_fields("PAY-12", {"priority": "highest", "assignee": "dana@acme.example"})
+    cloud.set_fields("PAY-12", {"priority": "Medium", "assignee": "dana@acme.example"})
+    assert [sent(c)[:2] for c in mock.calls] == [
+        ("GET", "/rest/api/3/priority"), ("GET", "/rest/api/3/user/search"),
+        ("PUT", "/rest/api/3/issue/PAY-12"), ("PUT", "/rest/api/3/issue/PAY-12"),
+    ]  # fmt: skip
+    assert sent(mock.calls[2])[3] == {
+        "fields": {"priority": {"id": "1"}, "assignee": {"accountId": "5b10a2844c20165700ede21g"}}
+    }
+    assert sent(mock.calls[3])[3]["fields"]["priority"] == {"id": "3"}
+
+    mock.get(api("2", "priority"), json=[{"id": "2", "name": "High"}])
+    mock.get(api("2", "user/search"), json=[{"name": "dlead", "displayName": "Dana Lead"}])
+    mock.put(api("2", "issue/PAY-13"), status=204)
+    server.set_fields("PAY-13", {"priority": "High", "assignee": "dlead"})
+    assert sent(mock.calls[-1])[3] == {
+        "fields": {"priority": {"id": "2"}, "assignee": {"name": "dlead"}}
+    }
+
+
+def test_set_fields_refuses_a_priority_or_user_the_site_lacks_before_writing(mock, cloud):
+    mock.get(api("3", "priority"), json=[{"id": "1", "name": "Highest"}])
+    mock.get(api("3", "user/search"), json=[])
+    with pytest.raises(PermanentTrackerError, match="the site has no priority 'Urgent'"):
+        cloud.set_fields("PAY-12", {"priority": "Urgent"})
+    with pytest.raises(PermanentTrackerError, match="no active user matches 'Nobody'"):
+        cloud.set_fields("PAY-12", {"assignee": "Nobody"})
+    assert [c.request.method for c in mock.calls] == ["GET", "GET"]  # no PUT went out
+
+
+def test_get_comment_reads_one_comment_and_none_when_gone(mock, cloud):
+    mock.get(
+        api("3", "issue/PAY-12/comment/10500"),
+        json={"id": "10500", "body": DOC.to_adf(), "author": {"accountId": "bot-1"}},
+    )
+    mock.get(
+        api("3", "issue/PAY-12/comment/10501"),
+        status=404,
+        json={"errorMessages": ["Can not find a comment for the id: 10501."], "errors": {}},
+    )
+    comment = cloud.get_comment("PAY-12", "10500")
+    assert comment is not None and comment.id == "10500"
+    assert " ".join(comment.body.split()) == " ".join(body_text(DOC.to_adf()).split())
+    assert cloud.get_comment("PAY-12", "10501") is None
+    assert [sent(c)[:2] for c in mock.calls] == [
+        ("GET", "/rest/api/3/issue/PAY-12/comment/10500"),
+        ("GET", "/rest/api/3/issue/PAY-12/comment/10501"),
+    ]
 
 
 NOTIFY_REFUSED = {
