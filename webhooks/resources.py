@@ -23,7 +23,7 @@ from connector.clients import TrackerClient
 from connector.errors import TrackerError
 from connector.model import Event
 from connector.trackers import field_discovery, make_client
-from webhooks.queue.backend import make_huey, ping, queue_depth
+from webhooks.queue.backend import make_huey, ping
 from webhooks.queue.holds import HoldingClient
 from webhooks.queue.refusals import Refusals
 from webhooks.rulesource import RuleSource
@@ -151,8 +151,9 @@ class Resources:
     # -- operations ---------------------------------------------------------------------
 
     def queue_depth(self) -> int:
-        """Deliveries waiting: received ones the relay has not queued yet, and tasks."""
-        return self.store.received_count() + queue_depth(self.huey)
+        """Deliveries waiting: received ones the relay has not queued yet, and queued ones
+        (a queue task carries several), counted in the store."""
+        return self.store.waiting_count()
 
     def readiness(self) -> dict[str, dict[str, Any]]:
         """Store (answers and takes a write), queue and rules (re-read from disk when they

@@ -18,6 +18,7 @@ from huey import crontab
 from huey.api import TaskWrapper
 
 from connector.errors import RateLimited, TrackerError
+from connector.model import Event, Ignored
 from webhooks.dashboard.history import record_history
 from webhooks.governance.process import Processor
 from webhooks.governance.rollups import Rollups
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 300.0
+TASK_BATCH = 25  # deliveries per queue task: one read of their rows, one queue round trip
+# A delivery of a batch whose item another thread is processing waits this long for it
+# (polling), rather than going back to the queue's schedule, which is polled each second.
+LOCK_WAIT_SECONDS = 2.0
+LOCK_POLL_SECONDS = 0.005
 
 
 def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
@@ -61,6 +67,7 @@ class Tasks:
         self.rollups = Rollups(resources, self)
         huey, settings = self.huey, self.settings
         self.process_task: TaskWrapper = huey.task(name="process_delivery")(self._process_delivery)
+        self.batch_task: TaskWrapper = huey.task(name="process_deliveries")(self._process_batch)
         self.rollup_task: TaskWrapper = huey.task(name="rollup_parent", retries=3, retry_delay=5)(
             self._rollup_parent
         )
@@ -92,6 +99,16 @@ class Tasks:
     def enqueue_delivery(self, row_id: int) -> None:
         self.process_task(row_id, 0)
 
+    def enqueue_deliveries(self, row_ids: list[int]) -> None:
+        """Queue deliveries in tasks of up to `TASK_BATCH`, in order; returns once all are
+        queued (an error leaves the rest "queued" in the store, for recovery)."""
+        for start in range(0, len(row_ids), TASK_BATCH):
+            chunk = row_ids[start : start + TASK_BATCH]
+            if len(chunk) == 1:
+                self.process_task(chunk[0], 0)
+            else:
+                self.batch_task(chunk)
+
     def schedule(self, row_id: int, attempt: int, delay: float) -> None:
         self.process_task.schedule((row_id, attempt), delay=max(0.0, delay))
 
@@ -117,18 +134,61 @@ class Tasks:
         record = self.resources.store.get_delivery(row_id)
         if record is None or record.status in ("done", "ignored", "dead"):
             return
+        self._run(record, attempt)
+
+    def _process_batch(self, row_ids: list[int]) -> None:
+        """A batch of deliveries, in order: their rows read at once, an edit that a later
+        one in the batch supersedes marked done without work (`Processor.superseded`),
+        each of the others processed as `_process_delivery` would (its own retries)."""
+        store, processor = self.resources.store, self.processor
+        records = [
+            r for r in store.get_deliveries(row_ids) if r.status not in ("done", "ignored", "dead")
+        ]
+        parsed: list[tuple[DeliveryRecord, Event | Ignored]] = []
+        unparsed: list[DeliveryRecord] = []
+        for record in records:
+            try:
+                parsed.append((record, processor.parse(record)))
+            except Exception:  # processed alone below: its error takes the usual way
+                unparsed.append(record)
+        moot = processor.superseded(parsed)
+        if moot:
+            store.finish_deliveries(sorted(moot))
+            log.info("worker.superseded_in_batch", extra={"count": len(moot)})
+        for record, event in parsed:
+            if record.id not in moot:
+                self._run(record, 0, event, wait_for_lock=LOCK_WAIT_SECONDS)
+        for record in unparsed:
+            self._run(record, 0)
+
+    def _run(
+        self,
+        record: DeliveryRecord,
+        attempt: int,
+        event: Event | Ignored | None = None,
+        *,
+        wait_for_lock: float = 0.0,
+    ) -> None:
         until = held_until(self.huey, record.tracker)
         if until and until > time.time():
-            self.schedule(row_id, attempt, until - time.time())
+            self.schedule(record.id, attempt, until - time.time())
             return
+        deadline = time.monotonic() + wait_for_lock
         try:
-            self.processor.process(record)
+            while True:
+                try:
+                    self.processor.process(record, event)
+                    return
+                except ItemLocked:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(LOCK_POLL_SECONDS)
         except ItemLocked:
-            self.schedule(row_id, attempt, LOCK_RETRY_SECONDS)
+            self.schedule(record.id, attempt, LOCK_RETRY_SECONDS)
         except TrackerError as exc:
             self._retry_or_bury(record, attempt, exc)
         except Exception as exc:  # a bug must not lose the event: retry, then dead letter
-            log.exception("worker.unexpected_error", extra={"delivery_row": row_id})
+            log.exception("worker.unexpected_error", extra={"delivery_row": record.id})
             self._retry_or_bury(record, attempt, exc)
 
     def _retry_or_bury(self, record: DeliveryRecord, attempt: int, exc: Exception) -> None:
@@ -221,5 +281,9 @@ class Tasks:
     def _waiting_rows(self) -> set[int]:
         """Delivery rows whose task waits in the queue or the schedule (retries included)."""
         waiting = [*self.huey.pending(), *self.huey.scheduled()]
-        task_class = self.process_task.task_class
-        return {int(t.args[0]) for t in waiting if isinstance(t, task_class) and t.args}
+        single, batch = self.process_task.task_class, self.batch_task.task_class
+        rows = {int(t.args[0]) for t in waiting if isinstance(t, single) and t.args}
+        for task in waiting:
+            if isinstance(task, batch) and task.args:
+                rows.update(int(row_id) for row_id in task.args[0])
+        return rows
