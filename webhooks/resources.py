@@ -24,7 +24,7 @@ from connector.errors import TrackerError
 from connector.model import Event
 from connector.trackers import field_discovery, make_client
 from webhooks.queue.backend import make_huey, ping
-from webhooks.queue.holds import HoldingClient
+from webhooks.queue.holds import HoldingClient, TrackerGate
 from webhooks.queue.refusals import Refusals
 from webhooks.rulesource import RuleSource
 from webhooks.store import DeadLetter, Store
@@ -105,8 +105,12 @@ class Resources:
             return None
         with self._clients_lock:
             if tracker_name not in self._clients:
-                client = self._client_factory(tracker, on_call=record_tracker_call)
-                held = HoldingClient(client, self.huey, tracker_name)
+                gate = TrackerGate(self.huey, tracker_name)
+                if self._client_factory is make_client:
+                    client = make_client(tracker, on_call=record_tracker_call, gate=gate)
+                else:  # a test's own factory: the gate around each method still holds
+                    client = self._client_factory(tracker, on_call=record_tracker_call)
+                held = HoldingClient(client, self.huey, tracker_name, gate)
                 self._clients[tracker_name] = cast(TrackerClient, held)
             return self._clients[tracker_name]
 
