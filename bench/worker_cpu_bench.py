@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
             cpu[kind_of(d)].append(spent)
             name = outcome.split(",")[-1].strip().split(" ")[-1]
             if kind_of(d) == "no-op":
-                fetched = " (fetched)" if event.partial or event.item is None else ""
+                fetched = " (partial event)" if event.partial or event.item is None else ""
                 by_outcome.setdefault(name + fetched, []).append(spent)
             outcomes[name] += 1
         if profiler is not None:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 from connector import trackers
 from connector.errors import ItemNotFound
@@ -30,6 +33,35 @@ from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
 UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
+# What a new comment changes on the item itself: Jira dates the issue's `updated` (and a
+# revision count would follow it). A rule or rollup that reads none of these cannot
+# judge the item differently after a comment that is not the managed one.
+_COMMENT_TOUCHES = re.compile(r"\b(updated|revision|age|status_age|comments?)\b")
+
+
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+
+
+def _decode(payload: bytes) -> Any:
+    """A stored body as intake accepted it: orjson first, the standard library for what
+    orjson reads differently (19 digits in a row: maybe an integer past 64 bits, which
+    orjson makes a float) or refuses, as `webhooks.http.jsonbody` decides."""
+    if b"0" * 19 not in bytes(payload).translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)
+
+
+def comments_change_nothing(ruleset: Any) -> bool:
+    """True when no rule of `ruleset` names a field a comment changes (anywhere in its
+    definition: checks, conditions, messages) and it has no rollups (their facts
+    carry `updated`)."""
+    if getattr(ruleset, "rollups", ()):
+        return False
+    text = json.dumps([rule.raw for rule in ruleset.rules], default=str)
+    return _COMMENT_TOUCHES.search(text) is None
 
 
 class Known(NamedTuple):
@@ -61,11 +93,12 @@ class Processor:
         self.follow_ups = follow_ups
         self.rollups = Rollups(resources, follow_ups)
         self._local = threading.local()  # the writes refused while handling this delivery
+        self._comment_blind: tuple[Any, bool] | None = None  # (rule set, answer)
 
     def parse(self, record: DeliveryRecord) -> Event | Ignored:
         """The stored delivery's event (a payload error raises `PayloadError`)."""
         tracker = self.resources.settings.tracker(record.tracker)
-        return trackers.adapter(tracker).parse_event(json.loads(record.payload), tracker)
+        return trackers.adapter(tracker).parse_event(_decode(record.payload), tracker)
 
     def own_edit(self, event: Event) -> bool:
         settings = self.resources.settings
@@ -178,6 +211,16 @@ class Processor:
             self._begin()
             known = None  # the ledger read with the delivery is no longer what is stored
         item = event.item
+        if (
+            event.kind is EventKind.COMMENTED
+            and event.partial
+            and known is not None
+            and known.item is not None
+            and self._comments_change_nothing()
+        ):
+            # a team comment (not the managed one, see above) on a known item: nothing a
+            # rule reads changed, so the item is not fetched, stored or governed again
+            return "comment"
         if event.partial or item is None:
             self._begin()
             item = self.fetch(event)
@@ -215,6 +258,13 @@ class Processor:
         self.store.upsert_item(item)
         record_allocation(self.resources, item.key, item)
         return self.govern(item, previous=stored, writer=writer)
+
+    def _comments_change_nothing(self) -> bool:
+        ruleset = self.resources.rules.current()
+        cached = self._comment_blind
+        if cached is None or cached[0] is not ruleset:
+            cached = self._comment_blind = (ruleset, comments_change_nothing(ruleset))
+        return cached[1]
 
     def fetch(self, event: Event) -> WorkItem | None:
         client = self.resources.client(event.tracker)
