@@ -55,13 +55,18 @@ def normalise_url(url: str) -> str:
 
 
 _DIGITS_AS_ZERO = str.maketrans({str(d): "0" for d in range(1, 10)})
+_DIGIT_BYTES_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else b for b in range(256))
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str | bytes) -> Any:
     """JSON columns read back: orjson first (several times faster), the standard library
     for what orjson refuses (NaN) or reads differently (19 digits in a row: maybe an
     integer past 64 bits, which orjson makes a float)."""
-    if "0" * 19 not in text.translate(_DIGITS_AS_ZERO):
+    if isinstance(text, str):
+        long_number = "0" * 19 in text.translate(_DIGITS_AS_ZERO)
+    else:  # psycopg hands JSONB over as bytes
+        long_number = b"0" * 19 in bytes(text).translate(_DIGIT_BYTES_AS_ZERO)
+    if not long_number:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
