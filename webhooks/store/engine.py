@@ -74,6 +74,15 @@ def _loads(text: str | bytes) -> Any:
     return json.loads(text)
 
 
+def _dumps(value: Any) -> str:
+    """JSON columns written: orjson (several times faster), the standard library for what
+    orjson refuses (integers past 64 bits, non-string keys)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
 def make_engine(url: str) -> Engine:
     sa_url = make_url(normalise_url(url))
     backend = sa_url.get_backend_name()
@@ -84,6 +93,7 @@ def make_engine(url: str) -> Engine:
             sa_url,
             pool_pre_ping=True,
             connect_args={"connect_timeout": 5},
+            json_serializer=_dumps,
             json_deserializer=_loads,
         )
     raise ValueError(
@@ -95,6 +105,7 @@ def _sqlite_engine(sa_url: Any) -> Engine:
     in_memory = sa_url.database in (None, "", ":memory:")
     engine = create_engine(
         sa_url,
+        json_serializer=_dumps,
         json_deserializer=_loads,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
         poolclass=StaticPool if in_memory else None,

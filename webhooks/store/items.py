@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, false, func, or_, select, update
 
 from connector.model import WorkItem
@@ -33,8 +34,12 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def content_hash(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A digest of the item's stored form (keys sorted), to tell a repeated revision."""
+    try:
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson refuses (integers past 64 bits, ...)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _assignee_id(item: WorkItem) -> str | None:
