@@ -169,6 +169,7 @@ def scaling(plan: Plan, args: argparse.Namespace, name: str | None, load: Any) -
                 redis_url=args.redis,
                 workers=count,
                 backlog=True,
+                threads=args.threads,
             )
             result.name = f"{count} worker process(es)"
             results.append(result)
@@ -205,6 +206,7 @@ def main() -> int:
     parser.add_argument(
         "--scaling", action="store_true", help="backlog drained by 1, then N worker processes"
     )
+    parser.add_argument("--threads", type=int, help="worker threads per worker process")
     parser.add_argument("--rate", type=float, help="post at this steady rate (per second)")
     parser.add_argument("--skip-naive", action="store_true", help="no naive baseline run")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
@@ -228,13 +230,18 @@ def main() -> int:
         f"{plan.pause[0]}-{plan.pause[1]} s pauses; {plan.duplicate_share:.0%} duplicates, "
         f"~{plan.reorder_share:.0%} out of order; 8 posting threads"
     )
-    print("service: pmo-bridge serve (2 web workers x 4 threads, embedded worker 2 threads)")
+    print(
+        "service: pmo-bridge serve (2 web workers x 4 threads), "
+        f"{args.workers or 1} worker process(es) x {args.threads or 2} threads, "
+        f"store {'PostgreSQL' if args.postgres else 'SQLite'}, "
+        f"queue {'Redis' if args.redis else 'SQLite'}"
+    )
     started = time.monotonic()
 
     database_url = name = None
     if args.postgres:
         name = f"pmo_replay_{uuid.uuid4().hex[:10]}"
-    options = {"redis_url": args.redis}
+    options = {"redis_url": args.redis, "threads": args.threads}
     if args.scaling:
         return scaling(plan, args, name, load_average)
     if args.rate:

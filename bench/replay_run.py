@@ -272,6 +272,7 @@ def run_replay(
     workers: int = 1,
     backlog: bool = False,
     rate: float | None = None,
+    threads: int | None = None,
 ) -> Result:
     """One replay. `workers`: queue worker processes. `backlog`: every delivery is posted
     before the workers start (the drain then measures the workers alone). `rate`: post at
@@ -302,6 +303,7 @@ def run_replay(
                     database_url=database_url,
                     redis_url=redis_url,
                     queue_workers=0 if backlog else workers,
+                    worker_threads=threads,
                     **(service_options or {}),
                 )
                 port = service.port

@@ -103,6 +103,7 @@ class Service:
         max_retries: int = 6,
         redis_url: str | None = None,
         queue_workers: int = 1,
+        worker_threads: int | None = None,
     ) -> None:
         """`queue_workers`: worker processes; the first is serve's embedded one, the
         others `pmo-bridge worker` processes beside it (0: none until `start_workers`)."""

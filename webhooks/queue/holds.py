@@ -57,6 +57,7 @@ class TrackerGate:
     def __init__(self, queue: huey.Huey, tracker: str) -> None:
         self._queue, self._tracker = queue, tracker
         self._until = 0.0  # epoch seconds; a float is read and written whole
+        self._read_at = 0.0  # when `held_for` last read the queue
         self._lock = threading.Lock()
 
     def check(self) -> None:
@@ -71,6 +72,18 @@ class TrackerGate:
         if until > now:
             raise TrackerHeld(self._tracker, until - now)
 
+    def held_for(self, *, fresh_within: float = 0.0) -> float:
+        """Seconds the tracker is still held (0: free), reading the queue's hold at most
+        every `fresh_within` seconds: for a worker deciding whether to start a delivery
+        (its requests are each checked at once anyway)."""
+        now = time.time()
+        if self._until <= now and now - self._read_at >= fresh_within:
+            self._read_at = now
+            shared = held_until(self._queue, self._tracker)
+            if shared is not None:
+                self._extend(shared)
+        return max(0.0, self._until - now)
+
     def rate_limited(self, seconds: float) -> None:
         """A 429 for the whole tracker: held here at once, then for the other processes."""
         self._extend(time.time() + seconds)
@@ -83,10 +96,10 @@ class TrackerGate:
 
 
 class HoldingClient:
-    """A tracker client that honours a tracker-wide 429 across threads and processes. Its
-    gate is checked before each method (a delivery stops before its next call), and, when
-    the client was built with the same gate (`make_client(..., gate=)`), before each HTTP
-    request of the method too; a tracker-wide 429 holds the tracker at once."""
+    """A tracker client that honours a tracker-wide 429 across threads and processes. When
+    `gate` is given the client was built with it (`make_client(..., gate=)`) and checks it
+    before each HTTP request; otherwise a gate of its own is checked before each method.
+    A tracker-wide 429 holds the tracker at once."""
 
     def __init__(
         self,
@@ -96,7 +109,12 @@ class HoldingClient:
         gate: TrackerGate | None = None,
     ) -> None:
         self._client, self._queue, self._tracker = client, queue, tracker
+        self._gated_requests = gate is not None  # the client was built with this gate
         self._gate = gate if gate is not None else TrackerGate(queue, tracker)
+
+    @property
+    def gate(self) -> TrackerGate:
+        return self._gate
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._client, name)
@@ -104,7 +122,8 @@ class HoldingClient:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            self._gate.check()
+            if not self._gated_requests:
+                self._gate.check()  # else each request is checked as it goes out
             try:
                 return attr(*args, **kwargs)
             except RateLimited as exc:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -28,7 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -89,16 +90,43 @@ def make_engine(url: str) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(sa_url)
     if backend == "postgresql":
-        return create_engine(
-            sa_url,
-            pool_pre_ping=True,
-            connect_args={"connect_timeout": 5},
-            json_serializer=_dumps,
-            json_deserializer=_loads,
-        )
+        return _postgres_engine(sa_url)
     raise ValueError(
         f"unsupported database URL {sa_url.render_as_string()!r}: use sqlite or postgresql"
     )
+
+
+# A pooled PostgreSQL connection unused this long is pinged when checked out; one in
+# steady use is not (a ping per checkout was a quarter of a busy worker's round trips).
+# A connection the server closed while in steady use fails its first statement; the
+# pool then drops it and every caller retries (the worker's retry policy, the
+# trackers' redelivery of a webhook answered 5xx).
+PING_IDLE_SECONDS = 1.0
+
+
+def _postgres_engine(sa_url: Any) -> Engine:
+    engine = create_engine(
+        sa_url,
+        connect_args={"connect_timeout": 5},
+        json_serializer=_dumps,
+        json_deserializer=_loads,
+    )
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # the pool drops it and checks out another
+            raise DisconnectionError(str(exc)[:200]) from exc
+
+    return engine
 
 
 def _sqlite_engine(sa_url: Any) -> Engine:

@@ -24,7 +24,7 @@ from webhooks.governance.process import Processor
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.sweep import sweep
 from webhooks.governance.writeback import WriteBack
-from webhooks.queue.holds import TrackerHeld, held_until, hold_tracker
+from webhooks.queue.holds import TrackerGate, TrackerHeld, held_until, hold_tracker
 from webhooks.queue.locks import ItemLocked, item_lock, release_dead_locks
 from webhooks.queue.scheduling import clear_pending, schedule_once
 from webhooks.resources import Resources
@@ -40,6 +40,7 @@ TASK_BATCH = 25  # deliveries per queue task: one read of their rows, one queue 
 # (polling), rather than going back to the queue's schedule, which is polled each second.
 LOCK_WAIT_SECONDS = 2.0
 LOCK_POLL_SECONDS = 0.005
+HOLD_READ_SECONDS = 0.1
 
 
 def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
@@ -169,9 +170,9 @@ class Tasks:
         *,
         wait_for_lock: float = 0.0,
     ) -> None:
-        until = held_until(self.huey, record.tracker)
-        if until and until > time.time():
-            self.schedule(record.id, attempt, until - time.time())
+        held = self._held_for(record.tracker)
+        if held > 0:
+            self.schedule(record.id, attempt, held)
             return
         deadline = time.monotonic() + wait_for_lock
         try:
@@ -190,6 +191,16 @@ class Tasks:
         except Exception as exc:  # a bug must not lose the event: retry, then dead letter
             log.exception("worker.unexpected_error", extra={"delivery_row": record.id})
             self._retry_or_bury(record, attempt, exc)
+
+    def _held_for(self, tracker: str) -> float:
+        """Seconds the tracker is held; the queue's hold read at most every 0.1 s here
+        (each request the delivery makes checks it at once)."""
+        client = self.resources.client(tracker)
+        gate = getattr(client, "gate", None)
+        if isinstance(gate, TrackerGate):
+            return gate.held_for(fresh_within=HOLD_READ_SECONDS)
+        until = held_until(self.huey, tracker)
+        return max(0.0, until - time.time()) if until else 0.0
 
     def _retry_or_bury(self, record: DeliveryRecord, attempt: int, exc: Exception) -> None:
         store = self.resources.store
