@@ -156,11 +156,18 @@ class Tasks:
         if moot:
             store.finish_deliveries(sorted(moot))
             log.info("worker.superseded_in_batch", extra={"count": len(moot)})
-        for record, event in parsed:
-            if record.id not in moot:
+        todo = [(r, e) for r, e in parsed if r.id not in moot] + [(r, None) for r in unparsed]
+        for n, (record, event) in enumerate(todo):
+            try:
                 self._run(record, 0, event, wait_for_lock=LOCK_WAIT_SECONDS)
-        for record in unparsed:
-            self._run(record, 0)
+            except Exception:  # the store or queue failed: the rest go back, one task each
+                log.exception("worker.batch_interrupted", extra={"delivery_row": record.id})
+                for rest, _ in todo[n:]:
+                    try:
+                        self.schedule(rest.id, 0, LOCK_RETRY_SECONDS)
+                    except Exception:  # left "queued" in the store: recovery takes them
+                        break
+                return
 
     def _run(
         self,
