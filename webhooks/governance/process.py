@@ -145,18 +145,21 @@ class Processor:
 
         self._local.refused = []
         self._local.delivery, self._local.begun = record.id, False
-        with item_lock(self.resources.huey, event.item_key):  # raises ItemLocked: re-queued
-            # One read; the delivery's status moves with the first write ("processing",
-            # an attempt) or, for a delivery that changes nothing, with its last one.
-            shown = event.item if not event.partial else None
-            parent_key = shown.parent if shown is not None else None
-            stored, ledger, parent = self.store.read_for_delivery(event.item_key, parent_key)
-            outcome = self.handle(event, known=Known(record.id, stored, ledger, parent))
+        try:
+            with item_lock(self.resources.huey, event.item_key):  # ItemLocked: re-queued
+                # One read; the delivery's status moves with the first write
+                # ("processing", an attempt) or, when it changes nothing, its last one.
+                shown = event.item if not event.partial else None
+                parent_key = shown.parent if shown is not None else None
+                stored, ledger, parent = self.store.read_for_delivery(event.item_key, parent_key)
+                outcome = self.handle(event, known=Known(record.id, stored, ledger, parent))
+        finally:
+            begun, self._local.delivery = self._local.begun, None
         if outcome != UNCHANGED:  # that one was marked done with the item's upsert
             # Done, even when the tracker refused a part for good: the other parts are
             # written, and retrying cannot change a refusal. The delivery says which and why.
             refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
-            if self._local.begun:
+            if begun:
                 self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
             else:  # stale, gone: its one write
                 self.store.finish_delivery(record.id, "done", error=refused[:500] or None)
