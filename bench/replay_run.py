@@ -78,6 +78,9 @@ class Result:
     throttles: list[tuple[str, float, float]] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)  # `trace_item`'s story, when asked
     stuck: list[str] = field(default_factory=list)  # what was left when not drained
+    worker_cpu: float = 0.0  # CPU seconds of the queue worker processes
+    web_cpu: float = 0.0  # CPU seconds of serve and its web workers
+    workers: int = 1  # queue worker processes
 
     # -- figures -------------------------------------------------------------------------
     @property
@@ -265,7 +268,15 @@ def run_replay(
     service_options: dict[str, Any] | None = None,
     on_fault: Any = None,
     trace_item: str | None = None,
+    redis_url: str | None = None,
+    workers: int = 1,
+    backlog: bool = False,
+    rate: float | None = None,
+    threads: int | None = None,
 ) -> Result:
+    """One replay. `workers`: queue worker processes. `backlog`: every delivery is posted
+    before the workers start (the drain then measures the workers alone). `rate`: post at
+    that steady rate (deliveries per second), ignoring the plan's bursts and pauses."""
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -276,6 +287,7 @@ def run_replay(
         stream = Stream(sandbox, pack, items=plan.items, seed=plan.seed)
         capture_bodies(sandbox)
         service = consumer = None
+        cpu_at_start = 0.0
         fault_log: list[str] = []
         throttles: list[tuple[str, float, float]] = []
         background: list[threading.Thread] = []
@@ -285,7 +297,14 @@ def run_replay(
                 port = consumer.port
             else:
                 service = Service(
-                    folder, sandbox, pack, database_url=database_url, **(service_options or {})
+                    folder,
+                    sandbox,
+                    pack,
+                    database_url=database_url,
+                    redis_url=redis_url,
+                    queue_workers=0 if backlog else workers,
+                    worker_threads=threads,
+                    **(service_options or {}),
                 )
                 port = service.port
             poster = Poster(port)
@@ -295,8 +314,11 @@ def run_replay(
             try:
                 for delivery in deliveries(stream, plan):
                     if isinstance(delivery, float):  # the pause after a burst
-                        time.sleep(delivery)
+                        if rate is None:
+                            time.sleep(delivery)
                         continue
+                    if rate is not None:  # steady: the n-th post at start + n / rate
+                        time.sleep(max(0.0, started + posted / rate - time.monotonic()))
                     while todo and posted >= todo[0].at * plan.events:
                         fault = todo.pop(0)
                         for thread in background:  # one fault at a time
@@ -311,6 +333,24 @@ def run_replay(
             post_seconds = time.monotonic() - started
             for thread in background:
                 thread.join()
+            if service is not None and backlog:
+                received = service.store()
+                try:  # intake has answered every post; wait for its group commits
+                    while received.received_count() < sum(
+                        1 for s in poster.sent if s.status == 202
+                    ):
+                        time.sleep(0.05)
+                finally:
+                    received.close()
+                service.start_workers(workers)
+                first = service.store()
+                try:  # the clock starts with the first delivery done, not process start-up
+                    deadline = time.monotonic() + 120
+                    while first.delivery_counts()["done"] == 0 and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                finally:
+                    first.close()
+                cpu_at_start = service.cpu()[0]
             drain_started = time.monotonic()
             drained = True
             dead = 0
@@ -327,6 +367,9 @@ def run_replay(
             else:
                 time.sleep(0.5)
             drain_seconds = time.monotonic() - drain_started
+            worker_cpu, web_cpu = service.cpu() if service is not None else (0.0, 0.0)
+            if backlog:
+                worker_cpu -= cpu_at_start
         finally:
             for thread in background:
                 thread.join()
@@ -356,6 +399,9 @@ def run_replay(
             throttles,
             story,
             stuck,
+            worker_cpu,
+            web_cpu,
+            workers,
         )
 
 

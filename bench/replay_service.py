@@ -44,6 +44,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (all its threads), from /proc; 0 once gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        out += children
+        todo += children
+    return out
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -73,7 +101,12 @@ class Service:
         workers: int = 2,
         retry_base_seconds: float = 2.0,
         max_retries: int = 6,
+        redis_url: str | None = None,
+        queue_workers: int = 1,
+        worker_threads: int | None = None,
     ) -> None:
+        """`queue_workers`: worker processes; the first is serve's embedded one, the
+        others `pmo-bridge worker` processes beside it (0: none until `start_workers`)."""
         self.folder = folder
         self.database_url = database_url or f"sqlite:///{folder / 'store.db'}"
         config = folder / "pmo-bridge.yaml"
@@ -90,13 +123,16 @@ class Service:
             f"rules: ['{pack}']\n"
             f"queue_path: '{folder / 'queue.db'}'\n"
             f"retry_base_seconds: {retry_base_seconds}\n"
-            f"max_retries: {max_retries}\n"
+            f"max_retries: {max_retries}\n" + (f"redis_url: '{redis_url}'\n" if redis_url else "")
         )
+        self.config = config
+        self.extra: list[subprocess.Popen[bytes]] = []
         env = {
             k: v
             for k, v in os.environ.items()
             if not k.startswith("PMO_BRIDGE_") and k != "PROMETHEUS_MULTIPROC_DIR"
         }
+        self.env = env
         env.update(
             PMO_BRIDGE_DATABASE_URL=self.database_url,
             REPLAY_JIRA_USER=JIRA_BOT,
@@ -112,6 +148,7 @@ class Service:
             [
                 *(sys.executable, "-m", "webhooks.commands.main", "serve", "--config", str(config)),
                 *("--port", str(self.port), "--workers", str(workers)),
+                *(() if queue_workers else ("--no-worker",)),
             ],
             cwd=folder,
             env=env,
@@ -121,7 +158,9 @@ class Service:
         self.kills = 0
         try:
             self._wait(self._healthy, "serve to answer /healthz")
-            self._wait(self.worker_pid, "the embedded queue worker")
+            if queue_workers:
+                self._wait(self.worker_pid, "the embedded queue worker")
+                self.start_workers(queue_workers - 1)
         except BaseException:
             self.stop()
             raise
@@ -143,6 +182,32 @@ class Service:
         except requests.RequestException:
             return False
 
+    def start_workers(self, count: int) -> None:
+        """`count` more `pmo-bridge worker` processes on the same store and queue."""
+        for _ in range(count):
+            self.extra.append(
+                subprocess.Popen(
+                    [
+                        *(sys.executable, "-m", "webhooks.commands.main", "worker"),
+                        *("--config", str(self.config)),
+                    ],
+                    cwd=self.folder,
+                    env=self.env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def worker_pids(self) -> list[int]:
+        """The queue worker processes now running (embedded and extra)."""
+        return [*children_of(self.proc.pid), *(p.pid for p in self.extra if p.poll() is None)]
+
+    def cpu(self) -> tuple[float, float]:
+        """(CPU seconds of the queue workers, of serve and its web workers) so far."""
+        workers = set(self.worker_pids())
+        web = [self.proc.pid, *(p for p in descendants(self.proc.pid) if p not in workers)]
+        return sum(map(cpu_seconds, workers)), sum(map(cpu_seconds, web))
+
     def worker_pid(self) -> int | None:
         pids = children_of(self.proc.pid)
         return pids[0] if pids else None
@@ -161,6 +226,15 @@ class Service:
         return Store(self.database_url)
 
     def stop(self) -> None:
+        for extra in self.extra:
+            if extra.poll() is None:
+                extra.send_signal(signal.SIGTERM)
+        for extra in self.extra:
+            try:
+                extra.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                extra.kill()
+                extra.wait()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

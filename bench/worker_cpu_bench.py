@@ -6,7 +6,8 @@ counted), split into deliveries that change an item's compliance state and those
 change nothing.
 
     python bench/worker_cpu_bench.py [--events 3000] [--items 150] [--seed 7]
-                                     [--profile out.prof] [--postgres URL]
+                                     [--profile out.prof] [--profile-only KIND]
+                                     [--postgres URL]
                                      [--against REV] [--rounds 2]
 
 `--against REV` runs the same stream, in alternating rounds, on the code of commit REV
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
         cpu: dict[str, list[float]] = {"no-op": [], "state-changing": [], "duplicate": []}
         profiler = cProfile.Profile() if args.profile else None
         outcomes: Counter[str] = Counter()
+        by_outcome: dict[str, list[float]] = {}  # no-op deliveries by the path they took
         for d in batch:
             payload = json.loads(d.body)
             tracker = runtime.settings.tracker(d.tracker)
@@ -108,21 +110,37 @@ def run(args: argparse.Namespace) -> dict[str, list[float]]:
                 cpu["duplicate"].append(0.0)
                 continue
             record = runtime.store.get_delivery(row)
-            if profiler is not None:
+            profiling = profiler is not None and args.profile_only in (None, kind_of(d))
+            if profiling:
                 profiler.enable()
             started = time.thread_time()
             outcome = processor.process(record)
             spent = time.thread_time() - started
-            if profiler is not None:
+            if profiling:
                 profiler.disable()
-            cpu["state-changing" if d.changes_state else "no-op"].append(spent)
-            outcomes[outcome.split(",")[-1].strip().split(" ")[-1]] += 1
+            cpu[kind_of(d)].append(spent)
+            name = outcome.split(",")[-1].strip().split(" ")[-1]
+            if kind_of(d) == "no-op":
+                fetched = " (partial event)" if event.partial or event.item is None else ""
+                by_outcome.setdefault(name + fetched, []).append(spent)
+            outcomes[name] += 1
         if profiler is not None:
             profiler.dump_stats(args.profile)
         runtime.store.close()
         if not args.json:
             print("worker outcomes:", ", ".join(f"{k} {n}" for k, n in outcomes.most_common()))
+            print("no-op deliveries by path (count, mean worker CPU, share of the no-op total):")
+            total = sum(sum(v) for v in by_outcome.values()) or 1.0
+            for name, values in sorted(by_outcome.items(), key=lambda kv: -sum(kv[1])):
+                print(
+                    f"  {name:<22} {len(values):>6}  {statistics.fmean(values) * 1000:6.2f} ms"
+                    f"  {sum(values) / total:5.0%}"
+                )
         return cpu
+
+
+def kind_of(delivery: object) -> str:
+    return "state-changing" if getattr(delivery, "changes_state", False) else "no-op"
 
 
 def summary(cpu: dict[str, list[float]]) -> dict[str, float]:
@@ -179,6 +197,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=150)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="write a cProfile of the worker calls here")
+    parser.add_argument(
+        "--profile-only", choices=("no-op", "state-changing"), help="profile only these"
+    )
     parser.add_argument("--postgres", help="a PostgreSQL URL for the store (default SQLite)")
     parser.add_argument("--against", help="a commit whose code is the baseline")
     parser.add_argument("--rounds", type=int, default=2)

@@ -5,7 +5,9 @@
 every vendor and `requests` failure into `connector.errors` in one place each, keep the
 libraries' own retry loops off (the worker owns retries and backoff) and put a timeout on
 every call. `on_call(tracker, method, status, seconds)` is told about each HTTP call;
-status is None when no answer came (connection error, timeout).
+status is None when no answer came (connection error, timeout). A `CallGate`, when given,
+is asked before every HTTP request is sent and told at once, from the response, of a
+429 that limits the whole tracker.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ from connector.headers import header_value
 from connector.model import Comment, Person, WorkItem
 
 OnCall = Callable[[str, str, "int | None", float], None]
+
+
+class CallGate(Protocol):
+    """Who may call a tracker now: consulted right before each HTTP request goes out."""
+
+    def check(self) -> None:
+        """Raise (a `TrackerError`) to keep the request from being sent."""
+
+    def rate_limited(self, seconds: float) -> None:
+        """The tracker answered 429 for all calls, asking for `seconds` of quiet."""
+
 
 DEFAULT_TIMEOUT = 10.0
 # When a 429 names no wait at all: long enough not to hammer, short enough to recover.

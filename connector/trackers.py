@@ -15,7 +15,7 @@ from config.settings import TRACKER_KINDS, TrackerConfig
 from connector import azure_devops, jira
 from connector.azure_devops.client import AzureDevOpsClient
 from connector.azure_devops.client import comment_form as ado_comment_form
-from connector.clients import DEFAULT_TIMEOUT, OnCall, TrackerClient
+from connector.clients import DEFAULT_TIMEOUT, CallGate, OnCall, TrackerClient
 from connector.jira import field_discovery as jira_field_discovery
 from connector.jira.client import JiraClient
 from connector.jira.client import comment_form as jira_comment_form
@@ -100,12 +100,15 @@ def make_client(
     timeout: float = DEFAULT_TIMEOUT,
     on_call: OnCall | None = None,
     environ: Mapping[str, str] | None = None,
+    gate: CallGate | None = None,
 ) -> TrackerClient:
     """The write-back client for a configured tracker. Credentials are read from the
     environment variables the config names, now, and are kept only inside the client."""
     if not tracker.url:
         raise ValueError(f"tracker {tracker.name!r} has no url: nothing to write back to")
-    return kind(tracker.kind).client(tracker, timeout=timeout, on_call=on_call, environ=environ)
+    return kind(tracker.kind).client(
+        tracker, timeout=timeout, on_call=on_call, environ=environ, gate=gate
+    )
 
 
 def field_discovery(tracker: TrackerConfig) -> FieldDiscovery | None:

@@ -25,8 +25,8 @@ from connector.errors import TrackerError
 from connector.model import Event
 from connector.trackers import field_discovery, make_client
 from rules.fields import field_kind
-from webhooks.queue.backend import make_huey, ping, queue_depth
-from webhooks.queue.holds import HoldingClient
+from webhooks.queue.backend import make_huey, ping
+from webhooks.queue.holds import HoldingClient, TrackerGate
 from webhooks.queue.refusals import Refusals
 from webhooks.rulesource import RuleSource
 from webhooks.store import DeadLetter, Store
@@ -108,8 +108,12 @@ class Resources:
             return None
         with self._clients_lock:
             if tracker_name not in self._clients:
-                client = self._client_factory(tracker, on_call=record_tracker_call)
-                held = HoldingClient(client, self.huey, tracker_name)
+                gate = TrackerGate(self.huey, tracker_name)
+                if self._client_factory is make_client:
+                    client = make_client(tracker, on_call=record_tracker_call, gate=gate)
+                else:  # a test's own factory: the gate around each method still holds
+                    client = self._client_factory(tracker, on_call=record_tracker_call)
+                held = HoldingClient(client, self.huey, tracker_name, gate)
                 self._clients[tracker_name] = cast(TrackerClient, held)
             return self._clients[tracker_name]
 
@@ -195,8 +199,9 @@ class Resources:
     # -- operations ---------------------------------------------------------------------
 
     def queue_depth(self) -> int:
-        """Deliveries waiting: received ones the relay has not queued yet, and tasks."""
-        return self.store.received_count() + queue_depth(self.huey)
+        """Deliveries waiting: received ones the relay has not queued yet, and queued ones
+        (a queue task carries several), counted in the store."""
+        return self.store.waiting_count()
 
     def readiness(self) -> dict[str, dict[str, Any]]:
         """Store (answers and takes a write), queue and rules (re-read from disk when they

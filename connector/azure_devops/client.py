@@ -49,11 +49,14 @@ from connector.azure_devops.identities import (
 from connector.azure_devops.item import DEFAULT_TYPES, item_from_work_item, work_item_fields
 from connector.bulk import fetch_all
 from connector.clients import (
+    DEFAULT_RETRY_AFTER,
     DEFAULT_TIMEOUT,
+    CallGate,
     OnCall,
     error_for_status,
     field_id,
     pick_managed_comment,
+    retry_after_seconds,
     short_message,
     unavailable,
 )
@@ -102,12 +105,14 @@ class AzureDevOpsClient:
         timeout: float = DEFAULT_TIMEOUT,
         on_call: OnCall | None = None,
         environ: Mapping[str, str] | None = None,
+        gate: CallGate | None = None,
     ) -> None:
         if not tracker.url:
             raise ValueError(f"tracker {tracker.name!r} has no url")
         self.name = tracker.name
         self.tracker = tracker
         self._on_call = on_call
+        self._gate = gate  # asked before each request is sent, told of a 429 at once
         self._local = threading.local()
         self._projects: dict[str, str] = {}  # work item id -> project, for comments
         # `quiet_edits` asks for suppressNotifications=true; once refused, never again.
@@ -129,6 +134,15 @@ class AzureDevOpsClient:
         policy.status_forcelist = frozenset()  # every status comes back as a response
         policy.raise_on_status = False
         config.hooks.append(self._record_response)
+        if self._gate is not None:
+            # msrest calls this right before each request goes out
+            configure, gate = config.session_configuration_callback, self._gate
+
+            def gated(session: Any, global_config: Any, local_config: Any, **kwargs: Any) -> Any:
+                gate.check()
+                return configure(session, global_config, local_config, **kwargs)
+
+            config.session_configuration_callback = gated
 
     # -- reading -------------------------------------------------------------------------
 
@@ -443,6 +457,9 @@ class AzureDevOpsClient:
 
     def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self._local.response = response
+        if self._gate is not None and response.status_code == 429:
+            wait = retry_after_seconds(response.headers)
+            self._gate.rate_limited(DEFAULT_RETRY_AFTER if wait is None else wait)
         if self._on_call is not None:
             op = getattr(self._local, "op", "unknown")
             self._on_call(self.name, op, response.status_code, response.elapsed.total_seconds())

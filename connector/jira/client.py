@@ -26,11 +26,14 @@ from jira import JIRA, JIRAError
 from config.settings import TrackerConfig
 from connector.bulk import chunked, fetch_all
 from connector.clients import (
+    DEFAULT_RETRY_AFTER,
     DEFAULT_TIMEOUT,
+    CallGate,
     OnCall,
     error_for_status,
     field_id,
     pick_managed_comment,
+    retry_after_seconds,
     short_message,
     unavailable,
 )
@@ -52,6 +55,16 @@ KEY_PAGE = 5000
 BULK_FETCH = 100  # issues per issue/bulkfetch call (Atlassian: up to 100 by default)
 
 
+def _gated(send: Any, gate: CallGate) -> Any:
+    """`Session.send` asking the gate first, right before the request goes out."""
+
+    def gated_send(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        gate.check()
+        return send(request, **kwargs)
+
+    return gated_send
+
+
 class JiraClient:
     def __init__(
         self,
@@ -60,12 +73,14 @@ class JiraClient:
         timeout: float = DEFAULT_TIMEOUT,
         on_call: OnCall | None = None,
         environ: Mapping[str, str] | None = None,
+        gate: CallGate | None = None,
     ) -> None:
         self.name = tracker.name
         self.tracker = tracker
         self.cloud = tracker.deployment != "server"
         self.api_version = "3" if self.cloud else "2"
         self._on_call = on_call
+        self._gate = gate  # asked before each request is sent, told of a 429 at once
         self._local = threading.local()
         user, token = tracker.credentials(environ)
         auth: dict[str, Any] = {}
@@ -85,6 +100,8 @@ class JiraClient:
         # the serverInfo call it would otherwise make.
         self._jira.deploymentType = "Cloud" if self.cloud else "Server"
         self._jira._session.hooks["response"].append(self._record_response)
+        if gate is not None:
+            self._jira._session.send = _gated(self._jira._session.send, gate)  # type: ignore[method-assign]
         # `quiet_edits` asks for notifyUsers=false; once Jira refuses it, never again.
         self._quiet = tracker.quiet_edits
         self._priorities: dict[str, str] | None = None  # id -> name, asked once
@@ -400,6 +417,12 @@ class JiraClient:
             )
 
     def _record_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if self._gate is not None and response.status_code == 429:
+            method = (response.request.method or "GET").upper() if response.request else "GET"
+            reason = response.headers.get("RateLimit-Reason", "")
+            if method in ("GET", "HEAD") or PER_ISSUE_REASON not in reason:  # the whole site
+                wait = retry_after_seconds(response.headers)
+                self._gate.rate_limited(DEFAULT_RETRY_AFTER if wait is None else wait)
         if self._on_call is not None:
             op = getattr(self._local, "op", "unknown")
             self._on_call(self.name, op, response.status_code, response.elapsed.total_seconds())

@@ -70,10 +70,10 @@ def test_relay_queues_each_received_delivery_once(runtime: Runtime) -> None:
     assert runtime.relay_received() == 0  # nothing left: nothing queued twice
     counts = runtime.store.delivery_counts()
     assert counts["received"] == 0 and counts["queued"] == 5
-    assert runtime.huey.pending_count() == 5
+    assert runtime.huey.pending_count() == 1  # one task carries the five
     assert runtime.queue_depth() == 5
 
-    assert drain(runtime) >= 5
+    assert drain(runtime) >= 1
     assert runtime.store.delivery_counts()["done"] == 5
 
 
@@ -144,10 +144,10 @@ def test_enqueue_failure_leaves_rows_for_recovery(runtime: Runtime, monkeypatch)
     for n in range(3):
         runtime.store.record_delivery("jira", f"f-{n}", "e", BODY, status="received")
 
-    def queue_down(row_id: int) -> None:
+    def queue_down(row_ids: list[int]) -> None:
         raise ConnectionError("queue unreachable")
 
-    monkeypatch.setattr(runtime.tasks, "enqueue_delivery", queue_down)
+    monkeypatch.setattr(runtime.tasks, "enqueue_deliveries", queue_down)
     with pytest.raises(ConnectionError):
         runtime.relay_received()
     monkeypatch.undo()

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import orjson
 
 from connector import trackers
 from connector.errors import ItemNotFound
@@ -32,6 +35,35 @@ log = logging.getLogger(__name__)
 # Changed fields that say the item's comments changed (Azure DevOps counts them).
 COMMENT_COUNT = frozenset({"System.CommentCount"})
 UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
+# What a new comment changes on the item itself: Jira dates the issue's `updated` (and a
+# revision count would follow it). A rule or rollup that reads none of these cannot
+# judge the item differently after a comment that is not the managed one.
+_COMMENT_TOUCHES = re.compile(r"\b(updated|revision|age|status_age|comments?)\b")
+
+
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+
+
+def _decode(payload: bytes) -> Any:
+    """A stored body as intake accepted it: orjson first, the standard library for what
+    orjson reads differently (19 digits in a row: maybe an integer past 64 bits, which
+    orjson makes a float) or refuses, as `webhooks.http.jsonbody` decides."""
+    if b"0" * 19 not in bytes(payload).translate(_DIGITS_AS_ZERO):
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)
+
+
+def comments_change_nothing(ruleset: Any) -> bool:
+    """True when no rule of `ruleset` names a field a comment changes (anywhere in its
+    definition: checks, conditions, messages) and it has no rollups (their facts
+    carry `updated`)."""
+    if getattr(ruleset, "rollups", ()):
+        return False
+    text = json.dumps([rule.raw for rule in ruleset.rules], default=str)
+    return _COMMENT_TOUCHES.search(text) is None
 
 
 class Known(NamedTuple):
@@ -40,6 +72,7 @@ class Known(NamedTuple):
     delivery: int
     item: WorkItem | None
     ledger: Ledger
+    parent: WorkItem | None = None  # the stored parent the event's item names, when read
 
 
 def keep_status_date(item: WorkItem, stored: WorkItem | None) -> WorkItem:
@@ -62,11 +95,47 @@ class Processor:
         self.follow_ups = follow_ups
         self.rollups = Rollups(resources, follow_ups)
         self._local = threading.local()  # the writes refused while handling this delivery
+        self._comment_blind: tuple[Any, bool] | None = None  # (rule set, answer)
 
-    def process(self, record: DeliveryRecord) -> str:
+    def parse(self, record: DeliveryRecord) -> Event | Ignored:
+        """The stored delivery's event (a payload error raises `PayloadError`)."""
+        tracker = self.resources.settings.tracker(record.tracker)
+        return trackers.adapter(tracker).parse_event(_decode(record.payload), tracker)
+
+    def own_edit(self, event: Event) -> bool:
+        settings = self.resources.settings
+        tracker = settings.tracker(event.tracker)
+        return is_own_edit(event, tracker, settings.label_prefix, self._written_fields())
+
+    def superseded(self, batch: list[tuple[DeliveryRecord, Event | Ignored]]) -> set[int]:
+        """Rows of a batch (in delivery order) whose event a later one in the same batch
+        makes moot: an edit showing the whole item, followed by another such edit of the
+        same item at a higher revision that is not the service's own. Governing the later
+        one writes what the earlier would have, and more; the earlier would be found
+        stale once it was stored. Comments, deletions, links and partial events are never
+        passed over."""
+        newest: dict[str, int] = {}  # item key -> highest revision of a later full edit
+        out: set[int] = set()
+        for record, event in reversed(batch):
+            if isinstance(event, Ignored) or event.partial or event.item is None:
+                continue
+            if event.kind not in (EventKind.UPDATED, EventKind.CREATED):
+                if event.kind in (EventKind.DELETED, EventKind.RESTORED):
+                    newest.pop(event.item_key, None)  # never skip across these
+                continue
+            revision = event.item.revision
+            if newest.get(event.item_key, -1) > revision:
+                out.add(record.id)
+            elif not self.own_edit(event):
+                newest[event.item_key] = max(revision, newest.get(event.item_key, -1))
+        return out
+
+    def process(self, record: DeliveryRecord, event: Event | Ignored | None = None) -> str:
+        """Handle one delivery; `event`: its payload already parsed (`parse`)."""
         settings = self.resources.settings
         tracker = settings.tracker(record.tracker)
-        event = trackers.adapter(tracker).parse_event(json.loads(record.payload), tracker)
+        if event is None:
+            event = self.parse(record)
         if isinstance(event, Ignored):
             self.store.mark_delivery(record.id, "ignored", error=event.reason)
             return "ignored"
@@ -77,15 +146,25 @@ class Processor:
             return "own-edit"
 
         self._local.refused = []
-        with item_lock(self.resources.huey, event.item_key):  # raises ItemLocked: re-queued
-            # "processing" counts real attempts only; the stored item read in that commit
-            stored, ledger = self.store.start_delivery(record.id, event.item_key)
-            outcome = self.handle(event, known=Known(record.id, stored, ledger))
+        self._local.delivery, self._local.begun = record.id, False
+        try:
+            with item_lock(self.resources.huey, event.item_key):  # ItemLocked: re-queued
+                # One read; the delivery's status moves with the first write
+                # ("processing", an attempt) or, when it changes nothing, its last one.
+                shown = event.item if not event.partial else None
+                parent_key = shown.parent if shown is not None else None
+                stored, ledger, parent = self.store.read_for_delivery(event.item_key, parent_key)
+                outcome = self.handle(event, known=Known(record.id, stored, ledger, parent))
+        finally:
+            begun, self._local.delivery = self._local.begun, None
         if outcome != UNCHANGED:  # that one was marked done with the item's upsert
             # Done, even when the tracker refused a part for good: the other parts are
             # written, and retrying cannot change a refusal. The delivery says which and why.
             refused = "; ".join(f"{part} refused: {why}" for part, why in self._local.refused)
-            self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
+            if begun:
+                self.store.mark_delivery(record.id, "done", error=refused[:500] or None)
+            else:  # stale, gone: its one write
+                self.store.finish_delivery(record.id, "done", error=refused[:500] or None)
         EVENTS.labels(tracker.name, event.native_event, "processed").inc()
         received = getattr(record, "received_at", None)
         if received is not None:
@@ -107,6 +186,14 @@ class Processor:
             for field in spec.write_back.fields.values()
         }
 
+    def _begin(self) -> None:
+        """Mark the delivery being processed "processing" (an attempt), once, before its
+        first write or tracker call."""
+        local = self._local
+        if getattr(local, "delivery", None) is not None and not local.begun:
+            self.store.mark_delivery(local.delivery, "processing")
+            local.begun = True
+
     def handle(self, event: Event, *, known: Known | None = None) -> str:
         """Bring the store up to date with the event, then govern the item. `known`: the
         stored item and its ledger, when the caller read them; with them, an item whose
@@ -114,6 +201,8 @@ class Processor:
         done in one commit, with nothing more read or written."""
         if event.kind is EventKind.RESTORED:
             known = None  # read again after the restore
+        if event.kind in (EventKind.DELETED, EventKind.RESTORED):
+            self._begin()
         if event.kind is EventKind.DELETED:
             previous = self.store.get_item(event.item_key) if known is None else known.item
             self.store.mark_deleted(event.item_key, event.revision)
@@ -125,6 +214,7 @@ class Processor:
 
         noticed = notice_managed_comment_change(self.store, event)
         if noticed:  # a person's edit of the managed comment: restored below
+            self._begin()
             known = None  # the ledger read with the delivery is no longer what is stored
         # Any other person's comment event (Azure DevOps names no comment in its hook), or
         # a person's update that changed the number of comments: the write-back reads the
@@ -136,7 +226,18 @@ class Processor:
         if verify:
             known = None  # not settled: the comment is read whatever the plan
         item = event.item
+        if (
+            event.kind is EventKind.COMMENTED
+            and event.partial
+            and known is not None
+            and known.item is not None
+            and self._comments_change_nothing()
+        ):
+            # a team comment (not the managed one, see above) on a known item: nothing a
+            # rule reads changed, so the item is not fetched, stored or governed again
+            return "comment"
         if event.partial or item is None:
+            self._begin()
             item = self.fetch(event)
             if item is None:
                 return "gone"
@@ -155,18 +256,30 @@ class Processor:
             )
             return "stale"
         item = keep_status_date(item, stored)
+        writer = WriteBack(self.resources)
+        parent = known.parent if known is not None else None
+        read = {parent.key: parent} if parent is not None and parent.key == item.parent else None
         if (
             known is not None
             and stored is known.item
-            and WriteBack(self.resources).settled(item, known.ledger)
+            and writer.settled(item, known.ledger, known=read)
         ):
-            self.store.upsert_item(item, done_delivery=known.delivery)
+            begun = getattr(self._local, "begun", True)
+            self.store.upsert_item(item, done_delivery=known.delivery, attempt=not begun)
             if stored is None or ChildFacts.of(stored) != ChildFacts.of(item):
                 self.after_change(item.key, previous=stored, current=item)
             return UNCHANGED
+        self._begin()
         self.store.upsert_item(item)
         record_allocation(self.resources, item.key, item)
-        return self.govern(item, previous=stored, verify_comment=verify)
+        return self.govern(item, previous=stored, writer=writer, verify_comment=verify)
+
+    def _comments_change_nothing(self) -> bool:
+        ruleset = self.resources.rules.current()
+        cached = self._comment_blind
+        if cached is None or cached[0] is not ruleset:
+            cached = self._comment_blind = (ruleset, comments_change_nothing(ruleset))
+        return cached[1]
 
     def fetch(self, event: Event) -> WorkItem | None:
         client = self.resources.client(event.tracker)
@@ -181,10 +294,17 @@ class Processor:
             return None
 
     def govern(
-        self, item: WorkItem, previous: WorkItem | None = None, *, verify_comment: bool = False
+        self,
+        item: WorkItem,
+        previous: WorkItem | None = None,
+        writer: WriteBack | None = None,
+        *,
+        verify_comment: bool = False,
     ) -> str:
-        """Evaluate the rules on the stored item and write back what changed."""
-        writer = WriteBack(self.resources)
+        """Evaluate the rules on the stored item and write back what changed. `writer`: the
+        write-back that already evaluated `item` (its findings are reused); `verify_comment`:
+        read the managed comment and restore it if a person changed it."""
+        writer = writer or WriteBack(self.resources)
         outcome = writer.govern(item, verify_comment=verify_comment)
         refused = getattr(self._local, "refused", None)
         if refused is not None:

@@ -85,6 +85,8 @@ class WriteBack:
         # (part, reason) of each write the tracker refused for good in this run
         self.refused: list[tuple[str, str]] = []
         self._refusals: list[PermanentTrackerError] = []  # those of the current apply()
+        # (item, rule set, findings) of the last `settled` evaluation, reused by `govern`
+        self._evaluated: tuple[WorkItem, RuleSet, list[Finding]] | None = None
 
     def govern(
         self,
@@ -123,19 +125,27 @@ class WriteBack:
             )
         return f"{len(findings)} findings, {writes} writes"
 
-    def settled(self, item: WorkItem, ledger: Ledger) -> bool:
+    def settled(
+        self, item: WorkItem, ledger: Ledger, *, known: dict[str, WorkItem] | None = None
+    ) -> bool:
         """True when the last write-back on the item finished with every write taken, for
         the same plan as now and the managed labels the item shows: governing it again
-        would write nothing. Reads at most the parent. Never for rollup parents or rules
-        judging an item by others (their plans depend on more than the item)."""
+        would write nothing. Reads at most the parent (not when `known` holds it). Never
+        for rollup parents or rules judging an item by others (their plans depend on more
+        than the item). A payload older than the last label write shows the labels as
+        they were before it; for those, the ledger is the truth, as in `apply`."""
         ruleset = self.resources.rules.current()
         if ledger.findings_hash is None or spec_for(ruleset.rollups, item) is not None:
             return False
         if _judges_by_others(ruleset):
             return False
-        if {lb for lb in item.labels if lb.startswith(self.prefix)} != ledger.labels:
+        watermark = ledger.item_revision
+        if not (watermark is not None and item.revision < watermark) and (
+            {lb for lb in item.labels if lb.startswith(self.prefix)} != ledger.labels
+        ):
             return False
-        findings = evaluate_stored(self.resources, item, ruleset=ruleset)
+        findings = evaluate_stored(self.resources, item, ruleset=ruleset, known=known)
+        self._evaluated = (item, ruleset, findings)
         return plan_digest(ruleset, findings) == ledger.findings_hash
 
     def _evaluate(
@@ -144,7 +154,18 @@ class WriteBack:
         """The item's findings (its own rules, portfolio rules, its rollup's), saved to
         the store."""
         now = self.resources.clock()
-        findings = evaluate_stored(self.resources, item, ruleset=ruleset, now=now, rollup=rollup)
+        evaluated, self._evaluated = self._evaluated, None
+        if (
+            evaluated is not None
+            and rollup is None  # `settled` never judges rollup parents
+            and evaluated[0] is item
+            and evaluated[1] is ruleset
+        ):
+            findings = evaluated[2]  # `settled` evaluated this very item a moment ago
+        else:
+            findings = evaluate_stored(
+                self.resources, item, ruleset=ruleset, now=now, rollup=rollup
+            )
         self.store.save_findings(item.key, [f.to_dict() for f in findings], now)
         return findings
 

@@ -106,6 +106,25 @@ class Store(
         with self._reading() as conn:
             return _ledger(conn.execute(GET_LEDGER, {"item_key": item_key}).first())
 
+    def read_for_delivery(
+        self, key: str, parent_key: str | None = None
+    ) -> tuple[WorkItem | None, Ledger, WorkItem | None]:
+        """The stored item, its ledger and (when `parent_key` is given) the stored parent,
+        in one read: what the worker needs to tell whether a delivery changes anything.
+        Nothing is written; the delivery's status moves with its first write
+        (`mark_delivery(.., "processing")`, or `finish_delivery` when that is the last)."""
+        with self._reading() as conn:
+            data = conn.execute(GET_ITEM_DATA, {"key": key}).scalar()
+            ledger = _ledger(conn.execute(GET_LEDGER, {"item_key": key}).first())
+            parent = None
+            if parent_key:
+                parent = conn.execute(GET_ITEM_DATA, {"key": parent_key}).scalar()
+        return (
+            WorkItem.from_dict(data) if data else None,
+            ledger,
+            WorkItem.from_dict(parent) if parent else None,
+        )
+
     def start_delivery(self, row_id: int, key: str) -> tuple[WorkItem | None, Ledger]:
         """Mark a delivery "processing" (an attempt) and read its stored item and ledger,
         in one commit."""

@@ -355,6 +355,17 @@ class DeliveryStore(StoreBase):
         with self._reading() as conn:
             return int(conn.execute(query).scalar_one())
 
+    def waiting_count(self) -> int:
+        """Deliveries not yet taken up: received (for the relay) or queued (for a worker,
+        retries waiting for their time included)."""
+        query = (
+            select(func.count())
+            .select_from(DeliveryRow)
+            .where(DeliveryRow.status.in_(("received", "queued")))
+        )
+        with self._reading() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def get_delivery(self, id: int) -> DeliveryRecord | None:
         with self._reading() as conn:
             row = conn.execute(_GET_DELIVERY, {"row_id": id}).first()
@@ -369,6 +380,34 @@ class DeliveryStore(StoreBase):
         values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
         with self._writing(), self._write_engine.begin() as conn:
             return conn.execute(stmt, values).rowcount > 0
+
+    def get_deliveries(self, ids: list[int]) -> list[DeliveryRecord]:
+        """The deliveries with these ids that exist, in the order of `ids`, in one read."""
+        if not ids:
+            return []
+        query = select(_DELIVERIES).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+        with self._reading() as conn:
+            rows = {row.id: _delivery(row) for row in conn.execute(query, {"ids": list(ids)})}
+        return [rows[i] for i in ids if i in rows]
+
+    def finish_deliveries(self, ids: list[int], error: str | None = None) -> None:
+        """Mark deliveries done that were never marked "processing", an attempt each, in
+        one commit (deliveries a newer one in the same batch made moot)."""
+        if not ids:
+            return
+        now = self.now()
+        values = [{"row_id": i, "status": "done", "error": error, "updated_at": now} for i in ids]
+        with self._writing(), self._write_engine.begin() as conn:
+            conn.execute(MARK_ATTEMPT, values)
+
+    def finish_delivery(self, id: int, status: str = "done", error: str | None = None) -> bool:
+        """Mark a delivery finished (done or ignored) that was never marked "processing":
+        the attempt is counted in the same commit. False when there is no such delivery."""
+        if status not in DELIVERY_STATUSES:
+            raise ValueError(f"unknown delivery status {status!r}: one of {DELIVERY_STATUSES}")
+        values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
+        with self._writing(), self._write_engine.begin() as conn:
+            return conn.execute(MARK_ATTEMPT, values).rowcount > 0
 
     def pending_deliveries(self, older_than: Any) -> list[int]:
         """Ids of deliveries still queued or processing, last touched before `older_than`:

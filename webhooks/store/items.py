@@ -9,12 +9,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, false, func, or_, select, update
 
 from connector.model import WorkItem
 from rules.portfolio import person_key
 from rules.rollup import ChildFacts
-from webhooks.store.deliveries import MARK_DELIVERY
+from webhooks.store.deliveries import MARK_ATTEMPT, MARK_DELIVERY
 from webhooks.store.engine import StoreBase
 from webhooks.store.models import ItemRow
 
@@ -33,8 +34,12 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def content_hash(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A digest of the item's stored form (keys sorted), to tell a repeated revision."""
+    try:
+        canonical = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson refuses (integers past 64 bits, ...)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def _assignee_id(item: WorkItem) -> str | None:
@@ -44,9 +49,13 @@ def _assignee_id(item: WorkItem) -> str | None:
 
 
 class ItemStore(StoreBase):
-    def upsert_item(self, item: WorkItem, *, done_delivery: int | None = None) -> bool:
+    def upsert_item(
+        self, item: WorkItem, *, done_delivery: int | None = None, attempt: bool = False
+    ) -> bool:
         """Store `item` unless the stored copy is newer, or the same revision with the same
-        content (a stale or repeated event). True when the row was written.
+        content (a stale or repeated event). True when the row was written. `done_delivery`:
+        a delivery row marked done in the same commit (counting an attempt with `attempt`,
+        when it was never marked "processing").
 
         One atomic INSERT .. ON CONFLICT DO UPDATE .. WHERE, so concurrent writers of the
         same key end with the highest revision whatever the order. The deleted flag is
@@ -74,7 +83,8 @@ class ItemStore(StoreBase):
             written = conn.execute(self._upsert_item, values).first() is not None
             if done_delivery is not None:  # the delivery's last step, in the same commit
                 done = {"row_id": done_delivery, "status": "done", "error": None}
-                conn.execute(MARK_DELIVERY, {**done, "updated_at": values["stored_at"]})
+                mark = MARK_ATTEMPT if attempt else MARK_DELIVERY
+                conn.execute(mark, {**done, "updated_at": values["stored_at"]})
             return written
 
     @functools.cached_property

@@ -29,15 +29,11 @@ def relay_received(store: Store, tasks: Tasks, limit: int = RELAY_BATCH) -> int:
     lost between the claim and the enqueue (a crash, the queue down) is queued again
     by recovery, which finds its row "queued" and stale."""
     row_ids = store.claim_received(limit)
-    for n, row_id in enumerate(row_ids):
-        try:
-            tasks.enqueue_delivery(row_id)
-        except Exception:
-            log.error(
-                "relay.enqueue_failed",
-                extra={"delivery_row": row_id, "left_for_recovery": len(row_ids) - n},
-            )
-            raise
+    try:
+        tasks.enqueue_deliveries(row_ids)  # tasks of several deliveries each
+    except Exception:
+        log.error("relay.enqueue_failed", extra={"left_for_recovery": len(row_ids)})
+        raise
     return len(row_ids)
 
 

@@ -18,12 +18,13 @@ from huey import crontab
 from huey.api import TaskWrapper
 
 from connector.errors import RateLimited, TrackerError
+from connector.model import Event, Ignored
 from webhooks.dashboard.history import record_history
 from webhooks.governance.process import Processor
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.sweep import sweep
 from webhooks.governance.writeback import WriteBack
-from webhooks.queue.holds import TrackerHeld, held_until, hold_tracker
+from webhooks.queue.holds import TrackerGate, TrackerHeld, held_until, hold_tracker
 from webhooks.queue.locks import ItemLocked, item_lock, release_dead_locks
 from webhooks.queue.scheduling import clear_pending, schedule_once
 from webhooks.resources import Resources
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 
 LOCK_RETRY_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 300.0
+TASK_BATCH = 25  # deliveries per queue task: one read of their rows, one queue round trip
+# A delivery of a batch whose item another thread is processing waits this long for it
+# (polling), rather than going back to the queue's schedule, which is polled each second.
+LOCK_WAIT_SECONDS = 2.0
+LOCK_POLL_SECONDS = 0.005
+HOLD_READ_SECONDS = 0.1
 
 
 def backoff_seconds(attempt: int, base: float, *, rng: random.Random | None = None) -> float:
@@ -61,6 +68,7 @@ class Tasks:
         self.rollups = Rollups(resources, self)
         huey, settings = self.huey, self.settings
         self.process_task: TaskWrapper = huey.task(name="process_delivery")(self._process_delivery)
+        self.batch_task: TaskWrapper = huey.task(name="process_deliveries")(self._process_batch)
         self.rollup_task: TaskWrapper = huey.task(name="rollup_parent", retries=3, retry_delay=5)(
             self._rollup_parent
         )
@@ -92,6 +100,16 @@ class Tasks:
     def enqueue_delivery(self, row_id: int) -> None:
         self.process_task(row_id, 0)
 
+    def enqueue_deliveries(self, row_ids: list[int]) -> None:
+        """Queue deliveries in tasks of up to `TASK_BATCH`, in order; returns once all are
+        queued (an error leaves the rest "queued" in the store, for recovery)."""
+        for start in range(0, len(row_ids), TASK_BATCH):
+            chunk = row_ids[start : start + TASK_BATCH]
+            if len(chunk) == 1:
+                self.process_task(chunk[0], 0)
+            else:
+                self.batch_task(chunk)
+
     def schedule(self, row_id: int, attempt: int, delay: float) -> None:
         self.process_task.schedule((row_id, attempt), delay=max(0.0, delay))
 
@@ -117,19 +135,79 @@ class Tasks:
         record = self.resources.store.get_delivery(row_id)
         if record is None or record.status in ("done", "ignored", "dead"):
             return
-        until = held_until(self.huey, record.tracker)
-        if until and until > time.time():
-            self.schedule(row_id, attempt, until - time.time())
+        self._run(record, attempt)
+
+    def _process_batch(self, row_ids: list[int]) -> None:
+        """A batch of deliveries, in order: their rows read at once, an edit that a later
+        one in the batch supersedes marked done without work (`Processor.superseded`),
+        each of the others processed as `_process_delivery` would (its own retries)."""
+        store, processor = self.resources.store, self.processor
+        records = [
+            r for r in store.get_deliveries(row_ids) if r.status not in ("done", "ignored", "dead")
+        ]
+        parsed: list[tuple[DeliveryRecord, Event | Ignored]] = []
+        unparsed: list[DeliveryRecord] = []
+        for record in records:
+            try:
+                parsed.append((record, processor.parse(record)))
+            except Exception:  # processed alone below: its error takes the usual way
+                unparsed.append(record)
+        moot = processor.superseded(parsed)
+        if moot:
+            store.finish_deliveries(sorted(moot))
+            log.info("worker.superseded_in_batch", extra={"count": len(moot)})
+        todo = [(r, e) for r, e in parsed if r.id not in moot] + [(r, None) for r in unparsed]
+        for n, (record, event) in enumerate(todo):
+            try:
+                self._run(record, 0, event, wait_for_lock=LOCK_WAIT_SECONDS)
+            except Exception:  # the store or queue failed: the rest go back, one task each
+                log.exception("worker.batch_interrupted", extra={"delivery_row": record.id})
+                for rest, _ in todo[n:]:
+                    try:
+                        self.schedule(rest.id, 0, LOCK_RETRY_SECONDS)
+                    except Exception:  # left "queued" in the store: recovery takes them
+                        break
+                return
+
+    def _run(
+        self,
+        record: DeliveryRecord,
+        attempt: int,
+        event: Event | Ignored | None = None,
+        *,
+        wait_for_lock: float = 0.0,
+    ) -> None:
+        held = self._held_for(record.tracker)
+        if held > 0:
+            self.schedule(record.id, attempt, held)
             return
+        deadline = time.monotonic() + wait_for_lock
         try:
-            self.processor.process(record)
+            while True:
+                try:
+                    self.processor.process(record, event)
+                    return
+                except ItemLocked:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(LOCK_POLL_SECONDS)
         except ItemLocked:
-            self.schedule(row_id, attempt, LOCK_RETRY_SECONDS)
+            self.schedule(record.id, attempt, LOCK_RETRY_SECONDS)
         except TrackerError as exc:
             self._retry_or_bury(record, attempt, exc)
         except Exception as exc:  # a bug must not lose the event: retry, then dead letter
-            log.exception("worker.unexpected_error", extra={"delivery_row": row_id})
+            log.exception("worker.unexpected_error", extra={"delivery_row": record.id})
             self._retry_or_bury(record, attempt, exc)
+
+    def _held_for(self, tracker: str) -> float:
+        """Seconds the tracker is held; the queue's hold read at most every 0.1 s here
+        (each request the delivery makes checks it at once)."""
+        client = self.resources.client(tracker)
+        gate = getattr(client, "gate", None)
+        if isinstance(gate, TrackerGate):
+            return gate.held_for(fresh_within=HOLD_READ_SECONDS)
+        until = held_until(self.huey, tracker)
+        return max(0.0, until - time.time()) if until else 0.0
 
     def _retry_or_bury(self, record: DeliveryRecord, attempt: int, exc: Exception) -> None:
         store = self.resources.store
@@ -221,5 +299,9 @@ class Tasks:
     def _waiting_rows(self) -> set[int]:
         """Delivery rows whose task waits in the queue or the schedule (retries included)."""
         waiting = [*self.huey.pending(), *self.huey.scheduled()]
-        task_class = self.process_task.task_class
-        return {int(t.args[0]) for t in waiting if isinstance(t, task_class) and t.args}
+        single, batch = self.process_task.task_class, self.batch_task.task_class
+        rows = {int(t.args[0]) for t in waiting if isinstance(t, single) and t.args}
+        for task in waiting:
+            if isinstance(task, batch) and task.args:
+                rows.update(int(row_id) for row_id in task.args[0])
+        return rows
