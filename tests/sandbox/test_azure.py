@@ -21,6 +21,7 @@ from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
+from connector.document import MARKER, Document, Paragraph
 from connector.trackers import make_client
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
@@ -496,3 +497,37 @@ def test_every_route_is_a_documented_azure_devops_path_and_method():
             assert any(method in spec.get(c, set()) for c in candidates), f"{method} {rule.rule}"
             checked += 1
     assert checked >= 15
+
+
+def test_the_service_client_writes_tags_and_the_first_comment_in_one_revision(
+    azure_env, monkeypatch
+):
+    """System.History in the tags PATCH: one revision, the text a comment of the comments
+    API, whose id the client reads next and edits in place later."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    rev = state.items[story.id].rev
+    client = product_client(url)
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    new_rev, comment_id = client.update_labels_with_comment(str(story.id), {"pmo-x"}, set(), doc)
+    item = state.items[story.id]
+    assert (item.rev, new_rev) == (rev + 1, rev + 1)
+    assert item.fields["System.Tags"] == "pmo-x"
+    comments = wit(url, v71=True).get_comments("Fabrikam", story.id).comments
+    assert [str(c.id) for c in comments] == [comment_id]
+    client.update_comment(str(story.id), comment_id, Document(MARKER, [Paragraph("All pass")]))
+    comments = wit(url, v71=True).get_comments("Fabrikam", story.id).comments
+    assert len(comments) == 1 and "All pass" in comments[0].text
+
+
+def test_a_batch_with_fields_renders_only_those_fields(azure_env):
+    url = azure_env[1]
+    story = create(wit(url), "Story")
+    answer = requests.post(
+        f"{url}/Fabrikam/_apis/wit/workitemsbatch?api-version=7.1", auth=("", "pm-pat"),
+        timeout=5, json={"ids": [story.id], "fields": ["System.Title", "System.CreatedBy"]},
+    )  # fmt: skip
+    (item,) = answer.json()["value"]
+    assert set(item["fields"]) == {"System.Title", "System.CreatedBy"}
+    assert item["fields"]["System.CreatedBy"]["uniqueName"] == "pm@fabrikam.com"
