@@ -118,7 +118,7 @@ def run_audit(
         seen.append(item)
         bar.update(1)
     bar.close()
-    sync_allocations(resources, seen)  # one read of the shares, the changed ones written
+    ledger = sync_allocations(resources, seen)  # one read of the shares, changes written
     # Evaluate after seeding so parent.<field> checks see parents fetched later in the page.
     now = resources.clock()
     writer = WriteBack(resources) if apply else None
@@ -129,7 +129,7 @@ def run_audit(
     # everyone's load is read and judged once, as the sweep does.
     groups: Groups = {}
     counted: Counted = {}
-    loads: dict[str, Any] = {}
+    loads: dict[str, Any] = {"ledger": ledger}
     for item in seen:
         report.items += 1
         if writer is not None:

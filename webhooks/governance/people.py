@@ -105,10 +105,11 @@ def ledger_of(runtime: Resources, people: set[str] | None = None) -> Ledger:
     return Ledger.of_shares(rows, runtime.people, today)
 
 
-def sync_allocations(runtime: Resources, items: list[WorkItem]) -> int:
+def sync_allocations(runtime: Resources, items: list[WorkItem]) -> Ledger:
     """Every item's shares as of today (windows move on as weeks pass), written only for
     the items whose stored shares differ: one read of all shares, the changes in a few
-    transactions. Returns how many items' shares were replaced."""
+    transactions. Returns everyone's ledger from this week on, as now stored (what
+    `ledger_of` would read back)."""
     today = runtime.clock().date()
     stored: dict[str, list[Share]] = {}
     for share in runtime.store.all_shares():
@@ -120,7 +121,10 @@ def sync_allocations(runtime: Resources, items: list[WorkItem]) -> int:
             changes[item.key] = new
     if changes:
         runtime.store.replace_shares_of(changes)
-    return len(changes)
+    stored.update(changes)
+    since = monday(today)
+    rows = [share for kept in stored.values() for share in kept if share.week >= since]
+    return Ledger.of_shares(rows, runtime.people, today)
 
 
 def _share_order(share: Share) -> tuple[str, dt.date, str, float]:
@@ -131,14 +135,15 @@ def load_findings(
     runtime: Resources, ruleset: Any, item: WorkItem, memo: dict[str, Any] | None = None
 ) -> list[Finding]:
     """Over-allocation findings for `item` (it drives its person's load over a bound).
-    `memo`, kept by a caller checking many items (the sweep): everyone's ledger is read
-    and judged once, not once per item (which re-read a person's shares per item)."""
+    `memo`, kept by a caller checking many items (the sweep): everyone's ledger (its
+    "ledger", else read) is judged once, not once per item (which re-read a person's
+    shares per item)."""
     rules = [r for r in load_rules(ruleset) if r.load is not None and r.load.max is not None]
     if not rules:
         return []
     if memo is not None:
         if "over" not in memo:
-            ledger = ledger_of(runtime)
+            ledger = memo.get("ledger") or ledger_of(runtime)
             weeks, everyone = horizon(ledger.today), set(ledger.by_person)
             memo["over"] = [over_allocated(rule, ledger, everyone, weeks) for rule in rules]
         return [found for over in memo["over"] if (found := over.get(item.key)) is not None]

@@ -37,9 +37,9 @@ def sweep(resources: Resources, follow_ups: FollowUps) -> dict[str, int]:
     by_key = {item.key: item for item in items}
     groups: Groups = {}  # each portfolio group read and counted once per sweep, not once
     counted: Counted = {}  # per member
-    loads: dict[str, Any] = {}  # everyone's load judged once, not once per item
-    # first every load (windows move on as weeks pass), written where it moved; then the rules
-    sync_allocations(resources, items)
+    # first every load (windows move on as weeks pass), written where it moved; then the
+    # rules, everyone's load judged once, not once per item
+    loads: dict[str, Any] = {"ledger": sync_allocations(resources, items)}
     for item in items:
         checked += 1
         findings = evaluate_stored(
