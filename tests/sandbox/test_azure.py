@@ -21,6 +21,7 @@ from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
+from connector.azure_devops.item import work_item_fields
 from connector.document import MARKER, Document, Paragraph
 from connector.trackers import make_client
 from sandbox.azure_app import create_azure_app
@@ -29,6 +30,7 @@ from sandbox.receiver import Receiver
 from sandbox.server import Sandbox, route_label, run_in_thread
 from sandbox.webhooks import WebhookSender
 from tests.support.helpers import SPECS, load_fixture
+from tests.support.spec_check import assert_documented
 
 SECRET = "azure-hook-secret"
 PARENT = "System.LinkTypes.Hierarchy-Reverse"
@@ -531,3 +533,43 @@ def test_a_batch_with_fields_renders_only_those_fields(azure_env):
     (item,) = answer.json()["value"]
     assert set(item["fields"]) == {"System.Title", "System.CreatedBy"}
     assert item["fields"]["System.CreatedBy"]["uniqueName"] == "pm@fabrikam.com"
+
+
+def test_audit_reads_wiql_ids_then_batches_of_200_with_the_mapped_fields(monkeypatch):
+    """The service's client against the sandbox: one WIQL for the ids, then
+    workitemsbatch of up to 200 with only the mapped fields, several in flight, a 429 on
+    the way honoured; every request as Microsoft documents it."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    with Sandbox() as sandbox:
+        state = sandbox.azure_state
+        state.add_project("Fabrikam")
+        state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
+        for n in range(450):
+            state.create_work_item("Fabrikam", "User Story", f"Story {n}", actor="pm@fabrikam.com")
+        tracker = TrackerConfig(
+            name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="P",
+            project="Fabrikam", read_concurrency=3,
+        )  # fmt: skip
+        client = make_client(tracker, environ={"P": "pm-pat"})
+        sent: list[requests.PreparedRequest] = []
+        answers: list[int] = []
+        client._wit.config.hooks.append(
+            lambda r, *a, **k: sent.append(r.request) or answers.append(r.status_code)
+        )
+        wiql = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
+        total, items = client.search(wiql, page_size=200, links=False)
+        sandbox.throttle(1, retry_after=0.5, tracker="azure-devops")  # a batch's
+        ids = sorted(int(item.native_id) for item in items)
+    assert total == 450 and len(ids) == 450
+    for request in sent:
+        if request.method != "OPTIONS":  # the library's resource-location discovery
+            assert_documented(request, "azure-devops", tracker.url)
+    batches = [
+        json.loads(r.body)
+        for r, status in zip(sent, answers, strict=True)
+        if r.path_url.lower().split("?")[0].endswith("/workitemsbatch") and status == 200
+    ]
+    assert sorted(len(b["ids"]) for b in batches) == [50, 200, 200]
+    assert answers.count(429) == 1
+    assert {tuple(b["fields"]) for b in batches} == {tuple(work_item_fields(tracker))}
+    assert all("$expand" not in b for b in batches)
