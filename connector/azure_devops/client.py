@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import requests
 from azure.devops.v7_1.location.location_client import LocationClient
 from azure.devops.v7_1.work_item_tracking.models import (
@@ -402,8 +403,16 @@ class AzureDevOpsClient:
             route_values=route,
             content=self._wit._serialize.body(request, "WorkItemBatchGetRequest"),
         )
-        found = self._wit._unwrap_collection(response)
-        return found if isinstance(found, list) else []
+        # {"count": n, "value": [...]}, read as JSON: the library's wrapper deserializes
+        # every work item as an `object`, walking each one
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError:  # what orjson refuses, the standard library reads
+            answer = response.json()
+        found = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(found, list):
+            raise ValueError("the workitemsbatch answer has no list of work items")
+        return found
 
     def _raw_item(self, raw: Mapping[str, Any]) -> WorkItem:
         project = (raw.get("fields") or {}).get("System.TeamProject")
