@@ -4,7 +4,11 @@ against the sequential `*all` paging it replaced (the baseline, sent by this scr
 way the old client sent it), in the same run, with the bytes each way transferred.
 
     python bench/audit_bench.py [--items 10000] [--latency 0.2] [--concurrency 8]
-                                [--tracker jira|azure-devops|both]
+                                [--tracker jira|azure-devops|both] [--skip-serial]
+                                [--same-process]
+
+The sandbox trackers run in a child process (a tracker is another machine: its CPU is not
+the auditor's), unless `--same-process`.
 
 Jira Cloud now: id-only search pages, then issue/bulkfetch of 100 with the mapped fields,
 `--concurrency` in flight. Azure DevOps now: WIQL, then workitemsbatch of 200 with the
@@ -16,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,9 +61,11 @@ class Bytes:
 
     def __init__(self) -> None:
         self.total = 0
+        self._lock = threading.Lock()  # the hook runs on every reading thread
 
     def __call__(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        self.total += len(response.content)
+        with self._lock:
+            self.total += len(response.content)
 
 
 def seed(sandbox: Sandbox, items: int) -> None:
@@ -71,6 +80,43 @@ def seed(sandbox: Sandbox, items: int) -> None:
             AZURE_PROJECT, "User Story", f"Story {n}", actor=AZURE_PEOPLE[n % 3],
             fields={"System.Tags": "team-a", "Microsoft.VSTS.Scheduling.StoryPoints": n % 8},
         )  # fmt: skip
+
+
+@contextmanager
+def trackers_serving(items: int, latency: float, *, same_process: bool):
+    """(jira URL, azure URL, seconds spent seeding) of sandbox trackers holding `items` each
+    and answering every call `latency` seconds late; in a child process unless told."""
+    if same_process:
+        with Sandbox() as sandbox:
+            prepare_sandbox(sandbox)
+            started = time.monotonic()
+            seed(sandbox, items)
+            seeded = time.monotonic() - started
+            sandbox.latency(latency)
+            yield sandbox.jira_url, sandbox.azure_url, seeded
+        return
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(theirs, items, latency), daemon=True
+    )
+    child.start()
+    try:
+        yield ours.recv()
+    finally:
+        ours.send("stop")
+        child.join(30)
+
+
+def _serve(conn, items: int, latency: float) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with Sandbox() as sandbox:
+        prepare_sandbox(sandbox)
+        started = time.monotonic()
+        seed(sandbox, items)
+        seeded = time.monotonic() - started
+        sandbox.latency(latency)
+        conn.send((sandbox.jira_url, sandbox.azure_url, seeded))
+        conn.recv()
 
 
 def jira_baseline(tracker: TrackerConfig, counter: Bytes) -> int:
@@ -128,23 +174,23 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--tracker", choices=("jira", "azure-devops", "both"), default="both")
+    parser.add_argument("--skip-serial", action="store_true", help="no one-call-at-a-time run")
+    parser.add_argument("--same-process", action="store_true", help="sandbox in this process")
     args = parser.parse_args()
     os.environ.update(ENV)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per sandbox request
-    with Sandbox() as sandbox:
-        prepare_sandbox(sandbox)
-        started = time.monotonic()
-        seed(sandbox, args.items)
-        print(f"seeded {args.items:,} items in each tracker ({time.monotonic() - started:.1f} s)")
-        sandbox.latency(args.latency)
+    serving = trackers_serving(args.items, args.latency, same_process=args.same_process)
+    with serving as (jira_url, azure_url, seeded):
+        where = "this process" if args.same_process else "a child process"
+        print(f"seeded {args.items:,} items in each tracker ({seeded:.1f} s), sandbox in {where}")
         trackers = {
             "jira": TrackerConfig(
-                name="jira", kind="jira", url=sandbox.jira_url, deployment="cloud",
+                name="jira", kind="jira", url=jira_url, deployment="cloud",
                 user_env="BENCH_JIRA_USER", token_env="BENCH_JIRA_TOKEN",
                 read_concurrency=args.concurrency,
             ),
             "azure-devops": TrackerConfig(
-                name="azure-devops", kind="azure-devops", url=sandbox.azure_url,
+                name="azure-devops", kind="azure-devops", url=azure_url,
                 project=AZURE_PROJECT, token_env="BENCH_AZURE_PAT", bot_account=AZURE_BOT,
                 read_concurrency=args.concurrency,
             ),
@@ -156,16 +202,19 @@ def main() -> None:
             before, now = Bytes(), Bytes()
             old_count, old_wall = timed(lambda t=tracker, b=before, f=baseline: f(t, b))
             new_count, new_wall = timed(lambda t=tracker, b=now, q=query: now_read(t, b, q))
-            one_at_a_time = replace(tracker, read_concurrency=1)
-            _, serial_wall = timed(lambda t=one_at_a_time, q=query: now_read(t, Bytes(), q))
             print(
                 f"{name}: {new_count:,} items (baseline {old_count:,}), {args.latency * 1000:.0f} ms"
                 f" per call\n  baseline (sequential, every field) {old_wall:7.1f} s"
                 f" {before.total / 1e6:8.1f} MB\n  now (concurrency {args.concurrency:>2})"
                 f"              {new_wall:7.1f} s {now.total / 1e6:8.1f} MB"
                 f"   {old_wall / new_wall:.1f}x faster, {before.total / max(now.total, 1):.1f}x"
-                f" fewer bytes (target 5x)\n  now, one call at a time            {serial_wall:7.1f} s"
+                f" fewer bytes (target 5x)   load average {os.getloadavg()[0]:.1f}",
+                flush=True,
             )
+            if not args.skip_serial:
+                one_at_a_time = replace(tracker, read_concurrency=1)
+                _, serial_wall = timed(lambda t=one_at_a_time, q=query: now_read(t, Bytes(), q))
+                print(f"  now, one call at a time            {serial_wall:7.1f} s", flush=True)
             assert new_count == old_count, "the audit read must see every item"
 
 

@@ -27,6 +27,7 @@ from rules import Context, evaluate
 from rules.portfolio import person_key
 from rules.rollup import ChildFacts
 from webhooks.governance import evaluation
+from webhooks.governance.people import sync_allocations
 from webhooks.governance.portfolio_groups import across_findings
 from webhooks.governance.sweep import IN_FLIGHT, sweep
 from webhooks.resources import Resources
@@ -62,13 +63,14 @@ def seed(runtime: Resources, items: list, changed: set[str]) -> int:
     parents = {p.key: p for _, p in items if p is not None}
     groups: dict = {}
     counted: dict = {}
-    for item in unique(items):
+    loads: dict = {}
+    in_flight = [i for i in unique(items) if i.status_category.value in IN_FLIGHT]
+    sync_allocations(runtime, in_flight)  # the shares as the last sweep left them
+    for item in in_flight:
         parent = parents.get(item.parent) if item.parent else None
-        if item.status_category.value not in IN_FLIGHT:
-            continue
         context = Context(now=NOW, parent=parent)
         found = evaluate(ruleset, item, context) + across_findings(
-            runtime, ruleset, item, context, groups, counted
+            runtime, ruleset, item, context, groups, counted, loads
         )
         found = [f.to_dict() for f in found]
         if item.key in changed:  # the store misses one finding, or has one too many
@@ -151,6 +153,11 @@ def main() -> None:
             print(f"baseline sweep (groups per member) wall {time.monotonic() - wall:.1f} s")
             evaluation.across_findings = real
         follow_ups = CountingFollowUps()
+        replaced: list[int] = []  # allocation rows the sweep writes (none unless moved)
+        write_shares = runtime.store.replace_shares_of
+        runtime.store.replace_shares_of = lambda changes, **kw: (
+            replaced.append(len(changes)) or write_shares(changes, **kw)
+        )
         cpu, wall = time.process_time(), time.monotonic()
         result = sweep(runtime, follow_ups)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
@@ -159,6 +166,7 @@ def main() -> None:
         print(f"sweep: checked {result['checked']:,}, re-governs queued {result['changed']:,} "
               f"(changed items {len(changed):,}, missed {len(changed - queued)}, "
               f"unchanged queued {len(queued - changed)}), rollups requested {len(requested):,}")  # fmt: skip
+        print(f"items whose allocation the sweep rewrote: {sum(replaced):,}")
         print(f"sweep wall {wall:.1f} s, CPU {cpu:.1f} s (target: < 30 s wall)   "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
         runtime.store.close()

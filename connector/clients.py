@@ -82,6 +82,21 @@ class TrackerClient(Protocol):
         when nothing was written), so later payloads can be told from earlier ones."""
         ...
 
+    def update_labels_with_comment(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        doc: Document,
+        *,
+        revision: int | None = None,
+    ) -> tuple[int | None, str | None] | None:
+        """The labels and a new managed comment in one write where the tracker takes both
+        in one call: (revision as `update_labels` returns it, the new comment's id or None
+        when it could not be learned). None, with nothing written, when the tracker
+        refuses that form: the caller then writes them apart."""
+        ...
+
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None: ...
 
     def whoami(self) -> Person: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from sandbox.azure_catalog import IDENTITY_FIELDS, LINK_NAMES, PARENT
@@ -49,12 +50,20 @@ def relation_json(state: AzureState, rel: dict[str, Any]) -> dict[str, Any]:
     return {"rel": rel["rel"], "url": url, "attributes": attributes}
 
 
-def fields_json(state: AzureState, item: WorkItem, *, identities: str = "ref") -> dict[str, Any]:
+def fields_json(
+    state: AzureState,
+    item: WorkItem,
+    *,
+    identities: str = "ref",
+    only: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The item's fields as the service shows them; `only` those named (a batch's `fields`),
+    so a narrow read renders no identity it does not return."""
     render = identity_ref if identities == "ref" else identity_string
     return {
         ref: (render(state, value) if ref in IDENTITY_FIELDS else value)
         for ref, value in item.fields.items()
-        if value is not None
+        if value is not None and (only is None or ref in only)
     }
 
 
@@ -62,12 +71,12 @@ def work_item_json(
     state: AzureState, item: WorkItem, *, expand: str | None = None, fields: list[str] | None = None
 ) -> dict[str, Any]:
     expand = (expand or "none").lower()
-    values = fields_json(state, item)
+    wanted = frozenset(fields) if fields else None
+    values = fields_json(state, item, only=wanted)
     parent = next((r["target"] for r in item.relations if r["rel"] == PARENT), None)
-    if parent is not None:  # Azure DevOps Services shows the parent link as a field too
+    if parent is not None and (wanted is None or "System.Parent" in wanted):
+        # Azure DevOps Services shows the parent link as a field too
         values.setdefault("System.Parent", parent)
-    if fields:
-        values = {k: v for k, v in values.items() if k in fields}
     out: dict[str, Any] = {"id": item.id, "rev": item.rev, "fields": values}
     if expand in ("relations", "all") and item.relations:
         out["relations"] = [relation_json(state, r) for r in item.relations]

@@ -156,7 +156,7 @@ def create_jira_app(
                 return jsonify(project_json(state, p["key"], g.api))
         return jira_error(404, f"No project could be found with key '{key}'.")
 
-    register_issue_routes(app, state, api)
+    register_issue_routes(app, state, api, cloud=deployment == "cloud")
     register_comment_routes(app, state, api, cloud=deployment == "cloud")
     register_search_routes(app, state, api, cloud=deployment == "cloud")
     register_webhook_routes(app, state, cloud=deployment == "cloud")

@@ -23,27 +23,33 @@ from sandbox.validation import FieldError, adf_required, string_required, text_t
 COMMENT_LIMIT = 32_767
 
 
-def register_comment_routes(app: Flask, state: JiraState, api: str, *, cloud: bool) -> None:
-    too_long = (
-        "The entered text is too long. It exceeds the allowed limit of "
-        f"{f'{COMMENT_LIMIT:,}' if cloud else COMMENT_LIMIT} characters."
-    )
+def comment_body(value: Any, api: int, *, cloud: bool) -> dict[str, Any]:
+    """A comment body as Jira checks it (the comment resource and an edit's
+    `update.comment` add alike), stored as ADF."""
+    if api >= 3:
+        doc = adf_required(value, "comment")
+        size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
+    else:
+        text = string_required(value, "comment") or ""
+        doc, size = text_to_adf(text), len(text)
+    if doc is None:
+        raise FieldError({"comment": "Comment body can not be empty!"})
+    if size > COMMENT_LIMIT:
+        limit = f"{COMMENT_LIMIT:,}" if cloud else str(COMMENT_LIMIT)
+        raise FieldError(
+            {
+                "comment": "The entered text is too long. It exceeds the allowed limit of "
+                f"{limit} characters."
+            }
+        )
+    if api >= 3 and not is_valid_adf(doc):
+        raise FieldError({}, ["INVALID_INPUT"])
+    return doc
 
+
+def register_comment_routes(app: Flask, state: JiraState, api: str, *, cloud: bool) -> None:
     def _comment_body(body: dict[str, Any]) -> dict[str, Any]:
-        value = body.get("body")
-        if g.api >= 3:
-            doc = adf_required(value, "comment")
-            size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False))
-        else:
-            text = string_required(value, "comment") or ""
-            doc, size = text_to_adf(text), len(text)
-        if doc is None:
-            raise FieldError({"comment": "Comment body can not be empty!"})
-        if size > COMMENT_LIMIT:
-            raise FieldError({"comment": too_long})
-        if g.api >= 3 and not is_valid_adf(doc):
-            raise FieldError({}, ["INVALID_INPUT"])
-        return doc
+        return comment_body(body.get("body"), g.api, cloud=cloud)
 
     @app.get(f"{api}/issue/<id_or_key>/comment")
     def list_comments(version: str, id_or_key: str):

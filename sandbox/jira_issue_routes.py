@@ -9,15 +9,43 @@ from typing import Any
 from flask import Flask, g, jsonify, request
 
 from sandbox.jira_catalog import ISSUE_TYPES, TRANSITIONS
+from sandbox.jira_comment_routes import comment_body
 from sandbox.jira_http import fields_param, jira_error, request_body
 from sandbox.jira_render import issue_json, status_json
 from sandbox.jira_state import JiraState, NotFound
+from sandbox.validation import FieldError
+
+# What Jira answers for a field the edit screen does not have.
+COMMENT_NOT_ON_SCREEN = (
+    "Field 'comment' cannot be set. It is not on the appropriate screen, or unknown."
+)
 
 KEY_PAGE_MAX = 5000  # search/jql page when only ids or keys are asked for
 BULK_FETCH_MAX = 100  # issues per /issue/bulkfetch call (more only for narrow field lists)
 
 
-def register_issue_routes(app: Flask, state: JiraState, api: str) -> None:
+def _edit_comments(state: JiraState, operations: Any, api: int, *, cloud: bool) -> list[Any]:
+    """The comments an edit adds through `update.comment: [{"add": {"body": ...}}]`
+    (Atlassian, "JIRA REST API Example - Add Comment": comments may be added "as part of
+    editing an issue"), checked as the comment resource checks them. A site whose edit
+    screen lacks the comment field refuses the edit (`comment_on_edit` False), as Jira
+    refuses any field that is not on the screen."""
+    if operations is None:
+        return []
+    if not state.comment_on_edit:
+        raise FieldError({"comment": COMMENT_NOT_ON_SCREEN})
+    if not isinstance(operations, list):
+        raise FieldError({"comment": "Operations must be a list"})
+    bodies = []
+    for op in operations:
+        verb, value = next(iter(op.items())) if isinstance(op, dict) and op else ("", None)
+        if verb != "add" or not isinstance(value, dict):
+            raise FieldError({"comment": f"Field 'comment' does not support operation '{verb}'"})
+        bodies.append(comment_body(value.get("body"), api, cloud=cloud))
+    return bodies
+
+
+def register_issue_routes(app: Flask, state: JiraState, api: str, *, cloud: bool = True) -> None:
     @app.get(f"{api}/issue/<id_or_key>")
     def get_issue(version: str, id_or_key: str):
         with state.lock:
@@ -29,12 +57,18 @@ def register_issue_routes(app: Flask, state: JiraState, api: str) -> None:
     @app.put(f"{api}/issue/<id_or_key>")
     def edit_issue(version: str, id_or_key: str):
         body = request_body()
+        update = body.get("update") or {}
+        if not isinstance(update, dict):
+            raise FieldError({}, ["Can not deserialize the update: it is not an object"])
+        update = dict(update)
+        comments = _edit_comments(state, update.pop("comment", None), g.api, cloud=cloud)
         state.update_issue(
             id_or_key,
             actor=g.actor,
             fields=body.get("fields"),
-            update=body.get("update"),
+            update=update,
             api_version=g.api,
+            comments=comments,
         )
         if request.args.get("returnIssue", "").lower() == "true":
             return jsonify(issue_json(state, state.get(id_or_key), g.api))
@@ -123,7 +157,7 @@ def register_search_routes(app: Flask, state: JiraState, api: str, *, cloud: boo
         start = int(args.get("startAt") or 0)
         size = max(0, min(int(args.get("maxResults") or 50), 100))
         with state.lock:
-            found = state.search(args.get("jql"))
+            found = state.search(args.get("jql"), next_page=start > 0)
             wanted = fields_param(args.get("fields"))
             issues = [issue_json(state, i, g.api, wanted) for i in found[start : start + size]]
         return jsonify(
@@ -152,7 +186,7 @@ def register_search_routes(app: Flask, state: JiraState, api: str, *, cloud: boo
             limit = KEY_PAGE_MAX if key_only else 100
             size = max(1, min(int(args.get("maxResults") or 50), limit))
             with state.lock:
-                found = state.search(args.get("jql"))
+                found = state.search(args.get("jql"), next_page=token is not None)
                 page = found[start : start + size]
                 # the enhanced search returns only ids unless fields are asked for
                 issues = (

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sandbox import jira_fields
@@ -54,6 +54,10 @@ class JiraState(JiraComments):
         self._link_ids = itertools.count(10000)
         self._webhook_ids = itertools.count(1)
         self._last_ms = 0
+        self._last_search: tuple[tuple[Any, ...], list[Issue]] | None = None
+        # False: the edit screen has no comment field, so an edit's `update.comment` is
+        # refused (400) and comments go through the comment resource only
+        self.comment_on_edit = True
 
     # -- setup -------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[JiraChange], None]) -> None:
@@ -120,13 +124,21 @@ class JiraState(JiraComments):
                 raise NotFound(text)
             return issue
 
-    def search(self, jql: str | None) -> list[Issue]:
-        matcher = compile_jql(jql)
+    def search(self, jql: str | None, *, next_page: bool = False) -> list[Issue]:
+        """The issues `jql` finds, newest first. The first page of a search runs the query;
+        the pages after it (`next_page`) reuse that result while nothing was written since,
+        as a paged search is read from one result rather than re-run per page."""
         with self.lock:
+            key = (jql, self._last_ms, len(self.issues))
+            if next_page and self._last_search is not None and self._last_search[0] == key:
+                return self._last_search[1]
+            matcher = compile_jql(jql)
             found = [
                 i for i in self.issues.values() if not i.deleted and matcher(jira_fields.jql_doc(i))
             ]
-        return sorted(found, key=lambda i: i.id, reverse=True)
+            found.sort(key=lambda i: i.id, reverse=True)
+            self._last_search = (key, found)
+        return found
 
     # -- writes ------------------------------------------------------------------------
     def _now(self) -> tuple[dt.datetime, int]:
@@ -207,8 +219,10 @@ class JiraState(JiraComments):
         update: Mapping[str, Any] | None = None,
         api_version: int = 3,
         status: str | None = None,
+        comments: Sequence[dict[str, Any]] = (),
     ) -> Issue:
-        """Apply `fields` (set) and `update` (verbs) like PUT /issue; all-or-nothing."""
+        """Apply `fields` (set) and `update` (verbs) like PUT /issue; all-or-nothing. The
+        `comments` (ADF bodies, checked by the caller) are added by the same edit."""
         with self.lock:
             issue = self.get(id_or_key)
             new = jira_fields.apply_update(
@@ -216,6 +230,8 @@ class JiraState(JiraComments):
             )
             if status is not None:
                 new["status"] = status
+            for body in comments:
+                self.add_comment(issue.key, body, actor=actor)
             items = jira_fields.changelog_items(self, issue.fields, new)
             if not items:
                 return issue

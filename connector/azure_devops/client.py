@@ -23,13 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import requests
 from azure.devops.v7_1.location.location_client import LocationClient
 from azure.devops.v7_1.work_item_tracking.models import (
     CommentCreate,
     CommentUpdate,
     JsonPatchOperation,
-    TeamContext,
     Wiql,
     WorkItemBatchGetRequest,
 )
@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # workitemsbatch accepts at most 200 ids
 WORK_ITEMS_BATCH = "908509b6-4248-4475-a1cd-829139ba419f"  # its resource location id
+WIQL = "1a9c53f7-f243-4447-b110-35ef023636e4"  # the resource location id of query_by_wiql
 COMMENT_PAGE = 200
 TAGS = "System.Tags"
 PRIORITY = "Microsoft.VSTS.Common.Priority"
@@ -77,6 +78,7 @@ ASSIGNED_TO = "System.AssignedTo"
 # they are on every process (a configured id under `fields:` still wins).
 ACTION_FIELDS = {"priority": PRIORITY, "assignee": ASSIGNED_TO}
 MAX_TYPES_ASKED = 8  # work item types tried for a field's allowed values
+HISTORY = "/fields/System.History"  # set in a PATCH, its text becomes a new comment
 # A failed `test /rev` is documented as 412; these markers also catch a 400 variant.
 _STALE_MARKERS = ("TF26071", "test operation", "RevisionMismatch", "StaleRevision")
 
@@ -161,10 +163,8 @@ class AzureDevOpsClient:
         batch asks only for the fields the mapping reads; with them it asks for the
         relations, and so for every field: the service refuses `fields` beside `$expand`."""
         size = max(1, min(page_size, BATCH_SIZE))
-        context = TeamContext(project=self.tracker.project) if self.tracker.project else None
         with self._calling("search"):
-            result = self._wit.query_by_wiql(Wiql(query=query), team_context=context)
-        ids = [ref.id for ref in result.work_items or []]
+            ids = self._wiql_ids(query)
         fields = None if links else work_item_fields(self.tracker)
 
         def fetch(batch: list[int]) -> list[WorkItem]:
@@ -338,27 +338,83 @@ class AzureDevOpsClient:
         anyone changed it since."""
         if not add and not remove:
             return None
+        return self._write_tags("update_labels", native_id, add, remove, revision, history=None)
+
+    def update_labels_with_comment(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        doc: Document,
+        *,
+        revision: int | None = None,
+    ) -> tuple[int | None, str | None] | None:
+        """The tags and a new managed comment in one revision: as `update_labels`, with
+        `add /fields/System.History` (the comment's HTML) in the same PATCH, as
+        Microsoft's own example does (a test /rev, a field and System.History in one
+        document; its History text is then the item's comment, workItems_PATCH and
+        comments_GET examples of the 7.1 reference). The PATCH answers the work item, not
+        the comment, so its id is read next: GET .../comments?$top=1&order=desc (or every
+        page, should the newest not be ours). Returns (the item's new rev, comment id or
+        None when it could not be read: the next edit of the comment finds it by its
+        marker)."""
+        rev = self._write_tags(
+            "update_labels_with_comment", native_id, add, remove, revision, history=doc.to_html()
+        )
+        return rev, self._new_comment_id(native_id)
+
+    def _write_tags(
+        self,
+        op: str,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        revision: int | None,
+        *,
+        history: str | None,
+    ) -> int | None:
         refuse_invalid_labels("azure-devops", native_id, add)
-        with self._calling("update_labels", native_id):
+        with self._calling(op, native_id):
             current = self._wit.get_work_item(_int_id(native_id), fields=[TAGS])
         expected = current.rev if revision is None else revision
         if current.rev != expected:
             raise Conflict(
-                f"azure-devops update_labels {native_id}: item is at rev {current.rev}, "
-                f"expected {expected}"
+                f"azure-devops {op} {native_id}: item is at rev {current.rev}, expected {expected}"
             )
         old = (current.fields or {}).get(TAGS) or ""
         new = merge_tags(old, add, remove)
-        if new == "; ".join(split_tags(old)):
+        document = [JsonPatchOperation(op="test", path="/rev", value=expected)]
+        if new != "; ".join(split_tags(old)):
+            document.append(JsonPatchOperation(op="replace", path=f"/fields/{TAGS}", value=new))
+        if history is not None:
+            document.append(JsonPatchOperation(op="add", path=HISTORY, value=history))
+        if len(document) == 1:
             return current.rev  # nothing would change: the item is as wanted at this rev
-        return self._patch(
-            "update_labels",
-            native_id,
-            [
-                JsonPatchOperation(op="test", path="/rev", value=expected),
-                JsonPatchOperation(op="replace", path=f"/fields/{TAGS}", value=new),
-            ],
-        )
+        return self._patch(op, native_id, document)
+
+    def _new_comment_id(self, native_id: str) -> str | None:
+        """The id of the managed comment just added: the newest comment when it is ours,
+        else the marker search. A failure here is logged, not raised: the comment is
+        written, and retrying the write would add it twice."""
+        try:
+            project = self._project(native_id)
+            with self._calling("find_managed_comment", native_id):
+                page = self._wit.get_comments(project, _int_id(native_id), top=1, order="desc")
+            for raw in page.comments or []:
+                author = _person(raw.created_by)
+                mine = not self.tracker.bot_account or (
+                    author is not None and author.matches(self.tracker.bot_account)
+                )
+                if mine and not raw.is_deleted and contains_marker(raw.text, MARKER):
+                    return str(raw.id)
+            found = self.find_managed_comment(native_id)
+            return found.id if found is not None else None
+        except TrackerError as exc:
+            log.warning(
+                "azure_devops.client.comment_id_unknown",
+                extra={"tracker": self.name, "item": native_id, "reason": str(exc)},
+            )
+            return None
 
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
         """PATCH {org}/_apis/wit/workItems/{id} with one `add` op per field; names are
@@ -405,6 +461,9 @@ class AzureDevOpsClient:
             updated = self._wit.update_work_item(
                 document, _int_id(native_id), suppress_notifications=True if quiet else None
             )
+        project = (getattr(updated, "fields", None) or {}).get("System.TeamProject")
+        if project:  # the answer is the work item: its project, for the comments API
+            self._remember(str(native_id), project)
         return getattr(updated, "rev", None)
 
     def _project(self, native_id: str) -> str:
@@ -426,6 +485,26 @@ class AzureDevOpsClient:
             self._projects.clear()
         self._projects[native_id] = project
 
+    def _wiql_ids(self, query: str) -> list[int]:
+        """POST {org}/{project}/_apis/wit/wiql as the library's `query_by_wiql` sends it
+        (same route, version and body), only the ids read from the answer: turning tens of
+        thousands of work item references into the library's models would take seconds
+        before the first batch could start."""
+        project = self.tracker.project
+        route = {"project": self._wit._serialize.url("project", project, "string")}
+        response = self._wit._send(
+            http_method="POST",
+            location_id=WIQL,
+            version="7.1-preview.2",
+            route_values=route if project else {},
+            content=self._wit._serialize.body(Wiql(query=query), "Wiql"),
+        )
+        answer = response.json()
+        if not isinstance(answer, Mapping):
+            raise ValueError("the WIQL answer is not an object")
+        refs = answer.get("workItems") or []
+        return [int(ref["id"]) for ref in refs if isinstance(ref, Mapping) and "id" in ref]
+
     def _batch(self, request: WorkItemBatchGetRequest) -> list[Any]:
         """POST workitemsbatch as the library's `get_work_items_batch` sends it (same
         route, version and body), the answer kept as JSON: turning 200 work items into
@@ -439,8 +518,16 @@ class AzureDevOpsClient:
             route_values=route,
             content=self._wit._serialize.body(request, "WorkItemBatchGetRequest"),
         )
-        found = self._wit._unwrap_collection(response)
-        return found if isinstance(found, list) else []
+        # {"count": n, "value": [...]}, read as JSON: the library's wrapper deserializes
+        # every work item as an `object`, walking each one
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError:  # what orjson refuses, the standard library reads
+            answer = response.json()
+        found = answer.get("value") if isinstance(answer, dict) else None
+        if not isinstance(found, list):
+            raise ValueError("the workitemsbatch answer has no list of work items")
+        return found
 
     def _raw_item(self, raw: Mapping[str, Any]) -> WorkItem:
         project = (raw.get("fields") or {}).get("System.TeamProject")

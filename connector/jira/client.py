@@ -106,6 +106,8 @@ class JiraClient:
         self._quiet = tracker.quiet_edits
         self._priorities: dict[str, str] | None = None  # id -> name, asked once
         self._users: dict[str, Person | None] = {}  # rule value -> user found, bounded
+        # A comment rides along a label edit until the site's edit screen refuses it.
+        self._comment_on_edit = True
 
     # -- reading -------------------------------------------------------------------------
 
@@ -327,6 +329,78 @@ class JiraClient:
             self._put(f"issue/{_segment(native_id)}", {"update": {"labels": ops}}, quiet=True)
         return written_at
 
+    def update_labels_with_comment(
+        self,
+        native_id: str,
+        add: set[str],
+        remove: set[str],
+        doc: Document,
+        *,
+        revision: int | None = None,
+    ) -> tuple[int | None, str | None] | None:
+        """The labels and a new managed comment in one edit: PUT /rest/api/{v}/issue/{key}
+        {"update": {"labels": [...], "comment": [{"add": {"body": ...}}]}} (Atlassian,
+        "JIRA REST API Example - Add Comment": a comment may be added "as part of editing
+        an issue"). The edit answers 204 without the comment, so its id is read next:
+        GET .../comment?orderBy=-created&maxResults=1 (or every page, should the newest
+        not be ours). Returns (write time in epoch ms, comment id or None when it could not
+        be read: the next edit of the comment finds it by its marker).
+
+        None, with nothing written, where the edit screen has no comment field: Jira
+        refuses the whole edit (400, "Field 'comment' cannot be set"). The refusal is
+        remembered; the caller writes labels and comment with a call each."""
+        if not self._comment_on_edit:
+            return None
+        refuse_invalid_labels("jira", native_id, add)
+        update: dict[str, Any] = {"comment": [{"add": {"body": self._body(doc)}}]}
+        ops = [{"add": label} for label in sorted(add - remove)]
+        ops += [{"remove": label} for label in sorted(remove - add)]
+        if ops:
+            update["labels"] = ops
+        written_at = int(time.time() * 1000)
+        refused: JIRAError | None = None
+        with self._calling("update_labels_with_comment", native_id, write=True):
+            try:
+                self._put(f"issue/{_segment(native_id)}", {"update": update}, quiet=True)
+            except JIRAError as exc:
+                if not _comment_not_editable(exc):
+                    raise
+                refused = exc
+        if refused is not None:
+            self._comment_on_edit = False
+            log.warning(
+                "jira.client.comment_on_edit_refused",
+                extra={"tracker": self.name, "reason": short_message(refused.text)},
+            )
+            return None
+        return written_at, self._new_comment_id(native_id)
+
+    def _new_comment_id(self, native_id: str) -> str | None:
+        """The id of the managed comment just added: the newest comment when it is ours,
+        else the marker search. A failure here is logged, not raised: the comment is
+        written, and retrying the write would add it twice."""
+        try:
+            with self._calling("find_managed_comment", native_id):
+                page = self._jira._get_json(
+                    f"issue/{_segment(native_id)}/comment",
+                    params={"orderBy": "-created", "maxResults": 1},
+                )
+            for raw in page.get("comments") or []:
+                author = _person(raw.get("author"))
+                mine = not self.tracker.bot_account or (
+                    author is not None and author.matches(self.tracker.bot_account)
+                )
+                if mine and contains_marker(raw.get("body"), MARKER):
+                    return str(raw.get("id"))
+            found = self.find_managed_comment(native_id)
+            return found.id if found is not None else None
+        except TrackerError as exc:
+            log.warning(
+                "jira.client.comment_id_unknown",
+                extra={"tracker": self.name, "item": native_id, "reason": str(exc)},
+            )
+            return None
+
     def set_fields(self, native_id: str, values: Mapping[str, Any]) -> None:
         """PUT /rest/api/{v}/issue/{key}  {"fields": {...}}; names are mapped through the
         tracker's field map (estimate -> customfield_10016), ids pass through. A
@@ -460,6 +534,20 @@ class JiraClient:
         if isinstance(error, ItemNotFound):
             log.info("jira.client.not_found", extra={"tracker": self.name, "call": what})
         return error
+
+
+def _comment_not_editable(exc: JIRAError) -> bool:
+    """Jira's 400 for an edit whose screen has no comment field: {"errors": {"comment":
+    "Field 'comment' cannot be set. It is not on the appropriate screen, or unknown."}}.
+    Other comment errors (too long, invalid ADF) are the comment's, not the form's."""
+    if exc.status_code != 400 or exc.response is None:
+        return False
+    try:
+        errors = exc.response.json().get("errors") or {}
+    except (ValueError, AttributeError):
+        return False
+    message = str(errors.get("comment", "")).lower() if isinstance(errors, dict) else ""
+    return "cannot be set" in message or "not on the appropriate screen" in message
 
 
 def _person(raw: Any) -> Person | None:

@@ -232,3 +232,34 @@ def test_a_report_on_some_projects_lists_only_the_people_with_items_there(servic
     none = build_report(runtime.store, NOW, projects=["NOPE"], people=people)
     assert none.over_allocated == ()
     assert "Nobody with items in scope is over capacity" in render_md(none)
+
+
+def test_a_sweep_judges_loads_as_each_event_does_and_rewrites_no_unmoved_allocation(service):
+    """The sweep reads everyone's shares once (not a person's per item) and writes the
+    shares of an item only when they moved: right after the events, none did."""
+    from webhooks.governance.people import load_findings
+    from webhooks.governance.sweep import sweep
+
+    service.deliver(JIRA_STORY, ADO_STORY, ELI_STORY)
+    runtime = service.runtime
+    ruleset = runtime.rules.current()
+    memo: dict = {}
+    for key in ("jira:PAY-41", "azure-devops:541", "azure-devops:542"):
+        item = runtime.store.get_item(key)
+        alone = load_findings(runtime, ruleset, item)
+        assert load_findings(runtime, ruleset, item, memo) == alone, key
+    assert [f.rule for f in load_findings(runtime, ruleset, runtime.store.get_item(
+        "jira:PAY-41"), memo)] == ["over-allocated"]  # fmt: skip
+
+    written: list[dict] = []
+    replace_shares_of = runtime.store.replace_shares_of
+    runtime.store.replace_shares_of = lambda changes, **kw: (
+        written.append(dict(changes)) or replace_shares_of(changes, **kw)
+    )
+    assert sweep(runtime, runtime.tasks)["changed"] == 0
+    assert written == []
+    # a share gone from the store (a lost write): the sweep puts that item's back, only it
+    runtime.store.replace_shares("azure-devops:542", [])
+    sweep(runtime, runtime.tasks)
+    assert [set(w) for w in written] == [{"azure-devops:542"}]
+    assert runtime.store.shares_of({"eli"})

@@ -21,7 +21,8 @@ from azure.devops.v7_1.work_item_tracking.models import JsonPatchOperation as Op
 from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
-from connector.document import Document, Paragraph, Table, body_text
+from connector.azure_devops.item import work_item_fields
+from connector.document import MARKER, Document, Paragraph, Table, body_text
 from connector.trackers import make_client
 from sandbox.azure_app import create_azure_app
 from sandbox.azure_state import AzureState
@@ -29,6 +30,7 @@ from sandbox.receiver import Receiver
 from sandbox.server import Sandbox, route_label, run_in_thread
 from sandbox.webhooks import WebhookSender
 from tests.support.helpers import SPECS, load_fixture
+from tests.support.spec_check import assert_documented
 from webhooks.governance.writeback import rendered
 
 SECRET = "azure-hook-secret"
@@ -557,3 +559,77 @@ def test_the_managed_comment_reads_back_as_written_and_none_once_deleted(azure_e
     assert " ".join(read.body.split()) == " ".join(body_text(rendered(doc, "html")).split())
     wit(url).delete_comment("Fabrikam", story.id, int(cid))
     assert service.get_comment(str(story.id), cid) is None
+
+
+def test_the_service_client_writes_tags_and_the_first_comment_in_one_revision(
+    azure_env, monkeypatch
+):
+    """System.History in the tags PATCH: one revision, the text a comment of the comments
+    API, whose id the client reads next and edits in place later."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    state, url, _ = azure_env
+    story = create(wit(url), "Story")
+    rev = state.items[story.id].rev
+    client = product_client(url)
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    new_rev, comment_id = client.update_labels_with_comment(str(story.id), {"pmo-x"}, set(), doc)
+    item = state.items[story.id]
+    assert (item.rev, new_rev) == (rev + 1, rev + 1)
+    assert item.fields["System.Tags"] == "pmo-x"
+    comments = wit(url, v71=True).get_comments("Fabrikam", story.id).comments
+    assert [str(c.id) for c in comments] == [comment_id]
+    client.update_comment(str(story.id), comment_id, Document(MARKER, [Paragraph("All pass")]))
+    comments = wit(url, v71=True).get_comments("Fabrikam", story.id).comments
+    assert len(comments) == 1 and "All pass" in comments[0].text
+
+
+def test_a_batch_with_fields_renders_only_those_fields(azure_env):
+    url = azure_env[1]
+    story = create(wit(url), "Story")
+    answer = requests.post(
+        f"{url}/Fabrikam/_apis/wit/workitemsbatch?api-version=7.1", auth=("", "pm-pat"),
+        timeout=5, json={"ids": [story.id], "fields": ["System.Title", "System.CreatedBy"]},
+    )  # fmt: skip
+    (item,) = answer.json()["value"]
+    assert set(item["fields"]) == {"System.Title", "System.CreatedBy"}
+    assert item["fields"]["System.CreatedBy"]["uniqueName"] == "pm@fabrikam.com"
+
+
+def test_audit_reads_wiql_ids_then_batches_of_200_with_the_mapped_fields(monkeypatch):
+    """The service's client against the sandbox: one WIQL for the ids, then
+    workitemsbatch of up to 200 with only the mapped fields, several in flight, a 429 on
+    the way honoured; every request as Microsoft documents it."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    with Sandbox() as sandbox:
+        state = sandbox.azure_state
+        state.add_project("Fabrikam")
+        state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
+        for n in range(450):
+            state.create_work_item("Fabrikam", "User Story", f"Story {n}", actor="pm@fabrikam.com")
+        tracker = TrackerConfig(
+            name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="P",
+            project="Fabrikam", read_concurrency=3,
+        )  # fmt: skip
+        client = make_client(tracker, environ={"P": "pm-pat"})
+        sent: list[requests.PreparedRequest] = []
+        answers: list[int] = []
+        client._wit.config.hooks.append(
+            lambda r, *a, **k: sent.append(r.request) or answers.append(r.status_code)
+        )
+        wiql = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
+        total, items = client.search(wiql, page_size=200, links=False)
+        sandbox.throttle(1, retry_after=0.5, tracker="azure-devops")  # a batch's
+        ids = sorted(int(item.native_id) for item in items)
+    assert total == 450 and len(ids) == 450
+    for request in sent:
+        if request.method != "OPTIONS":  # the library's resource-location discovery
+            assert_documented(request, "azure-devops", tracker.url)
+    batches = [
+        json.loads(r.body)
+        for r, status in zip(sent, answers, strict=True)
+        if r.path_url.lower().split("?")[0].endswith("/workitemsbatch") and status == 200
+    ]
+    assert sorted(len(b["ids"]) for b in batches) == [50, 200, 200]
+    assert answers.count(429) == 1
+    assert {tuple(b["fields"]) for b in batches} == {tuple(work_item_fields(tracker))}
+    assert all("$expand" not in b for b in batches)

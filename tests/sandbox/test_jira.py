@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from config.settings import TrackerConfig
-from connector.document import Document, Paragraph, Table, body_text
+from connector.document import MARKER, Document, Paragraph, Table, body_text
 from connector.jira.item import issue_fields
 from connector.trackers import make_client
 from sandbox.jira_app import create_jira_app
@@ -635,3 +635,99 @@ def test_the_managed_comment_reads_back_as_written_and_none_once_deleted(jira_en
     assert "I removed this" in service.get_comment(issue.key, cid).body
     client(url).comment(issue.key, cid).delete()
     assert service.get_comment(issue.key, cid) is None
+
+
+# -- labels and the first comment in one edit ------------------------------------------
+
+
+def service_client(url: str, deployment: str = "cloud"):
+    tracker = TrackerConfig(name="jira", kind="jira", url=url, deployment=deployment,
+                            user_env="U", token_env="T", bot_account="pmo-bot")  # fmt: skip
+    return make_client(tracker, environ={"U": "pmo-bot", "T": "token"})
+
+
+def test_one_edit_writes_labels_and_the_first_comment_and_learns_its_id(jira_env, receiver):
+    """The service's client against the sandbox: `update.comment` beside `update.labels`
+    in one PUT, as Jira takes it; the id read afterwards is the comment's, edited in
+    place later."""
+    state, app, url, sender = jira_env
+    issue = new_issue(client(url))
+    service = service_client(url)
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    _, comment_id = service.update_labels_with_comment(issue.key, {"pmo-unowned"}, set(), doc)
+    stored = state.get(issue.key)
+    assert stored.fields["labels"] == ["pmo-unowned"]
+    assert [c["id"] for c in stored.comments] == [comment_id]
+    assert stored.comments[0]["body"] == doc.to_adf()
+    service.update_comment(issue.key, comment_id, Document(MARKER, [Paragraph("All pass")]))
+    assert len(state.get(issue.key).comments) == 1
+    calls = app.extensions["sandbox"]["calls"]
+    assert calls[("PUT", '/rest/api/<any("2", "3"):version>/issue/<id_or_key>')] == 1
+    assert calls[("POST", '/rest/api/<any("2", "3"):version>/issue/<id_or_key>/comment')] == 0
+    events = [h.json["webhookEvent"] for h in delivered(receiver, sender, 4)]
+    assert "comment_created" in events and "jira:issue_updated" in events
+
+
+def test_one_edit_on_the_server_deployment_takes_wiki_markup():
+    state = JiraState()
+    state.add_project("PAY", "Payments")
+    state.add_user("pmo-bot", "PMO Bot")
+    issue = state.create_issue("PAY", "Story", "Refunds", actor="pmo-bot")
+    url, stop = run_in_thread(create_jira_app(state, deployment="server"))
+    try:
+        service = service_client(url, "server")
+        doc = Document(MARKER, [Paragraph("Owner missing")])
+        _, comment_id = service.update_labels_with_comment(issue.key, {"pmo-x"}, set(), doc)
+    finally:
+        stop()
+    assert [c["id"] for c in state.get(issue.key).comments] == [comment_id]
+    assert state.get(issue.key).fields["labels"] == ["pmo-x"]
+
+
+def test_edit_screen_without_the_comment_field_refuses_the_whole_edit(jira_env):
+    state, _, url, _ = jira_env
+    state.comment_on_edit = False
+    issue = new_issue(client(url))
+    answer = requests.put(
+        f"{url}/rest/api/3/issue/{issue.key}", auth=("pm", "token"), timeout=5,
+        json={"update": {"labels": [{"add": "x"}], "comment": [{"add": {"body": ADF}}]}},
+    )  # fmt: skip
+    assert answer.status_code == 400
+    assert "cannot be set" in api_error(answer)["errors"]["comment"]
+    assert state.get(issue.key).fields["labels"] == [] and state.get(issue.key).comments == []
+    service = service_client(url)
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    assert service.update_labels_with_comment(issue.key, {"pmo-x"}, set(), doc) is None
+
+
+@pytest.mark.parametrize(
+    ("comment", "problem"),
+    [
+        ([{"add": {"body": "not adf"}}], "not valid"),
+        ([{"set": {"body": ADF}}], "does not support operation 'set'"),
+        ({"add": {"body": ADF}}, "Operations must be a list"),
+    ],
+)
+def test_an_edits_comment_is_checked_as_the_comment_resource_checks_it(jira_env, comment, problem):
+    state, _, url, _ = jira_env
+    issue = new_issue(client(url))
+    answer = requests.put(
+        f"{url}/rest/api/3/issue/{issue.key}", auth=("pm", "token"), timeout=5,
+        json={"update": {"labels": [{"add": "x"}], "comment": comment}},
+    )  # fmt: skip
+    assert answer.status_code == 400 and problem in answer.text
+    assert state.get(issue.key).fields["labels"] == [] and state.get(issue.key).comments == []
+
+
+def test_a_paged_search_reads_one_result_until_something_is_written(jira_env):
+    """Later pages reuse the first page's result (100,000 issues are not re-matched per
+    page), and a write in between makes the next page run the query again."""
+    state = jira_env[0]
+    for n in range(5):
+        state.create_issue("PAY", "Story", f"Story {n}", actor="pm")
+    first = state.search("project = PAY")
+    assert state.search("project = PAY", next_page=True) is first
+    assert state.search("project = WEB", next_page=True) is not first
+    state.create_issue("PAY", "Story", "Story 5", actor="pm")
+    again = state.search("project = PAY", next_page=True)
+    assert len(again) == 6 and again is not first

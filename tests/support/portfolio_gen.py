@@ -379,6 +379,7 @@ class FakeTrackers:
         self.batch_ids: list[list[int]] = []
         self.batch_bodies: list[dict[str, Any]] = []
         self.bulk_bodies: list[dict[str, Any]] = []  # Jira issue/bulkfetch
+        self.edit_calls = 0  # issue edits / work item PATCHes, one-call writes included
         self._ids = iter(range(10500, 10**9))
 
     def know(self, spec: Spec) -> Spec:
@@ -464,17 +465,42 @@ class FakeTrackers:
         return 200, {}, json.dumps(issue)
 
     def _jira_edit(self, request: Any) -> tuple[int, dict, str]:
+        """Labels by `update`, fields by `fields`; a comment added by the same edit
+        (`update.comment`) is made as the comment resource makes it."""
         import json
 
         key, body = self._jira_key(request), json.loads(request.body)
+        update = body.get("update", {})
+        added = [op["add"] for op in update.get("comment", [])]
+        if any(comment_problems("3", add) for add in added):
+            return 400, {}, json.dumps(INVALID_INPUT)
+        self.edit_calls += 1
         labels = self.labels.setdefault(key, set())
-        for op in body.get("update", {}).get("labels", []):
+        for op in update.get("labels", []):
             labels.add(op["add"]) if "add" in op else labels.discard(op["remove"])
-        self.writes.append(Write(key, "labels" if "update" in body else "fields", body))
+        if "labels" in update or "fields" in body:
+            self.writes.append(Write(key, "labels" if "update" in body else "fields", body))
+        for add in added:
+            cid = str(next(self._ids))
+            self.comments.setdefault(key, {})[cid] = json.dumps(add["body"])
+            self.writes.append(Write(key, "comment_add", add))
         return 204, {}, ""
 
     def _jira_comments(self, request: Any) -> tuple[int, dict, str]:
-        return 200, {}, '{"comments": [], "total": 0, "startAt": 0, "maxResults": 100}'
+        """The item's comments, the bot's, oldest first (or newest, `orderBy=-created`)."""
+        import json
+
+        key = self._jira_key(request)
+        found = [
+            {"id": cid, "body": json.loads(text), "author": {"accountId": "pmo-bot"}}
+            for cid, text in self.comments.get(key, {}).items()
+        ]
+        if "orderBy=-created" in request.url:
+            found.reverse()
+        if "maxResults=1&" in request.url + "&":
+            found = found[:1]
+        page = {"comments": found, "total": len(found), "startAt": 0, "maxResults": 100}
+        return 200, {}, json.dumps(page)
 
     def _jira_comment_add(self, request: Any) -> tuple[int, dict, str]:
         import json
@@ -586,16 +612,41 @@ class FakeTrackers:
         for op in ops:
             if op["op"] == "test" and op["path"] == "/rev" and op["value"] != self.ado_rev[native]:
                 return 412, {}, json.dumps({"message": "rev mismatch"})
+        self.edit_calls += 1
+        history = [op["value"] for op in ops if op["path"] == "/fields/System.History"]
         for op in ops:
             if op["path"] == "/fields/System.Tags":
                 self.labels[key] = {t.strip() for t in op["value"].split(";") if t.strip()}
         self.ado_rev[native] += 1
         tags = any(op["path"] == "/fields/System.Tags" for op in ops)
-        self.writes.append(Write(key, "labels" if tags else "fields", ops))
+        if tags or len(history) < len([op for op in ops if op["op"] != "test"]):
+            self.writes.append(Write(key, "labels" if tags else "fields", ops))
+        for text in history:  # System.History's text is the item's new comment
+            self.comments.setdefault(key, {})[str(next(self._ids))] = text
+            self.writes.append(Write(key, "comment_add", {"text": text}))
         return 200, {}, json.dumps(self._ado_item(native))
 
     def _ado_comments(self, request: Any) -> tuple[int, dict, str]:
-        return 200, {}, '{"totalCount": 0, "count": 0, "comments": []}'
+        """The item's comments, the bot's, oldest first (or newest, `order=desc`)."""
+        import json
+        import re
+
+        native = re.search(r"/workItems/(\d+)", request.url).group(1)
+        bot = {"displayName": "PMO Bot", "uniqueName": "pmo-bot@fabrikam.com"}
+        found = [
+            {"id": int(cid), "workItemId": int(native), "text": text, "createdBy": bot}
+            for cid, text in self.comments.get(f"azure-devops:{native}", {}).items()
+        ]
+        if "order=desc" in request.url:
+            found.reverse()
+        top = re.search(r"\$top=(\d+)", request.url.replace("%24", "$"))
+        if top:
+            found = found[: int(top.group(1))]
+        return (
+            200,
+            {},
+            json.dumps({"totalCount": len(found), "count": len(found), "comments": found}),
+        )
 
     def _ado_comment_get(self, request: Any) -> tuple[int, dict, str]:
         """One comment by id, as Azure DevOps shows it now, else 404."""

@@ -15,7 +15,8 @@ What is checked, against tests/specs/:
   tracker would silently ignore is exactly what this should catch.
 - Azure DevOps: `api-version` (query, or `Accept: ...;api-version=` as the Python library
   sends it) has the operation's version number, and is a preview where the operation is.
-- Jira Cloud comments (`POST`/`PUT /rest/api/3/issue/{key}/comment[/{id}]`): the body is a
+- Jira Cloud comments (`POST`/`PUT /rest/api/3/issue/{key}/comment[/{id}]`, and those an
+  issue edit adds through `update.comment: [{"add": {"body": ...}}]`): the body is a
   valid document under Atlassian's ADF JSON schema (`sandbox.adf`), and every comment
   body (ADF as compact JSON, or wiki markup) is within Jira's 32,767 characters.
 
@@ -140,6 +141,7 @@ SUPPLEMENT: dict[str, dict[str, Any]] = {
 
 _OPTIONAL_ADO_SEGMENTS = ("{project}", "{team}")
 JIRA_COMMENT = re.compile(r"^rest/api/3/issue/[^/]+/comment(/[^/]+)?$")
+JIRA_EDIT = re.compile(r"^rest/api/3/issue/[^/]+$")
 JIRA_COMMENT_LIMIT = 32_767
 # What Jira Cloud answers (400) to a comment body that is not valid ADF.
 INVALID_INPUT = {"errorMessages": ["INVALID_INPUT"], "errors": {}}
@@ -336,10 +338,21 @@ def check_request(request: Any, tracker: str, base_url: str) -> list[str]:
         return [f"{request.method} {path}: no such path in the {tracker} spec"]
     problems = _operations_problems(tracker, candidates, request)
     comment = JIRA_COMMENT.match(relative) if tracker == "jira" else None
-    if comment and request.method in ("POST", "PUT"):
+    edit = JIRA_EDIT.match(relative) if tracker == "jira" else None
+    if (comment and request.method in ("POST", "PUT")) or (edit and request.method == "PUT"):
         body_text = request.body.decode() if isinstance(request.body, bytes) else request.body
         version = "2" if path[len(base_path) :].strip("/").startswith("rest/api/2/") else "3"
-        problems += comment_problems(version, json.loads(body_text or "null"))
+        body = json.loads(body_text or "null")
+        if comment:
+            problems += comment_problems(version, body)
+        else:  # an edit adding a comment: `update.comment: [{"add": {"body": ...}}]`
+            update = body.get("update") if isinstance(body, Mapping) else None
+            added = update.get("comment") if isinstance(update, Mapping) else None
+            for op in added if isinstance(added, list) else []:
+                if not (isinstance(op, Mapping) and set(op) == {"add"}):
+                    problems.append(f"update.comment operation {op!r} is not an add")
+                    continue
+                problems += comment_problems(version, op["add"])
     return problems
 
 

@@ -52,6 +52,17 @@ def ado(method: str, url: str, body=None, *, version="7.1", content_type="applic
             {"update": {"labels": [{"add": "pmo-x"}, {"remove": "pmo-y"}]}},
         ),
         req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12", {"fields": {"customfield_10100": 40}}),
+        req(
+            "PUT",
+            f"{JIRA}/rest/api/3/issue/PAY-12",
+            {"update": {"labels": [{"add": "pmo-x"}], "comment": [{"add": {"body": ADF}}]}},
+        ),
+        req(
+            "PUT",
+            f"{JIRA}/rest/api/2/issue/PAY-12",
+            {"update": {"comment": [{"add": {"body": "x"}}]}},
+        ),
+        req("GET", f"{JIRA}/rest/api/3/issue/PAY-12/comment?orderBy=-created&maxResults=1"),
         req("POST", f"{JIRA}/rest/api/3/issue/PAY-12/comment", {"body": ADF}),
         req(
             "PUT", f"{JIRA}/rest/api/3/issue/PAY-12/comment/10001?notifyUsers=false", {"body": ADF}
@@ -95,6 +106,18 @@ def test_documented_jira_requests_pass(request_):
             req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12/comment/1", {"body": LONG_ADF}),
             "over 32767",
         ),
+        (
+            req(
+                "PUT",
+                f"{JIRA}/rest/api/3/issue/PAY-12",
+                {"update": {"comment": [{"add": {"body": "x"}}]}},
+            ),
+            "not valid ADF",
+        ),
+        (
+            req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12", {"update": {"comment": [{"set": "x"}]}}),
+            "is not an add",
+        ),
         (req("POST", f"{JIRA}/rest/api/3/search/jql", {"jql": "x", "startAt": 50}), "'startAt'"),
         (req("PUT", f"{JIRA}/rest/api/3/issue/PAY-12"), "request body required"),
         (req("GET", "https://other.example/rest/api/3/myself"), "not under the tracker URL"),
@@ -134,6 +157,21 @@ def test_undocumented_jira_requests_are_named(request_, problem):
             "GET",
             f"{ADO}/Fabrikam/_apis/wit/workItems/5/comments?%24top=200&order=asc",
             version="7.1-preview.4",
+        ),
+        ado(
+            "GET",
+            f"{ADO}/Fabrikam/_apis/wit/workItems/5/comments?%24top=1&order=desc",
+            version="7.1-preview.4",
+        ),
+        ado(
+            "PATCH",
+            f"{ADO}/_apis/wit/workItems/5",
+            [
+                {"op": "test", "path": "/rev", "value": 3},
+                {"op": "replace", "path": "/fields/System.Tags", "value": "a; pmo-x"},
+                {"op": "add", "path": "/fields/System.History", "value": "<p>x</p>"},
+            ],
+            content_type="application/json-patch+json",
         ),
         req("GET", f"{ADO}/_apis/wit/workItems/5?api-version=7.1"),
     ],

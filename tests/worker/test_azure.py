@@ -27,6 +27,7 @@ from tests.support.worker_helpers import (
     story_update,
     work_item,
 )
+from webhooks.governance.comments import MARKER
 from webhooks.http.app import create_app
 
 SECRET = "azure-e2e-secret"
@@ -90,11 +91,18 @@ def unowned(rev=3, tags=HUMAN_TAGS, **kw):
     return story_update(rev=rev, tags=tags, assignee=None, **kw)
 
 
+NO_COMMENTS = {"totalCount": 0, "count": 0, "comments": []}
+# the comment a PATCH's System.History made, as the comments list shows it
+NEWEST = {"totalCount": 1, "count": 1, "comments": [
+    {"id": 42, "workItemId": 4711, "text": f"<h3>{MARKER}</h3>", "createdBy": BOT}
+]}  # fmt: skip
+
+
 def mock_first_round(mock, rev=3, tags=HUMAN_TAGS):
     mock.get(ITEM, json=work_item(rev=rev, tags=tags))
     mock.patch(ITEM, json=work_item(rev=rev + 1, tags=f"{tags}; pmo-unowned"))
-    mock.get(COMMENTS, json={"totalCount": 0, "count": 0, "comments": []})
-    mock.post(COMMENTS, json={"id": 42, "text": "x"})
+    mock.get(COMMENTS, json=NO_COMMENTS)  # no managed comment yet
+    mock.get(COMMENTS, json=NEWEST)  # after the PATCH: the comment it made
 
 
 def tags_patch(rev, tags):
@@ -112,21 +120,19 @@ def test_noncompliant_story_gets_a_tag_and_one_comment(service, mock):
     assert deliver(app, unowned()).status_code == 202
     drain(runtime)
 
-    read, write, project, lookup, comment = api_calls(mock)
-    assert read == ("GET", ITEM_PATH, {"fields": "System.Tags"}, None)
-    assert write == (
-        "PATCH",
-        ITEM_PATH,
-        {},
-        tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned"),
-    )
-    assert mock.calls[2].request.headers["Content-Type"].startswith("application/json-patch+json")
+    project, lookup, read, write, newest = api_calls(mock)
     assert project == ("GET", ITEM_PATH, {"fields": "System.TeamProject"}, None)
     assert lookup == ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}, None)
-    assert comment[:3] == ("POST", COMMENTS_PATH, {})
-    html = comment[3]["text"]
-    assert set(comment[3]) == {"text"}
+    assert read == ("GET", ITEM_PATH, {"fields": "System.Tags"}, None)
+    # the tag and the first comment in one revision: System.History is the comment
+    *tags, history = write[3]
+    assert write[:3] == ("PATCH", ITEM_PATH, {})
+    assert tags == tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned")
+    assert (history["op"], history["path"]) == ("add", "/fields/System.History")
+    assert mock.calls[4].request.headers["Content-Type"].startswith("application/json-patch+json")
+    html = history["value"]
     assert "PMO compliance (pmo-bridge)" in html and "owner-in-progress" in html
+    assert newest == ("GET", COMMENTS_PATH, {"$top": "1", "order": "desc"}, None)
     ledger = runtime.store.get_ledger("azure-devops:4711")
     assert ledger.comment_id == "42" and ledger.labels == frozenset({"pmo-unowned"})
     assert runtime.store.delivery_counts()["done"] == 1
@@ -145,7 +151,7 @@ def test_compliant_story_and_a_repeated_state_write_nothing(service, mock):
     deliver(app, unowned(delivery="same-state-again"))
     drain(runtime)
     methods = [m for m, *_ in api_calls(mock)]
-    assert methods == ["GET", "PATCH", "GET", "GET", "POST"]  # one round only
+    assert methods == ["GET", "GET", "GET", "PATCH", "GET"]  # one round only
 
 
 def test_fix_removes_the_pmo_tag_keeps_human_tags_and_edits_the_comment(service, mock):
@@ -180,6 +186,7 @@ def test_stale_revision_is_reread_and_replanned_once(service, mock):
     with 412, the worker reads the item again and plans against what it now shows."""
     app, runtime = service
     newer_tags = f"{HUMAN_TAGS}; urgent"
+    mock.get(ITEM, json=work_item(rev=3, tags=HUMAN_TAGS))  # the item's project
     mock.get(ITEM, json=work_item(rev=3, tags=HUMAN_TAGS))  # the tags read before writing
     stale = {
         "$id": "1",
@@ -191,24 +198,28 @@ def test_stale_revision_is_reread_and_replanned_once(service, mock):
     mock.get(ITEM, json=work_item(rev=4, tags=newer_tags))  # the re-read (get_item)
     mock.get(ITEM, json=work_item(rev=4, tags=newer_tags))  # the tags read, second plan
     mock.patch(ITEM, json=work_item(rev=5, tags=f"{newer_tags}; pmo-unowned"))
-    mock.get(COMMENTS, json={"totalCount": 0, "count": 0, "comments": []})
-    mock.post(COMMENTS, json={"id": 42, "text": "x"})
+    mock.get(COMMENTS, json=NO_COMMENTS)
+    mock.get(COMMENTS, json=NO_COMMENTS)
+    mock.get(COMMENTS, json=NEWEST)
 
     deliver(app, unowned())
     drain(runtime)
 
     calls = api_calls(mock)
     assert [(m, p, q) for m, p, q, _ in calls] == [
+        ("GET", ITEM_PATH, {"fields": "System.TeamProject"}),
+        ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),
         ("GET", ITEM_PATH, {"fields": "System.Tags"}),
         ("PATCH", ITEM_PATH, {}),
         ("GET", ITEM_PATH, {"$expand": "relations"}),
+        ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),
         ("GET", ITEM_PATH, {"fields": "System.Tags"}),
         ("PATCH", ITEM_PATH, {}),
-        ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),  # project known from re-read
-        ("POST", COMMENTS_PATH, {}),
+        ("GET", COMMENTS_PATH, {"$top": "1", "order": "desc"}),
     ]
-    assert calls[1][3] == tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned")
-    assert calls[4][3] == tags_patch(4, f"{newer_tags}; pmo-unowned")
+    assert calls[3][3][:2] == tags_patch(3, f"{HUMAN_TAGS}; pmo-unowned")
+    assert calls[7][3][:2] == tags_patch(4, f"{newer_tags}; pmo-unowned")
+    assert runtime.store.get_ledger("azure-devops:4711").comment_id == "42"
     assert runtime.store.get_item("azure-devops:4711").revision == 4
     assert runtime.store.delivery_counts()["done"] == 1
 
@@ -218,14 +229,16 @@ def test_reread_item_is_re_evaluated_not_written_with_the_stale_findings(service
     assigned it (and the item moved on): the re-read item is the one stored, and
     deliveries older than it are skipped as stale, so its findings decide the writes."""
     app, runtime = service
-    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # tags read
-    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # the re-read
+    mock.get(ITEM, json=work_item(rev=4, tags=HUMAN_TAGS, assignee=LENA))  # all reads
+    mock.get(COMMENTS, json=NO_COMMENTS)
 
     deliver(app, unowned(rev=3))
     drain(runtime)
 
     calls = api_calls(mock)
     assert [(m, p, q) for m, p, q, _ in calls] == [
+        ("GET", ITEM_PATH, {"fields": "System.TeamProject"}),
+        ("GET", COMMENTS_PATH, {"$top": "200", "order": "asc"}),  # no managed comment yet
         ("GET", ITEM_PATH, {"fields": "System.Tags"}),  # at rev 4, not 3: Conflict
         ("GET", ITEM_PATH, {"$expand": "relations"}),
     ]  # no pmo-unowned tag, no comment
@@ -341,12 +354,12 @@ def test_a_refused_field_action_is_an_error_finding_and_blocks_nothing(tmp_path,
     calls = api_calls(mock)
     assert [(m, p) for m, p, *_ in calls] == [
         ("GET", ITEM_PATH), ("PATCH", ITEM_PATH), ("PATCH", ITEM_PATH),
-        ("GET", ITEM_PATH), ("GET", COMMENTS_PATH), ("POST", COMMENTS_PATH),
+        ("GET", COMMENTS_PATH), ("POST", COMMENTS_PATH),
     ]  # fmt: skip
     assert calls[2][3] == [
         {"op": "add", "path": "/fields/Microsoft.VSTS.Common.Priority", "value": 9}
     ]
-    html = calls[5][3]["text"]
+    html = calls[4][3]["text"]
     assert "the tracker refused the rule&#x27;s field action (priority=9)" in html
     ledger = runtime.store.get_ledger("azure-devops:4711")
     assert ledger.labels == frozenset({"pmo-unowned"}) and ledger.comment_id == "42"

@@ -61,7 +61,14 @@ class StubJira:
             with self.lock:
                 self.calls.append(("GET", "comments", key))
                 found = list(self.comments.get(key, []))
+            if request.args.get("orderBy") == "-created":
+                found.reverse()
             return jsonify(startAt=0, maxResults=100, total=len(found), comments=found)
+
+        def new_comment(key: str, body: Any) -> dict[str, Any]:
+            comment = {"id": str(next(self.ids)), "body": body, "author": {"accountId": JIRA_BOT}}
+            self.comments.setdefault(key, []).append(comment)
+            return comment
 
         @app.post(f"{api}/comment")
         def add_comment(key: str):
@@ -70,12 +77,7 @@ class StubJira:
             body = request.get_json()["body"]
             with self.lock:
                 self.calls.append(("POST", "comment", key))
-                comment = {
-                    "id": str(next(self.ids)),
-                    "body": body,
-                    "author": {"accountId": JIRA_BOT},
-                }
-                self.comments.setdefault(key, []).append(comment)
+                comment = new_comment(key, body)
             time.sleep(self.delay)
             return jsonify(id=comment["id"]), 201
 
@@ -94,8 +96,16 @@ class StubJira:
 
         @app.put(api)
         def edit_issue(key: str):
-            changes = request.get_json()["update"]["labels"]
+            # labels, and a comment added by the same edit (`update.comment`)
+            update = request.get_json()["update"]
+            changes = update.get("labels", [])
+            added = [op["add"]["body"] for op in update.get("comment", [])]
+            if any(comment_problems("3", {"body": body}) for body in added):
+                return jsonify(INVALID_INPUT), 400
             with self.lock:
+                for body in added:
+                    self.calls.append(("POST", "comment", key))  # a comment made, as above
+                    new_comment(key, body)
                 labels = self.labels.setdefault(key, set())
                 before = set(labels)
                 for change in changes:

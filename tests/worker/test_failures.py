@@ -36,7 +36,7 @@ LANDS_THEN_TIMES_OUT = "lands-then-times-out"
 @dataclass(frozen=True)
 class Call:
     at: float  # time.monotonic()
-    op: str  # labels | comments | comment | edit_comment
+    op: str  # labels | labels_comment | comments | comment | edit_comment
     key: str
     status: int | None  # None: no answer (connection error, timeout)
 
@@ -45,7 +45,9 @@ class FakeJira:
     """Jira Cloud behind `responses`, with state (labels and comments per issue), so a
     retried write sees what an earlier attempt already did. `script(op, key, ...)` sets
     the answers for the next calls of one operation on one issue (`key="*"`: any issue);
-    an answer is (status, headers), an exception to raise, or LANDS_THEN_TIMES_OUT."""
+    an answer is (status, headers), an exception to raise, or LANDS_THEN_TIMES_OUT. An
+    issue edit that also adds a comment (`update.comment`) is the "labels" route, recorded
+    as "labels_comment"."""
 
     ROUTES = (
         ("PUT", "labels", r"/issue/(?P<key>[A-Z]+-\d+)(\?|$)"),
@@ -87,33 +89,50 @@ class FakeJira:
             queue = self.scripts[(op, key)] or self.scripts[(op, "*")]
             answer = queue.pop(0) if queue else None
             at = time.monotonic()
+            body = json.loads(request.body) if request.body else {}
+            called = op
+            if op == "labels" and "comment" in body.get("update", {}):
+                called = "labels_comment"  # an edit that adds a comment too
             if isinstance(answer, BaseException):
-                self.calls.append(Call(at, op, key, None))
+                self.calls.append(Call(at, called, key, None))
                 raise answer
             if isinstance(answer, tuple):
                 status, headers = answer
-                self.calls.append(Call(at, op, key, status))
+                self.calls.append(Call(at, called, key, status))
                 return status, headers, json.dumps({"errorMessages": ["scripted failure"]})
-            status, body = self._apply(op, key, match, request)
+            status, answered = self._apply(called, key, match, request)
             if answer == LANDS_THEN_TIMES_OUT:
-                self.calls.append(Call(at, op, key, None))
+                self.calls.append(Call(at, called, key, None))
                 raise requests.exceptions.ReadTimeout("read timed out (scripted)")
-            self.calls.append(Call(at, op, key, status))
-            return status, {"Content-Type": "application/json"}, json.dumps(body) if body else ""
+            self.calls.append(Call(at, called, key, status))
+            text = json.dumps(answered) if answered else ""
+            return status, {"Content-Type": "application/json"}, text
 
         return callback
 
+    def _add_comment(self, key: str, body: Any) -> dict[str, Any]:
+        self._next_id += 1
+        comment = {"id": str(self._next_id), "body": body, "author": {"accountId": JIRA_BOT}}
+        self.comments[key].append(comment)
+        return comment
+
     def _apply(self, op: str, key: str, match: re.Match[str], request: Any) -> tuple[int, Any]:
         body = json.loads(request.body) if request.body else {}
-        if op == "labels":
-            for change in body["update"]["labels"]:
+        if op in ("labels", "labels_comment"):
+            for change in body["update"].get("labels", []):
                 if "add" in change:
                     self.labels[key].add(change["add"])
                 else:
                     self.labels[key].discard(change["remove"])
+            for change in body["update"].get("comment", []):
+                self._add_comment(key, change["add"]["body"])
             return 204, None
         if op == "comments":
-            comments = self.comments[key]
+            comments = list(self.comments[key])
+            if "orderBy=-created" in request.url:  # newest first
+                comments.reverse()
+            if "maxResults=1" in request.url:
+                comments = comments[:1]
             return 200, {
                 "startAt": 0,
                 "maxResults": 100,
@@ -121,13 +140,7 @@ class FakeJira:
                 "comments": comments,
             }
         if op == "comment":
-            self._next_id += 1
-            comment = {
-                "id": str(self._next_id),
-                "body": body["body"],
-                "author": {"accountId": JIRA_BOT},
-            }
-            self.comments[key].append(comment)
+            comment = self._add_comment(key, body["body"])
             return 201, {"id": comment["id"]}
         comment = next(c for c in self.comments[key] if c["id"] == match.group("id"))
         comment["body"] = body["body"]
@@ -203,7 +216,9 @@ def run_one_task(runtime) -> None:
     huey.execute(task)
 
 
-APPLIED = [("labels", 204), ("comments", 200), ("comment", 201)]
+# no managed comment yet: the label and the comment in one edit, then the comment's id
+APPLIED = [("comments", 200), ("labels_comment", 204), ("comments", 200)]
+FIND = ("comments", 200)
 
 
 # -- transient failures ------------------------------------------------------------------
@@ -215,8 +230,8 @@ def test_tracker_503_then_recovery_applies_the_event_once(tmp_path, env, jira, e
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
 
-    assert jira.ops() == [("labels", 503), ("labels", 503), *APPLIED]
-    assert jira.count("comment", "TEST-1") == 1
+    assert jira.ops() == [FIND, ("labels_comment", 503), FIND, ("labels_comment", 503), *APPLIED]
+    assert len(jira.comments["TEST-1"]) == 1
     assert jira.labels["TEST-1"] == {"pmo-unowned"}
     record = first_delivery(runtime)
     assert (record.status, record.attempts) == ("done", 3)
@@ -233,7 +248,7 @@ def test_no_answer_is_retried(sqlite_service, jira, failure):
     jira.script("labels", "TEST-1", failure)
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
-    assert jira.ops() == [("labels", None), *APPLIED]
+    assert jira.ops() == [FIND, ("labels_comment", None), *APPLIED]
     assert first_delivery(runtime).status == "done"
 
 
@@ -241,15 +256,15 @@ def test_comment_that_landed_before_a_timeout_is_adopted_not_duplicated(sqlite_s
     """Jira created the comment but the answer never came: the retry finds it by its
     marker and edits it in place instead of posting a second one."""
     app, runtime = sqlite_service
-    jira.script("comment", "TEST-1", LANDS_THEN_TIMES_OUT)
+    jira.script("labels", "TEST-1", LANDS_THEN_TIMES_OUT)
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
 
     assert jira.ops() == [
-        ("labels", 204),
         ("comments", 200),
-        ("comment", None),
-        ("comments", 200),  # the label write is in the ledger already: not sent again
+        ("labels_comment", None),  # label and comment written, the answer lost
+        ("comments", 200),  # the retry finds the comment by its marker
+        ("labels", 204),  # the label again (the ledger never heard of it), on its own
         ("edit_comment", 200),
     ]
     (comment,) = jira.comments["TEST-1"]
@@ -267,18 +282,18 @@ def test_429_waits_retry_after_before_calling_again(sqlite_service, jira):
     deliver(app, jira_unowned(), "d1")
 
     run_one_task(runtime)
-    assert jira.ops() == [("labels", 429)]
+    assert jira.ops() == [FIND, ("labels_comment", 429)]
     assert first_delivery(runtime).status == "queued"
     retry = runtime.huey.dequeue()  # queued with an eta one second ahead
     assert retry.args == (1, 1) and retry.eta is not None
     runtime.huey.execute(retry)  # not due yet: set aside in Huey's schedule, no call
     assert runtime.huey.scheduled_count() == 1
-    assert jira.ops() == [("labels", 429)]
+    assert jira.ops() == [FIND, ("labels_comment", 429)]
     drain(runtime)
 
-    limited, retried = jira.calls[0], jira.calls[1]
+    limited, retried = jira.calls[1], jira.calls[2]
     assert retried.at - limited.at >= 1.0
-    assert jira.ops() == [("labels", 429), *APPLIED]
+    assert jira.ops() == [FIND, ("labels_comment", 429), *APPLIED]
     assert first_delivery(runtime).status == "done"
 
 
@@ -290,14 +305,14 @@ def test_per_issue_limit_holds_only_that_issue(sqlite_service, jira):
     deliver(app, jira_unowned("TEST-2"), "d2")
     drain(runtime)
 
-    limited = jira.calls[0]
-    assert (limited.op, limited.key, limited.status) == ("labels", "TEST-1", 429)
+    limited = next(c for c in jira.calls if c.status == 429)
+    assert (limited.op, limited.key, limited.status) == ("labels_comment", "TEST-1", 429)
     other = [c for c in jira.calls if c.key == "TEST-2"]
     assert [(c.op, c.status) for c in other] == APPLIED
     assert all(c.at - limited.at < 1.0 for c in other)  # not held
-    retried = next(c for c in jira.calls if c.key == "TEST-1" and c is not limited)
+    retried = next(c for c in jira.calls if c.key == "TEST-1" and c.at > limited.at)
     assert retried.at - limited.at >= 1.0
-    assert jira.ops("TEST-1") == [("labels", 429), *APPLIED]
+    assert jira.ops("TEST-1") == [FIND, ("labels_comment", 429), *APPLIED]
     assert runtime.huey.get(tracker_hold_key("jira"), peek=True) is None
 
 
@@ -308,12 +323,12 @@ def test_site_wide_limit_holds_the_other_issues_too(sqlite_service, jira):
     deliver(app, jira_unowned("TEST-2"), "d2")
     drain(runtime)
 
-    limited = jira.calls[0]
+    limited = next(c for c in jira.calls if c.status == 429)
     assert (limited.key, limited.status) == ("TEST-1", 429)
     first_other = next(c for c in jira.calls if c.key == "TEST-2")
     assert first_other.at - limited.at >= 1.0
     assert jira.ops("TEST-2") == APPLIED
-    assert jira.ops("TEST-1") == [("labels", 429), *APPLIED]
+    assert jira.ops("TEST-1") == [FIND, ("labels_comment", 429), *APPLIED]
 
 
 def test_site_wide_limit_stops_a_delivery_already_under_way(sqlite_service, jira, monkeypatch):
@@ -378,7 +393,7 @@ def test_exhausted_retries_dead_letter_then_replay_applies_once(
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
 
-    assert jira.ops() == [("labels", 500)] * 3  # the first try and max_retries=2 more
+    assert jira.ops() == [FIND, ("labels_comment", 500)] * 3  # the first try, 2 retries
     record = first_delivery(runtime)
     assert (record.status, record.attempts) == ("dead", 3)
     config = write_config(tmp_path, runtime)
@@ -402,8 +417,8 @@ def test_exhausted_retries_dead_letter_then_replay_applies_once(
     assert cli.main(["deadletters", "replay", "--config", config]) == 0
     assert "replayed 1 dead letter(s)" in capsys.readouterr().out
     drain(runtime)
-    assert jira.ops()[3:] == APPLIED
-    assert jira.count("comment", "TEST-1") == 1
+    assert jira.ops()[6:] == APPLIED
+    assert len(jira.comments["TEST-1"]) == 1
     (letter,) = runtime.dead_letters(include_replayed=True)
     assert letter.replayed_at is not None
     assert runtime.dead_letters() == []
@@ -412,7 +427,7 @@ def test_exhausted_retries_dead_letter_then_replay_applies_once(
     # Replaying again finds nothing to replay and applies nothing twice.
     assert cli.main(["deadletters", "replay", "--config", config]) == 0
     drain(runtime)
-    assert jira.count("comment", "TEST-1") == 1
+    assert len(jira.comments["TEST-1"]) == 1
     jira.check_documented()
 
 
@@ -421,14 +436,16 @@ def test_refused_labels_still_let_the_comment_be_written(sqlite_service, jira, c
     not retried and does not block the comment; the delivery says which part failed and
     why, and the log and /readyz say it once for the tracker, not once per event."""
     app, runtime = sqlite_service
-    jira.script("labels", "*", (403, {}), (403, {}))
+    jira.script("labels", "*", *[(403, {})] * 4)
     with caplog.at_level("INFO"):
         deliver(app, jira_unowned("TEST-1"), "d1")
         drain(runtime)
         deliver(app, jira_unowned("TEST-2"), "d2")
         drain(runtime)
     for key in ("TEST-1", "TEST-2"):
-        assert jira.ops(key) == [("labels", 403), ("comments", 200), ("comment", 201)]
+        # the one-call form refused, the parts one by one: the labels refused again,
+        # the comment written
+        assert jira.ops(key) == [FIND, ("labels_comment", 403), ("labels", 403), ("comment", 201)]
     assert MARKER in json.dumps(jira.comments["TEST-1"][0]["body"])
     record = first_delivery(runtime)
     assert (record.status, record.attempts) == ("done", 1)
@@ -444,16 +461,17 @@ def test_refused_labels_still_let_the_comment_be_written(sqlite_service, jira, c
     # the labels go through again: the refusal is forgotten
     deliver(app, jira_unowned("TEST-3"), "d3")
     drain(runtime)
-    assert jira.ops("TEST-3")[0] == ("labels", 204)
+    assert jira.ops("TEST-3")[:2] == [FIND, ("labels_comment", 204)]
     assert app.test_client().get("/readyz").get_json()["checks"]["writes"]["refused"] == {}
 
 
 def test_refused_comment_still_lets_the_labels_be_written(sqlite_service, jira):
     app, runtime = sqlite_service
+    jira.script("labels", "TEST-1", (400, {}))  # the edit refuses the comment's body
     jira.script("comment", "TEST-1", (400, {}))
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
-    assert jira.ops() == [("labels", 204), ("comments", 200), ("comment", 400)]
+    assert jira.ops() == [FIND, ("labels_comment", 400), ("labels", 204), ("comment", 400)]
     assert jira.labels["TEST-1"]  # written
     record = first_delivery(runtime)
     assert record.status == "done" and record.error.startswith("comment refused:")
@@ -464,11 +482,11 @@ def test_every_part_refused_is_dead_lettered_without_retrying(sqlite_service, ji
     """Nothing written at all (labels and comment both refused): kept as a dead letter,
     to be replayed once the tracker's side is fixed."""
     app, runtime = sqlite_service
-    jira.script("labels", "TEST-1", (400, {}))
+    jira.script("labels", "TEST-1", (400, {}), (400, {}))
     jira.script("comment", "TEST-1", (400, {}))
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
-    assert jira.ops() == [("labels", 400), ("comments", 200), ("comment", 400)]
+    assert jira.ops() == [FIND, ("labels_comment", 400), ("labels", 400), ("comment", 400)]
     assert (first_delivery(runtime).status, first_delivery(runtime).attempts) == ("dead", 1)
     (letter,) = runtime.dead_letters()
     assert letter.error.startswith("PermanentTrackerError:") and letter.attempts == 1
@@ -480,7 +498,7 @@ def test_item_deleted_in_the_tracker_is_not_retried(sqlite_service, jira):
     jira.script("labels", "TEST-1", (404, {}))
     deliver(app, jira_unowned(), "d1")
     drain(runtime)
-    assert jira.ops() == [("labels", 404)]
+    assert jira.ops() == [FIND, ("labels_comment", 404)]
     assert runtime.huey.scheduled_count() == 0 and runtime.huey.pending_count() == 0
     record = first_delivery(runtime)
     assert (record.status, record.attempts) == ("dead", 1)
@@ -515,7 +533,7 @@ def test_worker_start_requeues_a_delivery_a_killed_worker_had_taken(sqlite_servi
     assert [t.args for t in huey.scheduled()] == [(2, 1)]
     drain(runtime)
     assert [runtime.store.get_delivery(n).status for n in (1, 2, 3)] == ["done"] * 3
-    assert {key: jira.count("comment", key) for key in ("TEST-1", "TEST-2", "TEST-3")} == {
+    assert {key: len(jira.comments[key]) for key in ("TEST-1", "TEST-2", "TEST-3")} == {
         "TEST-1": 1,
         "TEST-2": 1,
         "TEST-3": 1,

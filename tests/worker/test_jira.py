@@ -13,6 +13,7 @@ from tests.support.helpers import load_fixture
 from tests.support.queue_helpers import drain
 from tests.support.service import JIRA_SECRET_ENV, jira_headers, make_settings
 from tests.support.spec_check import assert_documented
+from webhooks.governance.comments import MARKER
 from webhooks.governance.writeback import WriteBack
 from webhooks.http.app import create_app
 
@@ -66,11 +67,21 @@ def mock_empty_comments(key="TEST-1"):
     responses.get(f"{API}/issue/{key}/comment", json={"comments": [], "total": 0, "startAt": 0})
 
 
-def mock_first_writes(key="TEST-1"):
-    """Jira answers for a first write-back: no managed comment yet, labels, new comment."""
-    mock_empty_comments(key)
-    responses.put(f"{API}/issue/{key}", status=204)
-    responses.post(f"{API}/issue/{key}/comment", status=201, json={"id": "10500"})
+def managed_comment(comment_id="10500", body=None):
+    """A comment as Jira lists it: the bot's, carrying the marker."""
+    adf = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": MARKER}]}
+    ]}  # fmt: skip
+    return {"id": comment_id, "body": body or adf, "author": {"accountId": BOT}}
+
+
+def mock_first_writes(key="TEST-1", api=API, body=None):
+    """Jira answers for a first write-back: no managed comment yet, then one edit with the
+    labels and the comment (answered 204, without the comment), then the newest comment."""
+    responses.get(f"{api}/issue/{key}/comment", json={"comments": [], "total": 0, "startAt": 0})
+    responses.put(f"{api}/issue/{key}", status=204)
+    newest = {"comments": [managed_comment(body=body)], "total": 1, "startAt": 0}
+    responses.get(f"{api}/issue/{key}/comment", json=newest)
 
 
 @responses.activate
@@ -81,15 +92,19 @@ def test_noncompliant_item_gets_one_comment_and_a_managed_label(service):
     assert deliver(app, status_payload(), "d1").status_code == 202
     drain(runtime)
 
+    # no managed comment yet; the label and the comment in one edit; the comment's id
     assert calls_summary() == [
+        ("GET", f"{API}/issue/TEST-1/comment"),
         ("PUT", f"{API}/issue/TEST-1"),
         ("GET", f"{API}/issue/TEST-1/comment"),
-        ("POST", f"{API}/issue/TEST-1/comment"),
     ]
-    labels = json.loads(responses.calls[0].request.body)
-    assert labels == {"update": {"labels": [{"add": "pmo-unowned"}]}}
-    comment = json.loads(responses.calls[2].request.body)["body"]
-    assert comment["type"] == "doc" and comment["version"] == 1
+    edit = json.loads(responses.calls[1].request.body)["update"]
+    assert edit["labels"] == [{"add": "pmo-unowned"}]
+    ((verb, added),) = [next(iter(op.items())) for op in edit["comment"]]
+    comment = added["body"]
+    assert verb == "add" and comment["type"] == "doc" and comment["version"] == 1
+    assert "orderBy=-created" in responses.calls[2].request.url
+    assert "maxResults=1" in responses.calls[2].request.url
     text = json.dumps(comment)
     assert "owner-in-progress" in text and "PMO compliance (pmo-bridge)" in text
     check_all_documented()
@@ -108,7 +123,7 @@ def test_same_delivery_twice_and_same_state_twice_write_once(service):
     later = {**payload, "timestamp": payload["timestamp"] + 1000}  # the same state again
     assert deliver(app, later, "other-delivery-same-state").status_code == 202
     drain(runtime)
-    assert len(responses.calls) == 3  # one label write, one comment lookup, one comment
+    assert len(responses.calls) == 3  # comment lookup, one edit (label, comment), its id
 
 
 @responses.activate
@@ -238,19 +253,17 @@ def test_server_deployment_writes_wiki_markup_on_v2(tmp_path, monkeypatch):
     fields["assignee"] = None
     fields["status"]["name"] = "In Progress"
     fields["status"]["statusCategory"]["key"] = "indeterminate"
-    responses.get(f"{api}/issue/{key}/comment", json={"comments": [], "total": 0})
-    responses.put(f"{api}/issue/{key}", status=204)
-    responses.post(f"{api}/issue/{key}/comment", status=201, json={"id": "1"})
+    mock_first_writes(key, api, body=f"h3. {MARKER}")
     body = json.dumps(payload).encode()
     client = app.test_client()
     client.post("/webhooks/jira", data=body, headers={"Content-Type": "application/json"})
     drain(runtime)
     assert calls_summary() == [
+        ("GET", f"{api}/issue/{key}/comment"),
         ("PUT", f"{api}/issue/{key}"),
         ("GET", f"{api}/issue/{key}/comment"),
-        ("POST", f"{api}/issue/{key}/comment"),
     ]
-    wiki = json.loads(responses.calls[2].request.body)["body"]
+    wiki = json.loads(responses.calls[1].request.body)["update"]["comment"][0]["add"]["body"]
     assert isinstance(wiki, str) and "||Rule||" in wiki
     for call in responses.calls:
         assert "notifyUsers" not in call.request.url
@@ -277,7 +290,7 @@ def test_title_edit_on_a_written_item_is_stored_and_done_without_a_write_back(
     mock_first_writes()
     deliver(app, status_payload(), "first")
     drain(runtime)
-    assert len(responses.calls) == 3  # labels, comment lookup, comment
+    assert len(responses.calls) == 3  # comment lookup, label and comment, the comment's id
     assert runtime.store.get_ledger("jira:TEST-1").findings_hash is not None
     responses.calls.reset()
 

@@ -18,7 +18,8 @@ from rules import reads_field
 from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
-from webhooks.governance.people import record_allocation
+from webhooks.governance.people import sync_allocations
+from webhooks.governance.portfolio_groups import Counted, Groups
 from webhooks.governance.rollups import Rollups
 from webhooks.governance.writeback import WriteBack
 from webhooks.resources import Resources
@@ -114,16 +115,21 @@ def run_audit(
     for fetched in items:
         item = with_portfolio_parent(fetched, resources.settings)
         resources.store.upsert_item(item)
-        record_allocation(resources, item.key, item)
         seen.append(item)
         bar.update(1)
     bar.close()
+    ledger = sync_allocations(resources, seen)  # one read of the shares, changes written
     # Evaluate after seeding so parent.<field> checks see parents fetched later in the page.
     now = resources.clock()
     writer = WriteBack(resources) if apply else None
     rollups = Rollups(resources, _NoFollowUps())
     if writer is not None:
         seen = _children_first(seen, ruleset.rollups)
+    # A dry run changes nothing the rules read between items: each portfolio group and
+    # everyone's load is read and judged once, as the sweep does.
+    groups: Groups = {}
+    counted: Counted = {}
+    loads: dict[str, Any] = {"ledger": ledger}
     for item in seen:
         report.items += 1
         if writer is not None:
@@ -146,7 +152,10 @@ def run_audit(
                 for f in findings
             ]
         else:
-            findings = evaluate_stored(resources, item, ruleset=ruleset, now=now)
+            findings = evaluate_stored(
+                resources, item, ruleset=ruleset, now=now, groups=groups, counted=counted,
+                loads=loads,
+            )  # fmt: skip
             resources.store.save_findings(item.key, [f.to_dict() for f in findings], now)
             rows = [f.to_dict() for f in findings]
         if rows:

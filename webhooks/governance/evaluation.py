@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 from connector.model import StatusCategory, WorkItem
 from rules import Context, Finding, RuleSet, evaluate
@@ -28,13 +29,15 @@ def evaluate_stored(
     groups: Groups | None = None,
     counted: Counted | None = None,
     rollup: Rollup | None = None,
+    loads: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """The item's findings now. `ruleset` defaults to the rules in force; `known` may
     hold items already read (the sweep's page), looked in before the store for the
     parent. `now` defaults to the runtime's clock. `groups` and `counted`: portfolio
-    groups already read and counted, kept by a caller checking many items (the sweep).
-    `rollup`: the item's rollup when the caller holds it, else read from the store (only
-    for a done rollup parent: the one case a rollup raises a finding)."""
+    groups already read and counted, `loads`: everyone's load judged once, kept by a
+    caller checking many items (the sweep). `rollup`: the item's rollup when the caller
+    holds it, else read from the store (only for a done rollup parent: the one case a
+    rollup raises a finding)."""
     ruleset = ruleset if ruleset is not None else resources.rules.current()
     parent = None
     if item.parent:
@@ -43,7 +46,7 @@ def evaluate_stored(
     names = tracker.field_names if tracker is not None else {}
     context = Context(now=now or resources.clock(), parent=parent, field_names=names)
     findings = evaluate(ruleset, item, context)
-    findings += across_findings(resources, ruleset, item, context, groups, counted)
+    findings += across_findings(resources, ruleset, item, context, groups, counted, loads)
     findings += link_findings(item, resources.settings)  # ambiguous portfolio links
     if item.status_category is StatusCategory.DONE:
         spec = spec_for(ruleset.rollups, item)

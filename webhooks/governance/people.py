@@ -15,7 +15,7 @@ from config.settings import ConfigError
 from connector.azure_devops.capacity import CapacityReader, IterationCapacity
 from connector.errors import TrackerError
 from connector.model import WorkItem
-from rules.allocation import Ledger, monday, shares
+from rules.allocation import Ledger, Share, monday, shares
 from rules.engine import Finding
 from rules.load import load_rules, over_allocated, under_allocated
 from webhooks.resources import Resources
@@ -105,11 +105,50 @@ def ledger_of(runtime: Resources, people: set[str] | None = None) -> Ledger:
     return Ledger.of_shares(rows, runtime.people, today)
 
 
-def load_findings(runtime: Resources, ruleset: Any, item: WorkItem) -> list[Finding]:
-    """Over-allocation findings for `item` (it drives its person's load over a bound)."""
+def sync_allocations(runtime: Resources, items: list[WorkItem]) -> Ledger:
+    """Every item's shares as of today (windows move on as weeks pass), written only for
+    the items whose stored shares differ: one read of all shares, the changes in a few
+    transactions. Returns everyone's ledger from this week on, as now stored (what
+    `ledger_of` would read back)."""
+    today = runtime.clock().date()
+    stored: dict[str, list[Share]] = {}
+    for share in runtime.store.all_shares():
+        stored.setdefault(share.item, []).append(share)
+    changes: dict[str, list[Share]] = {}
+    for item in items:
+        new = shares(item, runtime.people, today)
+        if sorted(new, key=_share_order) != sorted(stored.get(item.key, ()), key=_share_order):
+            changes[item.key] = new
+    if changes:
+        runtime.store.replace_shares_of(changes)
+    stored.update(changes)
+    since = monday(today)
+    rows = [share for kept in stored.values() for share in kept if share.week >= since]
+    return Ledger.of_shares(rows, runtime.people, today)
+
+
+def _share_order(share: Share) -> tuple[str, dt.date, str, float]:
+    return (share.person, share.week, share.unit, share.amount)
+
+
+def load_findings(
+    runtime: Resources, ruleset: Any, item: WorkItem, memo: dict[str, Any] | None = None
+) -> list[Finding]:
+    """Over-allocation findings for `item` (it drives its person's load over a bound).
+    `memo`, kept by a caller checking many items (the sweep): everyone's ledger (its
+    "ledger", else read) is judged once, not once per item (which re-read a person's
+    shares per item)."""
     rules = [r for r in load_rules(ruleset) if r.load is not None and r.load.max is not None]
+    if not rules:
+        return []
+    if memo is not None:
+        if "over" not in memo:
+            ledger = memo.get("ledger") or ledger_of(runtime)
+            weeks, everyone = horizon(ledger.today), set(ledger.by_person)
+            memo["over"] = [over_allocated(rule, ledger, everyone, weeks) for rule in rules]
+        return [found for over in memo["over"] if (found := over.get(item.key)) is not None]
     people = people_of(runtime, [item])
-    if not rules or not people:
+    if not people:
         return []
     ledger = ledger_of(runtime, people)
     weeks = horizon(ledger.today)

@@ -47,9 +47,11 @@ def across_findings(
     context: Context,
     cache: Groups | None = None,
     memo: Counted | None = None,
+    loads: dict[str, Any] | None = None,
 ) -> list[Finding]:
-    """`cache` and `memo` (see `across_groups`, `evaluate_across`): kept by a sweep."""
-    found = waive(ruleset, load_findings(resources, ruleset, item), item, context)
+    """`cache`, `memo` and `loads` (see `across_groups`, `evaluate_across`,
+    `load_findings`): kept by a sweep."""
+    found = waive(ruleset, load_findings(resources, ruleset, item, loads), item, context)
     if not across_rules(ruleset):
         return found
     groups = across_groups(resources, ruleset, item, cache)

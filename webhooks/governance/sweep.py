@@ -6,11 +6,12 @@ Rollup parents are recomputed too: forecasts and slips move with the calendar.""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rules.rollup import spec_for
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.followups import FollowUps
-from webhooks.governance.people import record_allocation, refresh_capacity
+from webhooks.governance.people import refresh_capacity, sync_allocations
 from webhooks.governance.portfolio_groups import Counted, Groups
 from webhooks.resources import Resources
 
@@ -36,13 +37,15 @@ def sweep(resources: Resources, follow_ups: FollowUps) -> dict[str, int]:
     by_key = {item.key: item for item in items}
     groups: Groups = {}  # each portfolio group read and counted once per sweep, not once
     counted: Counted = {}  # per member
-    for item in items:  # first every load (windows move on as weeks pass), then the rules
-        record_allocation(resources, item.key, item)
+    # first every load (windows move on as weeks pass), written where it moved; then the
+    # rules, everyone's load judged once, not once per item
+    loads: dict[str, Any] = {"ledger": sync_allocations(resources, items)}
     for item in items:
         checked += 1
         findings = evaluate_stored(
-            resources, item, ruleset=ruleset, known=by_key, now=now, groups=groups, counted=counted
-        )
+            resources, item, ruleset=ruleset, known=by_key, now=now, groups=groups,
+            counted=counted, loads=loads,
+        )  # fmt: skip
         if {(f.rule, f.status) for f in findings} != open_by_item.get(item.key, set()):
             follow_ups.regovern(item.key, delay=0)
             changed += 1

@@ -193,7 +193,8 @@ class WriteBack:
             item.with_changes(labels=tuple(sorted(current))),
             findings,
             prefix=self.prefix,
-            has_managed_comment=ledger.comment_id is not None,
+            # a comment written whose id is not known yet is still ours to update
+            has_managed_comment=ledger.comment_id is not None or ledger.comment_hash is not None,
         )
         writes = 0
         new_ledger = ledger
@@ -212,6 +213,41 @@ class WriteBack:
             label for label in (current | add) - remove if label.startswith(self.prefix)
         )
         new_ledger = replace(new_ledger, labels=managed)
+        values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
+        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.fields:
+            values.update(field_values(rollup_spec, rollup))
+        changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
+        show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
+        wants_comment = any(a.type == "comment" for a in actions) or show_rollup
+
+        # -- labels and a first comment in one call, where the tracker takes both -------
+        # (no field write between them, so the comment cannot need to say it was refused)
+        comment_done = False
+        known_comment: str | None = ledger.comment_id
+        searched = known_comment is not None
+        if (add or remove) and wants_comment and not changed and known_comment is None:
+            doc = self._document(item, findings, rollup if show_rollup else None)
+            if doc_hash(doc) != ledger.comment_hash:
+                searched, known_comment = self._find_comment(client, item)
+                if searched and known_comment is None:
+                    one = self._labels_with_comment(client, item, add, remove, doc)
+                    if one is not None:
+                        written, comment_id = one
+                        WRITES.labels(item.tracker, "labels_and_comment").inc()
+                        writes += 1
+                        watermark = written if written is not None else item.revision + 1
+                        new_ledger = replace(
+                            new_ledger,
+                            item_revision=watermark,
+                            comment_id=comment_id,
+                            comment_hash=doc_hash(doc),
+                        )
+                        self.store.save_ledger(item.key, new_ledger)
+                        add, remove, comment_done = set(), set(), True
+                        for part in ("labels", "comment"):  # both went through
+                            self.resources.refusals.clear(item.tracker, part)
+
+        # -- labels: only prefixed labels are ever removed ------------------------------
         if add or remove:
             with self._part(item, "labels") as done:
                 written = client.update_labels(item.native_id, add, remove, revision=item.revision)
@@ -227,10 +263,6 @@ class WriteBack:
                 new_ledger = replace(new_ledger, labels=ledger.labels)
 
         # -- fields: configured rollup fields and rule field actions ---------------------
-        values: dict[str, Any] = {a.field: a.value for a in actions if a.type == "set_field"}
-        if rollup is not None and rollup_spec is not None and rollup_spec.write_back.fields:
-            values.update(field_values(rollup_spec, rollup))
-        changed = {k: v for k, v in values.items() if ledger.fields.get(k) != v}
         if changed:
             with self._part(item, "fields") as done:
                 client.set_fields(item.native_id, changed)
@@ -244,25 +276,16 @@ class WriteBack:
                 findings = [*findings, *refused_actions(actions, findings, self.refused[-1][1])]
 
         # -- the one managed comment, edited in place ------------------------------------
-        wants_comment = any(a.type == "comment" for a in actions)
-        show_rollup = rollup is not None and (rollup_spec is None or rollup_spec.write_back.comment)
-        if wants_comment or show_rollup:
+        if wants_comment and not comment_done:
             form = comment_form(self.resources.settings.tracker(item.tracker))
-            doc = compliance_document(
-                item,
-                findings,
-                rollup if show_rollup else None,
-                dashboard_url=self.resources.settings.public_url,
-                form=form,
-                escalations=self.store.open_escalations(item.key) if findings else (),
-            )
+            doc = self._document(item, findings, rollup if show_rollup else None)
             digest = doc_hash(doc)
-            changed = None
+            edited = None
             if digest == ledger.comment_hash and verify_comment and ledger.comment_id:
                 # unchanged plan: the comment is what the ledger says only if nobody
                 # changed it since; one read of it by id tells
                 try:
-                    changed = managed_comment_change(
+                    edited = managed_comment_change(
                         client, item.key, item.native_id, ledger.comment_id,
                         body_text(rendered(doc, form)),
                     )  # fmt: skip
@@ -270,10 +293,10 @@ class WriteBack:
                     log.warning(
                         "writeback.comment_unread", extra={"item": item.key, "error": str(exc)}
                     )
-            if digest != ledger.comment_hash or changed:
-                known_id = None if changed == "deleted" else ledger.comment_id
+            if digest != ledger.comment_hash or edited:
+                known_id = None if edited == "deleted" else known_comment
                 with self._part(item, "comment") as done:
-                    comment_id = self._write_comment(client, item, known_id, doc)
+                    comment_id = self._write_comment(client, item, known_id, doc, searched=searched)
                     done.append(True)
                 if done:
                     WRITES.labels(item.tracker, "comment").inc()
@@ -318,10 +341,55 @@ class WriteBack:
             return
         self.resources.refusals.clear(item.tracker, part)
 
+    def _document(self, item: WorkItem, findings: list[Finding], rollup: Rollup | None) -> Document:
+        return compliance_document(
+            item,
+            findings,
+            rollup,
+            dashboard_url=self.resources.settings.public_url,
+            form=comment_form(self.resources.settings.tracker(item.tracker)),
+            escalations=self.store.open_escalations(item.key) if findings else (),
+        )
+
+    def _find_comment(self, client: TrackerClient, item: WorkItem) -> tuple[bool, str | None]:
+        """(searched, the id of a managed comment already on the item). A lost ledger
+        (new store) must not make a second comment. A refused read is left to the
+        comment part, which records it."""
+        try:
+            existing = client.find_managed_comment(item.native_id, MARKER)
+        except PermanentTrackerError as exc:
+            if isinstance(exc, ItemNotFound):
+                raise
+            return False, None
+        return True, existing.id if existing is not None else None
+
+    def _labels_with_comment(
+        self, client: TrackerClient, item: WorkItem, add: set[str], remove: set[str], doc: Document
+    ) -> tuple[int | None, str | None] | None:
+        """Labels and the first managed comment in one tracker call; None when the tracker
+        takes them only apart (or refused the one call for good: the parts are then
+        written, and refused, one by one, so each refusal is told apart)."""
+        one_call = getattr(client, "update_labels_with_comment", None)
+        if one_call is None:
+            return None
+        try:
+            return one_call(item.native_id, add, remove, doc, revision=item.revision)
+        except PermanentTrackerError as exc:
+            if isinstance(exc, ItemNotFound):
+                raise
+            log.info("writeback.one_call_refused", extra={"item": item.key, "reason": str(exc)})
+            return None
+
     def _write_comment(
-        self, client: TrackerClient, item: WorkItem, comment_id: str | None, doc: Document
+        self,
+        client: TrackerClient,
+        item: WorkItem,
+        comment_id: str | None,
+        doc: Document,
+        *,
+        searched: bool = False,
     ) -> str:
-        if comment_id is None:
+        if comment_id is None and not searched:
             # The ledger may have been lost (new store): adopt the comment already there.
             existing = client.find_managed_comment(item.native_id, MARKER)
             comment_id = existing.id if existing is not None else None

@@ -4,7 +4,7 @@ replaced item by item, read back person by person."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -59,6 +59,23 @@ class AllocationStore(StoreBase):
                     ],
                 )  # fmt: skip
         return before | {s.person for s in new}
+
+    def replace_shares_of(self, changes: Mapping[str, Iterable[Share]], batch: int = 500) -> None:
+        """`replace_shares` for many items (item key -> its shares now), `batch` items a
+        transaction: what a sweep found moved."""
+        keys = list(changes)
+        for start in range(0, len(keys), batch):
+            chunk = keys[start : start + batch]
+            rows = [
+                {"item_key": s.item, "person": s.person, "week": s.week, "unit": s.unit,
+                 "amount": s.amount}
+                for key in chunk
+                for s in changes[key]
+            ]  # fmt: skip
+            with self._session(write=True) as session:
+                session.execute(delete(AllocationRow).where(AllocationRow.item_key.in_(chunk)))
+                if rows:
+                    session.execute(insert(AllocationRow), rows)
 
     def add_shares(self, shares: Iterable[Share], batch: int = 5000) -> int:
         """Insert shares of items that have none yet (a first build), in batches."""

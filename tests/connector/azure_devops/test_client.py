@@ -327,6 +327,71 @@ def test_update_labels_writes_nothing_when_nothing_changes(mock, client):
     assert [c.request.method for c in api_calls(mock)] == ["GET"]
 
 
+BOT = {"displayName": "PMO bot", "uniqueName": "pmo-bot@fabrikam.com", "id": "b"}
+
+
+def test_tags_and_a_new_comment_in_one_revision_then_the_comment_id_is_read(mock, client):
+    """System.History in the same PATCH as the tags: its text becomes the item's comment
+    (Microsoft's own PATCH example sends a test op, a field and System.History)."""
+    comments = f"{wi_url(5, PROJECT)}/comments"
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    mock.get(wi_url(), json=work_item(rev=7, tags="Customer"))
+    mock.patch(wi_url(), json=work_item(rev=8))
+    newest = {"id": 91, "text": doc.to_html(), "createdBy": BOT}
+    mock.get(comments, json={"totalCount": 4, "count": 1, "comments": [newest]})
+    assert client.update_labels_with_comment("5", {"pmo-late"}, set(), doc, revision=7) == (8, "91")
+    read, write, newest_call = (sent(c) for c in api_calls(mock))
+    assert read[2] == {"fields": "System.Tags"}
+    assert write == (
+        "PATCH",
+        "/fabrikam/_apis/wit/workItems/5",
+        {},
+        [
+            {"op": "test", "path": "/rev", "value": 7},
+            {"op": "replace", "path": "/fields/System.Tags", "value": "Customer; pmo-late"},
+            {"op": "add", "path": "/fields/System.History", "value": doc.to_html()},
+        ],
+    )
+    assert newest_call[:3] == (
+        "GET",
+        f"/fabrikam/{PROJECT}/_apis/wit/workItems/5/comments",
+        {"$top": "1", "order": "desc"},
+    )
+
+
+def test_one_revision_with_the_tags_already_right_carries_the_comment_alone(mock, client):
+    comments = f"{wi_url(5, PROJECT)}/comments"
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    mock.get(wi_url(), json=work_item(rev=7, tags="pmo-late"))
+    mock.patch(wi_url(), json=work_item(rev=8))
+    mine = {"id": 91, "text": doc.to_html(), "createdBy": BOT}
+    mock.get(comments, json={"totalCount": 1, "count": 1, "comments": [mine]})
+    assert client.update_labels_with_comment("5", {"pmo-late"}, set(), doc) == (8, "91")
+    write = sent(api_calls(mock)[1])[3]
+    assert [op["path"] for op in write] == ["/rev", "/fields/System.History"]
+
+
+def test_newest_comment_not_the_bots_falls_back_to_the_marker_search(mock, client):
+    comments = f"{wi_url(5, PROJECT)}/comments"
+    doc = Document(MARKER, [Paragraph("Owner missing")])
+    human = {"displayName": "Jamal", "uniqueName": "jamal@fabrikam.com", "id": "h"}
+    mock.get(wi_url(), json=work_item(rev=7, tags=""))
+    mock.patch(wi_url(), json=work_item(rev=8))
+    theirs = {"id": 92, "text": f"<p>{MARKER} is wrong</p>", "createdBy": human}
+    mine = {"id": 91, "text": doc.to_html(), "createdBy": BOT}
+    mock.get(comments, json={"totalCount": 2, "count": 1, "comments": [theirs]})
+    mock.get(comments, json={"totalCount": 2, "count": 2, "comments": [mine, theirs]})
+    assert client.update_labels_with_comment("5", {"pmo-late"}, set(), doc)[1] == "91"
+    assert sent(api_calls(mock)[3])[2] == {"$top": "200", "order": "asc"}
+
+
+def test_one_revision_stale_is_a_conflict_without_writing(mock, client):
+    mock.get(wi_url(), json=work_item(rev=9, tags=""))
+    with pytest.raises(Conflict):
+        client.update_labels_with_comment("5", {"pmo-late"}, set(), DOC, revision=7)
+    assert [c.request.method for c in api_calls(mock)] == ["GET"]
+
+
 def test_update_labels_stale_revision_is_a_conflict_without_writing(mock, client):
     mock.get(wi_url(), json=work_item(rev=9))
     with pytest.raises(Conflict, match="rev 9"):

@@ -266,6 +266,93 @@ def test_update_labels_with_nothing_to_do_makes_no_call(mock, cloud):
     assert len(mock.calls) == 0
 
 
+# -- labels and the first comment in one edit ------------------------------------------
+
+MANAGED = Document(MARKER, [Paragraph("Estimate missing")])
+NOT_ON_SCREEN = {
+    "errorMessages": [],
+    "errors": {"comment": "Field 'comment' cannot be set. It is not on the appropriate screen, "
+               "or unknown."},
+}  # fmt: skip
+
+
+def test_labels_and_a_new_comment_go_in_one_edit_then_the_comment_id_is_read(mock, cloud):
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    newest = adf_comment("10077", f"{MARKER} ...", "bot-account-id")
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 3, "comments": [newest]})
+    before = int(time.time() * 1000)
+    written, comment_id = cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, {"pmo-z"}, MANAGED)
+    assert comment_id == "10077" and written >= before
+    assert sent(mock.calls[0]) == (
+        "PUT",
+        "/rest/api/3/issue/PAY-12",
+        {},
+        {
+            "update": {
+                "comment": [{"add": {"body": MANAGED.to_adf()}}],
+                "labels": [{"add": "pmo-a"}, {"remove": "pmo-z"}],
+            }
+        },
+    )
+    assert sent(mock.calls[1])[:3] == (
+        "GET",
+        "/rest/api/3/issue/PAY-12/comment",
+        {"orderBy": "-created", "maxResults": "1"},
+    )
+    assert len(mock.calls) == 2
+
+
+def test_one_edit_on_server_carries_wiki_markup(mock, server):
+    mock.put(api("2", "issue/A-1"), status=204)
+    mine = {"id": "31", "body": MANAGED.to_wiki(), "author": {"name": "bot-account-id"}}
+    mock.get(api("2", "issue/A-1/comment"), json={"total": 1, "comments": [mine]})
+    assert server.update_labels_with_comment("A-1", {"pmo-a"}, set(), MANAGED)[1] == "31"
+    body = sent(mock.calls[0])[3]
+    assert body["update"]["comment"] == [{"add": {"body": MANAGED.to_wiki()}}]
+
+
+def test_newest_comment_not_ours_falls_back_to_the_marker_search(mock, cloud):
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    other = adf_comment("10078", "a person commented just after", "someone")
+    mine = adf_comment("10077", f"{MARKER} ...", "bot-account-id")
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 2, "comments": [other]})
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 2, "comments": [mine, other]})
+    assert cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, set(), MANAGED)[1] == "10077"
+    assert sent(mock.calls[2])[2] == {"startAt": "0", "maxResults": "100"}
+
+
+def test_comment_id_unreadable_is_not_an_error_once_written(mock, cloud, caplog):
+    """The edit went through; failing now would have the retry add the comment twice."""
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    mock.get(api("3", "issue/PAY-12/comment"), status=503, json={})
+    with caplog.at_level("WARNING"):
+        written, comment_id = cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, set(), MANAGED)
+    assert comment_id is None and written is not None
+    assert any(r.message == "jira.client.comment_id_unknown" for r in caplog.records)
+
+
+def test_edit_screen_without_comment_refuses_once_and_is_remembered(mock, cloud, caplog):
+    """Jira refuses the whole edit (nothing written): None tells the caller to write the
+    labels and the comment apart, and later calls do not try again."""
+    mock.put(api("3", "issue/PAY-12"), status=400, json=NOT_ON_SCREEN)
+    with caplog.at_level("WARNING"):
+        assert cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, set(), MANAGED) is None
+        assert cloud.update_labels_with_comment("PAY-13", {"pmo-a"}, set(), MANAGED) is None
+    assert len(mock.calls) == 1
+    assert [r.message for r in caplog.records] == ["jira.client.comment_on_edit_refused"]
+
+
+def test_other_refusals_of_the_one_edit_are_errors_and_not_remembered(mock, cloud):
+    too_long = {"errors": {"comment": "The entered text is too long."}, "errorMessages": []}
+    mock.put(api("3", "issue/PAY-12"), status=400, json=too_long)
+    mock.put(api("3", "issue/PAY-12"), status=204)
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 0, "comments": []})
+    mock.get(api("3", "issue/PAY-12/comment"), json={"total": 0, "comments": []})
+    with pytest.raises(PermanentTrackerError, match="too long"):
+        cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, set(), MANAGED)
+    assert cloud.update_labels_with_comment("PAY-12", {"pmo-a"}, set(), MANAGED)[1] is None
+
+
 def test_set_fields_maps_configured_names(mock, cloud):
     mock.put(api("3", "issue/PAY-12"), status=204)
     cloud.set_fields("PAY-12", {"estimate": 5, "customfield_10100": 40})
