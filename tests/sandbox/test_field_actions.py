@@ -31,7 +31,9 @@ def box(monkeypatch):
     sb.jira_state.add_project("PAY", "Payments")
     sb.jira_state.add_user("pmo-bot", "PMO Bot", token="jira-token")
     sb.jira_state.add_user("dana", "Dana Whitfield", email="dana@example.com")
+    sb.jira_state.add_field("customfield_10400", "Mitigation plan")
     sb.azure_state.add_project("Fabrikam")
+    sb.azure_state.add_field("Custom.RiskResponse")
     sb.azure_state.add_user("pmo-bot@fabrikam.com", "PMO Bot", pat="ado-pat")
     sb.azure_state.add_user("dana.whitfield@fabrikam.com", "Dana Whitfield")
     monkeypatch.setenv("SB_JIRA_USER", "pmo-bot")
@@ -56,6 +58,7 @@ def runtime_for(box: Sandbox, tmp_path, jira: dict[str, str], azure: dict[str, s
             kind="jira",
             url=box.jira_url,
             user_env="SB_JIRA_USER",
+            fields={"mitigation": "customfield_10400"},
             token_env="SB_JIRA_TOKEN",
             bot_account="pmo-bot",
         ),
@@ -65,6 +68,7 @@ def runtime_for(box: Sandbox, tmp_path, jira: dict[str, str], azure: dict[str, s
             url=box.azure_url,
             token_env="SB_ADO_PAT",
             project="Fabrikam",
+            fields={"mitigation": "Custom.RiskResponse"},
             bot_account="pmo-bot@fabrikam.com",
         ),
     }
@@ -73,10 +77,17 @@ def runtime_for(box: Sandbox, tmp_path, jira: dict[str, str], azure: dict[str, s
 
 
 def start_checks(runtime: Runtime, caplog) -> list[str]:
-    with caplog.at_level(logging.WARNING, logger="webhooks.governance.action_checks"):
+    """What a worker does at its start: the field lists, then the field actions; neither
+    may be left unanswered by the sandboxes."""
+    with caplog.at_level(logging.WARNING):
+        runtime.discover_fields()
         problems = check_field_actions(runtime)
-    unchecked = [r for r in caplog.records if r.getMessage() == "rules.field_actions_unchecked"]
+    unanswered = {"rules.field_actions_unchecked", "fields.names_not_read",
+                  "jira.fields.not_discovered"}  # fmt: skip
+    unchecked = [r for r in caplog.records if r.getMessage() in unanswered]
     assert unchecked == [], [getattr(r, "error", "") for r in unchecked]
+    names = {n: t.field_names.get("mitigation") for n, t in runtime.settings.trackers.items()}
+    assert names == {"jira": "Mitigation plan", "azure-devops": "Risk Response"}
     return problems
 
 
