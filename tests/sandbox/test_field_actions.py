@@ -145,7 +145,8 @@ def test_the_sandboxes_refuse_unknown_values_as_the_services_do(box) -> None:
     url = f"{box.jira_url}/rest/api/3/issue/{issue.key}"
     auth = ("pmo-bot", "jira-token")
     bad = requests.put(url, json={"fields": {"priority": {"id": "99"}}}, auth=auth, timeout=5)
-    assert bad.status_code == 400 and "priority" in bad.json()["errors"]
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == {"priority": "Specify the Priority (name) in the string format"}
     who = requests.put(url, json={"fields": {"assignee": {"accountId": "nope"}}},
                        auth=auth, timeout=5)  # fmt: skip
     assert who.status_code == 400 and "assignee" in who.json()["errors"]
