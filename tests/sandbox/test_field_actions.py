@@ -166,3 +166,43 @@ def test_the_sandboxes_refuse_unknown_values_as_the_services_do(box) -> None:
                                  auth=("", "ado-pat"), headers=headers, timeout=5)  # fmt: skip
         assert refused.status_code == 400, refused.text
         assert refused.json()["message"].startswith("TF401320: Rule Error for field")
+
+
+def test_user_search_and_identities_answer_as_documented(box) -> None:
+    import requests
+
+    search = f"{box.jira_url}/rest/api/3/user/search"
+    auth = ("pmo-bot", "jira-token")
+    box.jira_state.add_user("dan", "Dan Gone", email="dan@example.com")
+    box.jira_state.users["dan"]["active"] = False
+    found = requests.get(search, params={"query": "dan"}, auth=auth, timeout=5).json()
+    assert [(u["displayName"], u["active"]) for u in found] == [
+        ("Dana Whitfield", True), ("Dan Gone", False)]  # fmt: skip
+    by_id = requests.get(search, params={"accountId": found[0]["accountId"]}, auth=auth, timeout=5)
+    assert [u["displayName"] for u in by_id.json()] == ["Dana Whitfield"]
+    assert requests.get(search, auth=auth, timeout=5).status_code == 400
+    assert requests.get(search, params={"query": "whit"}, auth=auth, timeout=5).json() == []
+
+    identities = f"{box.azure_url}/_apis/identities"
+    params = {"searchFilter": "General", "filterValue": "Dana Whitfield",
+              "queryMembership": "None", "api-version": "7.1"}  # fmt: skip
+    answer = requests.get(identities, params=params, auth=("", "ado-pat"), timeout=5).json()
+    assert answer["count"] == 1
+    props = answer["value"][0]["properties"]
+    assert props["Account"]["$value"] == "dana.whitfield@fabrikam.com"
+    assert props["SchemaClassName"]["$value"] == "User"
+    missing = requests.get(identities, params={"api-version": "7.1"}, auth=("", "ado-pat"),
+                           timeout=5)  # fmt: skip
+    assert missing.status_code == 400
+
+
+def test_data_center_user_search_takes_the_user_name() -> None:
+    import requests
+
+    with Sandbox(deployment="server") as sb:
+        sb.jira_state.add_user("dana", "Dana Whitfield", email="dana@example.com")
+        search = f"{sb.jira_url}/rest/api/2/user/search"
+        found = requests.get(search, params={"username": "dana"}, auth=("pm", "t"), timeout=5)
+        assert [u["name"] for u in found.json()] == ["dana"]
+        assert requests.get(search, params={"query": "dana"}, auth=("pm", "t"),
+                            timeout=5).status_code == 400  # fmt: skip
