@@ -3,7 +3,8 @@ comments 7.1-preview.4, service hooks, sprint capacity, permissions), including 
 discovery calls of the azure-devops client library (see sandbox.azure_locations).
 
 Work item routes are in sandbox.azure_item_routes, comment routes in
-sandbox.azure_comment_routes, service hooks in sandbox.azure_hooks."""
+sandbox.azure_comment_routes, service hooks in sandbox.azure_hooks, work item type
+fields and identities in sandbox.azure_directory."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from sandbox.azure_capacity import register_capacity_routes
 from sandbox.azure_catalog import AzureError
 from sandbox.azure_comment_routes import register_comment_routes
+from sandbox.azure_directory import register_directory_routes
 from sandbox.azure_events import AzureWebhookEmitter
 from sandbox.azure_hooks import register_hook_routes
 from sandbox.azure_http import BATCH, PATCH_MEDIA, WEB_API, WI, api_version
@@ -155,5 +157,6 @@ def create_azure_app(
     register_hook_routes(app, state)
     register_capacity_routes(app, state)
     register_security_routes(app, state)
+    register_directory_routes(app, state)
     app.json.sort_keys = False
     return app

@@ -61,6 +61,11 @@ KNOWN_FIELDS = (
     }
 )
 
+# Microsoft.VSTS.Common.Priority's allowed values in the stock processes: "Valid values are
+# 1, 2, 3, 4" (the service's own refusal, MicrosoftDocs/azure-devops-docs#6941)
+PRIORITY = "Microsoft.VSTS.Common.Priority"
+PRIORITY_VALUES = (1, 2, 3, 4)
+
 NUMBER_FIELDS = {
     "Microsoft.VSTS.Scheduling.StoryPoints",
     "Microsoft.VSTS.Scheduling.Effort",

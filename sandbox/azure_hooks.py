@@ -54,7 +54,7 @@ def register_hook_routes(app: Flask, state: AzureState) -> None:
     def list_fields(org: str, project: str | None = None):
         """WorkItemField2 entries: the process's fields and the ones a test added."""
         names = sorted(KNOWN_FIELDS | state.extra_fields)
-        value = [{"name": _display_name(ref), "referenceName": ref, "type": "string",
+        value = [{"name": field_display_name(ref), "referenceName": ref, "type": "string",
                   "readOnly": ref in READ_ONLY_FIELDS, "isLocked": False,
                   "url": f"{state.org_url}/_apis/wit/fields/{ref}"} for ref in names]  # fmt: skip
         return jsonify({"count": len(value), "value": value})
@@ -163,7 +163,7 @@ def register_hook_routes(app: Flask, state: AzureState) -> None:
         return "", 204
 
 
-def _display_name(reference_name: str) -> str:
+def field_display_name(reference_name: str) -> str:
     """Microsoft.VSTS.Scheduling.StoryPoints -> Story Points, as the process names it."""
     last = reference_name.rsplit(".", 1)[-1]
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", last)

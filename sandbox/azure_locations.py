@@ -88,6 +88,15 @@ LOCATIONS: list[tuple[str, str, str, str, int, str, str]] = [
         "0.0",
     ),
     (
+        "bd293ce5-3d25-4192-8e67-e8092e879efb",
+        "wit",
+        "workItemTypesField",
+        "{project}/_apis/{area}/workItemTypes/{type}/fields/{field}",
+        3,
+        "7.1",
+        "0.0",
+    ),
+    (
         "00d9565f-ed9c-4a06-9a50-00e7896ccab4",
         "Location",
         "ConnectionData",

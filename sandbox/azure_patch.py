@@ -18,6 +18,8 @@ from sandbox.azure_catalog import (
     KNOWN_FIELDS,
     NUMBER_FIELDS,
     PARENT,
+    PRIORITY,
+    PRIORITY_VALUES,
     READ_ONLY_FIELDS,
     RECIPROCAL,
     AzureError,
@@ -64,9 +66,17 @@ def _coerce(state: AzureState, ref: str, value: Any) -> Any:
         return unique
     if ref in NUMBER_FIELDS:
         try:
-            return float(value)
+            number = float(value)
         except (TypeError, ValueError):
             raise _bad(f"TF401326: Invalid field value '{value}' for field '{ref}'.") from None
+        if ref == PRIORITY and number not in PRIORITY_VALUES:
+            # a value outside the field's allowed list breaks its LimitedToValues rule
+            # (TF401320, as MicrosoftPremier/VstsExtensions#149 quotes it)
+            raise _bad(
+                "TF401320: Rule Error for field Priority. Error code: Required, HasValues, "
+                "LimitedToValues, AllowsOldValue, InvalidEmpty."
+            )
+        return number
     if ref in DATE_FIELDS:
         try:
             parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -4,7 +4,8 @@ Routes follow the Jira Cloud platform REST API (tests/specs/jira/platform-swagge
 errors use Jira's `{"errorMessages": [...], "errors": {...}}` shape.
 
 Issue and search routes are in `sandbox.jira_issue_routes`, comment routes in
-`sandbox.jira_comment_routes`, webhook registration in `sandbox.jira_webhook_admin`.
+`sandbox.jira_comment_routes`, webhook registration in `sandbox.jira_webhook_admin`,
+priorities and user search in `sandbox.jira_directory`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from sandbox.faults import Faults
 from sandbox.jira_catalog import FIELDS, field_json
 from sandbox.jira_comment_routes import register_comment_routes
+from sandbox.jira_directory import register_directory_routes
 from sandbox.jira_events import JiraWebhookEmitter
 from sandbox.jira_http import ISSUE_MISSING, jira_error
 from sandbox.jira_issue_routes import register_issue_routes, register_search_routes
@@ -160,6 +162,7 @@ def create_jira_app(
     register_comment_routes(app, state, api, cloud=deployment == "cloud")
     register_search_routes(app, state, api, cloud=deployment == "cloud")
     register_webhook_routes(app, state, cloud=deployment == "cloud")
+    register_directory_routes(app, state, api, cloud=deployment == "cloud")
     app.json.sort_keys = False
     return app
 

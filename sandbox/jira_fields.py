@@ -71,7 +71,14 @@ def coerce(state: JiraState, field_id: str, value: Any, api_version: int) -> Any
             )
         return user["name"]
     if field_id == "priority":
-        return _by_name_or_id(value, PRIORITIES, field_id, PRIORITIES.get)
+        try:
+            return _by_name_or_id(value, PRIORITIES, field_id, PRIORITIES.get)
+        except FieldError:
+            # the live refusal of a priority the site does not take, as reported from
+            # Jira Cloud (community.developer.atlassian.com/t/98369)
+            raise FieldError(
+                {"priority": "Specify the Priority (name) in the string format"}
+            ) from None
     if field_id == "issuetype":
         return _by_name_or_id(value, ISSUE_TYPES, field_id, lambda n: ISSUE_TYPES[n][0])
     if field_id == "parent":

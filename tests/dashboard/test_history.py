@@ -172,3 +172,35 @@ def test_the_page_draws_each_projects_trend(tmp_path, mocked):
     row = page.split('data-project-trend="PAY"')[1].split("</tr>")[0]
     assert '<svg class="spark" role="img"' in row and "2 days without data" in row
     assert row.count('class="nodata"') == 1
+
+
+def test_the_main_trend_and_the_daily_history_leave_waived_findings_out_alike(store):
+    """Waived findings are not open: the main chart's "open findings over time" counts
+    what the daily history records, today from the findings and on a recorded past day
+    from the recording (which knew what was waived then)."""
+    from tests.support.items import item
+    from webhooks.dashboard.snapshot import trend
+
+    yesterday = dt.datetime(2026, 11, 19, 12, tzinfo=dt.UTC)
+    today = yesterday + dt.timedelta(days=1)
+
+    def finding(rule: str, status: str) -> dict[str, str]:
+        return {"rule": rule, "severity": "high", "enforcement": "enforce",
+                "message": rule, "status": status}  # fmt: skip
+
+    store.upsert_item(item("jira:PAY-1"))
+    store.upsert_item(item("jira:PAY-2"))
+    store.save_findings("jira:PAY-1", [finding("r1", "fail"), finding("r2", "fail")], yesterday)
+    store.save_findings("jira:PAY-2", [finding("r1", "waived")], yesterday)
+    record_history(store, yesterday)
+    before = {p["date"]: p["open_findings"] for p in trend(store, yesterday)}
+    assert before == {"2026-11-19": 2}
+    assert sum(row[-1] for row in store.findings_history(yesterday.date())) == 2
+
+    # today r2 on PAY-1 is waived: open today drops to 1, yesterday stays what it was
+    store.save_findings("jira:PAY-1", [finding("r1", "fail"), finding("r2", "waived")], today)
+    record_history(store, today)
+    recorded = store.open_findings_per_day(yesterday.date())
+    assert recorded == {yesterday.date(): 2, today.date(): 1}
+    points = {p["date"]: p["open_findings"] for p in trend(store, today)}
+    assert points == {"2026-11-19": 2, "2026-11-20": 1}

@@ -458,7 +458,7 @@ def test_sandbox_helper_runs_both_trackers_and_counts_calls():
 def _spec_paths() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     names = ("workItemTracking-7.1.json", "serviceHooks-7.1.json", "security-7.1.excerpt.json",
-             "work-7.1.excerpt.json")  # fmt: skip
+             "work-7.1.excerpt.json", "identities-7.1.json")  # fmt: skip
     for name in names:
         spec = json.loads((SPECS / "azure-devops" / name).read_text("utf-8-sig"))
         for path, ops in spec["paths"].items():

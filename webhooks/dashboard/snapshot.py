@@ -224,14 +224,22 @@ def waivers_section(
 
 def trend(store: Store, now: dt.datetime) -> list[dict[str, Any]]:
     """Open findings per day for the last TREND_DAYS days, from the first day the service
-    held data: the days before it are no data, not days without findings."""
+    held data: the days before it are no data, not days without findings. Waived
+    findings are not open, as in the daily history: a past day the history recorded
+    shows the recorded count (it knew which findings were waived that day), the other
+    days (today among them) count the findings open and not waived."""
     since = store.data_since()
     if since is None:
         return []
+    points = [p for p in store.findings_trend(TREND_DAYS, now=now) if p.day >= since]
+    today = now.astimezone(dt.UTC).date()
+    recorded = store.open_findings_per_day(points[0].day) if points else {}
     return [
-        {"date": p.day.isoformat(), "open_findings": p.open}
-        for p in store.findings_trend(TREND_DAYS, now=now)
-        if p.day >= since
+        {
+            "date": p.day.isoformat(),
+            "open_findings": recorded[p.day] if p.day in recorded and p.day < today else p.open,
+        }
+        for p in points
     ]
 
 

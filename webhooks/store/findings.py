@@ -177,6 +177,9 @@ class FindingStore(StoreBase):
         """One point per UTC day for the last `days` days, oldest first, ending today.
 
         Computed from first_seen / resolved_at in one query, so no snapshot job is needed.
+        Waived findings are not open: they are left out (a finding's status has no date,
+        so one waived now is left out of the days before its waiver too; the dashboard
+        takes those days from the daily history, which counted it then).
         """
         if not 1 <= days <= MAX_TREND_DAYS:
             raise ValueError(f"days must be between 1 and {MAX_TREND_DAYS}, not {days}")
@@ -198,7 +201,11 @@ class FindingStore(StoreBase):
                 count(and_(seen >= start, seen < end)),
                 count(and_(fixed >= start, fixed < end)),
             ]
-        query = select(*columns).where(seen < bounds[-1], or_(fixed.is_(None), fixed >= bounds[0]))
+        query = select(*columns).where(
+            seen < bounds[-1],
+            or_(fixed.is_(None), fixed >= bounds[0]),
+            FindingRow.status != "waived",
+        )
         with self._session() as session:
             totals = session.execute(query).one()
         return [

@@ -107,6 +107,18 @@ class HistoryStore(StoreBase):
         with self._session() as session:
             return [tuple(row) for row in session.execute(query)]
 
+    def open_findings_per_day(self, since: dt.date) -> dict[dt.date, int]:
+        """The recorded open findings (waived ones never are) of each recorded day from
+        `since` on, all projects together; a day without a recording is absent."""
+        query = (
+            select(FindingsHistoryRow.day, func.sum(FindingsHistoryRow.open_findings))
+            .where(FindingsHistoryRow.day >= since)
+            .group_by(FindingsHistoryRow.day)
+        )
+        with self._session() as session:
+            counts = {day: int(n or 0) for day, n in session.execute(query)}
+        return {day: counts.get(day, 0) for day in self.recorded_days(since)}
+
     def recorded_days(self, since: dt.date) -> list[dt.date]:
         """The days from `since` on with a recording (any parent's RAG or any open
         findings): a day not among them has no data, which is not zero findings."""
