@@ -53,7 +53,6 @@ def notice_managed_comment_change(store: Any, event: Event) -> str | None:
     if ledger.comment_id is None or event.comment.id != ledger.comment_id:
         return None  # a comment of the team's own: none of the service's business
     deleted = event.native_event in _DELETED
-    # findings_hash too: the plan is unchanged, but the comment it wrote is not there now
     store.save_ledger(event.item_key, forgotten_comment(ledger, deleted=deleted))
     who = event.actor.display_name if event.actor is not None else "someone"
     log.warning(
