@@ -6,6 +6,9 @@ Jira's HTTP mocked with `responses`."""
 from __future__ import annotations
 
 import json
+import logging
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -51,14 +54,46 @@ def runtime(tmp_path: Path, monkeypatch) -> Runtime:
     )
     built = Runtime.from_settings(settings)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        built.site_comments = {}  # (issue key, comment id) -> ADF body, as the site keeps it
         for key in ("TEST-1", "TEST-2"):  # a first write-back: labels and a new comment
             mock.get(f"{API}/issue/{key}/comment", json={"comments": [], "total": 0, "startAt": 0})
             mock.put(f"{API}/issue/{key}", status=204)
-            mock.post(f"{API}/issue/{key}/comment", status=201, json={"id": "10500"})
+            mock.add_callback(
+                "POST", f"{API}/issue/{key}/comment", callback=_keep(built.site_comments, key)
+            )
+            url = re.compile(rf"{re.escape(API)}/issue/{key}/comment/(\d+)$")
+            mock.add_callback("GET", url, callback=_read(built.site_comments, key))
+            mock.add_callback("PUT", url, callback=_keep(built.site_comments, key))
         built.mock = mock
         yield built
     built.huey.flush()
     built.store.close()
+
+
+def _keep(comments: dict, key: str):
+    """POST .../comment (id 10500) or PUT .../comment/{id}: the body kept."""
+
+    def callback(request):
+        comment_id = request.path_url.split("?")[0].rsplit("/", 1)[1]
+        comment_id = "10500" if comment_id == "comment" else comment_id
+        comments[(key, comment_id)] = json.loads(request.body)["body"]
+        return 201 if request.method == "POST" else 200, {}, json.dumps({"id": comment_id})
+
+    return callback
+
+
+def _read(comments: dict, key: str):
+    """GET .../comment/{id}: the comment as kept, 404 once deleted."""
+
+    def callback(request):
+        comment_id = request.path_url.split("?")[0].rsplit("/", 1)[1]
+        body = comments.get((key, comment_id))
+        if body is None:
+            return 404, {}, json.dumps({"errorMessages": ["Can not find a comment"]})
+        answer = {"id": comment_id, "body": body, "author": {"accountId": "pmo-bot"}}
+        return 200, {}, json.dumps(answer)
+
+    return callback
 
 
 def receive(runtime: Runtime, payload: dict, delivery: str, event: str = "") -> int:
@@ -160,3 +195,99 @@ def test_a_team_comment_on_a_known_item_is_done_without_fetching(runtime):
     ]
     assert runtime.store.get_delivery(row).status == "done"
     assert runtime.store.get_item("jira:TEST-1").updated.minute == 32
+
+
+MANAGED = f"{API}/issue/TEST-1/comment/10500"
+
+
+def calls(runtime: Runtime, method: str, url: str) -> list:
+    return [
+        c
+        for c in runtime.mock.calls
+        if c.request.method == method and c.request.url.split("?")[0] == url
+    ]
+
+
+def known_with_a_comment(runtime: Runtime) -> None:
+    """TEST-1 governed once (its managed comment written), and fetchable."""
+    payload = jira_unowned("TEST-1", minute=32)
+    runtime.mock.get(re.compile(rf"{re.escape(API)}/issue/TEST-1(\?.*)?$"), json=payload["issue"])
+    runtime.tasks._process_batch([receive(runtime, payload, "d-1")])
+    assert runtime.store.get_ledger("jira:TEST-1").comment_text_hash is not None
+
+
+def changed_records(caplog) -> list[str]:
+    return [r.reason for r in caplog.records if r.msg == "writeback.managed_comment_changed"]
+
+
+def test_a_team_comment_reads_the_managed_comment_by_id_and_nothing_else(runtime):
+    known_with_a_comment(runtime)
+    before = len(runtime.mock.calls)
+
+    row = receive(runtime, comment_created(), "d-2", "comment_created")
+    outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
+
+    assert outcome == "comment"
+    assert [(c.request.method, c.request.url) for c in runtime.mock.calls[before:]] == [
+        ("GET", MANAGED)
+    ]
+
+
+def test_a_managed_comment_found_edited_on_a_team_comment_is_restored_once(runtime, caplog):
+    known_with_a_comment(runtime)
+    original = runtime.site_comments[("TEST-1", "10500")]
+    edited = {"version": 1, "type": "doc", "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "I removed this"}]}
+    ]}  # fmt: skip
+    runtime.site_comments[("TEST-1", "10500")] = edited  # the PM's edit, no event for it
+
+    with caplog.at_level(logging.WARNING, logger="webhooks.governance.comment_guard"):
+        row = receive(runtime, comment_created(), "d-2", "comment_created")
+        outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
+
+    assert outcome != "comment"  # governed: restored in place
+    assert len(calls(runtime, "PUT", MANAGED)) == 1
+    assert runtime.site_comments[("TEST-1", "10500")] == original
+    assert len(calls(runtime, "GET", MANAGED)) == 1  # read once, not again while governing
+    assert changed_records(caplog) == ["managed comment found edited on reading it: restored"]
+    assert runtime.store.get_delivery(row).status == "done"
+
+    # the next team comment reads it as written: nothing written, no loop
+    row = receive(runtime, comment_created(), "d-3", "comment_created")
+    assert runtime.tasks.processor.process(runtime.store.get_delivery(row)) == "comment"
+    assert len(calls(runtime, "PUT", MANAGED)) == 1
+    assert len(calls(runtime, "GET", MANAGED)) == 2
+    assert len(changed_records(caplog)) == 1
+
+
+def test_a_managed_comment_found_deleted_on_a_team_comment_is_re_created(runtime, caplog):
+    known_with_a_comment(runtime)
+    posted = len(calls(runtime, "POST", f"{API}/issue/TEST-1/comment"))
+    del runtime.site_comments[("TEST-1", "10500")]
+
+    with caplog.at_level(logging.WARNING, logger="webhooks.governance.comment_guard"):
+        row = receive(runtime, comment_created(), "d-2", "comment_created")
+        runtime.tasks.processor.process(runtime.store.get_delivery(row))
+
+    assert len(calls(runtime, "POST", f"{API}/issue/TEST-1/comment")) == posted + 1
+    assert ("TEST-1", "10500") in runtime.site_comments
+    assert changed_records(caplog) == ["managed comment found deleted on reading it: re-created"]
+    ledger = runtime.store.get_ledger("jira:TEST-1")
+    assert ledger.comment_id == "10500" and ledger.comment_text_hash is not None
+
+
+def test_a_ledger_without_the_text_hash_is_checked_by_governing_then_keeps_it(runtime):
+    known_with_a_comment(runtime)
+    ledger = runtime.store.get_ledger("jira:TEST-1")
+    runtime.store.save_ledger("jira:TEST-1", replace(ledger, comment_text_hash=None))
+    writes = [c for c in runtime.mock.calls if c.request.method != "GET"]
+
+    row = receive(runtime, comment_created(), "d-2", "comment_created")
+    outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
+
+    assert outcome != "comment"  # the item fetched and governed, the comment read there
+    assert len(calls(runtime, "GET", MANAGED)) == 1
+    assert [c for c in runtime.mock.calls if c.request.method != "GET"] == writes
+    assert runtime.store.get_ledger("jira:TEST-1") == ledger  # its text hash kept now
+    row = receive(runtime, comment_created(), "d-3", "comment_created")
+    assert runtime.tasks.processor.process(runtime.store.get_delivery(row)) == "comment"

@@ -18,7 +18,7 @@ from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
 from rules import Context
 from rules.rollup import ChildFacts
-from webhooks.governance.comment_guard import notice_managed_comment_change
+from webhooks.governance.comment_guard import comment_as_written, notice_managed_comment_change
 from webhooks.governance.followups import FollowUps
 from webhooks.governance.hierarchy import with_portfolio_parent
 from webhooks.governance.ownedits import is_own_edit
@@ -223,9 +223,6 @@ class Processor:
             event.kind is EventKind.COMMENTED
             or any(change.field in COMMENT_COUNT for change in event.changes)
         )
-        if verify:
-            known = None  # not settled: the comment is read whatever the plan
-        item = event.item
         if (
             event.kind is EventKind.COMMENTED
             and event.partial
@@ -234,8 +231,19 @@ class Processor:
             and self._comments_change_nothing()
         ):
             # a team comment (not the managed one, see above) on a known item: nothing a
-            # rule reads changed, so the item is not fetched, stored or governed again
-            return "comment"
+            # rule reads changed, so the item is not fetched, stored or governed again.
+            # The managed comment is still read by id (`comment_guard`): changed or gone,
+            # the ledger forgot it and the item is governed below, which restores it.
+            checked = self._comment_as_written(known) if verify else True
+            if checked:
+                return "comment"
+            # False: the ledger forgot the comment, governing restores it without reading
+            # it again; None: no hash of its text kept, governing reads it
+            verify = checked is None
+            known = None
+        if verify:
+            known = None  # not settled: the comment is read whatever the plan
+        item = event.item
         if event.partial or item is None:
             self._begin()
             item = self.fetch(event)
@@ -273,6 +281,17 @@ class Processor:
         self.store.upsert_item(item)
         record_allocation(self.resources, item.key, item)
         return self.govern(item, previous=stored, writer=writer, verify_comment=verify)
+
+    def _comment_as_written(self, known: Known) -> bool | None:
+        """The managed comment of the known item read by id and compared with what the
+        service last wrote (`comment_as_written`), before nothing else is read."""
+        item = known.item
+        assert item is not None
+        if known.ledger.comment_id is None:
+            return True  # no managed comment whose id is known: nothing to read
+        self._begin()
+        client = self.resources.client(item.tracker)
+        return comment_as_written(self.store, client, item.key, item.native_id, known.ledger)
 
     def _comments_change_nothing(self) -> bool:
         ruleset = self.resources.rules.current()

@@ -22,7 +22,7 @@ from connector.model import WorkItem
 from connector.trackers import comment_form
 from rules import Finding, RuleSet, plan_actions
 from rules.rollup import RAG_LABELS, Rollup, RollupSpec, field_values, rag_label, spec_for
-from webhooks.governance.comment_guard import managed_comment_change
+from webhooks.governance.comment_guard import managed_comment_change, text_hash
 from webhooks.governance.comments import MARKER, compliance_document
 from webhooks.governance.evaluation import evaluate_stored
 from webhooks.governance.hierarchy import with_portfolio_parent
@@ -241,6 +241,7 @@ class WriteBack:
                             item_revision=watermark,
                             comment_id=comment_id,
                             comment_hash=doc_hash(doc),
+                            comment_text_hash=self._text_hash(item, doc),
                         )
                         self.store.save_ledger(item.key, new_ledger)
                         add, remove, comment_done = set(), set(), True
@@ -277,22 +278,25 @@ class WriteBack:
 
         # -- the one managed comment, edited in place ------------------------------------
         if wants_comment and not comment_done:
-            form = comment_form(self.resources.settings.tracker(item.tracker))
             doc = self._document(item, findings, rollup if show_rollup else None)
             digest = doc_hash(doc)
             edited = None
             if digest == ledger.comment_hash and verify_comment and ledger.comment_id:
                 # unchanged plan: the comment is what the ledger says only if nobody
                 # changed it since; one read of it by id tells
+                written = self._text_hash(item, doc)
                 try:
                     edited = managed_comment_change(
                         client, item.key, item.native_id, ledger.comment_id,
-                        body_text(rendered(doc, form)),
+                        written_hash=written,
                     )  # fmt: skip
                 except PermanentTrackerError as exc:  # cannot read it: nothing to restore
                     log.warning(
                         "writeback.comment_unread", extra={"item": item.key, "error": str(exc)}
                     )
+                else:
+                    if not edited:  # read as written: a ledger from before keeps its hash now
+                        new_ledger = replace(new_ledger, comment_text_hash=written)
             if digest != ledger.comment_hash or edited:
                 known_id = None if edited == "deleted" else known_comment
                 with self._part(item, "comment") as done:
@@ -301,7 +305,12 @@ class WriteBack:
                 if done:
                     WRITES.labels(item.tracker, "comment").inc()
                     writes += 1
-                    new_ledger = replace(new_ledger, comment_id=comment_id, comment_hash=digest)
+                    new_ledger = replace(
+                        new_ledger,
+                        comment_id=comment_id,
+                        comment_hash=digest,
+                        comment_text_hash=self._text_hash(item, doc),
+                    )
 
         if rollup is not None:
             new_ledger = replace(new_ledger, rollup_hash=rollup.content_hash())
@@ -350,6 +359,12 @@ class WriteBack:
             form=comment_form(self.resources.settings.tracker(item.tracker)),
             escalations=self.store.open_escalations(item.key) if findings else (),
         )
+
+    def _text_hash(self, item: WorkItem, doc: Document) -> str:
+        """The hash of the comment's plain text as the tracker is sent it (`comment_guard`),
+        what a read of the comment by id is compared with."""
+        form = comment_form(self.resources.settings.tracker(item.tracker))
+        return text_hash(body_text(rendered(doc, form)))
 
     def _find_comment(self, client: TrackerClient, item: WorkItem) -> tuple[bool, str | None]:
         """(searched, the id of a managed comment already on the item). A lost ledger

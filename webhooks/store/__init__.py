@@ -67,6 +67,7 @@ def _ledger(row: Any) -> Ledger:
         rollup_hash=row.rollup_hash,
         item_revision=row.item_revision,
         findings_hash=row.findings_hash,
+        comment_text_hash=row.comment_text_hash,
     )
 
 
@@ -145,6 +146,7 @@ class Store(
             "rollup_hash": ledger.rollup_hash,
             "item_revision": ledger.item_revision,
             "findings_hash": ledger.findings_hash,
+            "comment_text_hash": ledger.comment_text_hash,
             "updated_at": self.now(),
         }
         stmt = self._insert(LedgerRow).values(**values)

@@ -168,6 +168,7 @@ class LedgerRow(Base):
     item_revision: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     findings_hash: Mapped[str | None] = mapped_column(String(64))
+    comment_text_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class RollupRow(Base):

@@ -68,6 +68,9 @@ class Ledger:
     rollup_hash: str | None = None
     item_revision: int | None = None
     findings_hash: str | None = None  # the findings the last finished write-back was for
+    # the plain text of the managed comment as last written, hashed (`comment_guard`):
+    # what a read of the comment by id is compared with
+    comment_text_hash: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", frozenset(self.labels))
