@@ -57,9 +57,13 @@ def test_serve_accepts_over_http_and_the_embedded_worker_processes(server, workd
 
 
 def test_sigterm_stops_server_and_worker(server):
-    workers = queue_workers_of(server.proc.pid)
-    web = [c for c in children_of(server.proc.pid) if c not in workers]
-    assert len(workers) == 1 and len(web) == 2
+    def split() -> tuple[list[int], list[int]] | None:
+        workers = queue_workers_of(server.proc.pid)
+        web = [c for c in children_of(server.proc.pid) if c not in workers]
+        return (workers, web) if len(workers) == 1 and len(web) == 2 else None
+
+    # /readyz answers once one web worker is up; the second may still be forking
+    workers, web = wait_for(split, 10, "one queue worker and two web workers")
 
     started = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
