@@ -11,8 +11,6 @@ import re
 import threading
 from typing import Any, NamedTuple
 
-import orjson
-
 from connector import trackers
 from connector.errors import ItemNotFound
 from connector.model import Event, EventKind, Ignored, WorkItem
@@ -29,6 +27,7 @@ from webhooks.governance.writeback import WriteBack
 from webhooks.queue.locks import item_lock
 from webhooks.resources import Resources
 from webhooks.store import DeliveryRecord, Ledger
+from webhooks.store.jsoncodec import decode_json
 from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
@@ -39,21 +38,6 @@ UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery do
 # revision count would follow it). A rule or rollup that reads none of these cannot
 # judge the item differently after a comment that is not the managed one.
 _COMMENT_TOUCHES = re.compile(r"\b(updated|revision|age|status_age|comments?)\b")
-
-
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-
-
-def _decode(payload: bytes) -> Any:
-    """A stored body as intake accepted it: orjson first, the standard library for what
-    orjson reads differently (19 digits in a row: maybe an integer past 64 bits, which
-    orjson makes a float) or refuses, as `webhooks.http.jsonbody` decides."""
-    if b"0" * 19 not in bytes(payload).translate(_DIGITS_AS_ZERO):
-        try:
-            return orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(payload)
 
 
 def comments_change_nothing(ruleset: Any) -> bool:
@@ -100,7 +84,7 @@ class Processor:
     def parse(self, record: DeliveryRecord) -> Event | Ignored:
         """The stored delivery's event (a payload error raises `PayloadError`)."""
         tracker = self.resources.settings.tracker(record.tracker)
-        return trackers.adapter(tracker).parse_event(_decode(record.payload), tracker)
+        return trackers.adapter(tracker).parse_event(decode_json(record.payload), tracker)
 
     def own_edit(self, event: Event) -> bool:
         settings = self.resources.settings

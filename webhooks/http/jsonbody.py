@@ -15,25 +15,15 @@ from typing import Any
 
 import orjson
 
+from webhooks.store.jsoncodec import has_long_digit_run
+
 
 class BodyError(ValueError):
     """Why a body is not usable JSON, in one line for the 400 answer."""
 
 
-# 19 digits in a row: possibly an integer past 64 bits (below -2**63 already has 19),
-# which orjson would read as a float. Such a run inside a string (a hash, say) only costs
-# the slower decoder. Found by mapping every digit to "0" and searching for the run: a
-# regular expression takes several times as long as decoding the body.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
-_LONG_DIGIT_RUN = b"0" * 19
-
-
-def _has_long_digit_run(raw: bytes) -> bool:
-    return _LONG_DIGIT_RUN in raw.translate(_DIGITS_AS_ZERO)
-
-
 def decode_body(raw: bytes) -> Any:
-    if not _has_long_digit_run(raw):
+    if not has_long_digit_run(raw):
         try:
             payload = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -34,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from config.people import Directory
+from webhooks.store.jsoncodec import decode_json, encode_json
 
 log = logging.getLogger(__name__)
 
@@ -53,35 +52,6 @@ def normalise_url(url: str) -> str:
         if url.startswith(plain):
             return "postgresql+psycopg://" + url[len(plain) :]
     return url
-
-
-_DIGITS_AS_ZERO = str.maketrans({str(d): "0" for d in range(1, 10)})
-_DIGIT_BYTES_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else b for b in range(256))
-
-
-def _loads(text: str | bytes) -> Any:
-    """JSON columns read back: orjson first (several times faster), the standard library
-    for what orjson refuses (NaN) or reads differently (19 digits in a row: maybe an
-    integer past 64 bits, which orjson makes a float)."""
-    if isinstance(text, str):
-        long_number = "0" * 19 in text.translate(_DIGITS_AS_ZERO)
-    else:  # psycopg hands JSONB over as bytes
-        long_number = b"0" * 19 in bytes(text).translate(_DIGIT_BYTES_AS_ZERO)
-    if not long_number:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
-
-
-def _dumps(value: Any) -> str:
-    """JSON columns written: orjson (several times faster), the standard library for what
-    orjson refuses (integers past 64 bits, non-string keys)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(value)
 
 
 def make_engine(url: str) -> Engine:
@@ -108,8 +78,8 @@ def _postgres_engine(sa_url: Any) -> Engine:
     engine = create_engine(
         sa_url,
         connect_args={"connect_timeout": 5},
-        json_serializer=_dumps,
-        json_deserializer=_loads,
+        json_serializer=encode_json,
+        json_deserializer=decode_json,
     )
 
     @event.listens_for(engine, "checkin")
@@ -133,8 +103,8 @@ def _sqlite_engine(sa_url: Any) -> Engine:
     in_memory = sa_url.database in (None, "", ":memory:")
     engine = create_engine(
         sa_url,
-        json_serializer=_dumps,
-        json_deserializer=_loads,
+        json_serializer=encode_json,
+        json_deserializer=decode_json,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS},
         poolclass=StaticPool if in_memory else None,
     )
