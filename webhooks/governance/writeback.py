@@ -225,9 +225,11 @@ class WriteBack:
         comment_done = False
         known_comment: str | None = ledger.comment_id
         searched = known_comment is not None
+        doc: Document | None = None
         if (add or remove) and wants_comment and not changed and known_comment is None:
             doc = self._document(item, findings, rollup if show_rollup else None)
-            if doc_hash(doc) != ledger.comment_hash:
+            digest = doc_hash(doc)
+            if digest != ledger.comment_hash:
                 searched, known_comment = self._find_comment(client, item)
                 if searched and known_comment is None:
                     one = self._labels_with_comment(client, item, add, remove, doc)
@@ -240,7 +242,7 @@ class WriteBack:
                             new_ledger,
                             item_revision=watermark,
                             comment_id=comment_id,
-                            comment_hash=doc_hash(doc),
+                            comment_hash=digest,
                             comment_text_hash=self._text_hash(item, doc),
                         )
                         self.store.save_ledger(item.key, new_ledger)
@@ -278,7 +280,8 @@ class WriteBack:
 
         # -- the one managed comment, edited in place ------------------------------------
         if wants_comment and not comment_done:
-            doc = self._document(item, findings, rollup if show_rollup else None)
+            if doc is None:  # else built above, with no field write since to change findings
+                doc = self._document(item, findings, rollup if show_rollup else None)
             digest = doc_hash(doc)
             edited = None
             if digest == ledger.comment_hash and verify_comment and ledger.comment_id:
