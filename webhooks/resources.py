@@ -30,6 +30,7 @@ from webhooks.queue.holds import HoldingClient, TrackerGate
 from webhooks.queue.refusals import Refusals
 from webhooks.rulesource import RuleSource
 from webhooks.store import DeadLetter, Store
+from webhooks.store.supersession import DeliveryMarks
 from webhooks.telemetry.metrics import record_tracker_call
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class Resources:
             raw,
             status="received",
             replay_window=self.settings.replay_window_seconds,
+            marks=DeliveryMarks.of(event, self.settings.tracker(tracker).bot_account),
         )
 
     # -- tracker clients ----------------------------------------------------------------

@@ -16,7 +16,7 @@ import responses
 
 from config.settings import TrackerConfig
 from tests.support.service import make_settings
-from tests.support.worker_helpers import jira_unowned
+from tests.support.worker_helpers import jira_unowned, store_as_intake
 from webhooks.worker.runtime import Runtime
 
 SITE = "https://zulipp.atlassian.net"
@@ -96,12 +96,8 @@ def _read(comments: dict, key: str):
     return callback
 
 
-def receive(runtime: Runtime, payload: dict, delivery: str, event: str = "") -> int:
-    body = json.dumps(payload).encode()
-    native = event or payload.get("webhookEvent", "jira:issue_updated")
-    row = runtime.store.record_delivery("jira", delivery, native, body, status="queued")
-    assert row is not None
-    return row
+def receive(runtime: Runtime, payload: dict, delivery: str) -> int:
+    return store_as_intake(runtime, payload, delivery)
 
 
 def processed(runtime: Runtime, monkeypatch) -> list[int]:
@@ -131,6 +127,50 @@ def test_an_edit_superseded_later_in_the_same_batch_is_done_without_work(runtime
     stored = runtime.store.get_item("jira:TEST-1")
     assert stored is not None and stored.updated.minute == 40
     assert runtime.store.open_findings("jira:TEST-1")
+
+
+def test_an_edit_superseded_by_one_waiting_in_a_later_batch_is_done_without_work(
+    runtime, monkeypatch
+):
+    seen = processed(runtime, monkeypatch)
+    older = receive(runtime, jira_unowned("TEST-1", minute=32), "d-1")
+    newer = receive(runtime, jira_unowned("TEST-1", minute=40), "d-2")  # another task's
+
+    runtime.tasks._process_batch([older])
+    assert seen == []
+    assert runtime.store.get_item("jira:TEST-1") is None  # nothing done for the older one
+    runtime.tasks._process_delivery(newer)
+
+    assert seen == [newer]
+    assert runtime.store.get_item("jira:TEST-1").updated.minute == 40
+    assert {r.status for r in runtime.store.get_deliveries([older, newer])} == {"done"}
+
+
+def test_an_edit_is_processed_when_the_later_one_is_finished_or_the_bots(runtime, monkeypatch):
+    seen = processed(runtime, monkeypatch)
+    newer = receive(runtime, jira_unowned("TEST-1", minute=40), "d-1")
+    runtime.store.finish_delivery(newer)  # finished: it supersedes nothing any more
+    bots = jira_unowned("TEST-2", minute=40)
+    bots["user"] = {"accountId": "pmo-bot", "displayName": "PMO bot"}
+    older = receive(runtime, jira_unowned("TEST-1", minute=32), "d-2")
+    also_older = receive(runtime, jira_unowned("TEST-2", minute=32), "d-3")
+    receive(runtime, bots, "d-4")  # the service's own account never supersedes
+
+    runtime.tasks._process_batch([older, also_older])
+
+    assert seen == [older, also_older]
+
+
+def test_a_deletion_between_stops_superseding(runtime, monkeypatch):
+    seen = processed(runtime, monkeypatch)
+    older = receive(runtime, jira_unowned("TEST-1", minute=32), "d-1")
+    deleted = dict(jira_unowned("TEST-1", minute=35), webhookEvent="jira:issue_deleted")
+    receive(runtime, deleted, "d-2")
+    receive(runtime, jira_unowned("TEST-1", minute=40), "d-3")
+
+    runtime.tasks._process_batch([older])
+
+    assert seen == [older]
 
 
 def test_an_older_edit_after_a_newer_one_in_the_batch_is_stale_not_superseding(
@@ -183,7 +223,7 @@ def comment_created(key: str = "TEST-1") -> dict:
 
 def test_a_team_comment_on_a_known_item_is_done_without_fetching(runtime):
     runtime.tasks._process_batch([receive(runtime, jira_unowned("TEST-1", minute=32), "d-1")])
-    row = receive(runtime, comment_created(), "d-2", "comment_created")
+    row = receive(runtime, comment_created(), "d-2")
 
     outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
 
@@ -224,7 +264,7 @@ def test_a_team_comment_reads_the_managed_comment_by_id_and_nothing_else(runtime
     known_with_a_comment(runtime)
     before = len(runtime.mock.calls)
 
-    row = receive(runtime, comment_created(), "d-2", "comment_created")
+    row = receive(runtime, comment_created(), "d-2")
     outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
 
     assert outcome == "comment"
@@ -242,7 +282,7 @@ def test_a_managed_comment_found_edited_on_a_team_comment_is_restored_once(runti
     runtime.site_comments[("TEST-1", "10500")] = edited  # the PM's edit, no event for it
 
     with caplog.at_level(logging.WARNING, logger="webhooks.governance.comment_guard"):
-        row = receive(runtime, comment_created(), "d-2", "comment_created")
+        row = receive(runtime, comment_created(), "d-2")
         outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
 
     assert outcome != "comment"  # governed: restored in place
@@ -253,7 +293,7 @@ def test_a_managed_comment_found_edited_on_a_team_comment_is_restored_once(runti
     assert runtime.store.get_delivery(row).status == "done"
 
     # the next team comment reads it as written: nothing written, no loop
-    row = receive(runtime, comment_created(), "d-3", "comment_created")
+    row = receive(runtime, comment_created(), "d-3")
     assert runtime.tasks.processor.process(runtime.store.get_delivery(row)) == "comment"
     assert len(calls(runtime, "PUT", MANAGED)) == 1
     assert len(calls(runtime, "GET", MANAGED)) == 2
@@ -266,7 +306,7 @@ def test_a_managed_comment_found_deleted_on_a_team_comment_is_re_created(runtime
     del runtime.site_comments[("TEST-1", "10500")]
 
     with caplog.at_level(logging.WARNING, logger="webhooks.governance.comment_guard"):
-        row = receive(runtime, comment_created(), "d-2", "comment_created")
+        row = receive(runtime, comment_created(), "d-2")
         runtime.tasks.processor.process(runtime.store.get_delivery(row))
 
     assert len(calls(runtime, "POST", f"{API}/issue/TEST-1/comment")) == posted + 1
@@ -282,12 +322,12 @@ def test_a_ledger_without_the_text_hash_is_checked_by_governing_then_keeps_it(ru
     runtime.store.save_ledger("jira:TEST-1", replace(ledger, comment_text_hash=None))
     writes = [c for c in runtime.mock.calls if c.request.method != "GET"]
 
-    row = receive(runtime, comment_created(), "d-2", "comment_created")
+    row = receive(runtime, comment_created(), "d-2")
     outcome = runtime.tasks.processor.process(runtime.store.get_delivery(row))
 
     assert outcome != "comment"  # the item fetched and governed, the comment read there
     assert len(calls(runtime, "GET", MANAGED)) == 1
     assert [c for c in runtime.mock.calls if c.request.method != "GET"] == writes
     assert runtime.store.get_ledger("jira:TEST-1") == ledger  # its text hash kept now
-    row = receive(runtime, comment_created(), "d-3", "comment_created")
+    row = receive(runtime, comment_created(), "d-3")
     assert runtime.tasks.processor.process(runtime.store.get_delivery(row)) == "comment"

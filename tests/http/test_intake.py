@@ -57,6 +57,18 @@ def test_signed_jira_event_is_stored_for_the_queue(app, client):
     assert runtime.store.delivery_counts()["received"] == 1  # the relay queues it
 
 
+def test_intake_marks_what_the_worker_needs_to_pass_over_superseded_edits(app, client):
+    post_jira(client, fixture_bytes("jira", "issue_updated__status_cloud"), delivery="e-1")
+    post_azure(client, fixture_bytes("azure-devops", "workitem.commented__sample"))
+    store = runtime_of(app).store
+    edit, comment = store.get_deliveries([1, 2])  # the first two rows of a new store
+    payload = load_fixture("jira", "issue_updated__status_cloud")
+    assert (edit.item_key, edit.event_kind) == (f"jira:{payload['issue']['key']}", "updated")
+    assert edit.item_revision is not None and edit.item_revision > 0  # a person's whole edit
+    assert comment.item_key.startswith("azure-devops:")
+    assert (comment.event_kind, comment.item_revision) == ("commented", None)
+
+
 def test_repeated_delivery_is_a_duplicate(app, client):
     body = fixture_bytes("jira", "issue_updated__status_cloud")
     assert post_jira(client, body, delivery="same").status_code == 202

@@ -39,7 +39,7 @@ class Clock:
 def test_migrate_is_idempotent_and_ping_answers(store: Store) -> None:
     store.migrate()
     store.migrate()
-    assert store.schema_revision() == "0009_comment_text"
+    assert store.schema_revision() == "0010_delivery_marks"
     assert store.ping() is True
 
 
@@ -64,7 +64,7 @@ def test_migrate_from_several_processes_at_once(store_url: str) -> None:
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-    assert Store(store_url).schema_revision() == "0009_comment_text"
+    assert Store(store_url).schema_revision() == "0010_delivery_marks"
 
 
 def test_ping_is_false_when_the_database_is_unreachable() -> None:

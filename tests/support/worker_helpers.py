@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from connector import trackers
 from tests.support.azure_devops import OPTIONS_BODY
 from tests.support.helpers import load_fixture
+from webhooks.store.supersession import DeliveryMarks
 
 ADO_URL = "https://dev.azure.com/fabrikam"
 ADO_BOT = "pmo-bot@fabrikam.com"
@@ -153,3 +155,18 @@ def jira_unowned(key: str = "TEST-1", *, minute: int = 32) -> dict[str, Any]:
     issue["self"] = f"{JIRA_SITE}/rest/api/2/issue/{issue['id']}"
     issue["fields"]["updated"] = f"2017-01-30T18:{minute:02d}:14.716+0100"
     return payload
+
+
+def store_as_intake(
+    runtime: Any, payload: dict, delivery: str, *, tracker: str = "jira", status: str = "queued"
+) -> int:
+    """Store a delivery as intake does: the body, and what intake read of its event
+    (`DeliveryMarks`), so the worker can tell which deliveries a later one supersedes."""
+    config = runtime.settings.tracker(tracker)
+    event = trackers.adapter(config).parse_event(payload, config)
+    native = payload.get("webhookEvent") or payload.get("eventType") or "jira:issue_updated"
+    marks = DeliveryMarks.of(event, config.bot_account)
+    body = json.dumps(payload).encode()
+    row = runtime.store.record_delivery(tracker, delivery, native, body, status=status, marks=marks)
+    assert row is not None
+    return row

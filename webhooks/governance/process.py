@@ -28,11 +28,10 @@ from webhooks.queue.locks import item_lock
 from webhooks.resources import Resources
 from webhooks.store import DeliveryRecord, Ledger
 from webhooks.store.jsoncodec import decode_json
+from webhooks.store.supersession import COMMENT_COUNT
 from webhooks.telemetry.metrics import EVENTS, PROCESSING_SECONDS
 
 log = logging.getLogger(__name__)
-# Changed fields that say the item's comments changed (Azure DevOps counts them).
-COMMENT_COUNT = frozenset({"System.CommentCount"})
 UNCHANGED = "unchanged"  # the plan is as last written: item stored, delivery done
 # What a new comment changes on the item itself: Jira dates the issue's `updated` (and a
 # revision count would follow it). A rule or rollup that reads none of these cannot
@@ -90,29 +89,6 @@ class Processor:
         settings = self.resources.settings
         tracker = settings.tracker(event.tracker)
         return is_own_edit(event, tracker, settings.label_prefix, self._written_fields())
-
-    def superseded(self, batch: list[tuple[DeliveryRecord, Event | Ignored]]) -> set[int]:
-        """Rows of a batch (in delivery order) whose event a later one in the same batch
-        makes moot: an edit showing the whole item, followed by another such edit of the
-        same item at a higher revision that is not the service's own. Governing the later
-        one writes what the earlier would have, and more; the earlier would be found
-        stale once it was stored. Comments, deletions, links and partial events are never
-        passed over."""
-        newest: dict[str, int] = {}  # item key -> highest revision of a later full edit
-        out: set[int] = set()
-        for record, event in reversed(batch):
-            if isinstance(event, Ignored) or event.partial or event.item is None:
-                continue
-            if event.kind not in (EventKind.UPDATED, EventKind.CREATED):
-                if event.kind in (EventKind.DELETED, EventKind.RESTORED):
-                    newest.pop(event.item_key, None)  # never skip across these
-                continue
-            revision = event.item.revision
-            if newest.get(event.item_key, -1) > revision:
-                out.add(record.id)
-            elif not self.own_edit(event):
-                newest[event.item_key] = max(revision, newest.get(event.item_key, -1))
-        return out
 
     def process(self, record: DeliveryRecord, event: Event | Ignored | None = None) -> str:
         """Handle one delivery; `event`: its payload already parsed (`parse`)."""

@@ -16,13 +16,19 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from webhooks.store.engine import StoreBase
 from webhooks.store.group_commit import GroupCommit, Pending
 from webhooks.store.models import DeliveryRow, UtcDateTime
-from webhooks.store.records import DELIVERY_STATUSES, RECOVERABLE_STATUSES, DeliveryRecord
+from webhooks.store.records import (
+    DELIVERY_STATUSES,
+    RECOVERABLE_STATUSES,
+    UNFINISHED_STATUSES,
+    DeliveryRecord,
+)
+from webhooks.store.supersession import BOUNDARY_KINDS, DeliveryMarks, MarkedRow, superseded_ids
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,25 @@ MARK_DELIVERY = (
     )
 )
 MARK_ATTEMPT = MARK_DELIVERY.values(attempts=_DELIVERIES.c.attempts + 1)
+# The rows of some items from a row id on that could supersede a delivery (waiting, with a
+# revision) or stop that (a deletion or restore): see `webhooks.store.supersession`.
+_MARKED_LATER = select(
+    _DELIVERIES.c.id,
+    _DELIVERIES.c.item_key,
+    _DELIVERIES.c.event_kind,
+    _DELIVERIES.c.item_revision,
+    _DELIVERIES.c.status,
+).where(
+    _DELIVERIES.c.item_key.in_(bindparam("keys", expanding=True)),
+    _DELIVERIES.c.id >= bindparam("since"),
+    or_(
+        and_(
+            _DELIVERIES.c.status.in_(UNFINISHED_STATUSES),
+            _DELIVERIES.c.item_revision.is_not(None),
+        ),
+        _DELIVERIES.c.event_kind.in_(BOUNDARY_KINDS),
+    ),
+)
 
 
 def _delivery(row: Any) -> DeliveryRecord:
@@ -119,6 +144,9 @@ def _delivery(row: Any) -> DeliveryRecord:
         attempts=row.attempts,
         received_at=row.received_at,
         updated_at=row.updated_at,
+        item_key=row.item_key,
+        event_kind=row.event_kind,
+        item_revision=row.item_revision,
     )
 
 
@@ -140,6 +168,7 @@ class DeliveryStore(StoreBase):
         *,
         status: str = "queued",
         replay_window: float = 0,
+        marks: DeliveryMarks | None = None,
     ) -> int | None:
         """Insert a delivery and return its row id; None when this tracker already sent
         `delivery_id` (a redelivery). A None delivery_id is never a duplicate. Intake
@@ -147,6 +176,7 @@ class DeliveryStore(StoreBase):
         With a `replay_window` (seconds), the same body from the same tracker received
         within it is a duplicate too, whatever its delivery id (a replayed signed body):
         checked and inserted in one write transaction, so two copies cannot both pass.
+        `marks`: what intake read of the event, for `superseded_deliveries`.
 
         One INSERT .. ON CONFLICT DO NOTHING RETURNING id: intake calls this per request.
         On SQLite it runs on the process's intake connection with SQLAlchemy's compiled
@@ -166,6 +196,10 @@ class DeliveryStore(StoreBase):
         }
         if headers_subset is not None:
             values["headers"] = dict(headers_subset)
+        if marks is not None:
+            values["item_key"] = marks.item_key
+            values["event_kind"] = marks.event_kind
+            values["item_revision"] = marks.item_revision
         check = None
         if replay_window > 0:
             values["body_hash"] = hashlib.sha256(values["payload"]).hexdigest()
@@ -390,9 +424,28 @@ class DeliveryStore(StoreBase):
             rows = {row.id: _delivery(row) for row in conn.execute(query, {"ids": list(ids)})}
         return [rows[i] for i in ids if i in rows]
 
+    def superseded_deliveries(self, records: list[DeliveryRecord]) -> list[int]:
+        """Ids of `records` that a later delivery of the same item, still waiting, makes
+        moot (`webhooks.store.supersession`), in one read; the rest must be processed."""
+        candidates = [r for r in records if r.item_revision is not None and r.item_key]
+        if not candidates:
+            return []
+        params = {
+            "keys": sorted({str(r.item_key) for r in candidates}),
+            "since": min(r.id for r in candidates),
+        }
+        with self._reading() as conn:
+            rows = [
+                MarkedRow(
+                    r.id, r.item_key, r.event_kind, r.item_revision, r.status in UNFINISHED_STATUSES
+                )
+                for r in conn.execute(_MARKED_LATER, params)
+            ]
+        return sorted(superseded_ids((r.id for r in candidates), rows))
+
     def finish_deliveries(self, ids: list[int], error: str | None = None) -> None:
         """Mark deliveries done that were never marked "processing", an attempt each, in
-        one commit (deliveries a newer one in the same batch made moot)."""
+        one commit (deliveries a later waiting one made moot)."""
         if not ids:
             return
         now = self.now()

@@ -80,6 +80,7 @@ class DeliveryRow(Base):
         UniqueConstraint("tracker", "delivery_id"),
         Index(None, "status", "updated_at"),
         Index(None, "tracker", "body_hash", "received_at"),
+        Index(None, "item_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -89,6 +90,10 @@ class DeliveryRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     # sha256 of the body as intake received it: a replay under a new delivery id
     body_hash: Mapped[str | None] = mapped_column(String(64))
+    # what intake read of the event (`webhooks.store.supersession.DeliveryMarks`)
+    item_key: Mapped[str | None] = mapped_column(String(255))
+    event_kind: Mapped[str | None] = mapped_column(String(16))
+    item_revision: Mapped[int | None] = mapped_column(BigInteger)
     headers: Mapped[dict[str, Any] | None] = mapped_column(Json)
     status: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,10 @@ class DeliveryRecord:
     attempts: int  # times marked "processing"
     received_at: dt.datetime
     updated_at: dt.datetime
+    # what intake read of the event: `webhooks.store.supersession.DeliveryMarks`
+    item_key: str | None = None
+    event_kind: str | None = None
+    item_revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,31 +132,37 @@ class Tasks:
     # -- the tasks ------------------------------------------------------------------------
 
     def _process_delivery(self, row_id: int, attempt: int = 0) -> None:
-        record = self.resources.store.get_delivery(row_id)
+        store = self.resources.store
+        record = store.get_delivery(row_id)
         if record is None or record.status in ("done", "ignored", "dead"):
+            return
+        if record.item_revision is not None and store.superseded_deliveries([record]):
+            store.finish_deliveries([record.id])
+            log.info("worker.superseded", extra={"count": 1})
             return
         self._run(record, attempt)
 
     def _process_batch(self, row_ids: list[int]) -> None:
-        """A batch of deliveries, in order: their rows read at once, an edit that a later
-        one in the batch supersedes marked done without work (`Processor.superseded`),
+        """A batch of deliveries, in order: their rows read at once, those a later waiting
+        delivery of the same item supersedes (anywhere in the backlog, this batch
+        included: `webhooks.store.supersession`) marked done without work in one commit,
         each of the others processed as `_process_delivery` would (its own retries)."""
         store, processor = self.resources.store, self.processor
         records = [
             r for r in store.get_deliveries(row_ids) if r.status not in ("done", "ignored", "dead")
         ]
-        parsed: list[tuple[DeliveryRecord, Event | Ignored]] = []
-        unparsed: list[DeliveryRecord] = []
-        for record in records:
-            try:
-                parsed.append((record, processor.parse(record)))
-            except Exception:  # processed alone below: its error takes the usual way
-                unparsed.append(record)
-        moot = processor.superseded(parsed)
+        moot = set(store.superseded_deliveries(records))
         if moot:
             store.finish_deliveries(sorted(moot))
-            log.info("worker.superseded_in_batch", extra={"count": len(moot)})
-        todo = [(r, e) for r, e in parsed if r.id not in moot] + [(r, None) for r in unparsed]
+            log.info("worker.superseded", extra={"count": len(moot)})
+        todo: list[tuple[DeliveryRecord, Event | Ignored | None]] = []
+        for record in records:
+            if record.id in moot:
+                continue
+            try:
+                todo.append((record, processor.parse(record)))
+            except Exception:  # processed alone below: its error takes the usual way
+                todo.append((record, None))
         for n, (record, event) in enumerate(todo):
             try:
                 self._run(record, 0, event, wait_for_lock=LOCK_WAIT_SECONDS)
