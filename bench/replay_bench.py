@@ -81,7 +81,8 @@ def figures(result: Result) -> dict[str, str]:
         f"labels {kinds['labels']}; refused {result.refused})",
         "write calls per state change": f"{len(result.writes) / max(changes, 1):.2f}"
         " (target <= 1.0)",
-        "writes that changed nothing": f"{no_op} (target 0)",
+        "writes that changed nothing": f"{no_op} (target 0)"
+        + (f": {'; '.join(result.no_op_writes[:3])}" if result.no_op_writes else ""),
         "state changes written": f"{len(latencies)} (superseded before written: {superseded})",
         "latency post->write p50": f"{median(latencies) * 1000:.0f} ms",
         "latency post->write p99": f"{percentile(latencies, 0.99) * 1000:.0f} ms",

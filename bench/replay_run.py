@@ -81,6 +81,7 @@ class Result:
     worker_cpu: float = 0.0  # CPU seconds of the queue worker processes
     web_cpu: float = 0.0  # CPU seconds of serve and its web workers
     workers: int = 1  # queue worker processes
+    no_op_writes: list[str] = field(default_factory=list)  # `attribution`'s, described
 
     # -- figures -------------------------------------------------------------------------
     @property
@@ -102,6 +103,7 @@ class Result:
         instead). A write that leaves the item's managed state as it was (the same
         failing rules as its managed comment already shows, the same managed labels) is
         a write for no-op events."""
+        self.no_op_writes = []
         events: dict[str, list[Sent]] = defaultdict(list)
         for s in self.sent:
             if s.delivery.changes_state:
@@ -115,10 +117,12 @@ class Result:
             if w.kind == "labels":
                 if labels.get(w.item, frozenset()) == w.labels:
                     no_op += 1
+                    self.no_op_writes.append(f"{w.item} labels {sorted(w.labels)} at {w.time:.3f}")
                 labels[w.item] = w.labels
                 continue
             if w.item in shown and shown[w.item] == w.failing:
                 no_op += 1
+                self.no_op_writes.append(f"{w.item} comment {sorted(w.failing)} at {w.time:.3f}")
                 continue
             shown[w.item] = w.failing
             owed = sorted(events.get(w.item, []), key=lambda s: s.delivery.made_at)
