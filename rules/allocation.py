@@ -17,6 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from config.people import Directory, Member, resolve_person
 from connector.model import ItemType, StatusCategory, WorkItem
@@ -40,6 +41,20 @@ class Share:
     week: dt.date
     unit: str
     amount: float
+
+
+def allocation_inputs(item: WorkItem) -> tuple[Any, ...]:
+    """Every field of the item `shares` reads: equal inputs, equal shares (on one day,
+    with one people directory)."""
+    return (
+        item.assignee,
+        item.status_category,
+        item.type,
+        item.estimate,
+        item.remaining_hours,
+        item.start_date,
+        item.due_date,
+    )
 
 
 def remaining_work(item: WorkItem, unit: str) -> float | None:

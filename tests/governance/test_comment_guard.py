@@ -203,6 +203,25 @@ def test_azure_devops_an_edited_comment_is_restored_from_the_next_comment_event(
     documented(rsps)
 
 
+def test_azure_devops_a_comment_event_with_the_managed_comment_as_written_writes_nothing(
+    ado, caplog
+) -> None:
+    """A team comment: the managed comment is read by id, found as written, and the item
+    shown whole in the event is judged as any edit: its plan is the one last written,
+    so it is stored and done without governing again."""
+    client, runtime, fake, rsps = ado
+    key = "azure-devops:4711"
+    with caplog.at_level(logging.INFO, logger="webhooks.governance.process"):
+        post(client, ado_commented(fake), "ado-c1", "azure-devops")
+        drain(runtime)
+    assert comment_writes(fake, key) == ["comment_add"]
+    assert fake.reads.count((key, "comment_get")) == 1
+    outcomes = [r.outcome for r in caplog.records if r.getMessage() == "worker.event_processed"]
+    assert outcomes == ["unchanged"]
+    assert runtime.store.get_item(key).revision == fake.specs[key].revision  # stored
+    documented(rsps)
+
+
 def test_azure_devops_a_deleted_comment_is_re_created_from_the_next_comment_event(
     ado, caplog
 ) -> None:

@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,25 @@ def test_a_report_on_some_projects_lists_only_the_people_with_items_there(servic
     none = build_report(runtime.store, NOW, projects=["NOPE"], people=people)
     assert none.over_allocated == ()
     assert "Nobody with items in scope is over capacity" in render_md(none)
+
+
+def test_an_edit_that_changes_no_finding_still_moves_the_load(service):
+    """A new estimate that leaves every finding as it was takes the worker's quick path
+    (nothing governed or written back), and the person's load follows it all the same;
+    an edit of nothing the shares read leaves the stored shares alone."""
+    service.deliver(ELI_STORY)
+    store = service.runtime.store
+    assert sum(s.amount for s in store.shares_of({"eli"})) == pytest.approx(2)
+
+    service.deliver(replace(ELI_STORY, estimate=3))
+
+    assert sum(s.amount for s in store.shares_of({"eli"})) == pytest.approx(3)
+    assert service.open_rules("azure-devops:542") == set()
+    writes: list[str] = []
+    real = store.replace_shares
+    store.replace_shares = lambda key, shares: writes.append(key) or real(key, shares)
+    service.deliver(replace(ELI_STORY, estimate=3, title="Wallet copy, reworded"))
+    assert writes == []  # the title is nothing the shares follow from
 
 
 def test_a_sweep_judges_loads_as_each_event_does_and_rewrites_no_unmoved_allocation(service):

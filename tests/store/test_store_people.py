@@ -40,6 +40,15 @@ def test_shares_are_replaced_per_item_and_read_per_person(store):
     assert [s.item for s in store.all_shares(since=MONDAY)] == ["jira:A-1"]
 
 
+def test_shares_as_stored_take_no_write(store, monkeypatch):
+    shares = [share("jira:A-1", "ana", 0, 3), share("jira:A-1", "ana", 1)]
+    store.replace_shares("jira:A-1", shares)
+    monkeypatch.setattr(store, "_writing", lambda: pytest.fail("a write turn was taken"))
+    assert store.replace_shares("jira:A-1", list(reversed(shares))) == set()  # nobody moved
+    assert store.replace_shares("jira:A-2", []) == set()
+    assert sorted(s.amount for s in store.shares_of(["ana"])) == [1.0, 3.0]
+
+
 def test_retention_forgets_shares_of_past_weeks(store):
     store.add_shares([share("jira:A-1", "ana", -12), share("jira:A-1", "ana", -2), share("jira:A-1", "ana", 0)])  # fmt: skip
     counts = store.apply_retention(Retention(allocation_days=56), NOW)

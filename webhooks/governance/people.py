@@ -15,7 +15,7 @@ from config.settings import ConfigError
 from connector.azure_devops.capacity import CapacityReader, IterationCapacity
 from connector.errors import TrackerError
 from connector.model import WorkItem
-from rules.allocation import Ledger, Share, monday, shares
+from rules.allocation import Ledger, Share, allocation_inputs, monday, shares
 from rules.engine import Finding
 from rules.load import load_rules, over_allocated, under_allocated
 from webhooks.resources import Resources
@@ -79,8 +79,19 @@ def horizon(today: dt.date, weeks: int = HORIZON_WEEKS) -> list[dt.date]:
     return [start + dt.timedelta(weeks=n) for n in range(weeks)]
 
 
-def record_allocation(runtime: Resources, key: str, item: WorkItem | None) -> set[str]:
-    """Store the item's shares (none once deleted or done); the people whose load moved."""
+def record_allocation(
+    runtime: Resources, key: str, item: WorkItem | None, *, previous: WorkItem | None = None
+) -> set[str]:
+    """Store the item's shares (none once deleted or done); the people whose load moved.
+    `previous`: the item as stored before this event; when none of the fields the shares
+    follow from changed since, nothing is read or written (the sweep moves the windows
+    on as weeks pass)."""
+    if (
+        item is not None
+        and previous is not None
+        and allocation_inputs(previous) == allocation_inputs(item)
+    ):
+        return set()
     today = runtime.clock().date()
     new = shares(item, runtime.people, today) if item is not None else []
     return runtime.store.replace_shares(key, new)

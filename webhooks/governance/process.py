@@ -183,24 +183,29 @@ class Processor:
             event.kind is EventKind.COMMENTED
             or any(change.field in COMMENT_COUNT for change in event.changes)
         )
-        if (
+        # A team comment (not the managed one, see above) on a known item, when nothing a
+        # rule reads changed: the item is not fetched, stored or governed again.
+        quiet = (
             event.kind is EventKind.COMMENTED
             and event.partial
             and known is not None
             and known.item is not None
             and self._comments_change_nothing()
-        ):
-            # a team comment (not the managed one, see above) on a known item: nothing a
-            # rule reads changed, so the item is not fetched, stored or governed again.
-            # The managed comment is still read by id (`comment_guard`): changed or gone,
-            # the ledger forgot it and the item is governed below, which restores it.
-            checked = self._comment_as_written(known) if verify else True
+        )
+        whole = not event.partial and event.item is not None
+        if verify and known is not None and known.item is not None and (quiet or whole):
+            # The managed comment read by id (`comment_guard`) before anything else. As
+            # written: a quiet comment is done, an item shown whole is judged as any edit
+            # (settled or governed). Changed or gone (False): the ledger forgot it and
+            # governing restores it without reading it again; None: no hash of its text
+            # kept, governing reads it.
+            checked = self._comment_as_written(known)
             if checked:
-                return "comment"
-            # False: the ledger forgot the comment, governing restores it without reading
-            # it again; None: no hash of its text kept, governing reads it
-            verify = checked is None
-            known = None
+                verify = False
+            else:
+                verify, known, quiet = checked is None, None, False
+        if quiet:
+            return "comment"
         if verify:
             known = None  # not settled: the comment is read whatever the plan
         item = event.item
@@ -232,6 +237,8 @@ class Processor:
             and stored is known.item
             and writer.settled(item, known.ledger, known=read)
         ):
+            # shares first: the upsert marks the delivery done
+            record_allocation(self.resources, item.key, item, previous=stored)
             begun = getattr(self._local, "begun", True)
             self.store.upsert_item(item, done_delivery=known.delivery, attempt=not begun)
             if stored is None or ChildFacts.of(stored) != ChildFacts.of(item):
@@ -239,7 +246,7 @@ class Processor:
             return UNCHANGED
         self._begin()
         self.store.upsert_item(item)
-        record_allocation(self.resources, item.key, item)
+        record_allocation(self.resources, item.key, item, previous=stored)
         return self.govern(item, previous=stored, writer=writer, verify_comment=verify)
 
     def _comment_as_written(self, known: Known) -> bool | None:

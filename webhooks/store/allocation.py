@@ -4,10 +4,11 @@ replaced item by item, read back person by person."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from connector.model import Person
 from rules.allocation import Share
@@ -33,6 +34,9 @@ _COLUMNS = (
 )
 
 
+_SHARES_OF_ITEM = select(*_COLUMNS).where(AllocationRow.item_key == bindparam("item_key"))
+
+
 def _share(row: Any) -> Share:
     return Share(*row)
 
@@ -40,14 +44,15 @@ def _share(row: Any) -> Share:
 class AllocationStore(StoreBase):
     def replace_shares(self, item_key: str, shares: Iterable[Share]) -> set[str]:
         """The item's shares become `shares`; returns the people whose load changed
-        (those it had work with before and those it has now)."""
+        (those it had work with before and those it has now). Read first: shares as
+        stored already (most events move no one's load) take no write turn."""
         new = list(shares)
+        with self._reading() as conn:
+            stored = [_share(row) for row in conn.execute(_SHARES_OF_ITEM, {"item_key": item_key})]
+        if Counter(stored) == Counter(new):
+            return set()
+        before = {s.person for s in stored}
         with self._session(write=True) as session:
-            before = set(
-                session.scalars(
-                    select(AllocationRow.person).where(AllocationRow.item_key == item_key)
-                )
-            )
             session.execute(delete(AllocationRow).where(AllocationRow.item_key == item_key))
             if new:
                 session.execute(
