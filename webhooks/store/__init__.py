@@ -114,16 +114,14 @@ class Store(
         in one read: what the worker needs to tell whether a delivery changes anything.
         Nothing is written; the delivery's status moves with its first write
         (`mark_delivery(.., "processing")`, or `finish_delivery` when that is the last)."""
-        with self._reading() as conn:
-            data = conn.execute(GET_ITEM_DATA, {"key": key}).scalar()
-            ledger = _ledger(conn.execute(GET_LEDGER, {"item_key": key}).first())
-            parent = None
-            if parent_key:
-                parent = conn.execute(GET_ITEM_DATA, {"key": parent_key}).scalar()
+        with self._hot() as run:
+            found = run.first(GET_ITEM_DATA, {"key": key})
+            ledger = _ledger(run.first(GET_LEDGER, {"item_key": key}))
+            parent = run.first(GET_ITEM_DATA, {"key": parent_key}) if parent_key else None
         return (
-            WorkItem.from_dict(data) if data else None,
+            WorkItem.from_dict(found.data) if found else None,
             ledger,
-            WorkItem.from_dict(parent) if parent else None,
+            WorkItem.from_dict(parent.data) if parent else None,
         )
 
     def start_delivery(self, row_id: int, key: str) -> tuple[WorkItem | None, Ledger]:

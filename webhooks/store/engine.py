@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import logging
 import os
 import threading
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 from config.people import Directory
+from webhooks.store.direct import CompiledSqlite, Direct, Through, sqlite_transaction
 from webhooks.store.jsoncodec import decode_json, encode_json
 
 log = logging.getLogger(__name__)
@@ -250,6 +252,27 @@ class StoreBase:
         snapshot), autocommit on PostgreSQL (see `_read_engine`)."""
         with self._read_engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _hot(self, *, write: bool = False) -> Iterator[Direct | Through]:
+        """One short transaction for the worker's prebuilt statements, on the driver
+        directly on SQLite (`webhooks.store.direct`); a write takes the write turn."""
+        if self.dialect == "sqlite":
+            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            with self._writing() if write else nullcontext():
+                with sqlite_transaction(self._engine, self._compiled, begin=begin) as run:
+                    yield run
+            return
+        if write:
+            with self._write_engine.begin() as conn:
+                yield Through(conn)
+            return
+        with self._read_engine.connect() as conn:
+            yield Through(conn)
+
+    @functools.cached_property
+    def _compiled(self) -> dict[int, CompiledSqlite]:
+        return {}
 
     def _writing(self) -> AbstractContextManager[Any]:
         """The SQLite write turn, see `WriteTurn` (nothing to wait for on PostgreSQL)."""

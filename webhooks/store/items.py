@@ -79,13 +79,13 @@ class ItemStore(StoreBase):
             "data": data,
             "rollup_facts": ChildFacts.of(item).to_dict(),
         }
-        with self._writing(), self._write_engine.begin() as conn:
-            written = conn.execute(self._upsert_item, values).first() is not None
+        with self._hot(write=True) as run:
+            written = run.first(self._upsert_item, values) is not None
             if done_delivery is not None:  # the delivery's last step, in the same commit
                 done = {"row_id": done_delivery, "status": "done", "error": None}
                 mark = MARK_ATTEMPT if attempt else MARK_DELIVERY
-                conn.execute(mark, {**done, "updated_at": values["stored_at"]})
-            return written
+                run.rows(mark, {**done, "updated_at": values["stored_at"]})
+        return written
 
     @functools.cached_property
     def _upsert_item(self) -> Any:
