@@ -83,9 +83,10 @@ def record_allocation(
     runtime: Resources, key: str, item: WorkItem | None, *, previous: WorkItem | None = None
 ) -> set[str]:
     """Store the item's shares (none once deleted or done); the people whose load moved.
-    `previous`: the item as stored before this event; when none of the fields the shares
-    follow from changed since, nothing is read or written (the sweep moves the windows
-    on as weeks pass)."""
+    `previous`: the item as stored before this event; when its shares are the item's
+    shares now (none of the fields they follow from changed, or both belong to no one
+    the people file knows), nothing is read or written. The sweep moves the windows on
+    as weeks pass, and puts back any item's shares the store lost."""
     if (
         item is not None
         and previous is not None
@@ -94,6 +95,8 @@ def record_allocation(
         return set()
     today = runtime.clock().date()
     new = shares(item, runtime.people, today) if item is not None else []
+    if previous is not None and shares(previous, runtime.people, today) == new:
+        return set()
     return runtime.store.replace_shares(key, new)
 
 

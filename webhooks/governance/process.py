@@ -166,7 +166,7 @@ class Processor:
         if event.kind is EventKind.DELETED:
             previous = self.store.get_item(event.item_key) if known is None else known.item
             self.store.mark_deleted(event.item_key, event.revision)
-            record_allocation(self.resources, event.item_key, None)
+            record_allocation(self.resources, event.item_key, None, previous=previous)
             self.after_change(event.item_key, deleted=True, previous=previous)
             if previous is not None:
                 self.recheck_groups([previous])

@@ -13,6 +13,7 @@ rollups in `rollups.py`, plumbing in `engine.py`, the tables in
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -104,8 +105,8 @@ class Store(
 
     def get_ledger(self, item_key: str) -> Ledger:
         """What was last written to the item; the empty `Ledger()` when nothing was."""
-        with self._reading() as conn:
-            return _ledger(conn.execute(GET_LEDGER, {"item_key": item_key}).first())
+        with self._hot() as run:
+            return _ledger(run.first(GET_LEDGER, {"item_key": item_key}))
 
     def read_for_delivery(
         self, key: str, parent_key: str | None = None
@@ -147,13 +148,18 @@ class Store(
             "comment_text_hash": ledger.comment_text_hash,
             "updated_at": self.now(),
         }
-        stmt = self._insert(LedgerRow).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        with self._hot(write=True) as run:
+            run.rows(self._save_ledger, values)
+
+    @functools.cached_property
+    def _save_ledger(self) -> Any:
+        """The ledger upsert, built once per store (its dialect)."""
+        names = [c.name for c in LedgerRow.__table__.c]
+        stmt = self._insert(LedgerRow).values({name: bindparam(name) for name in names})
+        return stmt.on_conflict_do_update(
             index_elements=[LedgerRow.item_key],
-            set_={name: stmt.excluded[name] for name in values if name != "item_key"},
+            set_={name: stmt.excluded[name] for name in names if name != "item_key"},
         )
-        with self._session(write=True) as session:
-            session.execute(stmt)
 
     # -- dead letters ----------------------------------------------------------------
 

@@ -47,8 +47,8 @@ class AllocationStore(StoreBase):
         (those it had work with before and those it has now). Read first: shares as
         stored already (most events move no one's load) take no write turn."""
         new = list(shares)
-        with self._reading() as conn:
-            stored = [_share(row) for row in conn.execute(_SHARES_OF_ITEM, {"item_key": item_key})]
+        with self._hot() as run:
+            stored = [_share(row) for row in run.rows(_SHARES_OF_ITEM, {"item_key": item_key})]
         if Counter(stored) == Counter(new):
             return set()
         before = {s.person for s in stored}

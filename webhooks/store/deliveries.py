@@ -412,8 +412,8 @@ class DeliveryStore(StoreBase):
             raise ValueError(f"unknown delivery status {status!r}: one of {DELIVERY_STATUSES}")
         stmt = MARK_ATTEMPT if status == "processing" else MARK_DELIVERY
         values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
-        with self._writing(), self._write_engine.begin() as conn:
-            return conn.execute(stmt, values).rowcount > 0
+        with self._hot(write=True) as run:
+            return run.changed(stmt, values) > 0
 
     def get_deliveries(self, ids: list[int]) -> list[DeliveryRecord]:
         """The deliveries with these ids that exist, in the order of `ids`, in one read."""
@@ -459,8 +459,8 @@ class DeliveryStore(StoreBase):
         if status not in DELIVERY_STATUSES:
             raise ValueError(f"unknown delivery status {status!r}: one of {DELIVERY_STATUSES}")
         values = {"row_id": id, "status": status, "error": error, "updated_at": self.now()}
-        with self._writing(), self._write_engine.begin() as conn:
-            return conn.execute(MARK_ATTEMPT, values).rowcount > 0
+        with self._hot(write=True) as run:
+            return run.changed(MARK_ATTEMPT, values) > 0
 
     def pending_deliveries(self, older_than: Any) -> list[int]:
         """Ids of deliveries still queued or processing, last touched before `older_than`:

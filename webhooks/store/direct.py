@@ -79,6 +79,11 @@ class Direct:
         found = self.rows(statement, values)
         return found[0] if found else None
 
+    def changed(self, statement: Any, values: Mapping[str, Any]) -> int:
+        """Rows an UPDATE or DELETE changed."""
+        self.rows(statement, values)
+        return int(self._cursor.rowcount)
+
 
 class Through:
     """The same, through a SQLAlchemy connection (PostgreSQL)."""
@@ -93,6 +98,9 @@ class Through:
     def first(self, statement: Any, values: Mapping[str, Any]) -> Any:
         result = self._conn.execute(statement, dict(values))
         return result.first() if result.returns_rows else None
+
+    def changed(self, statement: Any, values: Mapping[str, Any]) -> int:
+        return int(self._conn.execute(statement, dict(values)).rowcount)
 
 
 @contextmanager

@@ -88,8 +88,8 @@ class FindingStore(StoreBase):
     ) -> tuple[list[str], list[str]]:
         wanted = {rule: finding_values(data) for rule, data in current.items()}
         if not wanted:  # an item that passes: a write only when something was open
-            with self._reading() as conn:
-                if conn.execute(_ANY_OPEN, {"item_key": item_key}).first() is None:
+            with self._hot() as run:
+                if run.first(_ANY_OPEN, {"item_key": item_key}) is None:
                     return [], []
         with self._writing(), self._write_engine.begin() as conn:
             open_rows = {

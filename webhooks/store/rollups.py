@@ -119,9 +119,9 @@ _GET_ROLLUP = select(RollupRow.data).where(RollupRow.item_key == bindparam("item
 
 class RollupStore(StoreBase):
     def get_rollup(self, item_key: str) -> Rollup | None:
-        with self._reading() as conn:
-            data = conn.execute(_GET_ROLLUP, {"item_key": item_key}).scalar()
-            return Rollup.from_dict(data) if data is not None else None
+        with self._hot() as run:
+            row = run.first(_GET_ROLLUP, {"item_key": item_key})
+        return Rollup.from_dict(row[0]) if row is not None and row[0] is not None else None
 
     def get_rollups(self, keys: Iterable[str]) -> dict[str, Rollup]:
         found: dict[str, Rollup] = {}
