@@ -3,6 +3,7 @@ time, and a lock left by a killed worker expires or is freed by its host's next 
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -78,10 +79,17 @@ def item_lock(queue: huey.Huey, key: str, *, ttl: float | None = None) -> Iterat
         release()
 
 
+_holder: tuple[int, str] | None = None  # (pid, "host:pid:<random>:") of this process
+_taken = itertools.count(1)
+
+
 def _holder_token() -> str:
     """Names the lock's holder (host and process), so a restarted worker can free the
-    locks a killed process on its own host left behind."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    locks a killed process on its own host left behind; a count makes it unique."""
+    global _holder
+    if _holder is None or _holder[0] != os.getpid():  # a forked child names itself anew
+        _holder = (os.getpid(), f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}:")
+    return f"{_holder[1]}{next(_taken)}"
 
 
 def _dead_holder(token: str) -> bool:
@@ -123,16 +131,22 @@ def release_dead_locks(queue: huey.Huey) -> int:
     return freed
 
 
+# Taken when free or expired, in one statement: 1 row changed, or none when held.
+_SQLITE_TAKE = (
+    "insert into pmo_item_lock (name, token, expires_at) values (?, ?, ?) "
+    "on conflict (name) do update set token = excluded.token, expires_at = excluded.expires_at "
+    "where pmo_item_lock.expires_at < ?"
+)
+
+
 def _sqlite_acquire(storage: SqliteStorage, name: str, token: str, ttl: float) -> bool:
     now = time.time()
-    # `db(commit=True)` runs the statements in one BEGIN EXCLUSIVE transaction.
+    if not getattr(storage, "pmo_item_lock_table", False):
+        storage.sql(_LOCK_TABLE, commit=True)
+        storage.pmo_item_lock_table = True  # type: ignore[attr-defined]
+    # `db(commit=True)` runs the statement in a BEGIN EXCLUSIVE transaction.
     with storage.db(commit=True) as cursor:
-        cursor.execute(_LOCK_TABLE)
-        cursor.execute("delete from pmo_item_lock where name = ? and expires_at < ?", (name, now))
-        cursor.execute(
-            "insert or ignore into pmo_item_lock (name, token, expires_at) values (?, ?, ?)",
-            (name, token, now + ttl),
-        )
+        cursor.execute(_SQLITE_TAKE, (name, token, now + ttl, now))
         return cursor.rowcount == 1
 
 

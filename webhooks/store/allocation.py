@@ -35,6 +35,17 @@ _COLUMNS = (
 
 
 _SHARES_OF_ITEM = select(*_COLUMNS).where(AllocationRow.item_key == bindparam("item_key"))
+_DELETE_SHARES_OF_ITEM = delete(AllocationRow).where(
+    AllocationRow.item_key == bindparam("item_key")
+)
+_INSERT_SHARE = insert(AllocationRow).values(
+    {name: bindparam(name) for name in ("item_key", "person", "week", "unit", "amount")}
+)
+
+
+def _share_values(share: Share) -> dict[str, Any]:
+    return {"item_key": share.item, "person": share.person, "week": share.week,
+            "unit": share.unit, "amount": share.amount}  # fmt: skip
 
 
 def _share(row: Any) -> Share:
@@ -52,17 +63,10 @@ class AllocationStore(StoreBase):
         if Counter(stored) == Counter(new):
             return set()
         before = {s.person for s in stored}
-        with self._session(write=True) as session:
-            session.execute(delete(AllocationRow).where(AllocationRow.item_key == item_key))
+        with self._hot(write=True) as run:
+            run.rows(_DELETE_SHARES_OF_ITEM, {"item_key": item_key})
             if new:
-                session.execute(
-                    insert(AllocationRow),
-                    [
-                        {"item_key": s.item, "person": s.person, "week": s.week,
-                         "unit": s.unit, "amount": s.amount}
-                        for s in new
-                    ],
-                )  # fmt: skip
+                run.many(_INSERT_SHARE, [_share_values(s) for s in new])
         return before | {s.person for s in new}
 
     def replace_shares_of(self, changes: Mapping[str, Iterable[Share]], batch: int = 500) -> None:

@@ -66,10 +66,14 @@ class Direct:
     def __init__(self, cursor: Any, cache: dict[int, CompiledSqlite], engine: Engine) -> None:
         self._cursor, self._cache, self._engine = cursor, cache, engine
 
-    def rows(self, statement: Any, values: Mapping[str, Any]) -> list[Any]:
+    def _compiled(self, statement: Any) -> CompiledSqlite:
         compiled = self._cache.get(id(statement))
         if compiled is None:
             compiled = self._cache[id(statement)] = CompiledSqlite.of(statement, self._engine)
+        return compiled
+
+    def rows(self, statement: Any, values: Mapping[str, Any]) -> list[Any]:
+        compiled = self._compiled(statement)
         self._cursor.execute(compiled.sql, compiled.parameters(values))
         if self._cursor.description is None:
             return []
@@ -78,6 +82,11 @@ class Direct:
     def first(self, statement: Any, values: Mapping[str, Any]) -> Any:
         found = self.rows(statement, values)
         return found[0] if found else None
+
+    def many(self, statement: Any, batch: list[Mapping[str, Any]]) -> None:
+        """One statement (no result rows) for each of `batch`."""
+        compiled = self._compiled(statement)
+        self._cursor.executemany(compiled.sql, [compiled.parameters(v) for v in batch])
 
     def changed(self, statement: Any, values: Mapping[str, Any]) -> int:
         """Rows an UPDATE or DELETE changed."""
@@ -98,6 +107,9 @@ class Through:
     def first(self, statement: Any, values: Mapping[str, Any]) -> Any:
         result = self._conn.execute(statement, dict(values))
         return result.first() if result.returns_rows else None
+
+    def many(self, statement: Any, batch: list[Mapping[str, Any]]) -> None:
+        self._conn.execute(statement, [dict(v) for v in batch])
 
     def changed(self, statement: Any, values: Mapping[str, Any]) -> int:
         return int(self._conn.execute(statement, dict(values)).rowcount)
