@@ -91,6 +91,8 @@ def figures(result: Result) -> dict[str, str]:
         "drain rate (accepted/drain s)": f"{ok / max(result.drain_seconds, 1e-9):.0f}/s",
         "worker CPU per delivery": f"{result.worker_cpu / processed * 1000:.2f} ms",
         "web CPU per delivery": f"{result.web_cpu / processed * 1000:.2f} ms",
+        "machine busy while draining": f"{result.machine_busy / max(result.drain_seconds, 1e-9):.2f}"
+        f" of {os.cpu_count()} cores",
     }
 
 

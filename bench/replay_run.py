@@ -21,6 +21,7 @@ from bench.replay_service import (
     Sent,
     Service,
     final_state,
+    machine_busy_seconds,
     wait_drained,
 )
 from bench.replay_stream import (
@@ -81,6 +82,7 @@ class Result:
     worker_cpu: float = 0.0  # CPU seconds of the queue worker processes
     web_cpu: float = 0.0  # CPU seconds of serve and its web workers
     workers: int = 1  # queue worker processes
+    machine_busy: float = 0.0  # CPU seconds every process of the machine used while draining
     no_op_writes: list[str] = field(default_factory=list)  # `attribution`'s, described
 
     # -- figures -------------------------------------------------------------------------
@@ -356,6 +358,7 @@ def run_replay(
                     first.close()
                 cpu_at_start = service.cpu()[0]
             drain_started = time.monotonic()
+            busy_at_start = machine_busy_seconds()
             drained = True
             dead = 0
             stuck: list[str] = []
@@ -371,6 +374,7 @@ def run_replay(
             else:
                 time.sleep(0.5)
             drain_seconds = time.monotonic() - drain_started
+            machine_busy = machine_busy_seconds() - busy_at_start
             worker_cpu, web_cpu = service.cpu() if service is not None else (0.0, 0.0)
             if backlog:
                 worker_cpu -= cpu_at_start
@@ -406,6 +410,7 @@ def run_replay(
             worker_cpu,
             web_cpu,
             workers,
+            machine_busy=machine_busy,
         )
 
 
