@@ -117,14 +117,19 @@ class Through:
 
 @contextmanager
 def sqlite_transaction(
-    engine: Engine, cache: dict[int, CompiledSqlite], *, begin: str
+    engine: Engine, cache: dict[int, CompiledSqlite], *, begin: str | None
 ) -> Iterator[Direct]:
     """A transaction on a pooled SQLite connection (autocommit at the driver: the
-    engine's connect hook), committed when the block ends, rolled back on error."""
+    engine's connect hook), committed when the block ends, rolled back on error. With
+    no `begin`, each statement is its own transaction (reads that need no one snapshot:
+    one statement, or rows that the item's lock keeps still between them)."""
     pooled = engine.raw_connection()
     try:
         driver = pooled.driver_connection
         cursor = driver.cursor()
+        if begin is None:
+            yield Direct(cursor, cache, engine)
+            return
         cursor.execute(begin)
         try:
             yield Direct(cursor, cache, engine)

@@ -255,10 +255,13 @@ class StoreBase:
 
     @contextmanager
     def _hot(self, *, write: bool = False) -> Iterator[Direct | Through]:
-        """One short transaction for the worker's prebuilt statements, on the driver
-        directly on SQLite (`webhooks.store.direct`); a write takes the write turn."""
+        """The worker's prebuilt statements, on the driver directly on SQLite
+        (`webhooks.store.direct`): a write is one transaction and takes the write turn;
+        a read runs each statement on its own, as PostgreSQL's autocommit reads do (the
+        worker reads an item and its ledger under the item's lock, so no one writes
+        them between its statements)."""
         if self.dialect == "sqlite":
-            begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+            begin = "BEGIN IMMEDIATE" if write else None
             with self._writing() if write else nullcontext():
                 with sqlite_transaction(self._engine, self._compiled, begin=begin) as run:
                     yield run
