@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from webhooks.store.direct import CompiledSqlite
 from webhooks.store.engine import StoreBase
 from webhooks.store.group_commit import GroupCommit, Pending
 from webhooks.store.models import DeliveryRow, UtcDateTime
@@ -83,13 +84,6 @@ class _Intake(NamedTuple):
     checkpointer: Checkpointer
 
 
-def _bound(values: Mapping[str, Any], order: tuple, processors: tuple) -> tuple:
-    return tuple(
-        process(values[name]) if process else values[name]
-        for name, process in zip(order, processors, strict=True)
-    )
-
-
 def _run_intake(cursor: Any, statements: list[tuple[str, tuple]]) -> Any:
     """An intake write: the INSERT, after the replay check when there is one; a seen body
     gives no row, as a repeated delivery id does."""
@@ -152,8 +146,8 @@ def _delivery(row: Any) -> DeliveryRecord:
 
 class DeliveryStore(StoreBase):
     @functools.cached_property
-    def _sqlite_inserts(self) -> dict[tuple[str, ...], tuple[str, tuple, tuple]]:
-        """Compiled delivery INSERTs by the columns given: (SQL, parameter order, binds)."""
+    def _sqlite_inserts(self) -> dict[tuple[str, ...], CompiledSqlite]:
+        """Compiled delivery INSERTs by the columns given."""
         return {}
 
     _intake: _Intake | None = None
@@ -243,35 +237,22 @@ class DeliveryStore(StoreBase):
         )
 
     @functools.cached_property
-    def _sqlite_replay_check(self) -> tuple[str, tuple, tuple]:
-        dialect = self._engine.dialect
-        compiled = self._replay_check().compile(dialect=dialect)
-        order = tuple(compiled.positiontup or ())
-        processors = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in order
-        )
-        return str(compiled), order, processors
+    def _sqlite_replay_check(self) -> CompiledSqlite:
+        return CompiledSqlite.of(self._replay_check(), self._engine)
 
     def _insert_delivery_sqlite(
         self, values: dict[str, Any], check: dict[str, Any] | None = None
     ) -> int | None:
         keys = tuple(values)
-        prepared = self._sqlite_inserts.get(keys)
-        if prepared is None:
-            dialect = self._engine.dialect
-            compiled = self._delivery_insert().compile(dialect=dialect, column_keys=list(keys))
-            columns = DeliveryRow.__table__.c
-            order = tuple(compiled.positiontup or ())
-            processors = tuple(
-                columns[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+        insert = self._sqlite_inserts.get(keys)
+        if insert is None:
+            insert = self._sqlite_inserts[keys] = CompiledSqlite.of(
+                self._delivery_insert(), self._engine, column_keys=list(keys)
             )
-            prepared = self._sqlite_inserts[keys] = (str(compiled), order, processors)
-        sql, order, processors = prepared
-        statements = [(sql, _bound(values, order, processors))]
+        statements = [(insert.sql, insert.parameters(values))]
         if check is not None:
-            check_sql, check_order, check_processors = self._sqlite_replay_check
-            statements.insert(0, (check_sql, _bound(check, check_order, check_processors)))
+            replay = self._sqlite_replay_check
+            statements.insert(0, (replay.sql, replay.parameters(check)))
         return self._intake_batches.submit(statements)
 
     @functools.cached_property
