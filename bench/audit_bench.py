@@ -46,6 +46,8 @@ from bench.replay_stream import (
 )
 from config.settings import TrackerConfig
 from connector.azure_devops.item import item_from_work_item
+from connector.azure_devops.wiql import PAGE as WIQL_PAGE
+from connector.azure_devops.wiql import paged_query
 from connector.jira.item import item_from_issue
 from connector.trackers import make_client
 from sandbox import Sandbox
@@ -136,14 +138,23 @@ def jira_baseline(tracker: TrackerConfig, counter: Bytes) -> int:
 
 
 def ado_baseline(tracker: TrackerConfig, counter: Bytes) -> int:
-    """The replaced read: WIQL, then workitemsbatch of 200 with relations, one at a time."""
+    """The replaced read: WIQL, then workitemsbatch of 200 with relations, one at a time.
+    The ids in WIQL pages of 19,999, as the service refuses an answer of over 20,000
+    (the replaced read asked once, and failed there)."""
     session = requests.Session()
     session.auth = ("", AZURE_BOT_PAT)
     session.hooks["response"].append(counter)
     base = f"{tracker.url}/{AZURE_PROJECT}/_apis/wit"
     version = {"api-version": "7.1"}
-    found = session.post(f"{base}/wiql", params=version, json={"query": WIQL}, timeout=30)
-    ids = [ref["id"] for ref in found.json()["workItems"]]
+    ids: list[int] = []
+    while True:
+        query = {"query": paged_query(WIQL, max(ids, default=0))}
+        paging = {**version, "$top": WIQL_PAGE}
+        found = session.post(f"{base}/wiql", params=paging, json=query, timeout=30)
+        page = [ref["id"] for ref in found.json()["workItems"]]
+        ids += page
+        if len(page) < WIQL_PAGE:
+            break
     seen = 0
     for start in range(0, len(ids), 200):
         request = {"ids": ids[start : start + 200], "$expand": "relations", "errorPolicy": "omit"}

@@ -12,6 +12,12 @@ from sandbox.azure_http import BATCH, WI, check_project, json_patch_body
 from sandbox.azure_render import work_item_json
 from sandbox.azure_state import AzureState, ado_time
 
+# A WIQL answer holds at most 20,000 work items: past it the service answers 400
+# VS402337 (as reported against the live service: nkdAgility/azure-devops-migration-tools
+# #1005, microsoft/azure-devops-node-api#393); with `$top` at or below it, the first
+# `$top` come back (how tools page large organisations, ordered by id).
+WIQL_LIMIT = 20_000
+
 
 def register_item_routes(app: Flask, state: AzureState) -> None:
     @app.get(f"/<org>/_apis/wit/{WI}/<int:item_id>")
@@ -136,8 +142,17 @@ def register_item_routes(app: Flask, state: AzureState) -> None:
         body = request.get_json(silent=True) or {}
         if not body.get("query"):
             raise AzureError(400, "VS402336: The query text is required.", "ArgumentException")
-        found = state.query(body["query"], name)
+        found = sorted(state.query(body["query"], name), key=lambda i: i.id)
         top = request.args.get("$top")
+        if top is not None and not top.isdigit():
+            raise AzureError(400, f"Invalid value '{top}' for $top.", "ArgumentException")
+        if len(found) > WIQL_LIMIT and not (top and int(top) <= WIQL_LIMIT):
+            raise AzureError(
+                400,
+                f"VS402337: The number of work items returned exceeds the size limit of "
+                f"{WIQL_LIMIT}. Change the query to return fewer items.",
+                "WorkItemTrackingQueryResultSizeLimitExceededException",
+            )
         if top:
             found = found[: int(top)]
         return jsonify(

@@ -3,8 +3,9 @@
 JQL: clauses `field = v`, `field != v`, `field in (a, b)`, `field not in (...)` joined by
 AND; `ORDER BY` is accepted and ignored. Fields: project, key, issuetype/type, status,
 statusCategory, labels, assignee, parent.
-WIQL: `SELECT ... FROM WorkItems [WHERE [Ref] (=|<>|IN|NOT IN) value AND ...] [ORDER BY ...]`
-with values as 'strings', numbers or @project.
+WIQL: `SELECT ... FROM WorkItems [WHERE [Ref] (=|<>|>|IN|NOT IN) value AND ...] [ORDER BY ...]`
+with values as 'strings', numbers or @project; `>` compares numbers; clauses may be
+grouped in parentheses (AND only).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def _split_and(text: str) -> list[str]:
 
 
 def _clause(field: str, op: str, values: list[str]) -> Matcher:
+    if op == ">":
+        return lambda doc: any(_number(v) > _number(values[0]) for v in doc.get(field, ()))
     negate = op.startswith("not") or op == "!=" or op == "<>"
 
     def match(doc: Mapping[str, Sequence[str]]) -> bool:
@@ -90,6 +93,13 @@ def _clause(field: str, op: str, values: list[str]) -> Matcher:
         return not hit if negate else hit
 
     return match
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise QueryError(f"TF51005: '{text}' is not a number.") from None
 
 
 def _all(matchers: list[Matcher]) -> Matcher:
@@ -121,7 +131,7 @@ _WIQL = re.compile(
 )
 _WIQL_VALUE = r"(?:'(?:[^']|'')*'|@\w+|-?\d+(?:\.\d+)?)"
 _WIQL_CLAUSE = re.compile(
-    rf"^\s*\[(?P<field>[\w.]+)\]\s*(?P<op><>|=|not\s+in|in)\s*"
+    rf"^\s*\[(?P<field>[\w.]+)\]\s*(?P<op><>|=|>|not\s+in|in)\s*"
     rf"(?P<value>\(\s*{_WIQL_VALUE}(?:\s*,\s*{_WIQL_VALUE})*\s*\)|{_WIQL_VALUE})\s*$",
     re.IGNORECASE,
 )
@@ -152,7 +162,10 @@ def compile_wiql(wiql: str, macros: Mapping[str, str] | None = None) -> Matcher:
         )
     where = (m.group("where") or "").strip()
     matchers: list[Matcher] = []
-    for part in _split_and(where) if where else []:
+    parts = _split_and(where) if where else []
+    while any(p.startswith("(") and p.endswith(")") for p in parts):  # (a AND b) AND c
+        parts = [q for p in parts for q in (_split_and(p[1:-1]) if p[0] == "(" else [p])]
+    for part in parts:
         c = _WIQL_CLAUSE.match(part)
         if not c:
             raise QueryError(f"TF51005: Expecting a field clause. The error is near '{part}'.")

@@ -47,6 +47,8 @@ from connector.azure_devops.identities import (
     search_params,
 )
 from connector.azure_devops.item import DEFAULT_TYPES, item_from_work_item, work_item_fields
+from connector.azure_devops.wiql import PAGE as WIQL_PAGE
+from connector.azure_devops.wiql import paged_query
 from connector.bulk import fetch_all
 from connector.clients import (
     DEFAULT_RETRY_AFTER,
@@ -486,17 +488,34 @@ class AzureDevOpsClient:
         self._projects[native_id] = project
 
     def _wiql_ids(self, query: str) -> list[int]:
-        """POST {org}/{project}/_apis/wit/wiql as the library's `query_by_wiql` sends it
-        (same route, version and body), only the ids read from the answer: turning tens of
-        thousands of work item references into the library's models would take seconds
-        before the first batch could start."""
+        """Every id the query finds, in pages of 19,999 ordered by id (`wiql.paged_query`:
+        the service refuses an answer of over 20,000); a query that cannot be paged is
+        sent as written."""
+        after, ids = 0, []
+        while True:
+            paged = paged_query(query, after)
+            if paged is None:
+                return self._wiql_page(query, None)
+            page = self._wiql_page(paged, WIQL_PAGE)
+            ids.extend(page)
+            if len(page) < WIQL_PAGE or max(page) <= after:
+                return ids
+            after = max(page)
+
+    def _wiql_page(self, query: str, top: int | None) -> list[int]:
+        """POST {org}/{project}/_apis/wit/wiql[?$top=N] as the library's `query_by_wiql`
+        sends it (same route, version, parameters and body), only the ids read from the
+        answer: turning tens of thousands of work item references into the library's
+        models would take seconds before the first batch could start."""
         project = self.tracker.project
         route = {"project": self._wit._serialize.url("project", project, "string")}
+        parameters = {"$top": self._wit._serialize.query("top", top, "int")} if top else {}
         response = self._wit._send(
             http_method="POST",
             location_id=WIQL,
             version="7.1-preview.2",
             route_values=route if project else {},
+            query_parameters=parameters,
             content=self._wit._serialize.body(Wiql(query=query), "Wiql"),
         )
         answer = response.json()

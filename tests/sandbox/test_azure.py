@@ -633,3 +633,33 @@ def test_audit_reads_wiql_ids_then_batches_of_200_with_the_mapped_fields(monkeyp
     assert answers.count(429) == 1
     assert {tuple(b["fields"]) for b in batches} == {tuple(work_item_fields(tracker))}
     assert all("$expand" not in b for b in batches)
+
+
+def test_wiql_answers_of_over_20000_are_refused_and_the_client_pages_them(monkeypatch):
+    """As the service: a WIQL answer of over 20,000 work items is a 400 VS402337 unless
+    `$top` asks for at most 20,000; the service's client reads such a query in pages of
+    19,999 ids ordered by id, through the sandbox over HTTP."""
+    monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
+    with Sandbox() as sandbox:
+        state = sandbox.azure_state
+        state.add_project("Fabrikam")
+        state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
+        for n in range(20_003):
+            state.create_work_item("Fabrikam", "Task", f"Task {n}", actor="pm@fabrikam.com")
+        query = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
+        url = f"{sandbox.azure_url}/Fabrikam/_apis/wit/wiql?api-version=7.1"
+        whole = requests.post(url, auth=("", "pm-pat"), timeout=30, json={"query": query})
+        topped = requests.post(
+            f"{url}&$top=19999", auth=("", "pm-pat"), timeout=30, json={"query": query}
+        )
+        tracker = TrackerConfig(
+            name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="P",
+            project="Fabrikam",
+        )  # fmt: skip
+        total, _ = make_client(tracker, environ={"P": "pm-pat"}).search(query, links=False)
+    assert whole.status_code == 400
+    assert whole.json()["typeKey"] == "WorkItemTrackingQueryResultSizeLimitExceededException"
+    assert whole.json()["message"].startswith("VS402337: The number of work items returned")
+    ids = [w["id"] for w in topped.json()["workItems"]]
+    assert len(ids) == 19_999 and ids == sorted(ids)
+    assert total == 20_003

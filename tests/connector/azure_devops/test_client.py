@@ -9,7 +9,7 @@ import email.utils
 import json
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -18,6 +18,7 @@ import responses
 from config.settings import TrackerConfig
 from connector.azure_devops.client import merge_tags
 from connector.azure_devops.item import work_item_fields
+from connector.azure_devops.wiql import paged_query
 from connector.clients import TrackerClient
 from connector.document import MARKER, Document, Paragraph, Table, body_text
 from connector.errors import (
@@ -182,7 +183,8 @@ def test_search_runs_wiql_then_batches_of_200_several_in_flight(mock, links):
     assert len(api_calls(mock)) == 1  # batches are read as the caller iterates
     assert [i.native_id for i in items] == [str(i) for i in ids]  # in the query's order
     wiql, *batches = (sent(c) for c in api_calls(mock))
-    assert wiql == ("POST", f"/fabrikam/{PROJECT}/_apis/wit/wiql", {}, {"query": query})
+    paged = {"query": paged_query(query, 0)}  # ids above 0 in id order, 19,999 at most
+    assert wiql == ("POST", f"/fabrikam/{PROJECT}/_apis/wit/wiql", {"$top": "19999"}, paged)
     assert {b[:2] for b in batches} == {("POST", f"/fabrikam/{PROJECT}/_apis/wit/workItemsBatch")}
     assert sorted(b["ids"] for b in bodies) == [ids[:200], ids[200:400], ids[400:]]
     if links:
@@ -192,6 +194,55 @@ def test_search_runs_wiql_then_batches_of_200_several_in_flight(mock, links):
         assert {tuple(b["fields"]) for b in bodies} == {tuple(fields)}
         assert not any("$expand" in b for b in bodies)
         assert "System.Parent" in fields and "System.Tags" in fields
+
+
+def test_search_reads_the_ids_of_a_large_query_in_pages_of_19999(mock):
+    """The service refuses a WIQL answer of over 20,000 work items (VS402337): the ids
+    are read 19,999 at a time, ordered by id, each page asking for the ids above the
+    last one; every request as Microsoft documents it."""
+    everything = list(range(1, 45_001))
+    queries: list[str] = []
+
+    def wiql(request):
+        query = json.loads(request.body)["query"]
+        queries.append(query)
+        after = int(re.search(r"\[System\.Id\] > (\d+)", query).group(1))
+        top = int(parse_qs(urlsplit(request.url).query)["$top"][0])
+        found = [i for i in everything if i > after][:top]
+        return 200, {}, json.dumps({"workItems": [{"id": i, "url": "u"} for i in found]})
+
+    mock.add_callback("POST", f"{URL}/{PROJECT}/_apis/wit/wiql", callback=wiql)
+    client = make_client(tracker(), environ=ENV)
+    query = (
+        "SELECT [System.Title] FROM WorkItems WHERE [System.State] = 'Active' "
+        "ORDER BY [System.Title]"
+    )
+    total, _ = client.search(query, page_size=200, links=False)
+    assert total == 45_000
+    assert queries == [paged_query(query, after) for after in (0, 19_999, 39_998)]
+    assert queries[1] == (
+        "SELECT [System.Id] FROM WorkItems WHERE ([System.State] = 'Active') "
+        "AND [System.Id] > 19999 ORDER BY [System.Id] ASC"
+    )
+    for call in api_calls(mock):
+        assert_documented(call.request, "azure-devops", URL)
+
+
+@pytest.mark.parametrize(
+    ("query", "paged"),
+    [
+        ("select [System.Id] from workitems",
+         "SELECT [System.Id] FROM WorkItems WHERE [System.Id] > 7 ORDER BY [System.Id] ASC"),
+        ("SELECT [System.Id] FROM WorkItems WHERE [System.Title] = 'order by asof where' "
+         "OR [System.State] = 'New' ORDER BY [System.ChangedDate] DESC ASOF '2026-01-01'",
+         "SELECT [System.Id] FROM WorkItems WHERE ([System.Title] = 'order by asof where' "
+         "OR [System.State] = 'New') AND [System.Id] > 7 ORDER BY [System.Id] ASC "
+         "ASOF '2026-01-01'"),
+        ("SELECT [System.Id] FROM WorkItemLinks WHERE [Source].[System.Id] = 1", None),
+    ],
+)  # fmt: skip
+def test_a_query_is_paged_by_id_keeping_its_condition_and_asof(query, paged):
+    assert paged_query(query, 7) == paged
 
 
 def test_find_managed_comment_follows_continuation_and_prefers_the_bot(mock, client):
