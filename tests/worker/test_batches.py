@@ -33,7 +33,7 @@ def test_the_relay_queues_one_task_per_25_deliveries(runtime):
     rows = [queued(runtime, f"TEST-{n}", f"d-{n}") for n in range(1, 61)]
     runtime.tasks.enqueue_deliveries(rows)
     assert runtime.huey.pending_count() == 3  # 25 + 25 + 10
-    assert runtime.tasks._waiting_rows() == set(rows)
+    assert runtime.tasks.waiting_rows() == set(rows)
 
 
 def test_a_failure_part_way_sends_the_rest_back_one_task_each(runtime, monkeypatch):
@@ -53,4 +53,4 @@ def test_a_failure_part_way_sends_the_rest_back_one_task_each(runtime, monkeypat
     statuses = [r.status for r in runtime.store.get_deliveries(rows)]
     assert statuses[0] == "done" and statuses[1:] == ["queued", "queued"]
     assert runtime.huey.pending_count() == 2  # the two left, each its own task
-    assert runtime.tasks._waiting_rows() == set(rows[1:])
+    assert runtime.tasks.waiting_rows() == set(rows[1:])

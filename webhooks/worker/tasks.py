@@ -295,14 +295,14 @@ class Tasks:
             if freed:
                 log.info("worker.freed_dead_locks", extra={"count": freed})
             unfinished = store.pending_deliveries(older_than=clock())
-            pending = sorted(set(pending) | (set(unfinished) - self._waiting_rows()))
+            pending = sorted(set(pending) | (set(unfinished) - self.waiting_rows()))
         for row_id in pending:
             self.enqueue_delivery(row_id)
         if pending:
             log.info("worker.recovered_pending", extra={"count": len(pending)})
         return len(pending)
 
-    def _waiting_rows(self) -> set[int]:
+    def waiting_rows(self) -> set[int]:
         """Delivery rows whose task waits in the queue or the schedule (retries included)."""
         waiting = [*self.huey.pending(), *self.huey.scheduled()]
         single, batch = self.process_task.task_class, self.batch_task.task_class
