@@ -113,10 +113,7 @@ class WorkItem:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form; `from_dict(to_dict(x)) == x`."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            out[f.name] = _to_json(getattr(self, f.name))
-        return out
+        return {name: _to_json(getattr(self, name)) for name in _WORK_ITEM_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> WorkItem:
@@ -159,6 +156,9 @@ class WorkItem:
             custom=dict(data.get("custom") or {}),
             area=data.get("area") or None,
         )
+
+
+_WORK_ITEM_FIELDS = tuple(f.name for f in fields(WorkItem))  # to_dict's order
 
 
 @dataclass(frozen=True, slots=True)

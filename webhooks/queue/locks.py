@@ -60,8 +60,8 @@ def item_lock(queue: huey.Huey, key: str, *, ttl: float | None = None) -> Iterat
         release: Any = lambda: storage.conn.eval(_REDIS_RELEASE, 1, name, token)  # noqa: E731
     elif isinstance(storage, SqliteStorage):
         acquired = _sqlite_acquire(storage, name, token, ttl)
-        release = lambda: storage.sql(  # noqa: E731
-            "delete from pmo_item_lock where name = ? and token = ?", (name, token), commit=True
+        release = lambda: storage.sql(  # noqa: E731 (one statement: atomic on its own)
+            "delete from pmo_item_lock where name = ? and token = ?", (name, token)
         )
     else:
         task_lock = queue.lock_task(f"item-lock.{key}")
@@ -144,8 +144,7 @@ def _sqlite_acquire(storage: SqliteStorage, name: str, token: str, ttl: float) -
     if not getattr(storage, "pmo_item_lock_table", False):
         storage.sql(_LOCK_TABLE, commit=True)
         storage.pmo_item_lock_table = True  # type: ignore[attr-defined]
-    # `db(commit=True)` runs the statement in a BEGIN EXCLUSIVE transaction.
-    with storage.db(commit=True) as cursor:
+    with storage.db() as cursor:  # one statement: atomic on its own (autocommit)
         cursor.execute(_SQLITE_TAKE, (name, token, now + ttl, now))
         return cursor.rowcount == 1
 
