@@ -19,6 +19,7 @@ import yaml
 from config.settings import load_settings
 from connector.azure_devops.adapter import item_from_work_item
 from connector.azure_devops.item import work_item_fields
+from connector.azure_devops.wiql import paged_query
 from connector.jira.adapter import item_from_issue
 from connector.jira.item import issue_fields
 from rules import Context, evaluate, load_pack
@@ -199,7 +200,9 @@ def test_azure_devops_audit_of_5000_items_in_batches_of_200_as_csv(setup, capsys
     out = audit(capsys, config, "--tracker", "azure-devops", "--query", WIQL, "--format", "csv")
 
     wiql = [c for c in rsps.calls if c.request.url.split("?")[0].endswith("/_apis/wit/wiql")]
-    assert len(wiql) == 1 and json.loads(wiql[0].request.body) == {"query": WIQL}
+    assert len(wiql) == 1  # 5,000 ids: one page of the 19,999 a WIQL call may ask for
+    assert json.loads(wiql[0].request.body) == {"query": paged_query(WIQL, 0)}
+    assert "top=19999" in wiql[0].request.url
     assert len(fake.batch_ids) == 25  # several in flight: any order
     assert sorted(fake.batch_ids) == [fake.ado_search[n : n + 200] for n in range(0, 5000, 200)]
     assert non_search_calls(rsps) == []
