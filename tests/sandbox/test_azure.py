@@ -595,17 +595,22 @@ def test_a_batch_with_fields_renders_only_those_fields(azure_env):
     assert item["fields"]["System.CreatedBy"]["uniqueName"] == "pm@fabrikam.com"
 
 
+def with_items(sandbox: Sandbox, count: int, work_item_type: str) -> None:
+    """Project Fabrikam with `count` work items, made by a PM whose PAT is `pm-pat`."""
+    state = sandbox.azure_state
+    state.add_project("Fabrikam")
+    state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
+    for n in range(count):
+        state.create_work_item("Fabrikam", work_item_type, f"Item {n}", actor="pm@fabrikam.com")
+
+
 def test_audit_reads_wiql_ids_then_batches_of_200_with_the_mapped_fields(monkeypatch):
     """The service's client against the sandbox: one WIQL for the ids, then
     workitemsbatch of up to 200 with only the mapped fields, several in flight, a 429 on
     the way honoured; every request as Microsoft documents it."""
     monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
     with Sandbox() as sandbox:
-        state = sandbox.azure_state
-        state.add_project("Fabrikam")
-        state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
-        for n in range(450):
-            state.create_work_item("Fabrikam", "User Story", f"Story {n}", actor="pm@fabrikam.com")
+        with_items(sandbox, 450, "User Story")
         tracker = TrackerConfig(
             name="azure-devops", kind="azure-devops", url=sandbox.azure_url, token_env="P",
             project="Fabrikam", read_concurrency=3,
@@ -641,11 +646,7 @@ def test_wiql_answers_of_over_20000_are_refused_and_the_client_pages_them(monkey
     19,999 ids ordered by id, through the sandbox over HTTP."""
     monkeypatch.setattr(ado_client.Client, "_locations_cache", {})
     with Sandbox() as sandbox:
-        state = sandbox.azure_state
-        state.add_project("Fabrikam")
-        state.add_user("pm@fabrikam.com", "Pat Manager", pat="pm-pat")
-        for n in range(20_003):
-            state.create_work_item("Fabrikam", "Task", f"Task {n}", actor="pm@fabrikam.com")
+        with_items(sandbox, 20_003, "Task")
         query = "SELECT [System.Id] FROM WorkItems WHERE [System.TeamProject] = 'Fabrikam'"
         url = f"{sandbox.azure_url}/Fabrikam/_apis/wit/wiql?api-version=7.1"
         whole = requests.post(url, auth=("", "pm-pat"), timeout=30, json={"query": query})
