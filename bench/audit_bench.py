@@ -89,12 +89,7 @@ def trackers_serving(items: int, latency: float, *, same_process: bool):
     """(jira URL, azure URL, seconds spent seeding) of sandbox trackers holding `items` each
     and answering every call `latency` seconds late; in a child process unless told."""
     if same_process:
-        with Sandbox() as sandbox:
-            prepare_sandbox(sandbox)
-            started = time.monotonic()
-            seed(sandbox, items)
-            seeded = time.monotonic() - started
-            sandbox.latency(latency)
+        with seeded_sandbox(items, latency) as (sandbox, seeded):
             yield sandbox.jira_url, sandbox.azure_url, seeded
         return
     ours, theirs = multiprocessing.get_context("fork").Pipe()
@@ -109,14 +104,21 @@ def trackers_serving(items: int, latency: float, *, same_process: bool):
         child.join(30)
 
 
-def _serve(conn, items: int, latency: float) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+@contextmanager
+def seeded_sandbox(items: int, latency: float):
+    """(sandbox holding `items` in each tracker, answering `latency` late; seconds seeding)"""
     with Sandbox() as sandbox:
         prepare_sandbox(sandbox)
         started = time.monotonic()
         seed(sandbox, items)
         seeded = time.monotonic() - started
         sandbox.latency(latency)
+        yield sandbox, seeded
+
+
+def _serve(conn, items: int, latency: float) -> None:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with seeded_sandbox(items, latency) as (sandbox, seeded):
         conn.send((sandbox.jira_url, sandbox.azure_url, seeded))
         conn.recv()
 

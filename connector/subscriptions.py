@@ -194,7 +194,7 @@ class AzureHooksAdmin(AzureDevOpsClient):
     ) -> None:
         super().__init__(tracker, timeout=timeout, environ=environ)
         _, token = tracker.credentials(environ)
-        creds = BasicAuthentication("", token or "")
+        self._creds = creds = BasicAuthentication("", token or "")
         self._hooks = ServiceHooksClient(base_url=tracker.url, creds=creds)
         self._core = CoreClient(base_url=tracker.url, creds=creds)
         for client in (self._hooks, self._core):

@@ -320,8 +320,7 @@ class JiraClient:
         the write in epoch ms: Jira items' revision is their `updated` time, so any payload
         with a lower revision was sent before this write."""
         refuse_invalid_labels("jira", native_id, add)
-        ops = [{"add": label} for label in sorted(add - remove)]
-        ops += [{"remove": label} for label in sorted(remove - add)]
+        ops = _label_ops(add, remove)
         if not ops:
             return None
         written_at = int(time.time() * 1000)
@@ -353,8 +352,7 @@ class JiraClient:
             return None
         refuse_invalid_labels("jira", native_id, add)
         update: dict[str, Any] = {"comment": [{"add": {"body": self._body(doc)}}]}
-        ops = [{"add": label} for label in sorted(add - remove)]
-        ops += [{"remove": label} for label in sorted(remove - add)]
+        ops = _label_ops(add, remove)
         if ops:
             update["labels"] = ops
         written_at = int(time.time() * 1000)
@@ -558,6 +556,12 @@ def _person(raw: Any) -> Person | None:
     if not display:
         return None
     return Person(str(display), str(account) if account else None)
+
+
+def _label_ops(add: set[str], remove: set[str]) -> list[dict[str, str]]:
+    """The `update.labels` verbs: each label added or removed on its own."""
+    ops = [{"add": label} for label in sorted(add - remove)]
+    return ops + [{"remove": label} for label in sorted(remove - add)]
 
 
 def _segment(value: str) -> str:

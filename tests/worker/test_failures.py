@@ -147,22 +147,6 @@ class FakeJira:
         return 200, {"id": comment["id"]}
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
-    ]
-)
-def engines(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The embedded engines (SQLite store, SqliteHuey) or the scale-out ones."""
-    if request.param == "sqlite":
-        return {}
-    return {
-        "database_url": request.getfixturevalue("postgres_url"),
-        "redis_url": request.getfixturevalue("redis_url"),
-    }
-
-
 @pytest.fixture
 def env(monkeypatch):
     monkeypatch.setenv("TEST_JIRA_WEBHOOK_SECRET", SECRET)

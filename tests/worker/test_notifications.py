@@ -35,21 +35,6 @@ ADMIN_TOKEN = "admin-notify-token"
 RULE = "blocked-too-long"
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis]),
-    ]
-)
-def engines(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {}
-    return {
-        "database_url": request.getfixturevalue("postgres_url"),
-        "redis_url": request.getfixturevalue("redis_url"),
-    }
-
-
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch):
     rec, stop = start_receiver()

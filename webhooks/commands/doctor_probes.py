@@ -15,7 +15,6 @@ from typing import Any
 import requests
 from azure.devops.v7_1.security.models import PermissionEvaluation, PermissionEvaluationBatch
 from azure.devops.v7_1.security.security_client import SecurityClient
-from msrest.authentication import BasicAuthentication
 
 from config.settings import TrackerConfig
 from connector.clients import DEFAULT_TIMEOUT, error_for_status
@@ -73,10 +72,7 @@ class AzureProbe(AzureHooksAdmin):
         environ: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(tracker, timeout=timeout, environ=environ)
-        _, token = tracker.credentials(environ)
-        self._security = SecurityClient(
-            base_url=tracker.url, creds=BasicAuthentication("", token or "")
-        )
+        self._security = SecurityClient(base_url=tracker.url, creds=self._creds)
         self._configure(self._security.config, timeout)
 
     def area_token(self, project: str) -> str:
